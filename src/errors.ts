@@ -1,0 +1,81 @@
+/**
+ * Every failure mountie reports is a MountieError with a stable `code` and data fields.
+ * Tests and scripts match on `code`; the message is for people and may change.
+ * `hint` says what the user can do about it; the CLI prints it under the message.
+ */
+export type ErrorCode =
+  | 'ERR_INVALID_NAME'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_SOURCE_MISSING'
+  | 'ERR_SOURCE_NOT_DIR'
+  | 'ERR_SOURCE_REQUIRED'
+  | 'ERR_MOUNTPOINT_NOT_DIR'
+  | 'ERR_MOUNTPOINT_NOT_EMPTY'
+  | 'ERR_MOUNTPOINT_BUSY'
+  | 'ERR_MOUNTPOINT_OVERLAP'
+  | 'ERR_CONFIG_CONFLICT'
+  | 'ERR_CONFIG_CORRUPT'
+  | 'ERR_UNKNOWN_WORKSPACE'
+  | 'ERR_WORKSPACE_LOCKED'
+  | 'ERR_MOUNT_FAILED'
+  | 'ERR_UNMOUNT_FAILED'
+  | 'ERR_START_TIMEOUT'
+  | 'ERR_DAEMON_EXITED'
+  | 'ERR_STOP_FAILED'
+  | 'ERR_FENCED'
+  | 'ERR_DEADLINE'
+  | 'ERR_INTERNAL';
+
+export interface ErrorData {
+  readonly pid?: number;
+  readonly path?: string;
+  readonly workspace?: string;
+  readonly value?: unknown;
+  readonly logPath?: string;
+  readonly [key: string]: unknown;
+}
+
+export class MountieError extends Error {
+  readonly code: ErrorCode;
+  readonly data: ErrorData;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { data?: ErrorData; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'MountieError';
+    this.code = code;
+    this.data = opts.data ?? {};
+    this.hint = opts.hint;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string; data: ErrorData } {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), data: this.data };
+  }
+}
+
+/** Errors caused by what the user typed: nothing may be written to disk before they are thrown. */
+export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_INVALID_NAME',
+  'ERR_INVALID_OPTION',
+  'ERR_SOURCE_MISSING',
+  'ERR_SOURCE_NOT_DIR',
+  'ERR_SOURCE_REQUIRED',
+  'ERR_MOUNTPOINT_NOT_DIR',
+  'ERR_MOUNTPOINT_NOT_EMPTY',
+  'ERR_MOUNTPOINT_BUSY',
+  'ERR_MOUNTPOINT_OVERLAP',
+  'ERR_CONFIG_CONFLICT',
+]);
+
+export function isMountieError(err: unknown): err is MountieError {
+  return err instanceof MountieError;
+}
+
+/** Narrow an unknown thrown value to a Node system error code such as 'ENOENT'. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,105 @@
+/**
+ * Test sandbox: a temporary MOUNTIE_HOME per test, and a reaper that, in teardown and even
+ * after a failed assertion, kills every process that carries that home in its environment
+ * (the label, as Ryuk's) and detaches every mount below it.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readMountInfo } from '../../src/sys/mountinfo.js';
+import { abortConnection, unmountPath } from '../../src/sys/fusermount.js';
+
+export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+export const CLI = join(REPO, 'dist/cli/main.js');
+
+const homes = new Set<string>();
+const children = new Set<ChildProcess>();
+
+export async function makeHome(prefix = 'mountie-test-'): Promise<string> {
+  const home = await mkdtemp(join(tmpdir(), prefix));
+  homes.add(home);
+  return home;
+}
+
+/** Spawn in a new process group so teardown can kill the whole group. */
+export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+  const child = spawn(cmd, args, { stdio: 'pipe', ...opts, detached: true });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function pidsLabelled(home: string): Promise<number[]> {
+  const label = `MOUNTIE_HOME=${home}`;
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const env = await readFile(`/proc/${pid}/environ`, 'latin1');
+      if (env.split('\0').includes(label)) pids.push(pid);
+    } catch {
+      // The process exited while we looked, or is not readable: nothing of ours.
+    }
+  }
+  return pids;
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+export async function reapHome(home: string): Promise<{ killed: number[]; unmounted: string[] }> {
+  const unmounted: string[] = [];
+  // Abort first: a wedged daemon would otherwise keep its readers (and our kill) waiting.
+  for (const e of await readMountInfo()) {
+    if (e.mountPoint === home || e.mountPoint.startsWith(home + '/')) {
+      if (e.fstype.startsWith('fuse')) await abortConnection(e);
+    }
+  }
+  const killed = await pidsLabelled(home);
+  for (const pid of killed) killQuietly(pid, 'SIGKILL');
+  for (const e of (await readMountInfo()).reverse()) {
+    if (e.mountPoint === home || e.mountPoint.startsWith(home + '/')) {
+      await unmountPath(e.mountPoint, { lazyOnly: true });
+      unmounted.push(e.mountPoint);
+    }
+  }
+  return { killed, unmounted };
+}
+
+/** Call from afterEach: kills tracked children and labelled daemons, unmounts, removes homes. */
+export async function reapAll(): Promise<void> {
+  for (const child of children) {
+    if (child.pid !== undefined) {
+      killQuietly(-child.pid, 'SIGKILL');
+      killQuietly(child.pid, 'SIGKILL');
+    }
+  }
+  children.clear();
+  for (const home of homes) {
+    await reapHome(home);
+    await rm(home, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
+  }
+  homes.clear();
+}
+
+/** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function isMounted(path: string): Promise<boolean> {
+  return (await readMountInfo()).some((e) => e.mountPoint === path);
+}
