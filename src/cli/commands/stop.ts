@@ -1,0 +1,50 @@
+import { MountieError } from '../../errors.js';
+import { resolveHome } from '../../state/paths.js';
+import { validateName } from '../../state/names.js';
+import { listWorkspaces } from '../../launcher/inspect.js';
+import { stopWorkspace, type StopReport } from '../../launcher/stop.js';
+import { scanProcesses } from '../../sys/proc.js';
+import { EXIT } from '../exit-codes.js';
+import type { Out } from '../output.js';
+
+export interface StopFlags {
+  readonly all?: boolean;
+  readonly grace: number;
+  readonly json?: boolean;
+}
+
+function describe(r: StopReport): string[] {
+  const lines: string[] = [];
+  if (r.processes.length === 0) lines.push(`${r.workspace}: no daemon was running`);
+  for (const p of r.processes) {
+    const how = { TERM: 'stopped by SIGTERM', KILL: 'killed by SIGKILL after the grace period', 'already-gone': 'was already gone', survived: 'SURVIVED', 'left-alone': 'left alone' }[p.ended];
+    lines.push(`${r.workspace}: pid ${p.pid}${p.inPidfile ? '' : ' (orphan)'} ${how}`);
+  }
+  if (r.swept.length) lines.push(`${r.workspace}: killed ${r.swept.length} stray descendant(s): ${r.swept.join(', ')}`);
+  if (r.cleaned.aborted) lines.push(`${r.workspace}: aborted a wedged FUSE connection`);
+  if (r.cleaned.mount) lines.push(`${r.workspace}: cleaned a stale mount`);
+  if (r.cleaned.pidfile) lines.push(`${r.workspace}: removed a stale pidfile`);
+  if (r.survivors.length) lines.push(`${r.workspace}: STILL RUNNING: pid ${r.survivors.join(', ')}`);
+  if (r.mountLeft) lines.push(`${r.workspace}: STILL MOUNTED: ${r.mountLeft} (try: fusermount -uz ${r.mountLeft})`);
+  return lines;
+}
+
+export async function stopCommand(ws: string | undefined, flags: StopFlags, out: Out): Promise<number> {
+  if ((ws === undefined) === !flags.all) {
+    throw new MountieError('ERR_INVALID_OPTION', ws === undefined ? 'stop needs a workspace name or --all' : 'give either a workspace name or --all, not both', {
+      hint: 'run: mountie stop <ws>   or   mountie stop --all',
+    });
+  }
+  const layout = resolveHome();
+  const names = ws !== undefined ? [validateName(ws)] : await listWorkspaces(layout, await scanProcesses());
+  const reports: StopReport[] = [];
+  // One at a time: each stop confirms with its own fresh scan.
+  for (const name of names) reports.push(await stopWorkspace(layout, name, { graceMs: flags.grace }));
+  const ok = reports.every((r) => r.ok);
+  if (flags.json) out.json({ schema: 'mountie.stop/v1', ok, workspaces: reports });
+  else {
+    if (reports.length === 0) out.line('no workspaces');
+    for (const r of reports) for (const l of describe(r)) out.line(l);
+  }
+  return ok ? EXIT.ok : EXIT.failure;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { MountieError } from '../errors.js';
+import { EXIT } from './exit-codes.js';
+import { reportError, stdio } from './output.js';
+import { packageVersion } from './version.js';
+import { mountCommand, type MountFlags } from './commands/mount.js';
+import { stopCommand, type StopFlags } from './commands/stop.js';
+import { statusCommand, type StatusFlags } from './commands/status.js';
+
+function parseMs(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > 3_600_000) {
+      throw new InvalidArgumentError(`${name} takes whole milliseconds from 0 to 3600000, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+function build(run: (work: () => Promise<number>, json: boolean) => void): Command {
+  const program = new Command('mountie')
+    .description('Run FUSE mount daemons that can never become orphans')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError('(run mountie --help for usage)');
+
+  program
+    .command('mount')
+    .description('mount a workspace (foreground until Ctrl-C, or --background)')
+    .argument('<ws>', 'workspace name')
+    .option('--source <dir>', 'source directory (required the first time, except for "demo")')
+    .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
+    .option('--read-only', 'mount read-only')
+    .option('--background', 'start a detached daemon and return once it is mounted')
+    .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
+    .option('--json', 'print a mountie.mount/v1 document')
+    .addOption(new Option('--daemon-child').hideHelp())
+    .addOption(new Option('--instance <id>').hideHelp())
+    .action((ws: string, flags: MountFlags) => run(() => mountCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('stop')
+    .description('stop every daemon of a workspace (TERM, then KILL after --grace) and clean up')
+    .argument('[ws]', 'workspace name')
+    .option('--all', 'stop every workspace')
+    .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL', parseMs('--grace'), 5000)
+    .option('--json', 'print a mountie.stop/v1 document')
+    .action((ws: string | undefined, flags: StopFlags) => run(() => stopCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('status')
+    .description('show what runs and what was left behind')
+    .argument('[ws]', 'workspace name')
+    .option('--json', 'print a mountie.status/v1 document')
+    .action((ws: string | undefined, flags: StatusFlags) => run(() => statusCommand(ws, flags, stdio), flags.json === true));
+
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let pending: Promise<number> | undefined;
+  const program = build((work, json) => {
+    pending = work().catch((err: unknown) => reportError(stdio, err, json));
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage; // commander already printed what was wrong and the help hint.
+    }
+    return reportError(stdio, err, false);
+  }
+  return pending ?? EXIT.ok;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),
+);

@@ -1,0 +1,199 @@
+/**
+ * Mount and unmount through fuse-native with the sharp edges filed off: bounded mount,
+ * no shell in unmount, option strings checked, and no sync fs call on any mountpoint
+ * (the kernel would park this thread waiting for itself to answer).
+ */
+import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-native';
+import { realpath } from 'node:fs/promises';
+import { MountieError } from '../errors.js';
+import { mountAt, readMountInfo } from '../sys/mountinfo.js';
+import { unmountPath, type UnmountResult } from '../sys/fusermount.js';
+import { readOnlyOps } from './guard-ops.js';
+
+export type { UnmountResult } from '../sys/fusermount.js';
+
+export interface MountFuseOptions {
+  readonly mountpoint: string;
+  readonly ops: FuseOps;
+  /** Shows as the mount source in /proc/self/mountinfo, e.g. "mountie:ws". */
+  readonly fsname: string;
+  /** The type becomes "fuse.<subtype>". */
+  readonly subtype: string;
+  /** Limit for the whole mount, from stat of the mountpoint to the kernel's INIT. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Per-op limit: an op not answered by then gets ETIMEDOUT. Default 15 s; false: none. */
+  readonly opTimeoutMs?: FuseTimeout;
+  /** Let the kernel send writes larger than one page. Default true. */
+  readonly bigWrites?: boolean;
+  /** Keep cached pages across opens only while mtime and size are unchanged. Default true. */
+  readonly autoCache?: boolean;
+  readonly readOnly?: boolean;
+}
+
+export interface MountedFuse {
+  /** The real path, as /proc/self/mountinfo shows it. */
+  readonly mountpoint: string;
+  /** The option string handed to libfuse (after "-o"). */
+  readonly options: string;
+  /** Detach the mount (lazily if busy). Resolves with what happened; rejects only on timeout. */
+  unmount(opts?: { timeoutMs?: number }): Promise<UnmountResult>;
+}
+
+const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
+const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
+/** Seconds the kernel may trust attributes and names; auto_cache revalidates data on open. */
+const CACHE_TIMEOUT_S = 1;
+/** Anything outside this set could end or escape a comma-separated libfuse option. */
+const SAFE_NAME = /^[A-Za-z0-9._:@+/-]{1,128}$/;
+
+/** Mountpoints this process serves: mounting on or below one would deadlock on ourselves. */
+const active = new Set<string>();
+
+/**
+ * fuse-native's own Fuse.unmount runs `exec("fusermount -uz " + JSON.stringify(path))`
+ * through a shell, so `$(...)` in a path executes. Ours passes an argument array.
+ */
+function safeUnmount(mnt: string, cb: (err: Error | null) => void): void {
+  unmountPath(mnt).then(
+    (r) => cb(r.unmounted ? null : new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${mnt}: ${r.detail ?? r.how}`, { data: { path: mnt } })),
+    (err: unknown) => cb(new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${mnt}`, { data: { path: mnt }, cause: err })),
+  );
+}
+
+/** Idempotent; runs at import so no Fuse instance in this process can reach the shell version. */
+export function installSafeUnmount(): void {
+  if (Fuse.unmount !== safeUnmount) Fuse.unmount = safeUnmount;
+}
+installSafeUnmount();
+
+function checkName(what: string, value: string): void {
+  if (!SAFE_NAME.test(value)) {
+    throw new MountieError('ERR_INVALID_OPTION', `${what} may only hold letters, digits and ._:@+/-`, { data: { value } });
+  }
+}
+
+function isWithin(path: string, root: string): boolean {
+  return path === root || path.startsWith(root === '/' ? '/' : root + '/');
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The mount at `path` if it is not the one that was there before (`beforeId`). */
+async function detachIfNew(path: string, beforeId: number | undefined): Promise<void> {
+  const now = mountAt(await readMountInfo(), path);
+  if (now && now.mountId !== beforeId) await unmountPath(path, { lazyOnly: true });
+}
+
+function fuseMount(fuse: Fuse): Promise<void> {
+  return new Promise((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+}
+
+export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
+  installSafeUnmount();
+  checkName('fsname', opts.fsname);
+  checkName('subtype', opts.subtype);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
+  const failed = (message: string, cause?: unknown): MountieError =>
+    new MountieError('ERR_MOUNT_FAILED', message, { data: { path: opts.mountpoint }, cause });
+
+  // big_writes and ro have no fuse-native option; it joins options with commas, so they ride
+  // along in the fsname value (checkName keeps the caller's part free of commas).
+  const fsname = [opts.fsname, opts.bigWrites !== false && 'big_writes', opts.readOnly && 'ro'].filter(Boolean).join(',');
+  const fuseOpts: FuseOptions = {
+    fsname,
+    subtype: opts.subtype,
+    autoCache: opts.autoCache !== false,
+    attrTimeout: CACHE_TIMEOUT_S,
+    entryTimeout: CACHE_TIMEOUT_S,
+    timeout: opts.opTimeoutMs ?? 15_000,
+  };
+  const ops = opts.readOnly ? readOnlyOps(opts.ops) : opts.ops;
+
+  // Filled in as the attempt gets further; read by the cleanup paths below.
+  const st: { fuse?: Fuse; mountpoint: string; beforeId?: number; added: boolean; timedOut: boolean } = {
+    mountpoint: opts.mountpoint,
+    added: false,
+    timedOut: false,
+  };
+  const forget = (): void => {
+    if (st.added) active.delete(st.mountpoint);
+    st.added = false;
+  };
+  const attempt = (async () => {
+    // realpath: mountinfo (and so unmountPath) knows mounts by their real path only.
+    st.mountpoint = await realpath(opts.mountpoint);
+    if ([...active].some((m) => isWithin(st.mountpoint, m))) throw failed(`${st.mountpoint} is on a mount this process serves`);
+    st.beforeId = mountAt(await readMountInfo(), st.mountpoint)?.mountId;
+    const fuse = new Fuse(st.mountpoint, ops, fuseOpts);
+    st.fuse = fuse;
+    active.add(st.mountpoint);
+    st.added = true;
+    await fuseMount(fuse);
+    return fuse;
+  })();
+  // After a timeout nobody waits for the attempt: a late mount must not stay behind, and a
+  // late failure must not leave its mountpoint marked as served.
+  attempt.then(
+    (fuse) => {
+      if (st.timedOut) fuse.unmount(forget);
+    },
+    () => {
+      if (st.timedOut) forget();
+    },
+  );
+
+  try {
+    const fuse = await withDeadline(attempt, timeoutMs, () => {
+      st.timedOut = true;
+      return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
+    });
+    return handle(fuse, st.mountpoint, fsname, fuseOpts);
+  } catch (err) {
+    if (!st.timedOut) {
+      forget();
+      // fuse-native can fail after the kernel mount exists (fuse_new failing): detach that.
+      // Best effort: the mount error is what the caller needs to see.
+      if (st.fuse) await detachIfNew(st.mountpoint, st.beforeId).catch(() => undefined);
+    }
+    if (err instanceof MountieError) throw err;
+    throw failed(`could not mount ${opts.mountpoint}: ${(err as Error).message}`, err);
+  }
+}
+
+function handle(fuse: Fuse, mountpoint: string, fsname: string, fuseOpts: FuseOptions): MountedFuse {
+  let result: Promise<UnmountResult> | undefined;
+  const options = [`fsname=${fsname}`, `subtype=${fuseOpts.subtype}`, fuseOpts.autoCache && 'auto_cache'].filter(Boolean).join(',');
+
+  async function detach(timeoutMs: number): Promise<UnmountResult> {
+    const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
+    if (!r.unmounted) return r;
+    // Let fuse-native drop its native state; its close() reaches safeUnmount, which now finds
+    // nothing mounted and returns at once.
+    await new Promise<void>((resolve) => fuse.unmount(() => resolve()));
+    active.delete(mountpoint);
+    return r;
+  }
+
+  return {
+    mountpoint,
+    options,
+    unmount(opts = {}) {
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
+      // One unmount at a time; a failed one may be retried.
+      result ??= detach(timeoutMs).then((r) => {
+        if (!r.unmounted) result = undefined;
+        return r;
+      });
+      return withDeadline(result, timeoutMs, () => {
+        result = undefined;
+        return new MountieError('ERR_UNMOUNT_FAILED', `unmount of ${mountpoint} did not finish within ${timeoutMs} ms`, { data: { path: mountpoint, timeoutMs } });
+      });
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { FILE_MODE } from '../state/paths.js';
+
+export interface Logger {
+  info(msg: string): void;
+  error(msg: string, err?: unknown): void;
+  close(): void;
+}
+
+/**
+ * The daemon's log. Writes are synchronous on purpose: a fatal error must reach the file before
+ * the process exits, and lifecycle lines must not queue behind backend I/O on libuv's 4-thread
+ * pool. The log never lives on the mount, so a sync write cannot deadlock on our own FUSE.
+ */
+export function openLogger(path: string, opts: { echo?: (line: string) => void; pid?: number } = {}): Logger {
+  let fd: number | undefined = openSync(path, 'a', FILE_MODE);
+  const pid = opts.pid ?? process.pid;
+  const write = (level: string, msg: string): void => {
+    const line = `${new Date().toISOString()} ${level} [${pid}] ${msg}\n`;
+    if (fd !== undefined) {
+      try {
+        writeSync(fd, line);
+      } catch {
+        // A full disk must not take the daemon down with it; the line is lost, the mount lives.
+      }
+    }
+    opts.echo?.(line);
+  };
+  return {
+    info: (msg) => write('INFO', msg),
+    error: (msg, err) => write('ERROR', err === undefined ? msg : `${msg}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    close: () => {
+      if (fd === undefined) return;
+      try {
+        closeSync(fd);
+      } catch {
+        // Closing a log fd can only fail if it is already closed.
+      }
+      fd = undefined;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { HomeLayout } from '../state/paths.js';
+import type { ReadyChannel } from './channel.js';
+
+/** Test-only fault injection, read from the environment (MOUNTIE_TEST_*). Documented in ARCHITECTURE.md. */
+export interface TestHooks {
+  /** Ignore SIGTERM (to prove that `stop` escalates to SIGKILL). */
+  readonly ignoreSigterm: boolean;
+  /** Sleep this long after writing the pidfile, before mounting. */
+  readonly delayBeforeMountMs: number;
+  /** 'throw-after-ready': an uncaught exception shortly after READY. */
+  readonly fault: string | undefined;
+}
+
+export function testHooksFromEnv(env: NodeJS.ProcessEnv): TestHooks {
+  return {
+    ignoreSigterm: env.MOUNTIE_TEST_IGNORE_SIGTERM === '1',
+    delayBeforeMountMs: Number(env.MOUNTIE_TEST_DELAY_BEFORE_MOUNT_MS ?? 0) || 0,
+    fault: env.MOUNTIE_TEST_FAULT || undefined,
+  };
+}
+
+export interface DaemonOptions {
+  readonly layout: HomeLayout;
+  readonly workspace: string;
+  readonly instanceId: string;
+  readonly argv: readonly string[];
+  readonly version: string;
+  readonly channel?: ReadyChannel | undefined;
+  /** Foreground mode echoes log lines (to stderr, via the CLI). */
+  readonly echo?: ((line: string) => void) | undefined;
+  /** Called once mounted, before waiting (the CLI prints where). */
+  readonly onReady?: ((info: { mountpoint: string; pid: number }) => void) | undefined;
+  readonly shutdownDeadlineMs?: number;
+  readonly startupTimeoutMs?: number;
+  readonly hooks?: TestHooks;
+}

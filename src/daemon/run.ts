@@ -1,0 +1,156 @@
+import { MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
+import { loadConfig } from '../state/workspace.js';
+import { workspacePaths } from '../state/paths.js';
+import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
+import { fsnameFor, FUSE_SUBTYPE } from '../state/tag.js';
+import { nextEpoch } from '../state/epoch.js';
+import { bootId, identityOf } from '../sys/proc.js';
+import { unmountPath } from '../sys/fusermount.js';
+import { withTimeout } from '../sys/time.js';
+import { acquireLock, lockAddress, type HeldLock } from './lock.js';
+import { openLogger } from './log.js';
+import { notifySystemd } from './notify.js';
+import { installLifecycleHandlers } from './signals.js';
+import { createShutdown } from './shutdown.js';
+import { cleanStaleMount } from './stale.js';
+import { mountFuse, type MountedFuse } from './fuse.js';
+import { createPassthroughOps } from './passthrough.js';
+import { openDaemonState, type DaemonStateSink } from './state-sink.js';
+import { testHooksFromEnv, type DaemonOptions } from './options.js';
+
+/** Exit codes shared with the CLI (README documents them). */
+export const DAEMON_EXIT = { ok: 0, runtimeFailure: 1, usage: 2, locked: 3, startFailed: 4 } as const;
+
+export function exitCodeForStartError(err: unknown): number {
+  if (isMountieError(err)) {
+    if (err.code === 'ERR_WORKSPACE_LOCKED') return DAEMON_EXIT.locked;
+    if (USAGE_CODES.has(err.code)) return DAEMON_EXIT.usage;
+  }
+  return DAEMON_EXIT.startFailed;
+}
+
+function describe(err: unknown): unknown {
+  if (isMountieError(err)) return err.toJSON();
+  return { code: 'ERR_MOUNT_FAILED', message: err instanceof Error ? err.message : String(err), data: { errno: errnoCode(err) } };
+}
+
+/**
+ * The daemon, start to end: handlers → lock → stale mount → pidfile → mount → READY → wait →
+ * ordered shutdown. Returns the exit code; only the CLI exits. See ARCHITECTURE.md, "Start".
+ */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const hooks = opts.hooks ?? testHooksFromEnv(process.env);
+  const paths = workspacePaths(opts.layout, opts.workspace);
+  const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; pidfileWritten: boolean; mountpoint?: string } = {
+    pidfileWritten: false,
+  };
+  const session = new AbortController();
+  let startup: Promise<unknown> = Promise.resolve();
+
+  const shutdown = createShutdown({
+    deadlineMs: opts.shutdownDeadlineMs ?? 5000,
+    log,
+    steps: () => [
+      { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
+      { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1')) },
+      { name: 'stop-monitors', run: () => ctx.state?.stopMonitors() },
+      { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
+      { name: 'unmount', run: () => unmountOwn() },
+      { name: 'flush-state', run: () => ctx.state?.finish('stopped') },
+      { name: 'remove-pidfile', run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
+      { name: 'release-lock', run: () => ctx.lock?.release() },
+    ],
+    force: async () => {
+      if (ctx.mountpoint) await unmountPath(ctx.mountpoint, { lazyOnly: true });
+    },
+  });
+
+  async function unmountOwn(): Promise<void> {
+    if (!ctx.fuse) return;
+    const r = await ctx.fuse.unmount();
+    log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
+    if (!r.unmounted) throw new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${ctx.mountpoint}`, { data: { path: ctx.mountpoint } });
+  }
+
+  const removeHandlers = installLifecycleHandlers({
+    onSignal(signal) {
+      if (signal === 'SIGTERM' && hooks.ignoreSigterm) return log.info('SIGTERM ignored (test hook)');
+      log.info(`received ${signal}`);
+      void shutdown.trigger(`signal ${signal}`, DAEMON_EXIT.ok);
+    },
+    onFatal(kind, err) {
+      log.error(`fatal ${kind}`, err);
+      void shutdown.trigger(`fatal ${kind}: ${err instanceof Error ? err.message : String(err)}`, DAEMON_EXIT.runtimeFailure);
+    },
+  });
+
+  /** Each startup step is bounded and checks that no shutdown began meanwhile. */
+  const step = async <T>(what: string, ms: number, work: () => Promise<T>): Promise<T> => {
+    if (shutdown.started) throw new MountieError('ERR_MOUNT_FAILED', `startup interrupted before ${what}`);
+    const p = withTimeout(what, ms, work());
+    startup = p;
+    return p;
+  };
+
+  try {
+    log.info(`starting workspace ${opts.workspace} instance ${opts.instanceId} (pid ${process.pid})`);
+    const config = await step('read config', 2000, () => loadConfig(paths));
+    if (!config) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
+    ctx.mountpoint = config.mountpoint;
+    const me = await step('read own identity', 1000, async () => ({ id: await identityOf(process.pid), boot: await bootId() }));
+    ctx.lock = await step('take lock', 2000, () =>
+      acquireLock(lockAddress(opts.layout.home, opts.workspace), { pid: process.pid, instanceId: opts.instanceId, startTime: me.id?.startTime ?? 0 }, opts.workspace),
+    );
+    const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
+    ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
+    await step('clean stale mount', 4000, () => cleanStaleMount(config.mountpoint, opts.workspace, log));
+    await step('write pidfile', 2000, () =>
+      writePidfile(paths.pidfile, {
+        schema: PIDFILE_SCHEMA,
+        pid: process.pid,
+        startTime: me.id?.startTime ?? 0,
+        bootId: me.boot,
+        instanceId: opts.instanceId,
+        epoch,
+        workspace: opts.workspace,
+        argv: opts.argv,
+        version: opts.version,
+        mountpoint: config.mountpoint,
+        source: config.source,
+        logFile: paths.log,
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    ctx.pidfileWritten = true;
+    if (hooks.delayBeforeMountMs > 0) await step('test delay', hooks.delayBeforeMountMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayBeforeMountMs)));
+    const ops = ctx.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly }));
+    ctx.fuse = await step('mount', 10_000, () =>
+      mountFuse({ mountpoint: config.mountpoint, ops, fsname: fsnameFor(opts.workspace), subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
+    );
+    ctx.state.update({ status: 'active' });
+    log.info(`mounted ${config.source} at ${config.mountpoint}`);
+    opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
+    opts.channel?.close();
+    await notifySystemd('READY=1');
+    opts.onReady?.({ mountpoint: config.mountpoint, pid: process.pid });
+    if (hooks.fault === 'throw-after-ready') {
+      setTimeout(() => {
+        throw new Error('injected fault (MOUNTIE_TEST_FAULT=throw-after-ready)');
+      }, 50);
+    }
+  } catch (err) {
+    log.error('startup failed', err);
+    opts.channel?.send({ type: 'error', pid: process.pid, instanceId: opts.instanceId, error: describe(err) });
+    opts.channel?.close();
+    const result = await shutdown.trigger(`startup failed: ${err instanceof Error ? err.message : String(err)}`, exitCodeForStartError(err));
+    removeHandlers();
+    log.close();
+    if (err instanceof MountieError) throw err;
+    throw new MountieError('ERR_MOUNT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, data: { exitCode: result.exitCode } });
+  }
+  const result = await shutdown.done;
+  removeHandlers();
+  log.close();
+  return result.exitCode;
+}

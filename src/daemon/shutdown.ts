@@ -1,0 +1,85 @@
+import type { Logger } from './log.js';
+import { withTimeout } from '../sys/time.js';
+
+/**
+ * Shutdown in a fixed order under one total deadline. Idempotent: every trigger (signal, fatal
+ * error, fencing, a lost mount) gets the same promise. A step that fails or overruns is logged and
+ * the order continues; if the deadline passes, `force` runs (lazy unmount) and the exit code is
+ * non-zero with the reason in the log.
+ */
+export interface ShutdownStep {
+  readonly name: string;
+  run(): Promise<unknown> | unknown;
+}
+
+export interface ShutdownResult {
+  readonly exitCode: number;
+  readonly reason: string;
+  readonly forced: boolean;
+  readonly failedSteps: readonly string[];
+}
+
+export interface ShutdownOptions {
+  readonly deadlineMs: number;
+  readonly log: Logger;
+  readonly steps: () => readonly ShutdownStep[];
+  readonly force: () => Promise<unknown>;
+  readonly now?: () => number;
+}
+
+export interface Shutdown {
+  trigger(reason: string, exitCode: number): Promise<ShutdownResult>;
+  readonly started: boolean;
+  readonly done: Promise<ShutdownResult>;
+}
+
+export function createShutdown(opts: ShutdownOptions): Shutdown {
+  const now = opts.now ?? Date.now;
+  let running: Promise<ShutdownResult> | undefined;
+  let resolveDone: (r: ShutdownResult) => void = () => undefined;
+  const done = new Promise<ShutdownResult>((r) => (resolveDone = r));
+
+  const execute = async (reason: string, exitCode: number): Promise<ShutdownResult> => {
+    const deadline = now() + opts.deadlineMs;
+    const failed: string[] = [];
+    let forced = false;
+    opts.log.info(`shutdown: ${reason}`);
+    for (const step of opts.steps()) {
+      const left = deadline - now();
+      if (left <= 0) {
+        forced = true;
+        break;
+      }
+      try {
+        await withTimeout(`shutdown step ${step.name}`, left, Promise.resolve().then(() => step.run()));
+      } catch (err) {
+        failed.push(step.name);
+        opts.log.error(`shutdown step ${step.name} failed`, err);
+        if (now() >= deadline) {
+          forced = true;
+          break;
+        }
+      }
+    }
+    if (forced) {
+      opts.log.error(`shutdown deadline of ${opts.deadlineMs} ms passed; forcing (lazy unmount)`);
+      await withTimeout('forced cleanup', 2000, Promise.resolve().then(opts.force)).catch((err: unknown) => opts.log.error('forced cleanup failed', err));
+    }
+    const code = forced && exitCode === 0 ? 1 : exitCode;
+    const result: ShutdownResult = { exitCode: code, reason, forced, failedSteps: failed };
+    opts.log.info(`shutdown complete: exit ${code}${failed.length ? ` (failed: ${failed.join(', ')})` : ''}`);
+    resolveDone(result);
+    return result;
+  };
+
+  return {
+    trigger(reason, exitCode) {
+      running ??= execute(reason, exitCode);
+      return running;
+    },
+    get started() {
+      return running !== undefined;
+    },
+    done,
+  };
+}

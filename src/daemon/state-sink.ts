@@ -1,0 +1,87 @@
+import type { FuseOps } from 'fuse-native';
+import { readState, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
+import { StateWriter } from '../state/writer.js';
+import type { WorkspacePaths } from '../state/paths.js';
+import type { WorkspaceConfig } from '../state/workspace.js';
+import { fsnameFor } from '../state/tag.js';
+import { instrumentOps, newCounters, type OpCounters } from './instrument.js';
+import type { Logger } from './log.js';
+
+/** The daemon's view of its state.json: status changes, op counters, and fencing. */
+export interface DaemonStateSink {
+  update(patch: Partial<DaemonState>): void;
+  instrument(ops: FuseOps): FuseOps;
+  stopMonitors(): void;
+  /** Final status, then flush (bounded) and close the writer. */
+  finish(status: DaemonStatus, reason?: string): Promise<void>;
+}
+
+const PUBLISH_EVERY_MS = 250;
+
+export interface OpenStateOptions {
+  readonly paths: WorkspacePaths;
+  readonly config: WorkspaceConfig;
+  readonly epoch: number;
+  readonly instanceId: string;
+  readonly log: Logger;
+  readonly onFenced: (why: string) => void;
+}
+
+function snapshot(c: OpCounters): Partial<DaemonState> {
+  return {
+    counters: { ops: { ...c.ops }, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, errors: c.errors },
+    cursor: c.cursor,
+    ...(c.lastOpAt ? { lastOpAt: new Date(c.lastOpAt).toISOString() } : {}),
+  };
+}
+
+/** Call only while holding the workspace lock: the epoch it writes with came from that lock. */
+export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonStateSink> {
+  const previous = await readState(opts.paths.state).catch(() => undefined);
+  // The cursor never goes backwards across restarts: continue from what is on disk.
+  const counters = newCounters(previous?.cursor ?? 0);
+  const writer = new StateWriter<DaemonState>({
+    path: opts.paths.state,
+    epoch: opts.epoch,
+    instanceId: opts.instanceId,
+    initial: {
+      status: 'starting',
+      mount: { mountpoint: opts.config.mountpoint, source: opts.config.source, fsname: fsnameFor(opts.config.name) },
+      counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
+      cursor: counters.cursor,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+    },
+  });
+  const removeFenced = writer.onFenced((f) => {
+    opts.log.error(`state writer fenced: ${f.reason}`);
+    opts.onFenced(f.reason);
+  });
+  const removeHealth = writer.onHealth((h) => (h.ok ? opts.log.info('state writes healthy again') : opts.log.error(`state write failing: ${h.lastError?.code ?? 'unknown'}`)));
+  let timer: NodeJS.Timeout | undefined;
+  const publish = (): void => {
+    timer = undefined;
+    writer.update(snapshot(counters));
+  };
+  return {
+    update: (patch) => writer.update(patch),
+    instrument: (ops) =>
+      instrumentOps(ops, counters, () => {
+        timer ??= setTimeout(publish, PUBLISH_EVERY_MS);
+      }),
+    stopMonitors: () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+    finish: async (status, reason) => {
+      if (timer) clearTimeout(timer);
+      writer.update({ ...snapshot(counters), status, ...(reason ? { reason } : {}) });
+      try {
+        await writer.close({ timeoutMs: 2000 });
+      } finally {
+        removeFenced();
+        removeHealth();
+      }
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { readFile, unlink } from 'node:fs/promises';
+import { errnoCode } from '../errors.js';
+import { writeFileDurable } from './atomic.js';
+
+export const PIDFILE_SCHEMA = 'mountie.pid/v1';
+
+/**
+ * daemon.pid: written by the daemon itself (after fork, after taking the lock), atomically and
+ * durably. A pid alone is a guess; pid + startTime + bootId names one process for its lifetime.
+ */
+export interface PidfileDoc {
+  readonly schema: typeof PIDFILE_SCHEMA;
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot. */
+  readonly startTime: number;
+  readonly bootId: string;
+  readonly instanceId: string;
+  readonly epoch: number;
+  readonly workspace: string;
+  readonly argv: readonly string[];
+  readonly version: string;
+  readonly mountpoint: string;
+  readonly source: string;
+  readonly logFile: string;
+  readonly startedAt: string;
+}
+
+export type PidfileRead =
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'corrupt'; readonly reason: string }
+  | { readonly kind: 'ok'; readonly doc: PidfileDoc };
+
+export async function readPidfile(path: string): Promise<PidfileRead> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'corrupt', reason: String(errnoCode(err) ?? err) };
+  }
+  try {
+    const doc = JSON.parse(text) as Partial<PidfileDoc>;
+    if (doc.schema !== PIDFILE_SCHEMA || !Number.isInteger(doc.pid) || typeof doc.instanceId !== 'string') {
+      return { kind: 'corrupt', reason: 'unexpected content' };
+    }
+    return { kind: 'ok', doc: doc as PidfileDoc };
+  } catch (err) {
+    return { kind: 'corrupt', reason: `not JSON: ${(err as Error).message}` };
+  }
+}
+
+export async function writePidfile(path: string, doc: PidfileDoc): Promise<void> {
+  await writeFileDurable(path, JSON.stringify(doc, null, 2) + '\n');
+}
+
+/**
+ * Remove the pidfile only if it is still ours: a daemon that outlived its successor must never
+ * delete the successor's pidfile (relayfile does). Callers hold the workspace lock.
+ */
+export async function removePidfileIfOwn(path: string, instanceId: string): Promise<boolean> {
+  const current = await readPidfile(path);
+  if (current.kind !== 'ok' || current.doc.instanceId !== instanceId) return false;
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Remove a pidfile found stale by someone holding the lock (stop, or a starting daemon). */
+export async function removeStalePidfile(path: string, expected: PidfileRead): Promise<boolean> {
+  const current = await readPidfile(path);
+  if (expected.kind === 'ok' && (current.kind !== 'ok' || current.doc.instanceId !== expected.doc.instanceId)) return false;
+  if (current.kind === 'absent') return false;
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}

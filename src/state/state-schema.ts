@@ -1,0 +1,161 @@
+/**
+ * The state document a daemon publishes at `<ws>/state.json`, and a tolerant reader for it.
+ * Readers (CLI status, launcher) must cope with a missing or foreign file: they get
+ * `undefined` and, through readStateWithReason, why.
+ */
+import { open, readFile } from 'node:fs/promises';
+import { errnoCode } from '../errors.js';
+
+export const STATE_SCHEMA = 'mountie.state/v1';
+
+export type DaemonStatus = 'starting' | 'active' | 'degraded' | 'stopping' | 'stopped' | 'failed';
+
+export const DAEMON_STATUSES: readonly DaemonStatus[] = ['starting', 'active', 'degraded', 'stopping', 'stopped', 'failed'];
+
+/** What the state writer reports about its own ability to persist state. */
+export interface WriterHealth {
+  readonly ok: boolean;
+  /** The last failed attempt; kept after recovery so a reader can see that there was trouble. */
+  readonly lastError?: { readonly code: string; readonly at: string; readonly attempts: number };
+}
+
+export interface StateCounters {
+  /** Operations served through the mount, by FUSE operation name. */
+  readonly ops: Record<string, number>;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly errors: number;
+}
+
+/** The part of the document the daemon owns; the writer adds the header fields. */
+export interface DaemonState {
+  readonly status: DaemonStatus;
+  readonly reason?: string;
+  readonly mount: { readonly mountpoint: string; readonly source: string; readonly fsname: string };
+  readonly counters: StateCounters;
+  /** Monotonic count of mutations through the mount; never goes backwards across restarts. */
+  readonly cursor: number;
+  readonly fileCount?: number;
+  /** ISO time of the last operation through the mount. */
+  readonly lastOpAt?: string;
+  readonly pid: number;
+  /** ISO time the daemon started. */
+  readonly startedAt: string;
+}
+
+/** Fields every document written by StateWriter carries. */
+export interface StateHeader {
+  readonly schema: string;
+  /** Fencing token: a writer never overwrites a document with a higher epoch. */
+  readonly epoch: number;
+  /** Tells apart two writers that (wrongly) share an epoch. */
+  readonly instanceId: string;
+  readonly writtenAt: string;
+  readonly health: WriterHealth;
+}
+
+export type StateDoc = StateHeader & DaemonState;
+
+export type ReadStateReason = 'missing' | 'unreadable' | 'corrupt' | 'schema';
+
+export type ReadStateResult =
+  | { readonly doc: StateDoc; readonly reason?: undefined; readonly detail?: undefined }
+  | { readonly doc: undefined; readonly reason: ReadStateReason; readonly detail: string };
+
+/** The state document, or undefined when the file is missing, unreadable, corrupt or foreign. */
+export async function readState(path: string): Promise<StateDoc | undefined> {
+  return (await readStateWithReason(path)).doc;
+}
+
+/** Like readState, and says why there is no document. Never throws. */
+export async function readStateWithReason(path: string): Promise<ReadStateResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = errnoCode(err) ?? 'unknown error';
+    return { doc: undefined, reason: code === 'ENOENT' ? 'missing' : 'unreadable', detail: code };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { doc: undefined, reason: 'corrupt', detail: err instanceof Error ? err.message : String(err) };
+  }
+  const problem = checkStateDoc(value);
+  return problem === undefined ? { doc: value as StateDoc } : { doc: undefined, reason: 'schema', detail: problem };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+
+/** Shape check of the fields readers rely on; returns what is wrong, or undefined. */
+export function checkStateDoc(v: unknown): string | undefined {
+  if (!isRecord(v)) return 'not a JSON object';
+  if (v.schema !== STATE_SCHEMA) return `schema is ${JSON.stringify(v.schema)}, expected ${STATE_SCHEMA}`;
+  if (!Number.isSafeInteger(v.epoch)) return 'epoch is not an integer';
+  if (typeof v.instanceId !== 'string') return 'instanceId is not a string';
+  if (typeof v.writtenAt !== 'string') return 'writtenAt is not a string';
+  if (!DAEMON_STATUSES.includes(v.status as DaemonStatus)) return `unknown status ${JSON.stringify(v.status)}`;
+  if (!isNum(v.cursor)) return 'cursor is not a number';
+  if (!isNum(v.pid)) return 'pid is not a number';
+  if (typeof v.startedAt !== 'string') return 'startedAt is not a string';
+  const m = v.mount;
+  if (!isRecord(m) || typeof m.mountpoint !== 'string' || typeof m.source !== 'string' || typeof m.fsname !== 'string') {
+    return 'mount is not { mountpoint, source, fsname }';
+  }
+  const c = v.counters;
+  if (!isRecord(c) || !isRecord(c.ops) || !isNum(c.bytesRead) || !isNum(c.bytesWritten) || !isNum(c.errors)) {
+    return 'counters is not { ops, bytesRead, bytesWritten, errors }';
+  }
+  if (!isRecord(v.health) || typeof v.health.ok !== 'boolean') return 'health is not { ok }';
+  return undefined;
+}
+
+/** The fencing fields of a document on disk. */
+export interface FenceHeader {
+  readonly epoch: number;
+  readonly instanceId: string;
+}
+
+/**
+ * The epoch and instanceId of the document at `path`: undefined when the file is missing or
+ * carries no valid header (a document no correct writer could have made claims nothing).
+ * Three fs calls (open, read, close), as the writer runs it before every rename; other read
+ * errors (EIO, EACCES) are thrown so the writer treats them as a failed attempt.
+ */
+export async function readStateHeader(path: string): Promise<FenceHeader | undefined> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  let buf = Buffer.allocUnsafe(16 * 1024);
+  let len = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, len, buf.length - len, len);
+      len += bytesRead;
+      if (bytesRead === 0 || len < buf.length) break;
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+  } finally {
+    await fh.close();
+  }
+  try {
+    const v: unknown = JSON.parse(buf.toString('utf8', 0, len));
+    if (isRecord(v) && Number.isSafeInteger(v.epoch) && typeof v.instanceId === 'string') {
+      return { epoch: v.epoch as number, instanceId: v.instanceId };
+    }
+  } catch {
+    // Corrupt document: it claims no epoch, so it fences nobody.
+  }
+  return undefined;
+}

@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { MountieError, errnoCode } from '../errors.js';
+import { writeFileDurable } from './atomic.js';
+import { ensureDir } from './dirs.js';
+import type { WorkspacePaths } from './paths.js';
+
+export const WORKSPACE_SCHEMA = 'mountie.workspace/v1';
+
+/** workspace.json: what a workspace is. Written once on first use, reused after. */
+export interface WorkspaceConfig {
+  readonly schema: typeof WORKSPACE_SCHEMA;
+  readonly name: string;
+  readonly source: string;
+  readonly mountpoint: string;
+  readonly readOnly: boolean;
+  readonly createdAt: string;
+}
+
+export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig | undefined> {
+  let text: string;
+  try {
+    text = await readFile(paths.config, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const doc = JSON.parse(text) as Partial<WorkspaceConfig>;
+    if (doc.schema !== WORKSPACE_SCHEMA || typeof doc.source !== 'string' || typeof doc.mountpoint !== 'string') {
+      throw new Error(`unexpected schema ${String(doc.schema)}`);
+    }
+    return { ...doc, readOnly: doc.readOnly === true } as WorkspaceConfig;
+  } catch (cause) {
+    throw new MountieError('ERR_CONFIG_CORRUPT', `workspace config ${paths.config} is unreadable`, {
+      data: { path: paths.config, workspace: paths.name },
+      hint: 'fix or delete the file (while the workspace is stopped), then mount again',
+      cause,
+    });
+  }
+}
+
+export async function saveConfig(paths: WorkspacePaths, config: WorkspaceConfig): Promise<void> {
+  await ensureDir(paths.dir);
+  await writeFileDurable(paths.config, JSON.stringify(config, null, 2) + '\n');
+}

@@ -1,0 +1,194 @@
+/**
+ * The state file under real crashes and real faults: kill -9 at random instants, two writers
+ * with different epochs, a reader racing the writer, and a full filesystem. Needs `npm run
+ * build` first (the hammer fixture runs dist/state/writer.js) and root for the tmpfs case.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { access, appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { cleanTempFiles } from '../../src/state/atomic.js';
+import { nextEpoch } from '../../src/state/epoch.js';
+import { readState, readStateWithReason, type DaemonState, type WriterHealth } from '../../src/state/state-schema.js';
+import { StateWriter } from '../../src/state/writer.js';
+import { runFile } from '../../src/sys/run.js';
+
+const HAMMER = join(REPO, 'test/fixtures/state-hammer.mjs');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isTemp = (n: string) => n.startsWith('.state.json.') && n.endsWith('.tmp');
+
+interface Hammer {
+  child: ChildProcess;
+  /** Highest cursor the hammer reported durable. */
+  durable: () => number;
+  waitLine: (prefix: string, timeoutMs: number) => Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function startHammer(home: string, file: string, epoch: number): Hammer {
+  const child = spawnTracked(process.execPath, [HAMMER, file, String(epoch)], { env: { ...process.env, MOUNTIE_HOME: home } });
+  const lines: string[] = [];
+  let durable = -1;
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    lines.push(l);
+    const m = /^(?:ready|durable) (\d+)$/.exec(l);
+    if (m) durable = Math.max(durable, Number(m[1]));
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    durable: () => durable,
+    waitLine: (prefix, timeoutMs) => waitFor(`hammer line "${prefix}"`, () => lines.find((l) => l.startsWith(prefix)), timeoutMs, 2),
+    exited,
+  };
+}
+
+async function kill9(h: Hammer): Promise<void> {
+  process.kill(h.child.pid!, 'SIGKILL');
+  await Promise.race([h.exited, sleep(5000).then(() => Promise.reject(new Error('hammer did not die')))]);
+}
+
+const initial: DaemonState = {
+  status: 'active',
+  mount: { mountpoint: '/m', source: '/s', fsname: 'test' },
+  counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
+  cursor: 0,
+  pid: process.pid,
+  startedAt: new Date().toISOString(),
+};
+
+beforeAll(async () => {
+  await access(join(REPO, 'dist/state/writer.js')).catch(() => {
+    throw new Error('dist/state/writer.js is missing: run `npm run build` first');
+  });
+});
+afterEach(async () => {
+  await reapAll();
+});
+
+describe('state file under crashes and faults', () => {
+  it('survives 200 kill -9 at random instants: always parses, cursor never goes back, temps do not pile up', async () => {
+    const home = await makeHome();
+    const CHAINS = 2; // independent workspaces side by side, to stay well inside a minute
+    const KILLS = 100;
+    const chain = async (c: number) => {
+      const ws = join(home, `ws${c}`);
+      await mkdir(ws);
+      const file = join(ws, 'state.json');
+      let last = -1;
+      for (let i = 0; i < KILLS; i++) {
+        const h = startHammer(home, file, await nextEpoch(ws));
+        await h.waitLine('ready', 10_000);
+        await sleep(5 + Math.random() * 75);
+        await kill9(h);
+        const r = await readStateWithReason(file);
+        expect(r.reason, `kill ${i}: ${r.detail}`).toBeUndefined();
+        const cursor = r.doc!.cursor;
+        expect(cursor, `kill ${i}: cursor went back`).toBeGreaterThanOrEqual(last);
+        expect(cursor, `kill ${i}: a write reported durable was lost`).toBeGreaterThanOrEqual(h.durable());
+        // At most the one write that was in flight; the next start removes it.
+        expect((await readdir(ws)).filter(isTemp).length).toBeLessThanOrEqual(1);
+        last = cursor;
+      }
+      await cleanTempFiles(ws, 'state.json');
+      expect((await readdir(ws)).filter(isTemp)).toEqual([]);
+      return last;
+    };
+    const cursors = await Promise.all(Array.from({ length: CHAINS }, (_, c) => chain(c)));
+    for (const c of cursors) expect(c).toBeGreaterThan(KILLS);
+  });
+
+  it('two writers with different epochs: the lower one is fenced and only the higher one survives', async () => {
+    const home = await makeHome();
+    const file = join(home, 'state.json');
+    const low = startHammer(home, file, await nextEpoch(home));
+    await low.waitLine('ready', 10_000);
+    const high = startHammer(home, file, await nextEpoch(home));
+    await high.waitLine('ready', 10_000);
+    expect(await low.waitLine('fenced', 10_000)).toMatch(/epoch 2 > ours 1/);
+    expect(await Promise.race([low.exited, sleep(5000).then(() => 'timeout')])).toBe(3);
+    // One more durable write by the high writer after the low one is gone, then stop it.
+    const after = high.durable();
+    await waitFor('a write by the high writer', () => (high.durable() > after ? true : undefined), 10_000, 2);
+    await kill9(high);
+    const doc = await readState(file);
+    expect(doc).toMatchObject({ epoch: 2, pid: high.child.pid });
+  });
+
+  it('a reader racing 2000 writes never sees a torn or empty file', async () => {
+    const home = await makeHome();
+    const file = join(home, 'state.json');
+    const w = new StateWriter({ path: file, epoch: 1, initial });
+    await w.flush();
+    let stop = false;
+    const reader = async () => {
+      let reads = 0;
+      let last = -1;
+      while (!stop) {
+        const text = await readFile(file, 'utf8');
+        const doc = JSON.parse(text) as { cursor: number }; // throws on a torn or empty file
+        expect(doc.cursor).toBeGreaterThanOrEqual(last);
+        last = doc.cursor;
+        reads++;
+      }
+      return reads;
+    };
+    const readers = [reader(), reader()];
+    const deadline = Date.now() + 40_000;
+    let n = 0;
+    while (w.stats().writes < 2000) {
+      if (Date.now() > deadline) throw new Error(`only ${w.stats().writes} writes in 40 s`);
+      w.update({ cursor: ++n });
+      await new Promise((r) => setImmediate(r));
+    }
+    stop = true;
+    const reads = await Promise.all(readers);
+    await w.close();
+    expect(reads.every((r) => r > 100)).toBe(true);
+    expect((await readState(file))?.cursor).toBe(n);
+  });
+
+  it('on a full filesystem keeps the old state, reports ENOSPC, and recovers when space is freed', async () => {
+    const home = await makeHome();
+    const dir = join(home, 'tiny');
+    await mkdir(dir);
+    const mounted = await runFile('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], 10_000);
+    expect(mounted.exitCode, mounted.stderr).toBe(0);
+    const file = join(dir, 'state.json');
+    const w = new StateWriter({ path: file, epoch: 1, initial, backoff: { initialMs: 10, maxMs: 200 } });
+    const events: WriterHealth[] = [];
+    const off = w.onHealth((h) => events.push(h));
+    try {
+      w.update({ cursor: 1 });
+      await w.flush({ timeoutMs: 5000 });
+      const filler = join(dir, 'filler');
+      await (async () => {
+        for (let i = 0; i < 1000; i++) await appendFile(filler, Buffer.alloc(4096, 1));
+        throw new Error('tmpfs never filled up');
+      })().catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'ENOSPC') throw err;
+      });
+      w.update({ cursor: 2, status: 'degraded' });
+      await waitFor('ENOSPC in health', () => (w.health().lastError?.code === 'ENOSPC' ? true : undefined), 10_000);
+      expect(w.health().ok).toBe(false);
+      await sleep(300); // several retries fail meanwhile
+      expect(w.health().lastError!.attempts).toBeGreaterThan(1);
+      expect(await readState(file)).toMatchObject({ cursor: 1, status: 'active' });
+      expect((await readdir(dir)).filter(isTemp)).toEqual([]);
+
+      await rm(filler);
+      await w.flush({ timeoutMs: 10_000 });
+      expect(w.health()).toMatchObject({ ok: true, lastError: { code: 'ENOSPC' } });
+      expect(await readState(file)).toMatchObject({ cursor: 2, status: 'degraded', health: { ok: true } });
+      expect(events.at(-1)?.ok).toBe(true);
+      expect(events.some((e) => !e.ok)).toBe(true);
+    } finally {
+      off();
+      await w.close({ timeoutMs: 2000 }).catch(() => undefined); // the assertions above say what failed
+      const un = await runFile('umount', [dir], 10_000);
+      if (un.exitCode !== 0) await runFile('umount', ['-l', dir], 10_000);
+    }
+  });
+});
