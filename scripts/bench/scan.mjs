@@ -4,6 +4,7 @@
 // (from dist/) against ps-list. Usage: npm run build && node scripts/bench/scan.mjs [target] [runs]
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import psList from 'ps-list';
 import { scanProcesses } from '../../dist/sys/proc.js';
 import { matchDaemon } from '../../dist/launcher/match.js';
@@ -38,17 +39,23 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 async function fill(target) {
   const need = Math.max(0, target - (await countProcs()));
   if (need === 0) return 0;
-  // One detached sh is the group leader; its background sleeps stay in its group.
-  const leader = spawn('sh', ['-c', `i=0; while [ $i -lt ${need} ]; do sleep 600 & i=$((i+1)); done; wait`], {
+  // One detached sh is the group leader; its background sleeps stay in its group. It says
+  // "ready" once every sleep is forked (the table's total drifts with other people's work).
+  const leader = spawn('sh', ['-c', `i=0; while [ $i -lt ${need} ]; do sleep 600 >/dev/null & i=$((i+1)); done; echo ready; wait`], {
     detached: true,
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   group = leader.pid;
-  const deadline = Date.now() + 60_000;
-  while ((await countProcs()) < target - 5) {
-    if (Date.now() > deadline) throw new Error(`could not reach ${target} processes`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`could not start ${need} sleeps in 60 s`)), 60_000);
+    leader.stdout.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    leader.once('exit', () => reject(new Error('the sleep group leader exited early')));
+  });
+  leader.stdout.destroy();
+  leader.unref();
   return need;
 }
 
@@ -93,8 +100,24 @@ async function main() {
   }
 }
 
+async function cleanUp() {
+  const leader = group;
+  killGroup();
+  if (leader === undefined) return;
+  // SIGKILL is asynchronous: wait until the group is really gone before reporting success.
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-leader, 0);
+    } catch {
+      return; // ESRCH: no member of the group is left
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error(`warning: process group ${leader} still has members`);
+}
+
 try {
   await main();
 } finally {
-  killGroup();
+  await cleanUp();
 }

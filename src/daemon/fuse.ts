@@ -4,7 +4,7 @@
  * (the kernel would park this thread waiting for itself to answer).
  */
 import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-native';
-import { realpath } from 'node:fs/promises';
+import { opendir, realpath } from 'node:fs/promises';
 import { MountieError } from '../errors.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { unmountPath, type UnmountResult } from '../sys/fusermount.js';
@@ -33,7 +33,7 @@ export interface MountFuseOptions {
 export interface MountedFuse {
   /** The real path, as /proc/self/mountinfo shows it. */
   readonly mountpoint: string;
-  /** The option string handed to libfuse (after "-o"). */
+  /** The options handed to libfuse (after "-o"), for logs. */
   readonly options: string;
   /** Detach the mount (lazily if busy). Resolves with what happened; rejects only on timeout. */
   unmount(opts?: { timeoutMs?: number }): Promise<UnmountResult>;
@@ -90,6 +90,16 @@ async function detachIfNew(path: string, beforeId: number | undefined): Promise<
   if (now && now.mountId !== beforeId) await unmountPath(path, { lazyOnly: true });
 }
 
+/** libfuse refuses a non-empty mountpoint with only "fuse failed"; say why, before trying. */
+async function checkEmptyDir(path: string, failed: (message: string) => MountieError): Promise<void> {
+  const dir = await opendir(path);
+  try {
+    if (await dir.read()) throw failed(`mountpoint ${path} is not empty`);
+  } finally {
+    await dir.close();
+  }
+}
+
 function fuseMount(fuse: Fuse): Promise<void> {
   return new Promise((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
 }
@@ -129,6 +139,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     // realpath: mountinfo (and so unmountPath) knows mounts by their real path only.
     st.mountpoint = await realpath(opts.mountpoint);
     if ([...active].some((m) => isWithin(st.mountpoint, m))) throw failed(`${st.mountpoint} is on a mount this process serves`);
+    await checkEmptyDir(st.mountpoint, failed);
     st.beforeId = mountAt(await readMountInfo(), st.mountpoint)?.mountId;
     const fuse = new Fuse(st.mountpoint, ops, fuseOpts);
     st.fuse = fuse;
@@ -153,7 +164,8 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
       st.timedOut = true;
       return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
     });
-    return handle(fuse, st.mountpoint, fsname, fuseOpts);
+    const options = [`fsname=${fsname}`, `subtype=${opts.subtype}`, fuseOpts.autoCache && 'auto_cache', `entry_timeout=${CACHE_TIMEOUT_S}`, `attr_timeout=${CACHE_TIMEOUT_S}`];
+    return handle(fuse, st.mountpoint, options.filter(Boolean).join(','));
   } catch (err) {
     if (!st.timedOut) {
       forget();
@@ -166,15 +178,15 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
   }
 }
 
-function handle(fuse: Fuse, mountpoint: string, fsname: string, fuseOpts: FuseOptions): MountedFuse {
+function handle(fuse: Fuse, mountpoint: string, options: string): MountedFuse {
   let result: Promise<UnmountResult> | undefined;
-  const options = [`fsname=${fsname}`, `subtype=${fuseOpts.subtype}`, fuseOpts.autoCache && 'auto_cache'].filter(Boolean).join(',');
 
   async function detach(timeoutMs: number): Promise<UnmountResult> {
     const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
     if (!r.unmounted) return r;
     // Let fuse-native drop its native state; its close() reaches safeUnmount, which now finds
-    // nothing mounted and returns at once.
+    // nothing mounted and returns at once. Its error is ignored: it could only say the mount
+    // is still there, and unmountPath just saw it gone.
     await new Promise<void>((resolve) => fuse.unmount(() => resolve()));
     active.delete(mountpoint);
     return r;

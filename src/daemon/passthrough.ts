@@ -10,11 +10,12 @@ import { EBADF, toFuseErrno } from './passthrough-errno.js';
 import { abortableOps, readOnlyOps } from './guard-ops.js';
 
 /**
- * Flags we must not pass on. O_APPEND: the kernel already turned append into an explicit
- * offset, and pwrite on an O_APPEND fd ignores the offset. O_DIRECT: our buffers are not
- * aligned. O_CREAT/O_EXCL/O_NOCTTY: the kernel resolved them before asking us.
+ * Flags we must not pass on. O_DIRECT: our buffers are not aligned. O_CREAT/O_EXCL/O_NOCTTY:
+ * the kernel resolved them before asking us. O_APPEND stays on purpose: the kernel's append
+ * offset comes from its cached size, which is stale after a change beside the mount or
+ * through another hard link; pwrite on an O_APPEND fd appends at the real end instead.
  */
-const DROP_OPEN_FLAGS = constants.O_APPEND | constants.O_DIRECT | constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY;
+const DROP_OPEN_FLAGS = constants.O_DIRECT | constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY;
 
 /**
  * libfuse 2 encodes UTIME_NOW/UTIME_OMIT as {tv_sec: 0, tv_nsec: 2^30-1 or 2^30-2};
@@ -43,8 +44,12 @@ function toFuseStatfs(s: StatsFs): FuseStatfs {
   };
 }
 
-function toTime(ms: number): Date {
-  return ms === UTIME_SENTINEL_MS ? new Date() : new Date(ms);
+/**
+ * fuse-native hands us whole milliseconds; node passes seconds as a double that libuv cuts
+ * to microseconds, so 0.122 s can land as 0.121999. Half a microsecond more keeps the ms.
+ */
+function toSeconds(ms: number): number {
+  return (ms === UTIME_SENTINEL_MS ? Date.now() : ms + 0.0005) / 1000;
 }
 
 /** Settle a promise into a FUSE return code. */
@@ -169,7 +174,7 @@ export function createPassthroughOps(source: string, opts: PassthroughOptions = 
     truncate: (path, size, cb) => reply(cb, fsp.truncate(real(path), size)),
     ftruncate: (_path, fd, size, cb) => withFd(fd, cb, () => fs.ftruncate(fd, size, (err) => cb(err ? toFuseErrno(err) : 0))),
     // The kernel already decided whether a symlink is followed: act on the path itself.
-    utimens: (path, atime, mtime, cb) => reply(cb, fsp.lutimes(real(path), toTime(atime), toTime(mtime))),
+    utimens: (path, atime, mtime, cb) => reply(cb, fsp.lutimes(real(path), toSeconds(atime), toSeconds(mtime))),
     chmod: (path, mode, cb) => reply(cb, fsp.chmod(real(path), mode & 0o7777)),
     chown: (path, uid, gid, cb) => reply(cb, fsp.lchown(real(path), uid, gid)),
 

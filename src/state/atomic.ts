@@ -57,6 +57,11 @@ async function openTemp(dir: string, base: string, mode: number): Promise<{ fh: 
   }
 }
 
+/**
+ * Replace `path` with `data` durably. On a failure before the rename the temp file is removed
+ * and the old file is untouched; a failure of the final directory fsync is thrown too (the
+ * new content is in place but not known durable), so callers retry either way.
+ */
 export async function writeFileDurable(path: string, data: string | Buffer, opts: DurableWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

@@ -168,10 +168,23 @@ export class StateWriter<T extends object> {
     });
   }
 
-  /** Stop for good (the daemon lost its lock). Resolves when no write is in flight. */
-  fence(reason: string): Promise<void> {
+  /** Stop for good (the daemon lost its lock). Resolves once no write is in flight, so the
+   * file is no longer touched; rejects with ERR_DEADLINE if a write hangs past timeoutMs. */
+  fence(reason: string, opts: { timeoutMs?: number } = {}): Promise<void> {
     this.setFenced({ reason, at: new Date(this.now()).toISOString() });
-    return this.idle();
+    if (!this.writing) return Promise.resolve();
+    const timeoutMs = opts.timeoutMs ?? this.flushTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.timers.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.timers.setTimeout(() => {
+        this.idleWaiters.delete(done);
+        reject(new MountieError('ERR_DEADLINE', `a state write still in flight after ${timeoutMs} ms`, { data: { path: this.path } }));
+      }, timeoutMs);
+      this.idleWaiters.add(done);
+    });
   }
 
   /** Drop later updates, make earlier ones durable (bounded), then stop and remove listeners.
@@ -331,11 +344,6 @@ export class StateWriter<T extends object> {
 
   private rejectWaiters(err: Error): void {
     for (const w of this.waiters) this.settle(w, err);
-  }
-
-  private idle(): Promise<void> {
-    if (!this.writing) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.add(resolve));
   }
 
   private lastErrorData(): Record<string, unknown> {

@@ -15,6 +15,8 @@ export const CLI = join(REPO, 'dist/cli/main.js');
 
 const homes = new Set<string>();
 const children = new Set<ChildProcess>();
+/** Process groups of every tracked child, kept after the child exits: its group may live on. */
+const groups = new Set<number>();
 
 export async function makeHome(prefix = 'mountie-test-'): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), prefix));
@@ -26,11 +28,12 @@ export async function makeHome(prefix = 'mountie-test-'): Promise<string> {
 export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: 'pipe', ...opts, detached: true });
   children.add(child);
+  if (child.pid !== undefined) groups.add(child.pid);
   child.once('exit', () => children.delete(child));
   return child;
 }
 
-async function pidsLabelled(home: string): Promise<number[]> {
+export async function pidsLabelled(home: string): Promise<number[]> {
   const label = `MOUNTIE_HOME=${home}`;
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
@@ -82,6 +85,8 @@ export async function reapAll(): Promise<void> {
     }
   }
   children.clear();
+  for (const pgid of groups) killQuietly(-pgid, 'SIGKILL');
+  groups.clear();
   for (const home of homes) {
     await reapHome(home);
     await rm(home, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);

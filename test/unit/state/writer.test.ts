@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateWriter, type StateWriterOptions, type WriterIo, type WriterTimers } from '../../../src/state/writer.js';
-import { STATE_SCHEMA, readState, readStateWithReason, type FenceHeader, type WriterHealth } from '../../../src/state/state-schema.js';
+import { STATE_SCHEMA, readState, readStateWithReason, type DaemonState, type FenceHeader, type WriterHealth } from '../../../src/state/state-schema.js';
 import type { DurableWriteOptions } from '../../../src/state/atomic.js';
 
 /** Timers driven by advance(): backoff and deadlines without waiting. */
@@ -257,6 +257,16 @@ describe('StateWriter', () => {
     expect(w.fenced()).toMatchObject({ reason: 'lost the workspace lock' });
   });
 
+  it('fence() is bounded when a write hangs', async () => {
+    const { io, timers, w } = make();
+    await settle(); // the initial write never completes
+    const f = w.fence('lost lock', { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await timers.advance(1000);
+    expect(await f).toMatchObject({ code: 'ERR_DEADLINE' });
+    expect(timers.pending.size).toBe(0);
+    expect(io.queue).toHaveLength(1);
+  });
+
   it('listener removers work, and a throwing listener does not stop the writer', async () => {
     const { io, timers, w } = make();
     const seen: string[] = [];
@@ -335,8 +345,8 @@ describe('StateWriter on a real file, and readState', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const daemonState = {
-    status: 'active' as const,
+  const daemonState: DaemonState = {
+    status: 'active',
     mount: { mountpoint: '/m', source: '/s', fsname: 'fs' },
     counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
     cursor: 0,

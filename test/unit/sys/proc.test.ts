@@ -77,6 +77,16 @@ describe('readProc on real processes', () => {
     expect(info.argvExact).toBeUndefined();
   });
 
+  it('returns a cmdline longer than its first read buffer in full', async () => {
+    const long = 'a b\t$(c)'.repeat(3000); // 27 kB: several buffer doublings
+    const pid = pidOf(spawnTracked(SLEEP, ['30'], { argv0: long }));
+    const info = await waitFor('child exec', async () => {
+      const p = await readProc(pid);
+      return p?.argv[1] === '30' ? p : undefined;
+    });
+    expect(info.argv).toEqual([long, '30']);
+  });
+
   it('parses stat when comm holds spaces and parentheses', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mountie-proc-'));
     tmpDirs.push(dir);
