@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { basename, dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { MountieError, errnoCode } from '../errors.js';
 import { cleanTempFiles, writeFileDurable, type DurableWriteOptions } from './atomic.js';
 import { STATE_SCHEMA, readStateHeader, type FenceHeader, type WriterHealth } from './state-schema.js';
@@ -253,7 +254,7 @@ export class StateWriter<T extends object> {
     if (this.writing || this.stopped || this.fenceInfo || this.durableSeq >= this.seq) return;
     this.writing = true;
     const seq = this.seq;
-    const started = this.now();
+    const started = performance.now(); // a duration, not a timestamp: not the injected clock
     try {
       if (!this.cleaned) {
         // Leftovers of writers killed mid-write; a failure here must not stop state writing.
@@ -262,7 +263,7 @@ export class StateWriter<T extends object> {
       }
       const data = this.serialize();
       await this.io.write(this.path, data, { mode: this.mode, beforeRename: () => this.checkFence() });
-      this.succeeded(seq, Buffer.byteLength(data), this.now() - started);
+      this.succeeded(seq, Buffer.byteLength(data), performance.now() - started);
     } catch (err) {
       // FencedAbort: setFenced already told everyone. Anything else is a failed attempt.
       if (!(err instanceof FencedAbort)) this.failed(err);

@@ -78,7 +78,9 @@ async function hardLinked(path: string): Promise<boolean> {
 }
 
 describe('passthrough: differential against a plain directory', () => {
-  for (const seed of [1, 2, 3]) {
+  // More seeds for an exploratory run: MOUNTIE_DIFF_SEEDS=4,5,6 npx vitest run <this file>
+  const seeds = process.env.MOUNTIE_DIFF_SEEDS?.split(',').map(Number) ?? [1, 2, 3];
+  for (const seed of seeds) {
     it(`seed ${seed}: ${OPS_PER_SEED} ops agree op by op and leave identical trees`, async () => {
       const { home, source, mnt, daemon } = await setup(['--umask=077']);
       const plain = join(home, 'plain');
@@ -97,7 +99,8 @@ describe('passthrough: differential against a plain directory', () => {
         }
         log.push(`${i} ${JSON.stringify(op)} -> ${want}`);
         expect(got, `seed ${seed}, op ${i}; last ops:\n${log.slice(-12).join('\n')}`).toBe(want);
-        if (want.startsWith('ok')) known.push(op.path);
+        // Never the root itself: renaming the tree's own root is EINVAL here but EXDEV on a mount.
+        if (want.startsWith('ok') && op.path) known.push(op.path);
         if (want.startsWith('ok') && (op.kind === 'rename' || op.kind === 'link')) known.push(op.to);
       }
       const expected = await snapshotTree(plain, { inodes: true });
