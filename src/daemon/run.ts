@@ -17,6 +17,7 @@ import { mountFuse, type MountedFuse } from './fuse.js';
 import { createPassthroughOps } from './passthrough.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
+import { applyTestFaults } from './test-faults.js';
 
 /** Exit codes shared with the CLI (README documents them). */
 export const DAEMON_EXIT = { ok: 0, runtimeFailure: 1, usage: 2, locked: 3, startFailed: 4 } as const;
@@ -47,6 +48,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   const session = new AbortController();
   let startup: Promise<unknown> = Promise.resolve();
+  let removeFaults: () => void = () => undefined;
 
   const shutdown = createShutdown({
     deadlineMs: opts.shutdownDeadlineMs ?? 5000,
@@ -134,11 +136,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     opts.channel?.close();
     await notifySystemd('READY=1');
     opts.onReady?.({ mountpoint: config.mountpoint, pid: process.pid });
-    if (hooks.fault === 'throw-after-ready') {
-      setTimeout(() => {
-        throw new Error('injected fault (MOUNTIE_TEST_FAULT=throw-after-ready)');
-      }, 50);
-    }
+    removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
   } catch (err) {
     log.error('startup failed', err);
     opts.channel?.send({ type: 'error', pid: process.pid, instanceId: opts.instanceId, error: describe(err) });
@@ -150,6 +148,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw new MountieError('ERR_MOUNT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, data: { exitCode: result.exitCode } });
   }
   const result = await shutdown.done;
+  removeFaults();
   removeHandlers();
   log.close();
   return result.exitCode;

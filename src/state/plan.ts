@@ -106,6 +106,10 @@ async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readon
   }
   const names = await withTimeout(`readdir ${mp}`, PROBE_MS, readdir(mp));
   if (names.length > 0) {
+    // A concurrent start may have mounted this workspace between our mountinfo read and readdir:
+    // then the entries are the mount's, and the lock (not this check) decides who runs.
+    const now = mountAt(await readMountInfo(), mp);
+    if (now && isFuse(now) && now.source === fsnameFor(paths.name)) return true;
     throw new MountieError('ERR_MOUNTPOINT_NOT_EMPTY', `mountpoint ${mp} is not empty (${names.length} entries)`, {
       data: { path: mp, workspace: paths.name },
       hint: 'mount on an empty directory: empty it or choose another with --at',
