@@ -4,12 +4,14 @@ import { lockAddress } from '../daemon/lock.js';
 import { cleanStaleMount } from '../daemon/stale.js';
 import type { Logger } from '../daemon/log.js';
 import { removeStalePidfile } from '../state/pidfile.js';
+import { readState } from '../state/state-schema.js';
 import type { HomeLayout } from '../state/paths.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { scanProcesses, type ProcessIdentity } from '../sys/proc.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, type Discovery } from './discover.js';
+import { finalizeDeadState } from './finalize-state.js';
 import { groupOf, signalDaemon, sweepSession, waitGone, type KillFn } from './kill.js';
 
 export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone';
@@ -18,7 +20,7 @@ export interface StopReport {
   readonly workspace: string;
   readonly processes: readonly { pid: number; ended: ProcessEnd; inPidfile: boolean }[];
   readonly swept: readonly number[];
-  readonly cleaned: { readonly mount: boolean; readonly pidfile: boolean; readonly aborted: boolean };
+  readonly cleaned: { readonly mount: boolean; readonly pidfile: boolean; readonly state: boolean; readonly aborted: boolean };
   readonly survivors: readonly number[];
   readonly mountLeft: string | undefined;
   readonly notes: readonly string[];
@@ -80,7 +82,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   for (const id of alive) ends.set(id.pid, 'survived');
   const swept = await sweepSession(sessions, kill);
   const after = await freshDiscovery(layout, ws);
-  const cleaned = { mount: false, pidfile: false, aborted };
+  const cleaned = { mount: false, pidfile: false, state: false, aborted };
   if (after.daemons.length === 0) await cleanLeftovers(layout, ws, after, cleaned, notes);
   const final = after.daemons.length === 0 ? await freshDiscovery(layout, ws) : after;
   const survivors = final.daemons.map((d) => d.pid);
@@ -98,8 +100,11 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
 }
 
 /** Only with the lock held by us: then no live daemon owns the mount or the pidfile. */
-async function cleanLeftovers(layout: HomeLayout, ws: string, d: Discovery, cleaned: { mount: boolean; pidfile: boolean }, notes: string[]): Promise<void> {
-  if (!d.mount && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt') return;
+async function cleanLeftovers(layout: HomeLayout, ws: string, d: Discovery, cleaned: { mount: boolean; pidfile: boolean; state: boolean }, notes: string[]): Promise<void> {
+  const status = (await readState(d.paths.state).catch(() => undefined))?.status;
+  const stateLies = status !== undefined && status !== 'stopped' && status !== 'failed';
+  // Take the lock only when there is something to clean: a concurrent start must rarely meet it.
+  if (!d.mount && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt' && !stateLies) return;
   let lock;
   try {
     lock = await acquireLock(lockAddress(layout.home, ws), { pid: process.pid, instanceId: `stop-${randomUUID()}` }, ws);
@@ -110,6 +115,11 @@ async function cleanLeftovers(layout: HomeLayout, ws: string, d: Discovery, clea
   try {
     if (d.mount && d.mountpoint) cleaned.mount = (await cleanStaleMount(d.mountpoint, ws, collector(notes))) === 'cleaned';
     if (d.pidfileState === 'stale' || d.pidfileState === 'corrupt') cleaned.pidfile = await removeStalePidfile(d.paths.pidfile, d.pidfile);
+    if (stateLies) cleaned.state = await finalizeDeadState(d.paths, 'the daemon ended without shutting down; cleaned up by mountie stop').catch((err: unknown) => {
+      // A state file we cannot fix is reported, not fatal: the processes and the mount are what stop is for.
+      notes.push(`could not mark state.json stopped: ${String(err)}`);
+      return false;
+    });
   } finally {
     await lock.release();
   }

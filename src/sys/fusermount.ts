@@ -21,6 +21,9 @@ async function fusermount(args: string[], timeoutMs: number): Promise<RunResult>
 /**
  * Unmount `path`: `fusermount -u` first, `-uz` (lazy) when busy. Argument arrays only.
  * Resolves whether or not it was mounted; checks /proc/self/mountinfo, never the path itself.
+ * `path` must be canonical (absolute, no symlinks, no trailing slash) as mountinfo shows it:
+ * resolving it here would mean a realpath, i.e. a stat of a mount that may hang. Workspace
+ * configs store canonical mountpoints for this reason.
  */
 export async function unmountPath(path: string, opts: { timeoutMs?: number; lazyOnly?: boolean } = {}): Promise<UnmountResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cp, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMounted, makeHome, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
@@ -117,6 +117,10 @@ describe('stop and status', () => {
     expect(doc.workspaces[0]?.cleaned.mount).toBe(true);
     expect(await isMounted(mp)).toBe(false);
     expect(await pidfileOf(home, 'ws')).toBeUndefined();
+    // The killed daemon never wrote its final state; stop, under the lock, does.
+    const state = JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'state.json'), 'utf8')) as { status: string; reason?: string };
+    expect(state.status).toBe('stopped');
+    expect(state.reason).toMatch(/without shutting down/);
   });
 
   it('20 cycles of start / stop / start / SIGKILL never show two daemons and end with nothing', async () => {

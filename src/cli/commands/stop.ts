@@ -24,6 +24,7 @@ function describe(r: StopReport): string[] {
   if (r.cleaned.aborted) lines.push(`${r.workspace}: aborted a wedged FUSE connection`);
   if (r.cleaned.mount) lines.push(`${r.workspace}: cleaned a stale mount`);
   if (r.cleaned.pidfile) lines.push(`${r.workspace}: removed a stale pidfile`);
+  if (r.cleaned.state) lines.push(`${r.workspace}: marked state.json stopped (the daemon had died without shutting down)`);
   if (r.survivors.length) lines.push(`${r.workspace}: STILL RUNNING: pid ${r.survivors.join(', ')}`);
   if (r.mountLeft) lines.push(`${r.workspace}: STILL MOUNTED: ${r.mountLeft} (try: fusermount -uz ${r.mountLeft})`);
   return lines;

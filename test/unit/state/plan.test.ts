@@ -1,0 +1,56 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdir, readdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeHome, reapAll } from '../../helpers/sandbox.js';
+import { planMount } from '../../../src/state/plan.js';
+import { materialize } from '../../../src/state/materialize.js';
+import { resolveHome } from '../../../src/state/paths.js';
+
+describe('planMount', () => {
+  afterEach(reapAll);
+
+  async function env(): Promise<{ home: string; src: string; layout: ReturnType<typeof resolveHome> }> {
+    const home = await makeHome();
+    const src = join(await makeHome('mountie-plan-src-'), 'src');
+    await mkdir(src);
+    return { home, src, layout: resolveHome({ MOUNTIE_HOME: home }) };
+  }
+
+  it('plans a new workspace without writing anything, then materializes it', async () => {
+    const { home, src, layout } = await env();
+    const plan = await planMount({ name: 'ws', source: src }, layout);
+    expect(plan).toMatchObject({ isNew: true, isDemo: false, ownMountPresent: false, config: { name: 'ws', source: src, mountpoint: join(home, 'mnt', 'ws'), readOnly: false } });
+    expect(await readdir(home)).toEqual([]);
+    await materialize(plan);
+    expect((await readdir(home)).sort()).toEqual(['mnt', 'workspaces']);
+    const again = await planMount({ name: 'ws' }, layout);
+    expect(again.isNew).toBe(false);
+    expect(again.config).toEqual(plan.config);
+  });
+
+  it('the demo workspace needs no flags and its source is created on materialize', async () => {
+    const { home, layout } = await env();
+    const plan = await planMount({ name: 'demo' }, layout);
+    expect(plan.demoSourcePending).toBe(true);
+    await materialize(plan);
+    expect((await readdir(join(home, 'demo-source'))).sort()).toEqual(['README.txt', 'hello.txt', 'notes']);
+  });
+
+  it('refuses flags that contradict the stored config, accepts the same ones (via a symlink too)', async () => {
+    const { home, src, layout } = await env();
+    await materialize(await planMount({ name: 'ws', source: src }, layout));
+    const other = join(home, '..', 'elsewhere');
+    await expect(planMount({ name: 'ws', source: other }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+    await expect(planMount({ name: 'ws', at: '/tmp/other-mp' }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+    await expect(planMount({ name: 'ws', readOnly: true }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+    const link = join(home, 'link-to-src');
+    await symlink(src, link);
+    await expect(planMount({ name: 'ws', source: link }, layout)).resolves.toMatchObject({ isNew: false });
+  });
+
+  it('resolves a relative --source against the given cwd', async () => {
+    const { src, layout } = await env();
+    const plan = await planMount({ name: 'ws', source: 'src' }, layout, join(src, '..'));
+    expect(plan.config.source).toBe(src);
+  });
+});
