@@ -60,6 +60,10 @@ export async function writePidfile(path: string, doc: PidfileDoc): Promise<void>
 export async function removePidfileIfOwn(path: string, instanceId: string): Promise<boolean> {
   const current = await readPidfile(path);
   if (current.kind !== 'ok' || current.doc.instanceId !== instanceId) return false;
+  return unlinkIfPresent(path);
+}
+
+async function unlinkIfPresent(path: string): Promise<boolean> {
   try {
     await unlink(path);
     return true;
@@ -74,11 +78,5 @@ export async function removeStalePidfile(path: string, expected: PidfileRead): P
   const current = await readPidfile(path);
   if (expected.kind === 'ok' && (current.kind !== 'ok' || current.doc.instanceId !== expected.doc.instanceId)) return false;
   if (current.kind === 'absent') return false;
-  try {
-    await unlink(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
+  return unlinkIfPresent(path);
 }

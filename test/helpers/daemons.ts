@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pidsLabelled } from './sandbox.js';
+import { makeHome, pidsLabelled } from './sandbox.js';
 import { readProc } from '../../src/sys/proc.js';
 import { readPidfile, type PidfileDoc } from '../../src/state/pidfile.js';
 import { lockAddress, probeLock } from '../../src/daemon/lock.js';
@@ -30,4 +30,13 @@ export async function lockHeld(home: string, ws: string): Promise<boolean> {
 
 export async function logOf(home: string, ws: string): Promise<string> {
   return readFile(join(home, 'workspaces', ws, 'daemon.log'), 'utf8').catch(() => '');
+}
+
+/** A fresh home with a source dir holding a.txt; the default mountpoint of workspace "ws". */
+export async function setupWorkspace(): Promise<{ home: string; src: string; mp: string }> {
+  const home = await makeHome();
+  const src = join(home, 'src');
+  await mkdir(src);
+  await writeFile(join(src, 'a.txt'), 'alpha\n');
+  return { home, src, mp: join(home, 'mnt', 'ws') };
 }

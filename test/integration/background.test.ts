@@ -1,19 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { CLI, isMounted, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit } from '../helpers/cli.js';
-import { daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
+import { setupWorkspace, daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
 import { identityOf } from '../../src/sys/proc.js';
 import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
 
-async function setup(): Promise<{ home: string; src: string; mp: string }> {
-  const home = await makeHome();
-  const src = join(home, 'src');
-  await mkdir(src);
-  await writeFile(join(src, 'a.txt'), 'alpha\n');
-  return { home, src, mp: join(home, 'mnt', 'ws') };
-}
+const setup = setupWorkspace;
 
 async function gone(pid: number): Promise<boolean> {
   return (await identityOf(pid)) === undefined;

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMounted, makeHome, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, startForeground, waitForOutput } from '../helpers/cli.js';
-import { daemonsOf, pidfileOf } from '../helpers/daemons.js';
+import { setupWorkspace, daemonsOf, pidfileOf } from '../helpers/daemons.js';
 import { identityOf } from '../../src/sys/proc.js';
 
 interface StatusDoc {
@@ -12,13 +12,7 @@ interface StatusDoc {
   workspaces: { workspace: string; tokens: string[]; verdict: string; orphans: { pid: number }[]; daemon?: { pid: number }; stalePidfile?: { pid?: number } }[];
 }
 
-async function setup(): Promise<{ home: string; src: string; mp: string }> {
-  const home = await makeHome();
-  const src = join(home, 'src');
-  await mkdir(src);
-  await writeFile(join(src, 'a.txt'), 'alpha\n');
-  return { home, src, mp: join(home, 'mnt', 'ws') };
-}
+const setup = setupWorkspace;
 
 async function startBg(home: string, args: string[] = []): Promise<number> {
   const r = await runCli(home, ['mount', 'ws', ...args, '--background', '--json']);
