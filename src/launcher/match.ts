@@ -33,7 +33,7 @@ const VALUE_FLAGS: ReadonlySet<string> = new Set([
 const NO_SCRIPT_FLAGS: ReadonlySet<string> = new Set(['-e', '--eval', '-p', '--print', '-c', '--check', '-i', '--interactive', '--test']);
 
 const SHIM_NAMES: ReadonlySet<string> = new Set(['mountie', 'mountie.js']);
-const ENTRY_SUFFIXES = ['/dist/cli/main.js', '/src/cli/main.ts'] as const;
+const ENTRY_SUFFIXES = ['/dist/cli/main.js', '/dist/cli/bin.cjs', '/src/cli/main.ts', '/src/cli/bin.cts'] as const;
 
 export interface DaemonArgv {
   /** The entry script exactly as in argv (may be relative to the process's cwd). */

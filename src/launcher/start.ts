@@ -32,6 +32,7 @@ export interface StartResult {
 }
 
 export const DEFAULT_READY_TIMEOUT_MS = 15_000;
+export const DAEMON_THREADPOOL_SIZE = 64;
 
 type Outcome =
   | { kind: 'ready'; msg: Extract<ChannelMessage, { type: 'ready' }> }
@@ -90,8 +91,10 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const timeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), [READY_FD_ENV]: '3' };
   if (env.MOUNTIE_HOME) env.MOUNTIE_HOME = opts.layout.home;
-  // Backend I/O must not starve lifecycle writes on libuv's pool (4 threads by default).
-  env.UV_THREADPOOL_SIZE ??= '16';
+  // A hung source call holds its libuv pool thread until it returns (it cannot be cancelled), so
+  // the pool must be larger than the hung calls we promise to survive (16) plus the reserve for
+  // lifecycle I/O: 64 threads cost stacks only (ARCHITECTURE.md, "Backend I/O").
+  env.UV_THREADPOOL_SIZE ??= String(DAEMON_THREADPOOL_SIZE);
   const logFd = openSync(plan.paths.log, 'a', FILE_MODE);
   let child: ChildProcess;
   try {

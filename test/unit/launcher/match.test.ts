@@ -169,3 +169,11 @@ describe('defaultIsMountieRoot', () => {
     expect(defaultIsMountieRoot(no)).toBe(false);
   });
 });
+
+describe('the CommonJS bin entry', () => {
+  it('matches dist/cli/bin.cjs of a mountie install like main.js', () => {
+    const isMountieRoot = (root: string): boolean => root === '/opt/mountie';
+    expect(matchDaemon(['node', '/opt/mountie/dist/cli/bin.cjs', 'mount', 'ws'], 'ws', { isMountieRoot })).toEqual({ workspace: 'ws' });
+    expect(matchDaemon(['node', '/opt/other/dist/cli/bin.cjs', 'mount', 'ws'], 'ws', { isMountieRoot })).toBeUndefined();
+  });
+});
