@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'ERR_STOP_FAILED'
   | 'ERR_FENCED'
   | 'ERR_DEADLINE'
+  | 'ERR_BACKEND_BUSY'
+  | 'ERR_CANCELLED'
   | 'ERR_INTERNAL';
 
 export interface ErrorData {

@@ -7,6 +7,7 @@ import { packageVersion } from './version.js';
 import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
+import { exitProcess } from './exit.js';
 
 function parseMs(name: string) {
   return (value: string): number => {
@@ -76,6 +77,6 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 main(process.argv).then(
-  (code) => process.exit(code),
-  (err: unknown) => process.exit(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),
+  (code) => exitProcess(code),
+  (err: unknown) => exitProcess(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),
 );

@@ -17,6 +17,12 @@ import { mountFuse, type MountedFuse } from './fuse.js';
 import { createPassthroughOps } from './passthrough.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
+import { createScheduler } from './scheduler.js';
+import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './health.js';
+import { backendConfigFromEnv } from './backend-config.js';
+import { backendView } from './backend-view.js';
+import { poolCallsPending } from '../sys/pool-calls.js';
+import { fuseThreadsCreated, installFuseThreadCounter } from './fuse-threads.js';
 import { applyTestFaults } from './test-faults.js';
 
 /** Exit codes shared with the CLI (README documents them). */
@@ -43,10 +49,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const hooks = opts.hooks ?? testHooksFromEnv(process.env);
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
-  const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; pidfileWritten: boolean; mountpoint?: string } = {
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
     pidfileWritten: false,
   };
   const session = new AbortController();
+  const tuning = backendConfigFromEnv(process.env);
+  // Source calls end with the session, or earlier when health declares the source failed.
+  const backend = new AbortController();
+  const endBackend = (): void => backend.abort(session.signal.reason);
+  session.signal.addEventListener('abort', endBackend, { once: true });
+  const scheduler = createScheduler({ signal: backend.signal, ...(tuning.deadlineMs ? { deadlineMs: tuning.deadlineMs } : {}) });
   let startup: Promise<unknown> = Promise.resolve();
   let removeFaults: () => void = () => undefined;
 
@@ -56,7 +68,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     steps: () => [
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1')) },
-      { name: 'stop-monitors', run: () => ctx.state?.stopMonitors() },
+      // Health first: a source that disconnects during shutdown must not flip the status back.
+      { name: 'stop-monitors', run: async () => (await ctx.health?.stop(), ctx.state?.stopMonitors()) },
       { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
       { name: 'unmount', run: () => unmountOwn() },
       { name: 'flush-state', run: () => ctx.state?.finish('stopped') },
@@ -73,6 +86,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const r = await ctx.fuse.unmount();
     log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
     if (!r.unmounted) throw new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${ctx.mountpoint}`, { data: { path: ctx.mountpoint } });
+  }
+
+  function onHealth(h: HealthReport): void {
+    if (shutdown.started) return; // 'stopping' and what follows belong to the shutdown.
+    const line = `source health: ${h.status}${h.reason ? ` (${h.reason})` : ''}`;
+    if (h.status === 'active') log.info(line);
+    else log.error(line);
+    ctx.state?.update({ status: h.status, reason: h.reason });
+    // Terminal: answer every op EIO at once instead of letting each wait for its deadline.
+    if (h.status === 'failed') backend.abort(new Error(`source failed: ${h.reason ?? ''}`));
   }
 
   const removeHandlers = installLifecycleHandlers({
@@ -126,12 +149,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     );
     ctx.pidfileWritten = true;
     if (hooks.delayBeforeMountMs > 0) await step('test delay', hooks.delayBeforeMountMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayBeforeMountMs)));
-    const ops = ctx.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly }));
+    installFuseThreadCounter();
+    const ops = ctx.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: backend.signal, scheduler }));
     ctx.fuse = await step('mount', 10_000, () =>
       mountFuse({ mountpoint: config.mountpoint, ops, fsname: fsnameFor(opts.workspace), subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
     );
     ctx.state.update({ status: 'active' });
     log.info(`mounted ${config.source} at ${config.mountpoint}`);
+    ctx.state.trackBackend(() => backendView(scheduler.stats(), ctx.health?.report(), fuseThreadsCreated()));
+    const refresh = ctx.state.refresh;
+    ctx.health = startHealthMonitor({
+      probe: probeDirectory(config.source),
+      load: () => ({ ...scheduler.stats(), fuseThreads: fuseThreadsCreated() }),
+      ...(tuning.healthIntervalMs ? { intervalMs: tuning.healthIntervalMs } : {}),
+      ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
+      onChange: onHealth,
+      onCheck: () => refresh(),
+    });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();
     await notifySystemd('READY=1');
@@ -142,6 +176,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     opts.channel?.send({ type: 'error', pid: process.pid, instanceId: opts.instanceId, error: describe(err) });
     opts.channel?.close();
     const result = await shutdown.trigger(`startup failed: ${err instanceof Error ? err.message : String(err)}`, exitCodeForStartError(err));
+    closeBackend();
     removeHandlers();
     log.close();
     if (err instanceof MountieError) throw err;
@@ -149,7 +184,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   const result = await shutdown.done;
   removeFaults();
+  closeBackend();
   removeHandlers();
   log.close();
   return result.exitCode;
+
+  function closeBackend(): void {
+    scheduler.close();
+    session.signal.removeEventListener('abort', endBackend);
+    const stuck = poolCallsPending();
+    // The CLI cannot exit normally while these hang (libuv joins its pool at exit); it says how it exits.
+    if (stuck > 0) log.error(`${stuck} calls on the source never returned; they hold threads until the process ends`);
+  }
 }

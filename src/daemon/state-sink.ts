@@ -1,5 +1,5 @@
 import type { FuseOps } from 'fuse-native';
-import { readState, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
+import { readState, type BackendView, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
 import { StateWriter } from '../state/writer.js';
 import type { WorkspacePaths } from '../state/paths.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
@@ -11,6 +11,10 @@ import type { Logger } from './log.js';
 export interface DaemonStateSink {
   update(patch: Partial<DaemonState>): void;
   instrument(ops: FuseOps): FuseOps;
+  /** Include the backend view in every publish from now on. */
+  trackBackend(view: () => BackendView): void;
+  /** Publish counters and the backend view soon (coalesced); nothing is written if they did not change. */
+  refresh(): void;
   stopMonitors(): void;
   /** Final status, then flush (bounded) and close the writer. */
   finish(status: DaemonStatus, reason?: string): Promise<void>;
@@ -27,11 +31,12 @@ export interface OpenStateOptions {
   readonly onFenced: (why: string) => void;
 }
 
-function snapshot(c: OpCounters): Partial<DaemonState> {
+function snapshot(c: OpCounters, backend: (() => BackendView) | undefined): Partial<DaemonState> {
   return {
     counters: { ops: { ...c.ops }, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, errors: c.errors },
     cursor: c.cursor,
     ...(c.lastOpAt ? { lastOpAt: new Date(c.lastOpAt).toISOString() } : {}),
+    ...(backend ? { backend: backend() } : {}),
   };
 }
 
@@ -59,23 +64,35 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
   });
   const removeHealth = writer.onHealth((h) => (h.ok ? opts.log.info('state writes healthy again') : opts.log.error(`state write failing: ${h.lastError?.code ?? 'unknown'}`)));
   let timer: NodeJS.Timeout | undefined;
+  let backend: (() => BackendView) | undefined;
+  let published = '';
   const publish = (): void => {
     timer = undefined;
-    writer.update(snapshot(counters));
+    const snap = snapshot(counters, backend);
+    // An idle daemon must not rewrite (and fsync) an unchanged document on every health check.
+    const text = JSON.stringify(snap);
+    if (text === published) return;
+    published = text;
+    writer.update(snap);
+  };
+  const soon = (): void => {
+    timer ??= setTimeout(publish, PUBLISH_EVERY_MS);
   };
   return {
     update: (patch) => writer.update(patch),
-    instrument: (ops) =>
-      instrumentOps(ops, counters, () => {
-        timer ??= setTimeout(publish, PUBLISH_EVERY_MS);
-      }),
+    instrument: (ops) => instrumentOps(ops, counters, soon),
+    trackBackend: (view) => {
+      backend = view;
+    },
+    refresh: soon,
     stopMonitors: () => {
       if (timer) clearTimeout(timer);
       timer = undefined;
     },
     finish: async (status, reason) => {
       if (timer) clearTimeout(timer);
-      writer.update({ ...snapshot(counters), status, ...(reason ? { reason } : {}) });
+      // reason: undefined clears a health reason left from running; it does not explain the stop.
+      writer.update({ ...snapshot(counters, backend), status, reason });
       try {
         await writer.close({ timeoutMs: 2000 });
       } finally {

@@ -1,5 +1,40 @@
+import { stat, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from './log.js';
 import type { TestHooks } from './options.js';
+
+/** Names accepted in MOUNTIE_TEST_FAULT (ARCHITECTURE.md, "Test-only hooks"). */
+export const TEST_FAULTS = ['throw-after-ready', 'wedge-on-usr2', 'self-touch-on-usr2', 'pool-touch-on-usr2'] as const;
+
+/**
+ * The JS thread never returns to the event loop: signal handlers, timers and every FUSE op
+ * (fuse-native's threads hand each request to this thread) wait forever. SIGKILL still works.
+ */
+function spinForever(): never {
+  for (;;) {
+    // Busy on purpose: a wedged JS thread, as an infinite loop in an op handler would leave it.
+  }
+}
+
+/**
+ * A sync stat of a never-seen name below our own mountpoint: the kernel sends LOOKUP to this
+ * process, fuse-native's thread waits for the JS thread to answer it, and the JS thread waits in
+ * the kernel for the answer. State D; once SIGKILLed the wait is no longer even killable (the
+ * request was already read by the fuse thread), so only aborting the connection frees it.
+ */
+function touchOwnMount(mountpoint: string): void {
+  statSync(join(mountpoint, `.mountie-self-touch-${process.pid}-${Date.now()}`), { throwIfNoEntry: false });
+}
+
+/**
+ * The same LOOKUP from one of libuv's pool threads (an async stat), answered by nobody because the
+ * JS thread is wedged right after: SIGKILL then ends the JS thread and leaves the process a
+ * zombie leader whose pool thread still sleeps in the kernel, holding every fd (the lock socket,
+ * /dev/fuse). Only aborting the connection frees that thread.
+ */
+function poolTouchOwnMount(mountpoint: string): void {
+  stat(join(mountpoint, `.mountie-pool-touch-${process.pid}-${Date.now()}`), () => undefined);
+}
 
 /**
  * Test-only faults that run once the daemon is READY (MOUNTIE_TEST_FAULT). They let integration
@@ -7,6 +42,18 @@ import type { TestHooks } from './options.js';
  */
 export function applyTestFaults(hooks: TestHooks, ctx: { mountpoint: string; log: Logger }): () => void {
   const timers: NodeJS.Timeout[] = [];
+  const removers: (() => void)[] = [];
+  const onUsr2 = (what: string, fault: () => void): void => {
+    ctx.log.info(`test fault: ${what} on SIGUSR2`);
+    const handler = (): void => {
+      // The log is written synchronously, so this line is on disk before the thread is lost.
+      ctx.log.info(`test fault: SIGUSR2 received, ${what} now`);
+      fault();
+      ctx.log.info(`test fault: ${what} returned`);
+    };
+    process.on('SIGUSR2', handler);
+    removers.push(() => process.off('SIGUSR2', handler));
+  };
   if (hooks.fault === 'throw-after-ready') {
     ctx.log.info('test fault: throwing an uncaught exception in 50 ms');
     timers.push(
@@ -14,6 +61,21 @@ export function applyTestFaults(hooks: TestHooks, ctx: { mountpoint: string; log
         throw new Error('injected fault (MOUNTIE_TEST_FAULT=throw-after-ready)');
       }, 50),
     );
+  } else if (hooks.fault === 'wedge-on-usr2') {
+    onUsr2('spin the JS thread forever', spinForever);
+  } else if (hooks.fault === 'self-touch-on-usr2') {
+    onUsr2('stat a file on our own mount from the JS thread', () => touchOwnMount(ctx.mountpoint));
+  } else if (hooks.fault === 'pool-touch-on-usr2') {
+    onUsr2('stat a file on our own mount from a pool thread, then spin the JS thread', () => {
+      poolTouchOwnMount(ctx.mountpoint);
+      // At once: the pool thread runs the stat on its own, and the JS thread must never answer it.
+      spinForever();
+    });
+  } else if (hooks.fault !== undefined) {
+    ctx.log.error(`test fault ${hooks.fault} unknown (known: ${TEST_FAULTS.join(', ')}); ignored`);
   }
-  return () => timers.forEach((t) => clearTimeout(t));
+  return () => {
+    timers.forEach((t) => clearTimeout(t));
+    removers.forEach((r) => r());
+  };
 }

@@ -30,7 +30,7 @@ export interface WorkspaceStatus {
   readonly orphans: readonly DaemonView[];
   readonly stalePidfile: { readonly pid: number | undefined } | undefined;
   readonly staleMount: boolean;
-  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason'> | undefined;
+  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'backend'> | undefined;
 }
 
 const TICKS_PER_SEC = 100; // USER_HZ on every Linux ABI Node supports
@@ -81,7 +81,9 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     orphans,
     stalePidfile,
     staleMount,
-    state: state ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}) } : undefined,
+    state: state
+      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.backend ? { backend: state.backend } : {}) }
+      : undefined,
   };
 }
 

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { probeLiveness, scanProcesses, verifyIdentity, type ProcessIdentity } from '../sys/proc.js';
 import type { Clock } from '../sys/time.js';
 
@@ -50,6 +50,55 @@ export async function waitGone(ids: readonly ProcessIdentity[], ms: number, cloc
     }
     alive = next;
     if (alive.length === 0 || clock.now() >= deadline) return alive;
+    await clock.sleep(Math.min(everyMs, Math.max(1, deadline - clock.now())));
+  }
+}
+
+/** State letter and start time of a task from its stat file; undefined once it is gone. */
+async function taskStat(path: string): Promise<{ state: string; startTime: number } | undefined> {
+  try {
+    const text = await readFile(path, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0] ?? '?', startTime: Number(f[19]) };
+  } catch {
+    // Gone.
+    return undefined;
+  }
+}
+
+/**
+ * Threads of a process whose leader has already exited (a zombie) but which has not: one of its
+ * threads still sleeps in the kernel (a FUSE request nobody answers), and until it returns the
+ * process keeps every open file, the workspace lock socket and /dev/fuse included. kill(0) and
+ * the leader's state call such a process dead; it is not. Empty when the leader is not a zombie.
+ */
+export async function exitingThreads(id: ProcessIdentity): Promise<number[]> {
+  const leader = await taskStat(`/proc/${id.pid}/stat`);
+  if (!leader || leader.state !== 'Z' || leader.startTime !== id.startTime) return [];
+  let tids: string[];
+  try {
+    tids = await readdir(`/proc/${id.pid}/task`);
+  } catch {
+    // Reaped meanwhile.
+    return [];
+  }
+  const live: number[] = [];
+  for (const tid of tids) {
+    const t = await taskStat(`/proc/${id.pid}/task/${tid}/stat`);
+    if (t && t.state !== 'Z' && t.state !== 'X') live.push(Number(tid));
+  }
+  return live;
+}
+
+/** Poll until no process has an exiting thread left (see exitingThreads), or the time is up. Returns those that still have. */
+export async function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
+  const deadline = clock.now() + ms;
+  let left = [...ids];
+  for (;;) {
+    const next: ProcessIdentity[] = [];
+    for (const id of left) if ((await exitingThreads(id)).length > 0) next.push(id);
+    left = next;
+    if (left.length === 0 || clock.now() >= deadline) return left;
     await clock.sleep(Math.min(everyMs, Math.max(1, deadline - clock.now())));
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { acquireLock } from '../daemon/lock.js';
 import { lockAddress } from '../daemon/lock.js';
 import { cleanStaleMount } from '../daemon/stale.js';
@@ -12,7 +13,7 @@ import { scanProcesses, type ProcessIdentity } from '../sys/proc.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
-import { groupOf, signalDaemon, sweepSession, waitGone, type KillFn } from './kill.js';
+import { exitingThreads, groupOf, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
 
 export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone';
 
@@ -37,6 +38,20 @@ export interface StopOptions {
 async function freshDiscovery(layout: HomeLayout, ws: string): Promise<Discovery> {
   const [procs, mounts] = await Promise.all([scanProcesses(), readMountInfo()]);
   return discover(layout, ws, { procs, mounts });
+}
+
+/** How long a normal exit may take to end the threads of a process whose leader is a zombie. */
+const EXIT_SETTLE_MS = 300;
+
+/** Where an exited process's remaining threads wait (wchan), for the report. */
+async function describeStuck(id: ProcessIdentity): Promise<string> {
+  const where: string[] = [];
+  for (const tid of await exitingThreads(id)) {
+    // The thread may end between the listing and this read: then its wait is unknown, and over.
+    const wchan = await readFile(`/proc/${id.pid}/task/${tid}/wchan`, 'utf8').catch(() => '');
+    where.push(`${tid} in ${wchan || '?'}`);
+  }
+  return `pid ${id.pid} exited, but thread(s) ${where.join(', ')} still wait in the kernel (a call on the source that never returns?); the process keeps its open files until they do`;
 }
 
 function collector(notes: string[]): Logger {
@@ -70,16 +85,25 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill)) === 'sent') ends.set(id.pid, 'KILL');
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
   }
+  // A zombie leader is not a dead process: a thread of it may still sleep in the kernel, holding
+  // the lock socket and /dev/fuse. A normal exit ends such threads within the settle time.
+  const lingering = (ms: number): Promise<ProcessIdentity[]> => waitThreadsGone(targets.filter((t) => !alive.includes(t)), ms, clock);
+  let exiting = await lingering(EXIT_SETTLE_MS);
   let aborted = false;
-  if (alive.length) {
+  if (alive.length || exiting.length) {
     // Immune to SIGKILL means stuck in the kernel (state D), most likely on our own FUSE mount:
-    // aborting the connection fails those waits with ENOTCONN, then the kill lands.
+    // aborting the connection fails those waits with ENOTCONN, then the kill lands. Nobody else
+    // serves that connection once its daemon is dying, so the abort is safe wherever they wait.
     const entry = before.mount ?? (await freshDiscovery(layout, ws)).mount;
     if (entry) aborted = await abortConnection(entry);
-    notes.push(`processes ${alive.map((a) => a.pid).join(', ')} survived SIGKILL; aborted FUSE connection: ${aborted}`);
+    if (alive.length) notes.push(`processes ${alive.map((a) => a.pid).join(', ')} survived SIGKILL; aborted FUSE connection: ${aborted}`);
+    if (exiting.length) notes.push(`processes ${exiting.map((a) => a.pid).join(', ')} exited but kept a thread stuck in the kernel; aborted FUSE connection: ${aborted}`);
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
+    // Without an abort nothing will wake those threads soon (they wait on the source): no wait.
+    exiting = await lingering(aborted ? (opts.killWaitMs ?? 2000) : 0);
   }
   for (const id of alive) ends.set(id.pid, 'survived');
+  for (const id of exiting) notes.push(await describeStuck(id));
   const swept = await sweepSession(sessions, kill);
   const after = await freshDiscovery(layout, ws);
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
@@ -109,7 +133,7 @@ async function cleanLeftovers(layout: HomeLayout, ws: string, d: Discovery, clea
   try {
     lock = await acquireLock(lockAddress(layout.home, ws), { pid: process.pid, instanceId: `stop-${randomUUID()}` }, ws);
   } catch {
-    notes.push('a daemon took the workspace lock meanwhile; leaving its mount and pidfile alone');
+    notes.push('the workspace lock is held (a daemon started meanwhile, or an exited one still holds its files); leaving its mount and pidfile alone');
     return;
   }
   try {

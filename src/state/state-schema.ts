@@ -27,10 +27,32 @@ export interface StateCounters {
   readonly errors: number;
 }
 
+/** The source as the daemon sees it: backend scheduler counts and the health probe. */
+export interface BackendView {
+  /** Source calls holding a slot (running, stuck included), and the slot limit. */
+  readonly inFlight: number;
+  readonly limit: number;
+  readonly queued: number;
+  /** Calls past their deadline that have not returned; each holds a pool thread. */
+  readonly stuck: number;
+  /** Ops answered ETIMEDOUT / refused (queue full) / cancelled (shutdown, failed source), since start. */
+  readonly timedOut: number;
+  readonly rejected: number;
+  readonly cancelled: number;
+  readonly probeMs?: number;
+  readonly probeError?: string;
+  readonly consecutiveFailures: number;
+  /** libfuse worker threads created since start; fuse-native leaks a little memory and loop time for each. */
+  readonly fuseThreads?: number;
+}
+
 /** The part of the document the daemon owns; the writer adds the header fields. */
 export interface DaemonState {
+  /** While mounted: active, degraded or failed is the health of the source (health.ts). */
   readonly status: DaemonStatus;
+  /** Why the status is degraded, failed or stopped. */
   readonly reason?: string;
+  readonly backend?: BackendView;
   readonly mount: { readonly mountpoint: string; readonly source: string; readonly fsname: string };
   readonly counters: StateCounters;
   /** Monotonic count of mutations through the mount; never goes backwards across restarts. */

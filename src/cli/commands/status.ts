@@ -23,7 +23,11 @@ function line(s: WorkspaceStatus): string {
   const parts = [s.workspace, s.tokens.join(' ')];
   if (s.mountpoint) parts.push(s.mountpoint);
   if (s.daemon) parts.push(uptime(s.daemon.uptimeSec));
-  if (s.state && s.verdict === 'running') parts.push(`cursor=${s.state.cursor}`, `health=${s.state.health.ok ? 'ok' : (s.state.health.lastError?.code ?? 'error')}`, `state=${s.state.status}`);
+  if (s.state && s.verdict === 'running') {
+    parts.push(`cursor=${s.state.cursor}`, `health=${s.state.health.ok ? 'ok' : (s.state.health.lastError?.code ?? 'error')}`, `state=${s.state.status}`);
+    // degraded/failed: the source's trouble, in words (state.json and --json carry the numbers).
+    if ((s.state.status === 'degraded' || s.state.status === 'failed') && s.state.reason) parts.push(`reason=${JSON.stringify(s.state.reason)}`);
+  }
   return parts.filter(Boolean).join('  ');
 }
 

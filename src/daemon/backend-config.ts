@@ -1,0 +1,33 @@
+/**
+ * Backend tuning for a daemon, from its environment (the launcher passes its own environment on,
+ * so `MOUNTIE_OP_DEADLINE_MS=2000 mountie mount ws --background` works). Unset or invalid
+ * values keep the defaults; ARCHITECTURE.md ("Backend I/O") explains each.
+ */
+export interface BackendConfig {
+  /** Per-op deadline, answered ETIMEDOUT. Default 5000 ms; kept under fuse-native's 15 s. */
+  readonly deadlineMs?: number;
+  /** Health check interval. Default 2000 ms. */
+  readonly healthIntervalMs?: number;
+  /** Health probe timeout. Default 1000 ms. */
+  readonly probeTimeoutMs?: number;
+}
+
+/** fuse-native answers ETIMEDOUT itself at 15 s; ours must come first to count and log it. */
+export const MAX_DEADLINE_MS = 14_000;
+
+function ms(v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined || !/^\d+$/.test(v)) return undefined;
+  const n = Number(v);
+  return n >= min && n <= max ? n : undefined;
+}
+
+export function backendConfigFromEnv(env: NodeJS.ProcessEnv): BackendConfig {
+  const deadlineMs = ms(env.MOUNTIE_OP_DEADLINE_MS, 50, MAX_DEADLINE_MS);
+  const healthIntervalMs = ms(env.MOUNTIE_HEALTH_INTERVAL_MS, 50, 600_000);
+  const probeTimeoutMs = ms(env.MOUNTIE_PROBE_TIMEOUT_MS, 10, 60_000);
+  return {
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    ...(healthIntervalMs === undefined ? {} : { healthIntervalMs }),
+    ...(probeTimeoutMs === undefined ? {} : { probeTimeoutMs }),
+  };
+}

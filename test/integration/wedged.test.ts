@@ -1,0 +1,214 @@
+/**
+ * A wedged daemon, end to end on a real FUSE mount: its JS thread never answers again, readers
+ * are stuck in the kernel on its mount, and `mountie stop` must still end it, free the readers
+ * with an error and remove the mount. The faults come from src/daemon/test-faults.ts.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { runCli, waitExit } from '../helpers/cli.js';
+import { daemonsOf, logOf, pidfileOf } from '../helpers/daemons.js';
+import { collect, procState, processesUsing, threadStates, wchanOf } from '../helpers/stuck.js';
+import { readMountInfo } from '../../src/sys/mountinfo.js';
+import { runFile } from '../../src/sys/run.js';
+
+const FUSECTL = '/sys/fs/fuse/connections';
+const FILES = 6;
+
+interface StopDoc {
+  ok: boolean;
+  workspaces: { processes: { pid: number; ended: string }[]; cleaned: { mount: boolean; aborted: boolean }; survivors: number[]; notes: string[]; ok: boolean }[];
+}
+
+async function setup(fault: string): Promise<{ home: string; mp: string; pid: number }> {
+  const home = await makeHome('mountie-wedged-');
+  const src = join(home, 'src');
+  await mkdir(src);
+  // Never read before the wedge, so every read below must ask the daemon (no page cache).
+  for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${i}`), randomBytes(256 * 1024));
+  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault } });
+  expect(r.exitCode, r.stderr).toBe(0);
+  const { pid, mountpoint } = JSON.parse(r.stdout) as { pid: number; mountpoint: string };
+  await waitFor('fault armed', async () => ((await logOf(home, 'ws')).includes('on SIGUSR2') ? true : undefined));
+  return { home, mp: mountpoint, pid };
+}
+
+interface Reader {
+  readonly child: ChildProcess;
+  readonly what: string;
+  readonly stderr: () => string;
+}
+
+function track(child: ChildProcess, what: string): Reader {
+  return { child, what, stderr: collect(child).stderr };
+}
+
+/**
+ * A reader that opens its file now (while the daemon still answers) and reads it only when told
+ * (a line on stdin): the read then waits in the kernel for a page the daemon never fills, in
+ * state D.
+ */
+function openedReader(home: string, file: string): Reader {
+  const child = spawnTracked('bash', ['-c', 'exec 3<"$1" && read -r _ && exec cat <&3', 'reader', file], {
+    env: { ...process.env, MOUNTIE_HOME: home },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  return track(child, `read of already open ${file}`);
+}
+
+/** A reader that looks a name up after the wedge: it waits for the daemon's LOOKUP answer. */
+function lookupReader(home: string, cmd: string, args: string[]): Reader {
+  const child = spawnTracked(cmd, args, { env: { ...process.env, MOUNTIE_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+  return track(child, `${cmd} ${args.join(' ')}`);
+}
+
+async function describeReaders(readers: readonly Reader[]): Promise<string> {
+  const lines = await Promise.all(readers.map(async (r) => `${r.what}: pid ${r.child.pid} state ${await procState(r.child.pid ?? 0)} in ${await wchanOf(r.child.pid ?? 0)}`));
+  return lines.join('\n');
+}
+
+/** Every reader ended with an error (the mount went away under it), none hangs. */
+async function expectReadersFailed(readers: readonly Reader[]): Promise<void> {
+  for (const r of readers) {
+    const end = await waitExit(r.child, 10_000).catch(async (err: unknown) => {
+      throw new Error(`${r.what} still stuck after stop: ${await describeReaders([r])}`, { cause: err });
+    });
+    expect(end.code, `${r.what}: ${r.stderr()}`).not.toBe(0);
+    expect(end.code, `${r.what} was killed (${end.signal}) instead of getting an error`).not.toBeNull();
+    expect(r.stderr(), r.what).toMatch(/Transport endpoint is not connected|Software caused connection abort/);
+  }
+}
+
+/** Nothing is left on the mount: no daemon, no task in D, no process using it, no mount. */
+async function expectNothingLeft(home: string, mp: string, pid: number): Promise<void> {
+  expect(await daemonsOf(home, 'ws')).toEqual([]);
+  expect([...(await threadStates(pid)).values()].filter((s) => s !== 'Z')).toEqual([]);
+  expect(await processesUsing(mp)).toEqual([]);
+  expect((await readMountInfo()).filter((e) => e.mountPoint === mp)).toEqual([]);
+  expect(await pidfileOf(home, 'ws')).toBeUndefined();
+}
+
+async function fusectlMounted(): Promise<boolean> {
+  return (await readMountInfo()).some((e) => e.mountPoint === FUSECTL && e.fstype === 'fusectl');
+}
+
+describe('a wedged daemon', () => {
+  afterEach(reapAll);
+
+  it('JS thread spinning forever: stop escalates to SIGKILL, readers stuck in D get an error, the mount goes', async () => {
+    const { home, mp, pid } = await setup('wedge-on-usr2');
+    const opened = Array.from({ length: 3 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= opened.length ? true : undefined));
+    process.kill(pid, 'SIGUSR2');
+    await waitFor('daemon spinning', async () => ((await logOf(home, 'ws')).includes('SIGUSR2 received') ? true : undefined));
+    for (const r of opened) r.child.stdin?.write('go\n');
+    const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')]), lookupReader(home, 'ls', ['-l', mp])];
+    // The reads wait for pages only the daemon can fill: uninterruptible sleep.
+    await waitFor('readers in D', async () => ((await Promise.all(opened.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000).catch(
+      async (err: unknown) => {
+        throw new Error(`readers not stuck:\n${await describeReaders(readers)}`, { cause: err });
+      },
+    );
+    expect(await procState(pid)).toBe('R'); // the JS thread spins in user space
+    const using = (await processesUsing(mp)).map((p) => p.pid);
+    for (const r of opened) expect(using).toContain(r.child.pid);
+
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '1000', '--json'], { timeoutMs: 20_000 });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    const ws = (JSON.parse(stop.stdout) as StopDoc).workspaces[0];
+    expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
+    expect(ws?.survivors).toEqual([]);
+    await expectReadersFailed(readers);
+    await expectNothingLeft(home, mp, pid);
+  });
+
+  it('JS thread deadlocked on its own mount (D, immune to SIGKILL): stop aborts the connection, then the kill lands', async () => {
+    const { home, mp, pid } = await setup('self-touch-on-usr2');
+    const readers = await wedgeOnSelf(home, mp, pid);
+
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
+    await expectReadersFailed(readers);
+    await expectNothingLeft(home, mp, pid);
+  });
+
+  it('a pool thread stuck on its own mount outlives the SIGKILLed leader: stop does not take the zombie for dead', async () => {
+    const { home, mp, pid } = await setup('pool-touch-on-usr2');
+    const readers = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
+    process.kill(pid, 'SIGUSR2');
+    // Not the main thread (it spins, R): one of libuv's pool threads waits for our own answer.
+    await waitFor('a pool thread waiting on our own mount', async () => {
+      for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
+      return undefined;
+    }, 5000);
+    for (const r of readers) r.child.stdin?.write('go\n');
+    await waitFor('readers in D', async () => ((await Promise.all(readers.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000);
+
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    const doc = JSON.parse(stop.stdout) as StopDoc;
+    const ws = doc.workspaces[0];
+    expect(doc.ok, JSON.stringify(doc)).toBe(true);
+    expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
+    expect(ws?.notes.join('\n')).toContain(`processes ${pid} exited but kept a thread stuck in the kernel`);
+    expect(ws?.cleaned.aborted).toBe(true);
+    await expectReadersFailed(readers);
+    await expectNothingLeft(home, mp, pid);
+  });
+
+  it('the same with fusectl not mounted: stop mounts it to reach the abort file', async () => {
+    const { home, mp, pid } = await setup('self-touch-on-usr2');
+    const readers = await wedgeOnSelf(home, mp, pid);
+    const before = await fusectlMounted();
+    try {
+      if (before) {
+        const u = await runFile('umount', [FUSECTL], 5000);
+        expect(u.exitCode, `umount ${FUSECTL}: ${u.stderr}`).toBe(0);
+      }
+      expect(await fusectlMounted()).toBe(false);
+      const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+      expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+      expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
+      expect(await fusectlMounted()).toBe(true);
+      await expectReadersFailed(readers);
+      await expectNothingLeft(home, mp, pid);
+    } finally {
+      // Leave the machine as we found it (the reaper needs fusectl too).
+      if (before && !(await fusectlMounted())) await runFile('mount', ['-t', 'fusectl', 'none', FUSECTL], 5000);
+    }
+  });
+});
+
+/**
+ * SIGUSR2 makes the daemon stat a file on its own mount from its JS thread; wait until that
+ * thread sleeps in the kernel waiting for itself, with readers stuck behind it. Returns them.
+ */
+async function wedgeOnSelf(home: string, mp: string, pid: number): Promise<Reader[]> {
+  const opened = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+  await waitFor('files opened', async () => ((await processesUsing(mp)).length >= opened.length ? true : undefined));
+  process.kill(pid, 'SIGUSR2');
+  await waitFor('daemon waiting on itself', async () => ((await wchanOf(pid)) === 'request_wait_answer' ? true : undefined), 5000);
+  for (const r of opened) r.child.stdin?.write('go\n');
+  const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')]), lookupReader(home, 'cat', [join(mp, 'f5')])];
+  await waitFor('readers in D', async () => ((await Promise.all(opened.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000).catch(
+    async (err: unknown) => {
+      throw new Error(`readers not stuck:\n${await describeReaders(readers)}`, { cause: err });
+    },
+  );
+  return readers;
+}
+
+/** TERM and KILL did not end it; the abort of the FUSE connection did. */
+function expectAbortedAfterKill(doc: StopDoc, pid: number): void {
+  const ws = doc.workspaces[0];
+  expect(doc.ok, JSON.stringify(doc)).toBe(true);
+  expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
+  expect(ws?.cleaned.aborted, JSON.stringify(ws?.notes)).toBe(true);
+  expect(ws?.notes.join('\n')).toContain(`processes ${pid} survived SIGKILL`);
+  expect(ws?.survivors).toEqual([]);
+}
