@@ -95,7 +95,8 @@ describe('mount --background', () => {
     const outcomes: string[] = [];
     for (let i = 0; i < 20; i++) {
       const launcher = spawnTracked(process.execPath, [CLI, 'mount', 'ws', '--background'], { env: { ...process.env, MOUNTIE_HOME: home } });
-      await new Promise((r) => setTimeout(r, (i * 37) % 450));
+      // Spread over 0-1.6 s: before the spawn, mid-start and after READY, even on a slow machine.
+      await new Promise((r) => setTimeout(r, (i * 83) % 1600));
       launcher.kill('SIGKILL');
       await waitExit(launcher);
       // Settle: the daemon either finishes starting or exits by itself.
