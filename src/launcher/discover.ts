@@ -1,23 +1,13 @@
-import { readlink } from 'node:fs/promises';
 import { lockAddress, probeLock, type LockProbe } from '../daemon/lock.js';
 import { readPidfile, type PidfileRead } from '../state/pidfile.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
 import { fsnameFor } from '../state/tag.js';
 import { loadConfig, type WorkspaceConfig } from '../state/workspace.js';
 import { mountAt, type MountEntry } from '../sys/mountinfo.js';
-import { bootId, readProc, verifyIdentity, type ProcInfo } from '../sys/proc.js';
+import { bootId, procCwd, readProc, verifyIdentity, type ProcInfo } from '../sys/proc.js';
 import { homeOfProcess } from './home-of.js';
 import { matchDaemon } from './match.js';
 import { findDaemons } from './scan.js';
-
-async function cwdOf(pid: number): Promise<string | undefined> {
-  try {
-    return await readlink(`/proc/${pid}/cwd`);
-  } catch {
-    // Gone or not ours: a relative entry script then cannot be judged, and does not match.
-    return undefined;
-  }
-}
 
 /** A live mountie daemon of one workspace and home, with where we learned of it. */
 export interface Daemon {
@@ -78,7 +68,7 @@ export async function discover(layout: HomeLayout, workspace: string, snap: Snap
     if (sameProcess) {
       // Identity alone is not enough if a hand-edited pidfile names some other process.
       const p = found.get(pid) ?? (await readProc(pid));
-      if (p && matchDaemon(p.argv, workspace, { cwd: await cwdOf(pid) })) {
+      if (p && matchDaemon(p.argv, workspace, { cwd: await procCwd(pid) })) {
         pidfileState = 'live';
         found.set(pid, { startTime: p.startTime, argv: p.argv });
       }

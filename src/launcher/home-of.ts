@@ -1,6 +1,7 @@
-import { readFile, readlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { resolveHome } from '../state/paths.js';
+import { procCwd } from '../sys/proc.js';
 
 /**
  * Which MOUNTIE_HOME a process serves, from its initial environment (/proc/<pid>/environ) and
@@ -20,12 +21,8 @@ export async function homeOfProcess(pid: number): Promise<string | undefined> {
     const eq = kv.indexOf('=');
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  let cwd = '/';
-  try {
-    cwd = await readlink(`/proc/${pid}/cwd`);
-  } catch {
-    // Without a cwd a relative MOUNTIE_HOME resolves against /; absolute ones (the norm) are unaffected.
-  }
+  // Without a cwd a relative MOUNTIE_HOME resolves against /; absolute ones (the norm) are unaffected.
+  const cwd = (await procCwd(pid)) ?? '/';
   if (env.MOUNTIE_HOME) env.MOUNTIE_HOME = resolve(cwd, env.MOUNTIE_HOME);
   return resolveHome(env).home;
 }

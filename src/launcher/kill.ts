@@ -1,19 +1,13 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { probeLiveness, scanProcesses, verifyIdentity, type ProcessIdentity } from '../sys/proc.js';
+import { readdir } from 'node:fs/promises';
+import { parseStat, probeLiveness, readSmallNow, readStatNow, scanProcesses, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
 import type { Clock } from '../sys/time.js';
 
-export type KillFn = (pid: number, signal: NodeJS.Signals | 0) => void;
+export type { KillFn };
 
 /** Process group and session of a live process (fields 5 and 6 of /proc/<pid>/stat). */
 export async function groupOf(pid: number): Promise<{ pgrp: number; sid: number } | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { pgrp: Number(f[2]), sid: Number(f[3]) };
-  } catch {
-    // Gone.
-    return undefined;
-  }
+  const st = readStatNow(pid);
+  return st && { pgrp: st.pgrp, sid: st.sid };
 }
 
 function trySignal(kill: KillFn, pid: number, signal: NodeJS.Signals): boolean {
@@ -38,32 +32,36 @@ export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, 
   return 'sent';
 }
 
-/** Poll until every process is dead (or a zombie), or the time is up. Returns the survivors. */
-export async function waitGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
+/**
+ * Poll `ids` until `remains(id)` is false for all of them, or the time is up. Returns those that
+ * remain. One bounded loop for every "wait until they are gone" in stop.
+ */
+async function pollWhile(ids: readonly ProcessIdentity[], remains: (id: ProcessIdentity) => Promise<boolean>, ms: number, clock: Clock, everyMs: number): Promise<ProcessIdentity[]> {
   const deadline = clock.now() + ms;
-  let alive = [...ids];
+  let left = [...ids];
   for (;;) {
     const next: ProcessIdentity[] = [];
-    for (const id of alive) {
-      const l = await probeLiveness(id.pid);
-      if ((l === 'alive' || l === 'alive-not-ours') && (await verifyIdentity(id))) next.push(id);
-    }
-    alive = next;
-    if (alive.length === 0 || clock.now() >= deadline) return alive;
+    for (const id of left) if (await remains(id)) next.push(id);
+    left = next;
+    if (left.length === 0 || clock.now() >= deadline) return left;
     await clock.sleep(Math.min(everyMs, Math.max(1, deadline - clock.now())));
   }
 }
 
+async function stillAlive(id: ProcessIdentity): Promise<boolean> {
+  const l = await probeLiveness(id.pid);
+  return (l === 'alive' || l === 'alive-not-ours') && (await verifyIdentity(id));
+}
+
+/** Poll until every process is dead (or a zombie), or the time is up. Returns the survivors. */
+export function waitGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
+  return pollWhile(ids, stillAlive, ms, clock, everyMs);
+}
+
 /** State letter and start time of a task from its stat file; undefined once it is gone. */
 async function taskStat(path: string): Promise<{ state: string; startTime: number } | undefined> {
-  try {
-    const text = await readFile(path, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0] ?? '?', startTime: Number(f[19]) };
-  } catch {
-    // Gone.
-    return undefined;
-  }
+  const text = readSmallNow(path);
+  return text === undefined ? undefined : parseStat(text);
 }
 
 /**
@@ -91,16 +89,8 @@ export async function exitingThreads(id: ProcessIdentity): Promise<number[]> {
 }
 
 /** Poll until no process has an exiting thread left (see exitingThreads), or the time is up. Returns those that still have. */
-export async function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
-  const deadline = clock.now() + ms;
-  let left = [...ids];
-  for (;;) {
-    const next: ProcessIdentity[] = [];
-    for (const id of left) if ((await exitingThreads(id)).length > 0) next.push(id);
-    left = next;
-    if (left.length === 0 || clock.now() >= deadline) return left;
-    await clock.sleep(Math.min(everyMs, Math.max(1, deadline - clock.now())));
-  }
+export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
+  return pollWhile(ids, async (id) => (await exitingThreads(id)).length > 0, ms, clock, everyMs);
 }
 
 /**

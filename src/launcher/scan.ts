@@ -1,5 +1,4 @@
-import { readlink } from 'node:fs/promises';
-import { ancestorsOf, bootId, scanProcesses, type ProcInfo } from '../sys/proc.js';
+import { ancestorsOf, bootId, procCwd, scanProcesses, type ProcInfo } from '../sys/proc.js';
 import { isEntryScript, scriptNeedsCwd, splitDaemonArgv } from './match.js';
 
 /** A running mountie daemon, as found in the process table. */
@@ -30,14 +29,6 @@ export interface FindDaemonsOptions {
   readonly bootId?: () => Promise<string>;
 }
 
-async function procCwd(pid: number): Promise<string | undefined> {
-  try {
-    return await readlink(`/proc/${pid}/cwd`);
-  } catch {
-    // Gone, another user's, or no /proc: a relative entry script then cannot be judged.
-    return undefined;
-  }
-}
 
 /**
  * Ancestors of `self` from the snapshot (so an injected scan is self-consistent), joined with

@@ -12,6 +12,7 @@
 import { open, readdir, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { readStatNow } from '../sys/proc.js';
 
 export interface DurableWriteOptions {
   /** Permission bits of a newly written file (filtered by the umask, as with open(2)). Default 0o600. */
@@ -163,12 +164,10 @@ export async function defaultWriterMayBeAlive(pid: number, mtimeMs: number): Pro
 /** When a process started, from /proc; undefined where /proc cannot tell us. */
 export async function processStartMs(pid: number): Promise<number | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[19]); // field 22 (starttime); fields[0] is field 3.
+    const ticks = readStatNow(pid)?.startTime;
     const btime = /^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8'));
     // USER_HZ is 100 in the Linux ABI for /proc, whatever the kernel's HZ.
-    return btime && Number.isFinite(ticks) ? Number(btime[1]) * 1000 + ticks * 10 : undefined;
+    return btime && ticks !== undefined ? Number(btime[1]) * 1000 + ticks * 10 : undefined;
   } catch {
     // No /proc (not Linux) or the process exited meanwhile: we cannot prove reuse.
     return undefined;

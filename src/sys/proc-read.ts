@@ -3,6 +3,7 @@
  * small files that cannot hang, async for cmdline, which can.
  */
 import { close, closeSync, open, openSync, read, readSync, statSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { errnoCode } from '../errors.js';
 
@@ -26,7 +27,11 @@ export interface ProcInfo {
   readonly argvExact?: boolean;
 }
 
-export type StatFields = Pick<ProcInfo, 'ppid' | 'state' | 'startTime'>;
+export type StatFields = Pick<ProcInfo, 'ppid' | 'state' | 'startTime'> & {
+  /** Fields 5 and 6: process group and session. */
+  readonly pgrp: number;
+  readonly sid: number;
+};
 
 /** Errors that mean "this process is gone or hidden from us" rather than "something broke". */
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);
@@ -34,15 +39,15 @@ const isGone = (err: unknown): boolean => GONE.has(errnoCode(err) ?? '');
 
 /**
  * Parse /proc/<pid>/stat. comm (field 2) may hold spaces and parentheses, so the fixed fields
- * are those after the LAST ')': state is field 3, ppid field 4, starttime field 22.
+ * are those after the LAST ')': state is field 3, ppid field 4, pgrp 5, session 6, starttime 22.
  */
 export function parseStat(text: string): StatFields | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   const rest = text.slice(close + 2).split(' ');
-  const [state, ppid, startTime] = [rest[0], Number(rest[1]), Number(rest[19])];
+  const [state, ppid, pgrp, sid, startTime] = [rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[19])];
   if (!state || !Number.isInteger(ppid) || !Number.isInteger(startTime)) return undefined;
-  return { state, ppid, startTime };
+  return { state, ppid, pgrp, sid, startTime };
 }
 
 /** Split a cmdline buffer on NUL; exactly one trailing NUL ends the last argument. */
@@ -70,6 +75,16 @@ export function readSmallNow(path: string): string | undefined {
     throw err;
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Where a process runs (/proc/<pid>/cwd); undefined when it is gone or not ours to read. */
+export async function procCwd(pid: number): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/${pid}/cwd`);
+  } catch {
+    // Gone, another user's, or no /proc: the caller treats the cwd as unknown.
+    return undefined;
   }
 }
 
