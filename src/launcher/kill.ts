@@ -1,13 +1,12 @@
 import { readdir } from 'node:fs/promises';
-import { parseStat, probeLiveness, readSmallNow, readStatNow, scanProcesses, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
+import { parseStat, probeLiveness, readGroupNow, readSmallNow, scanProcesses, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
 import type { Clock } from '../sys/time.js';
 
 export type { KillFn };
 
 /** Process group and session of a live process (fields 5 and 6 of /proc/<pid>/stat). */
 export async function groupOf(pid: number): Promise<{ pgrp: number; sid: number } | undefined> {
-  const st = readStatNow(pid);
-  return st && { pgrp: st.pgrp, sid: st.sid };
+  return readGroupNow(pid);
 }
 
 function trySignal(kill: KillFn, pid: number, signal: NodeJS.Signals): boolean {

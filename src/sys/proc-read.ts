@@ -27,11 +27,7 @@ export interface ProcInfo {
   readonly argvExact?: boolean;
 }
 
-export type StatFields = Pick<ProcInfo, 'ppid' | 'state' | 'startTime'> & {
-  /** Fields 5 and 6: process group and session. */
-  readonly pgrp: number;
-  readonly sid: number;
-};
+export type StatFields = Pick<ProcInfo, 'ppid' | 'state' | 'startTime'>;
 
 /** Errors that mean "this process is gone or hidden from us" rather than "something broke". */
 const GONE = new Set(['ENOENT', 'ESRCH', 'EACCES', 'EPERM']);
@@ -39,15 +35,28 @@ const isGone = (err: unknown): boolean => GONE.has(errnoCode(err) ?? '');
 
 /**
  * Parse /proc/<pid>/stat. comm (field 2) may hold spaces and parentheses, so the fixed fields
- * are those after the LAST ')': state is field 3, ppid field 4, pgrp 5, session 6, starttime 22.
+ * are those after the LAST ')': state is field 3, ppid field 4, starttime field 22.
  */
 export function parseStat(text: string): StatFields | undefined {
-  const close = text.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const rest = text.slice(close + 2).split(' ');
-  const [state, ppid, pgrp, sid, startTime] = [rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[19])];
+  const rest = statTail(text);
+  if (!rest) return undefined;
+  const [state, ppid, startTime] = [rest[0], Number(rest[1]), Number(rest[19])];
   if (!state || !Number.isInteger(ppid) || !Number.isInteger(startTime)) return undefined;
-  return { state, ppid, pgrp, sid, startTime };
+  return { state, ppid, startTime };
+}
+
+/** The fields after comm: index 0 is field 3 (state). */
+function statTail(text: string): string[] | undefined {
+  const close = text.lastIndexOf(')');
+  return close < 0 ? undefined : text.slice(close + 2).split(' ');
+}
+
+/** Process group and session (fields 5 and 6) of a live process; undefined when gone. */
+export function readGroupNow(pid: number, procRoot = '/proc'): { pgrp: number; sid: number } | undefined {
+  const text = readSmallNow(`${procRoot}/${pid}/stat`);
+  const rest = text === undefined ? undefined : statTail(text);
+  const [pgrp, sid] = [Number(rest?.[2]), Number(rest?.[3])];
+  return Number.isInteger(pgrp) && Number.isInteger(sid) ? { pgrp, sid } : undefined;
 }
 
 /** Split a cmdline buffer on NUL; exactly one trailing NUL ends the last argument. */
