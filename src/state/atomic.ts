@@ -12,7 +12,7 @@
 import { open, readdir, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
-import { readStatNow } from '../sys/proc.js';
+import { readStatNow } from '../sys/proc-read.js';
 
 export interface DurableWriteOptions {
   /** Permission bits of a newly written file (filtered by the umask, as with open(2)). Default 0o600. */
