@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'ERR_DEADLINE'
   | 'ERR_BACKEND_BUSY'
   | 'ERR_CANCELLED'
-  | 'ERR_INTERNAL';
+  | 'ERR_INTERNAL'
+  | 'ERR_LOCK_FAILED';
 
 export interface ErrorData {
   readonly pid?: number;

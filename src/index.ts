@@ -4,4 +4,5 @@ export { MountieError, isMountieError, type ErrorCode, type ErrorData } from './
 export * as launcher from './launcher/index.js';
 export * as daemon from './daemon/index.js';
 export * as state from './state/index.js';
+export * as protocol from './protocol/index.js';
 export * as sys from './sys/index.js';

@@ -7,7 +7,8 @@ import { readdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import psList from 'ps-list';
 import { scanProcesses } from '../../dist/sys/proc.js';
-import { matchDaemon } from '../../dist/launcher/match.js';
+import { scanProcStats } from '../../dist/sys/proc-stat-scan.js';
+import { isMarked } from '../../dist/protocol/marker.js';
 
 const TARGET = Number(process.argv[2] ?? 2000);
 const RUNS = Number(process.argv[3] ?? 20);
@@ -79,19 +80,18 @@ async function time(fn) {
 
 async function main() {
   const started = await fill(TARGET);
+  // Discovery today: stat only (comm marker), never cmdline. Before 0.2: cmdline of every process.
   const ours = async () => {
-    const procs = await scanProcesses();
-    for (const p of procs) matchDaemon(p.argv);
+    const procs = scanProcStats();
+    for (const p of procs) isMarked(p.comm);
     return procs.length;
   };
-  const theirs = async () => {
-    const procs = await psList({ all: true });
-    for (const p of procs) matchDaemon((p.cmd ?? '').split(/\s+/));
-    return procs.length;
-  };
+  const cmdline = async () => (await scanProcesses()).length;
+  const theirs = async () => (await psList({ all: true })).length;
   const rows = [
-    ['scanProcesses+match', await time(ours)],
-    ['ps-list+match', await time(theirs)],
+    ['stat scan+marker', await time(ours)],
+    ['cmdline scan (0.1)', await time(cmdline)],
+    ['ps-list', await time(theirs)],
   ];
   console.log(`${started} sleeps started; ${RUNS} runs each\n`);
   console.log('method               processes  median ms  p90 ms');

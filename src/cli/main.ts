@@ -8,6 +8,7 @@ import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { exitProcess } from './exit.js';
+import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 
 function parseMs(name: string) {
   return (value: string): number => {
@@ -45,7 +46,7 @@ function build(run: (work: () => Promise<number>, json: boolean) => void): Comma
     .description('stop every daemon of a workspace (TERM, then KILL after --grace) and clean up')
     .argument('[ws]', 'workspace name')
     .option('--all', 'stop every workspace')
-    .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL', parseMs('--grace'), 5000)
+    .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL (kept above the daemon shutdown deadline of 5 s)', parseMs('--grace'), DEFAULT_GRACE_MS)
     .option('--json', 'print a mountie.stop/v1 document')
     .action((ws: string | undefined, flags: StopFlags) => run(() => stopCommand(ws, flags, stdio), flags.json === true));
 

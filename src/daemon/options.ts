@@ -1,5 +1,5 @@
 import type { HomeLayout } from '../state/paths.js';
-import type { ReadyChannel } from './channel.js';
+import type { ReadyChannel } from '../protocol/channel.js';
 
 /** Test-only fault injection, read from the environment (MOUNTIE_TEST_*). Documented in ARCHITECTURE.md. */
 export interface TestHooks {
@@ -7,6 +7,8 @@ export interface TestHooks {
   readonly ignoreSigterm: boolean;
   /** Sleep this long after writing the pidfile, before mounting. */
   readonly delayBeforeMountMs: number;
+  /** Sleep this long right after taking the lock, before the state and pidfile exist. */
+  readonly delayAfterLockMs: number;
   /** 'throw-after-ready': an uncaught exception shortly after READY. */
   readonly fault: string | undefined;
 }
@@ -15,6 +17,7 @@ export function testHooksFromEnv(env: NodeJS.ProcessEnv): TestHooks {
   return {
     ignoreSigterm: env.MOUNTIE_TEST_IGNORE_SIGTERM === '1',
     delayBeforeMountMs: Number(env.MOUNTIE_TEST_DELAY_BEFORE_MOUNT_MS ?? 0) || 0,
+    delayAfterLockMs: Number(env.MOUNTIE_TEST_DELAY_AFTER_LOCK_MS ?? 0) || 0,
     fault: env.MOUNTIE_TEST_FAULT || undefined,
   };
 }

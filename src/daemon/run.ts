@@ -2,17 +2,22 @@ import { MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.
 import { loadConfig } from '../state/workspace.js';
 import { workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
-import { fsnameFor, FUSE_SUBTYPE } from '../state/tag.js';
+import { FUSE_SUBTYPE, homeIdOf, mountTag } from '../protocol/tag.js';
 import { nextEpoch } from '../state/epoch.js';
-import { bootId, identityOf } from '../sys/proc.js';
+import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
-import { acquireLock, lockAddress, type HeldLock } from './lock.js';
+import { acquireLock, type HeldLock } from '../protocol/lock.js';
+import { markDaemon } from '../protocol/marker.js';
+import { findHomeDaemons } from '../protocol/daemons.js';
+import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { mountAt, readMountInfo } from '../sys/mountinfo.js';
+import { lstat, realpath } from 'node:fs/promises';
 import { openLogger } from './log.js';
 import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
 import { createShutdown } from './shutdown.js';
-import { cleanStaleMount } from './stale.js';
+import { cleanStaleMounts } from '../protocol/stale.js';
 import { mountFuse, type MountedFuse } from './fuse.js';
 import { createPassthroughOps } from './passthrough.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
@@ -42,11 +47,37 @@ function describe(err: unknown): unknown {
 }
 
 /**
+ * Right before mounting: nothing else is mounted at the mountpoint, and it is a real directory at
+ * exactly the configured (canonical) path: a mountpoint swapped for a symlink would send the
+ * mount somewhere nobody looks for it.
+ */
+async function checkMountpointFree(mountpoint: string, workspace: string): Promise<void> {
+  const entry = mountAt(await readMountInfo(), mountpoint);
+  if (entry) {
+    throw new MountieError('ERR_MOUNTPOINT_BUSY', `${mountpoint} is already a mount point (${entry.fstype} ${entry.source})`, {
+      data: { path: mountpoint, workspace },
+      hint: 'unmount it first or choose another mountpoint',
+    });
+  }
+  const st = await lstat(mountpoint).catch(() => undefined);
+  const real = st?.isDirectory() ? await realpath(mountpoint).catch(() => undefined) : undefined;
+  if (!st?.isDirectory() || real !== mountpoint) {
+    throw new MountieError('ERR_MOUNTPOINT_NOT_DIR', `mountpoint ${mountpoint} is ${st?.isSymbolicLink() ? 'a symlink' : st ? 'not a directory' : 'missing'}${real && real !== mountpoint ? ` (it resolves to ${real})` : ''}`, {
+      data: { path: mountpoint, workspace },
+      hint: `make ${mountpoint} an empty directory again, then mount`,
+    });
+  }
+}
+
+/**
  * The daemon, start to end: handlers → lock → stale mount → pidfile → mount → READY → wait →
  * ordered shutdown. Returns the exit code; only the CLI exits. See ARCHITECTURE.md, "Start".
  */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const hooks = opts.hooks ?? testHooksFromEnv(process.env);
+  // First act: the marker discovery recognises (src/protocol/marker.ts), before any lock or mount.
+  markDaemon(opts.workspace);
+  const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
   const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
@@ -119,21 +150,40 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
 
   try {
-    log.info(`starting workspace ${opts.workspace} instance ${opts.instanceId} (pid ${process.pid})`);
+    log.info(`starting workspace ${opts.workspace} instance ${opts.instanceId} (pid ${selfPid})`);
     const config = await step('read config', 2000, () => loadConfig(paths));
     if (!config) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
     ctx.mountpoint = config.mountpoint;
-    const me = await step('read own identity', 1000, async () => ({ id: await identityOf(process.pid), boot: await bootId() }));
-    ctx.lock = await step('take lock', 2000, () =>
-      acquireLock(lockAddress(opts.layout.home, opts.workspace), { pid: process.pid, instanceId: opts.instanceId, startTime: me.id?.startTime ?? 0 }, opts.workspace),
-    );
+    const me = await step('read own identity', 1000, async () => ({ id: await identityOf(selfPid), boot: await bootId() }));
+    const homeId = await step('identify home', 2000, async () => homeIdOf(opts.layout.home));
+    if (homeId === undefined) throw new MountieError('ERR_MOUNT_FAILED', `home ${opts.layout.home} is not reachable`, { data: { path: opts.layout.home } });
+    const dirs = { workspacesDir: opts.layout.workspacesDir, realWorkspacesDir: await realpath(opts.layout.workspacesDir).catch(() => undefined) };
+    const others = async (): Promise<Awaited<ReturnType<typeof findHomeDaemons>>> => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: opts.workspace, selfPid });
+    ctx.lock = await step('take lock', 4000, async () => {
+      const lock = await acquireLock(paths.lock, opts.workspace, async () => (await others()).find((d) => d.holdsLock)?.pid);
+      // The lock counts only while its path still names the file we locked (a deleted or replaced
+      // lock file would let a second daemon lock a new one).
+      const now = await lstat(paths.lock).catch(() => undefined);
+      if (now?.ino !== lock.ino || now.dev !== lock.dev) {
+        await lock.release();
+        throw new MountieError('ERR_WORKSPACE_LOCKED', `the lock file of workspace ${opts.workspace} was replaced while taking it`, { data: { workspace: opts.workspace, path: paths.lock }, hint: 'try again' });
+      }
+      return lock;
+    });
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
-    ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
-    await step('clean stale mount', 4000, () => cleanStaleMount(config.mountpoint, opts.workspace, log));
+    const fsname = mountTag(opts.workspace, homeId);
+    ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
+    await step('clean stale mount', 6000, async () => {
+      // Stale only when no other live daemon of this workspace exists (one whose lock file was
+      // deleted under it still runs and still owns its mount).
+      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await others(), log: (l) => log.info(l) });
+      await checkMountpointFree(config.mountpoint, opts.workspace);
+    });
+    if (hooks.delayAfterLockMs > 0) await step('test delay after lock', hooks.delayAfterLockMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayAfterLockMs)));
     await step('write pidfile', 2000, () =>
       writePidfile(paths.pidfile, {
         schema: PIDFILE_SCHEMA,
-        pid: process.pid,
+        pid: selfPid,
         startTime: me.id?.startTime ?? 0,
         bootId: me.boot,
         instanceId: opts.instanceId,
@@ -152,7 +202,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     installFuseThreadCounter();
     const ops = ctx.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: backend.signal, scheduler }));
     ctx.fuse = await step('mount', 10_000, () =>
-      mountFuse({ mountpoint: config.mountpoint, ops, fsname: fsnameFor(opts.workspace), subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
+      mountFuse({ mountpoint: config.mountpoint, ops, fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
     );
     ctx.state.update({ status: 'active' });
     log.info(`mounted ${config.source} at ${config.mountpoint}`);
@@ -169,7 +219,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();
     await notifySystemd('READY=1');
-    opts.onReady?.({ mountpoint: config.mountpoint, pid: process.pid });
+    opts.onReady?.({ mountpoint: config.mountpoint, pid: selfPid });
     removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
   } catch (err) {
     log.error('startup failed', err);

@@ -3,7 +3,6 @@ import { readState, type BackendView, type DaemonState, type DaemonStatus } from
 import { StateWriter } from '../state/writer.js';
 import type { WorkspacePaths } from '../state/paths.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
-import { fsnameFor } from '../state/tag.js';
 import { instrumentOps, newCounters, type OpCounters } from './instrument.js';
 import type { Logger } from './log.js';
 
@@ -25,6 +24,10 @@ const PUBLISH_EVERY_MS = 250;
 export interface OpenStateOptions {
   readonly paths: WorkspacePaths;
   readonly config: WorkspaceConfig;
+  /** The mount's tag (src/protocol/tag.ts). */
+  readonly fsname: string;
+  /** Our pid as /proc names it (procSelfPid). */
+  readonly pid: number;
   readonly epoch: number;
   readonly instanceId: string;
   readonly log: Logger;
@@ -51,10 +54,10 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
     instanceId: opts.instanceId,
     initial: {
       status: 'starting',
-      mount: { mountpoint: opts.config.mountpoint, source: opts.config.source, fsname: fsnameFor(opts.config.name) },
+      mount: { mountpoint: opts.config.mountpoint, source: opts.config.source, fsname: opts.fsname },
       counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
       cursor: counters.cursor,
-      pid: process.pid,
+      pid: opts.pid,
       startedAt: new Date().toISOString(),
     },
   });

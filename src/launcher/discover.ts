@@ -1,90 +1,95 @@
-import { lockAddress, probeLock, type LockProbe } from '../daemon/lock.js';
+import { realpath } from 'node:fs/promises';
+import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
+import { lockHeldNow } from '../protocol/lock.js';
+import { homeIdOf, mountsOf } from '../protocol/tag.js';
 import { readPidfile, type PidfileRead } from '../state/pidfile.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
-import { fsnameFor } from '../state/tag.js';
 import { loadConfig, type WorkspaceConfig } from '../state/workspace.js';
 import { mountAt, type MountEntry } from '../sys/mountinfo.js';
-import { bootId, procCwd, readProc, verifyIdentity, type ProcInfo } from '../sys/proc.js';
-import { homeOfProcess } from './home-of.js';
-import { matchDaemon } from './match.js';
-import { findDaemons } from './scan.js';
+import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
+import { lstat } from 'node:fs/promises';
 
-/** A live mountie daemon of one workspace and home, with where we learned of it. */
-export interface Daemon {
-  readonly pid: number;
-  readonly startTime: number;
-  readonly bootId: string;
-  readonly argv: readonly string[];
+/** A live daemon of one workspace of this home (proven: marker + our lock file open), and what the pidfile says of it. */
+export interface Daemon extends DaemonRef {
   /** The process the pidfile names (pid, start time and boot id all match). */
   readonly inPidfile: boolean;
-  readonly holdsLock: boolean;
   readonly instanceId?: string;
+  /** argv as its pidfile recorded it (other processes' cmdline is never read: it can hang). */
+  readonly argv: readonly string[];
 }
 
 export interface Discovery {
   readonly workspace: string;
   readonly paths: WorkspacePaths;
+  readonly homeId: string | undefined;
   readonly config: WorkspaceConfig | undefined;
+  /** Why workspace.json could not be read, when it exists but is unusable. */
+  readonly configError: string | undefined;
   readonly pidfile: PidfileRead;
   /** 'stale' = a pidfile whose process is gone or is not that daemon any more. */
   readonly pidfileState: 'absent' | 'corrupt' | 'live' | 'stale';
   readonly daemons: readonly Daemon[];
-  readonly lock: LockProbe;
+  /** The lock is held (by a daemon, or by a `stop` cleaning up). */
+  readonly lockHeld: boolean;
   readonly mountpoint: string | undefined;
-  /** This workspace's FUSE mount at its mountpoint, if mounted. */
+  /** Every mount tagged for this home and workspace, wherever it sits. */
+  readonly mounts: readonly MountEntry[];
+  /** The primary one: at the configured mountpoint if there is one there, else the first. */
   readonly mount: MountEntry | undefined;
 }
 
 export interface Snapshot {
-  readonly procs: readonly ProcInfo[];
+  readonly procs: readonly ProcStat[];
   readonly mounts: readonly MountEntry[];
 }
 
+/** What discovery of one home needs once per command: its id and the real spelling of its workspaces dir. */
+export interface HomeFacts {
+  readonly homeId: string | undefined;
+  readonly realWorkspacesDir: string | undefined;
+}
+
+export async function homeFacts(layout: HomeLayout): Promise<HomeFacts> {
+  const [homeId, real] = await Promise.all([homeIdOf(layout.home), realpath(layout.workspacesDir).catch(() => undefined)]);
+  return { homeId, realWorkspacesDir: real };
+}
+
 /**
- * Everything that is known about one workspace, from three sources merged by pid: the pidfile,
- * a scan of the process table (exact argv tokens, same home), and the lock holder.
+ * Everything known about one workspace: the daemons proven to be its own (see
+ * src/protocol/daemons.ts), the pidfile judged against them, the lock, and every mount it tagged.
  */
-export async function discover(layout: HomeLayout, workspace: string, snap: Snapshot): Promise<Discovery> {
+export async function discover(layout: HomeLayout, workspace: string, snap: Snapshot, facts?: HomeFacts): Promise<Discovery> {
   const paths = workspacePaths(layout, workspace);
-  const [config, pidfile, lock, boot] = await Promise.all([
-    loadConfig(paths).catch(() => undefined), // corrupt config: status still reports processes and mounts
+  const home = facts ?? (await homeFacts(layout));
+  let configError: string | undefined;
+  const [config, pidfile, lockId] = await Promise.all([
+    loadConfig(paths).catch((err: unknown) => {
+      // A corrupt config: status still reports processes and mounts, and says the config is broken.
+      configError = err instanceof Error ? err.message : String(err);
+      return undefined;
+    }),
     readPidfile(paths.pidfile),
-    probeLock(lockAddress(layout.home, workspace)),
-    bootId(),
+    lstat(paths.lock).then((st) => (st.isFile() ? st : undefined)).catch(() => undefined),
   ]);
-  const found = new Map<number, { startTime: number; argv: readonly string[] }>();
-  for (const d of await findDaemons({ ws: workspace, scan: async () => [...snap.procs] })) {
-    if ((await homeOfProcess(d.pid)) === layout.home) found.set(d.pid, { startTime: d.startTime, argv: d.argv });
-  }
-  const lockOwner = lock.held ? lock.owner : undefined;
-  if (lockOwner && !found.has(lockOwner.pid)) {
-    const p = await readProc(lockOwner.pid);
-    if (p && p.state !== 'Z' && (lockOwner.startTime === undefined || lockOwner.startTime === p.startTime)) found.set(p.pid, { startTime: p.startTime, argv: p.argv });
-  }
-  let pidfileState: Discovery['pidfileState'] = pidfile.kind === 'ok' ? 'stale' : pidfile.kind;
-  if (pidfile.kind === 'ok') {
-    const { pid, startTime } = pidfile.doc;
-    const sameProcess = await verifyIdentity({ pid, startTime, bootId: pidfile.doc.bootId });
-    if (sameProcess) {
-      // Identity alone is not enough if a hand-edited pidfile names some other process.
-      const p = found.get(pid) ?? (await readProc(pid));
-      if (p && matchDaemon(p.argv, workspace, { cwd: await procCwd(pid) })) {
-        pidfileState = 'live';
-        found.set(pid, { startTime: p.startTime, argv: p.argv });
-      }
-    }
-  }
-  const daemons: Daemon[] = [...found].map(([pid, p]) => ({
-    pid,
-    startTime: p.startTime,
-    bootId: boot,
-    argv: p.argv,
-    inPidfile: pidfileState === 'live' && pidfile.kind === 'ok' && pidfile.doc.pid === pid,
-    holdsLock: lockOwner?.pid === pid,
-    ...(pidfile.kind === 'ok' && pidfile.doc.pid === pid ? { instanceId: pidfile.doc.instanceId } : {}),
+  const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: home.realWorkspacesDir };
+  const lockedNow = lockId !== undefined && (await lockHeldNow(lockId)) === true;
+  let refs = await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace });
+  // The snapshot may predate the holder (a daemon that started and locked since): look again,
+  // so that a held lock is attributed whenever its holder is a daemon.
+  if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanProcStats(), dirs, snap.mounts, { ws: workspace });
+  const doc = pidfile.kind === 'ok' ? pidfile.doc : undefined;
+  const described = doc ? refs.find((r) => r.pid === doc.pid && r.startTime === doc.startTime && r.bootId === doc.bootId) : undefined;
+  const pidfileState: Discovery['pidfileState'] = pidfile.kind === 'ok' ? (described ? 'live' : 'stale') : pidfile.kind;
+  const daemons: Daemon[] = refs.map((r) => ({
+    ...r,
+    inPidfile: r === described,
+    argv: r === described && doc ? doc.argv : [],
+    ...(r === described && doc ? { instanceId: doc.instanceId } : {}),
   }));
-  const mountpoint = config?.mountpoint ?? (pidfile.kind === 'ok' ? pidfile.doc.mountpoint : undefined);
-  const entry = mountpoint === undefined ? undefined : mountAt(snap.mounts, mountpoint);
-  const mount = entry && entry.source === fsnameFor(workspace) ? entry : undefined;
-  return { workspace, paths, config, pidfile, pidfileState, daemons, lock, mountpoint, mount };
+  const lockHeld = lockedNow || daemons.some((d) => d.holdsLock);
+  const mountpoint = config?.mountpoint ?? doc?.mountpoint;
+  const mounts = mountsOf(snap.mounts, workspace, home.homeId);
+  const atMp = mountpoint === undefined ? undefined : mountAt(snap.mounts, mountpoint);
+  const mount = atMp && mounts.includes(atMp) ? atMp : mounts[0];
+  return { workspace, paths, homeId: home.homeId, config, configError, pidfile, pidfileState, daemons, lockHeld, mountpoint, mounts, mount };
 }

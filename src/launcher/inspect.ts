@@ -3,37 +3,46 @@ import { readState } from '../state/state-schema.js';
 import type { StateDoc } from '../state/state-schema.js';
 import type { HomeLayout } from '../state/paths.js';
 import { WORKSPACE_NAME } from '../state/names.js';
-import type { ProcInfo } from '../sys/proc.js';
-import type { Discovery } from './discover.js';
-import { findDaemons } from './scan.js';
-import { homeOfProcess } from './home-of.js';
+import { findHomeDaemons } from '../protocol/daemons.js';
+import type { Discovery, HomeFacts, Snapshot } from './discover.js';
 
-export type Verdict = 'running' | 'leftovers' | 'stopped';
+/** running: a daemon serves it; leftovers: something is left that nobody serves; failed: its daemon runs but the mount failed; stopped: nothing. */
+export type Verdict = 'running' | 'leftovers' | 'failed' | 'stopped';
 
 export interface DaemonView {
   readonly pid: number;
   readonly uptimeSec: number | undefined;
   readonly argv: readonly string[];
   readonly instanceId?: string;
+  readonly holdsLock: boolean;
+  /** Its leader exited but a thread is stuck in the kernel, keeping the mount's files open. */
+  readonly exiting?: boolean;
 }
 
 export interface WorkspaceStatus {
   readonly workspace: string;
   readonly verdict: Verdict;
-  /** The words of the status line: running(pid=N), orphan(pid=N), stale-pidfile(pid=N), stale-mount, starting, stopping, stopped. */
+  /** The words of the status line: running(pid=N), orphan(pid=N), stale-pidfile(pid=N), stale-mount, starting(pid=N), stopping(pid=N), stopped. */
   readonly tokens: readonly string[];
   readonly known: boolean;
   readonly mountpoint: string | undefined;
   readonly source: string | undefined;
   readonly mounted: boolean;
+  /** Every mountpoint where a mount of this workspace sits. */
+  readonly mountpoints: readonly string[];
+  readonly logFile: string;
   readonly daemon: DaemonView | undefined;
   readonly orphans: readonly DaemonView[];
-  readonly stalePidfile: { readonly pid: number | undefined } | undefined;
+  readonly starting: readonly DaemonView[];
+  readonly stalePidfile: { readonly pid: number | undefined; readonly reason?: string } | undefined;
   readonly staleMount: boolean;
+  readonly configError: string | undefined;
   readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'backend'> | undefined;
 }
 
 const TICKS_PER_SEC = 100; // USER_HZ on every Linux ABI Node supports
+/** A daemon that has our lock file open but not the lock is still starting (or about to give up); after this long it is a leftover. */
+const STARTING_GRACE_SEC = 30;
 
 async function uptimeOf(startTime: number): Promise<number | undefined> {
   try {
@@ -51,52 +60,71 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     pid: x.pid,
     uptimeSec: await uptimeOf(x.startTime),
     argv: x.argv,
+    holdsLock: x.holdsLock,
+    ...(x.exiting ? { exiting: true } : {}),
     ...(x.instanceId ? { instanceId: x.instanceId } : {}),
   });
-  const main = d.daemons.find((x) => x.inPidfile);
-  const orphans = await Promise.all(d.daemons.filter((x) => !x.inPidfile).map(view));
+  const main = d.daemons.find((x) => x.inPidfile && !x.exiting);
+  const others = await Promise.all(d.daemons.filter((x) => x !== main).map(async (x) => ({ x, v: await view(x) })));
+  // Between taking the lock and writing its pidfile a daemon is starting, not an orphan: its
+  // state.json says so. One that has the lock file open without the lock is about to take it or give up.
+  const isStarting = ({ x, v }: (typeof others)[number]): boolean =>
+    !x.exiting &&
+    (x.holdsLock
+      ? d.pidfileState !== 'live' && state?.pid === x.pid && state.status === 'starting'
+      : (v.uptimeSec ?? 0) < STARTING_GRACE_SEC);
+  const starting = others.filter(isStarting).map((o) => o.v);
+  const orphans = others.filter((o) => !isStarting(o)).map((o) => o.v);
   const tokens: string[] = [];
   const liveState = main && state && state.pid === main.pid ? state : undefined;
   if (main) {
     const phase = liveState?.status === 'starting' ? 'starting' : liveState?.status === 'stopping' ? 'stopping' : 'running';
     tokens.push(`${phase}(pid=${main.pid})`);
   }
+  for (const s of starting) tokens.push(`starting(pid=${s.pid})`);
   for (const o of orphans) tokens.push(`orphan(pid=${o.pid})`);
-  const stalePidfile = d.pidfileState === 'stale' || d.pidfileState === 'corrupt' ? { pid: d.pidfile.kind === 'ok' ? d.pidfile.doc.pid : undefined } : undefined;
+  const stalePidfile =
+    d.pidfileState === 'stale' || d.pidfileState === 'corrupt'
+      ? { pid: d.pidfile.kind === 'ok' ? d.pidfile.doc.pid : undefined, ...(d.pidfile.kind === 'corrupt' ? { reason: d.pidfile.reason } : {}) }
+      : undefined;
   if (stalePidfile) tokens.push(`stale-pidfile(pid=${stalePidfile.pid ?? '?'})`);
-  const staleMount = d.mount !== undefined && d.daemons.length === 0 && !d.lock.held;
+  const staleMount = d.mounts.length > 0 && d.daemons.length === 0;
   if (staleMount) tokens.push('stale-mount');
-  if (tokens.length === 0) tokens.push(d.lock.held ? 'starting' : 'stopped');
+  if (tokens.length === 0) tokens.push('stopped');
   const leftovers = orphans.length > 0 || stalePidfile !== undefined || staleMount;
-  const verdict: Verdict = leftovers ? 'leftovers' : main || d.lock.held ? 'running' : 'stopped';
+  const failed = liveState?.status === 'failed' || d.configError !== undefined;
+  const serving = main !== undefined || starting.length > 0;
+  const verdict: Verdict = leftovers ? 'leftovers' : failed ? 'failed' : serving ? 'running' : 'stopped';
   return {
     workspace: d.workspace,
     verdict,
     tokens,
-    known: d.config !== undefined || d.pidfile.kind !== 'absent' || d.daemons.length > 0 || d.mount !== undefined,
+    known: d.config !== undefined || d.configError !== undefined || d.pidfile.kind !== 'absent' || d.daemons.length > 0 || d.mounts.length > 0,
     mountpoint: d.mountpoint,
     source: d.config?.source,
     mounted: d.mount !== undefined,
+    mountpoints: d.mounts.map((m) => m.mountPoint),
+    logFile: d.paths.log,
     daemon: main ? await view(main) : undefined,
     orphans,
+    starting,
     stalePidfile,
     staleMount,
+    configError: d.configError,
     state: state
       ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.backend ? { backend: state.backend } : {}) }
       : undefined,
   };
 }
 
-/** Configured workspaces plus any seen only in the process table (same home). */
-export async function listWorkspaces(layout: HomeLayout, procs: readonly ProcInfo[]): Promise<string[]> {
+/** Configured workspaces plus any whose daemons run without a workspace directory (same home). */
+export async function listWorkspaces(layout: HomeLayout, snap: Snapshot, facts: HomeFacts): Promise<string[]> {
   const names = new Set<string>();
   try {
     for (const n of await readdir(layout.workspacesDir)) if (WORKSPACE_NAME.test(n)) names.add(n);
   } catch {
     // No workspaces directory yet: nothing configured.
   }
-  for (const d of await findDaemons({ scan: async () => [...procs] })) {
-    if (!names.has(d.workspace) && (await homeOfProcess(d.pid)) === layout.home) names.add(d.workspace);
-  }
+  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts)) names.add(d.workspace);
   return [...names].sort();
 }

@@ -1,5 +1,7 @@
 import { readdir } from 'node:fs/promises';
-import { parseStat, probeLiveness, readGroupNow, readSmallNow, scanProcesses, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
+import { isMarked } from '../protocol/marker.js';
+import { ancestorsOf, parseStat, probeLiveness, readGroupNow, readSmallNow, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
+import { readProcStat, scanProcStats } from '../sys/proc-stat-scan.js';
 import type { Clock } from '../sys/time.js';
 
 export type { KillFn };
@@ -20,14 +22,41 @@ function trySignal(kill: KillFn, pid: number, signal: NodeJS.Signals): boolean {
 }
 
 /**
+ * Groups and sessions we must never signal as a whole: our own (we would kill ourselves and our
+ * shell) and init's (in a container, a daemon that is PID 1 of its namespace leads the group of
+ * everything there). Group 0 and 1 are never valid targets.
+ */
+function protectedGroups(): { pgrps: Set<number>; sids: Set<number> } {
+  const pgrps = new Set<number>([0, 1]);
+  const sids = new Set<number>([0, 1]);
+  for (const pid of [process.pid, 1]) {
+    const g = readGroupNow(pid);
+    if (g) {
+      pgrps.add(g.pgrp);
+      sids.add(g.sid);
+    }
+  }
+  return { pgrps, sids };
+}
+
+/** May this pid's process group be signalled as a whole? Only a group it leads that holds neither us nor init. */
+export function groupSignalAllowed(pid: number, pgrp: number | undefined): boolean {
+  return pid > 1 && pgrp === pid && !protectedGroups().pgrps.has(pgrp);
+}
+
+/**
  * Signal a daemon and everything it started: its process group when it leads one (a --background
  * daemon always does), else the process alone (a foreground daemon inside someone's shell job
- * must not take the shell down). Re-verifies identity first: a reused pid is left alone.
+ * must not take the shell down). Right before the signal, identity (pid + start time + boot) and
+ * the daemon marker are checked again: a reused pid or a process that is not a daemon is left
+ * alone. pid <= 1 is never signalled, nor a group containing us or init.
  */
 export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn): Promise<'sent' | 'identity-mismatch'> {
+  if (!Number.isSafeInteger(id.pid) || id.pid <= 1) return 'identity-mismatch';
   if (!(await verifyIdentity(id))) return 'identity-mismatch';
-  const g = await groupOf(id.pid);
-  if (!(g && g.pgrp === id.pid && trySignal(kill, -id.pid, signal))) trySignal(kill, id.pid, signal);
+  const st = readProcStat(id.pid);
+  if (!st || !isMarked(st.comm)) return 'identity-mismatch';
+  if (!(groupSignalAllowed(id.pid, st.pgrp) && trySignal(kill, -id.pid, signal))) trySignal(kill, id.pid, signal);
   return 'sent';
 }
 
@@ -97,13 +126,14 @@ export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clo
  * kill misses them, a session sweep does not. Only for daemons that led their own session.
  */
 export async function sweepSession(sids: readonly number[], kill: KillFn): Promise<number[]> {
-  if (sids.length === 0) return [];
-  const wanted = new Set(sids);
+  const never = protectedGroups().sids;
+  const wanted = new Set(sids.filter((s) => s > 1 && !never.has(s)));
+  if (wanted.size === 0) return [];
+  const spare = new Set([process.pid, 1, ...(await ancestorsOf(process.pid))]);
   const hit: number[] = [];
-  for (const p of await scanProcesses()) {
-    if (p.state === 'Z' || p.pid === process.pid) continue;
-    const g = await groupOf(p.pid);
-    if (g && wanted.has(g.sid) && trySignal(kill, p.pid, 'SIGKILL')) hit.push(p.pid);
+  for (const p of scanProcStats()) {
+    if (p.state === 'Z' || p.pid <= 1 || spare.has(p.pid)) continue;
+    if (wanted.has(p.sid) && trySignal(kill, p.pid, 'SIGKILL')) hit.push(p.pid);
   }
   return hit;
 }

@@ -2,16 +2,21 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { MountieError, type ErrorCode } from '../errors.js';
-import { READY_FD_ENV, type ChannelMessage } from '../daemon/channel.js';
-import { lockAddress, probeLock } from '../daemon/lock.js';
+import { MountieError, isMountieError, type ErrorCode } from '../errors.js';
+import { READY_FD_ENV, type ChannelMessage } from '../protocol/channel.js';
+import { findHomeDaemons } from '../protocol/daemons.js';
+import { acquireLock } from '../protocol/lock.js';
+import { daemonTitle } from '../protocol/marker.js';
+import { cleanStaleMounts } from '../protocol/stale.js';
+import { homeIdOf, isTagOf } from '../protocol/tag.js';
 import { FILE_MODE, type HomeLayout } from '../state/paths.js';
 import type { MountPlan } from '../state/plan.js';
 import { readPidfile, removeStalePidfile } from '../state/pidfile.js';
-import { fsnameFor } from '../state/tag.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { unmountPath } from '../sys/fusermount.js';
+import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { groupSignalAllowed } from './kill.js';
 import { readLogTail } from './log-tail.js';
+import { realpath } from 'node:fs/promises';
 
 export interface StartOptions {
   readonly layout: HomeLayout;
@@ -89,8 +94,8 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const ws = plan.config.name;
   const instanceId = randomUUID();
   const timeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), [READY_FD_ENV]: '3' };
-  if (env.MOUNTIE_HOME) env.MOUNTIE_HOME = opts.layout.home;
+  // The daemon serves the layout's home, whatever the caller's environment says (XDG_* included).
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), [READY_FD_ENV]: '3', MOUNTIE_HOME: opts.layout.home };
   // A hung source call holds its libuv pool thread until it returns (it cannot be cancelled), so
   // the pool must be larger than the hung calls we promise to survive (16) plus the reserve for
   // lifecycle I/O: 64 threads cost stacks only (ARCHITECTURE.md, "Backend I/O").
@@ -98,7 +103,9 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const logFd = openSync(plan.paths.log, 'a', FILE_MODE);
   let child: ChildProcess;
   try {
-    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [opts.cliPath, 'mount', ws, '--daemon-child', '--instance', instanceId], {
+    // --title marks the daemon (src/protocol/marker.ts) while node is still starting, so a stop that
+    // races this start finds it from its first milliseconds; the daemon marks itself again anyway.
+    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [`--title=${daemonTitle(ws)}`, opts.cliPath, 'mount', ws, '--daemon-child', '--instance', instanceId], {
       cwd: '/',
       detached: true,
       env,
@@ -115,12 +122,15 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   try {
     if (outcome.kind === 'ready') {
       const entry = mountAt(await readMountInfo(), plan.config.mountpoint);
-      if (entry?.source === fsnameFor(ws)) return { pid: outcome.msg.pid, instanceId, mountpoint: plan.config.mountpoint, logFile: plan.paths.log };
+      const homeId = await homeIdOf(opts.layout.home);
+      if (entry && homeId !== undefined && isTagOf(entry, ws, homeId)) return { pid: outcome.msg.pid, instanceId, mountpoint: plan.config.mountpoint, logFile: plan.paths.log };
       await abandon(child, opts, instanceId);
       throw new MountieError('ERR_MOUNT_FAILED', `daemon ${child.pid} said READY but ${plan.config.mountpoint} is not mounted; it was stopped`, { data: logData });
     }
     if (outcome.kind === 'error') {
-      await waitExit(child, 6000);
+      // The daemon reported its failure and cleans up by itself; one that does not exit in time is killed.
+      await waitExit(child, 8000);
+      if (child.exitCode === null && child.signalCode === null) await abandon(child, opts, instanceId);
       const e = outcome.error;
       throw new MountieError((e.code ?? 'ERR_MOUNT_FAILED') as ErrorCode, e.message ?? 'the daemon failed to start', {
         data: { ...logData, ...(e.data ?? {}) },
@@ -139,26 +149,48 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
       data: { ...logData, logTail: await readLogTail(plan.paths.log, 10) },
       hint: `see ${plan.paths.log}`,
     });
+  } catch (err) {
+    // Whatever went wrong here, no half-started daemon is left behind.
+    if (!isMountieError(err) && child.exitCode === null && child.signalCode === null) await abandon(child, opts, instanceId);
+    throw err;
   } finally {
     channel.destroy();
   }
 }
 
-/** Kill a child that never became ready, reap it, and clean what it may have left. */
+/**
+ * Kill a child that never became ready, reap it, and clean what it may have left: its pidfile
+ * (if it carries this instance id) and its mounts, only while holding the workspace lock ourselves
+ * and with no other live daemon of the workspace (then nobody else owns them).
+ */
 async function abandon(child: ChildProcess, opts: StartOptions, instanceId: string): Promise<void> {
-  if (child.pid !== undefined) {
+  const pid = child.pid;
+  if (pid !== undefined && pid > 1) {
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      // Our own child leads the group it was spawned into (detached); never a group that holds us.
+      process.kill(groupSignalAllowed(pid, pid) ? -pid : pid, 'SIGKILL');
     } catch {
       // The group is already gone.
     }
   }
   await waitExit(child, 5000);
   const { plan } = opts;
-  const pid = await readPidfile(plan.paths.pidfile);
-  if (pid.kind === 'ok' && pid.doc.instanceId === instanceId) await removeStalePidfile(plan.paths.pidfile, pid);
-  // Our child is dead, so its lock is free; if someone else holds it now the mount is theirs.
-  const probe = await probeLock(lockAddress(opts.layout.home, plan.config.name));
-  const entry = mountAt(await readMountInfo(), plan.config.mountpoint);
-  if (!probe.held && entry?.source === fsnameFor(plan.config.name)) await unmountPath(plan.config.mountpoint, { lazyOnly: true });
+  const ws = plan.config.name;
+  let lock;
+  try {
+    lock = await acquireLock(plan.paths.lock, ws);
+  } catch {
+    // Held: someone else (a new daemon, a stop) owns the workspace now, and what it left is theirs.
+    return;
+  }
+  try {
+    const pf = await readPidfile(plan.paths.pidfile);
+    if (pf.kind === 'ok' && pf.doc.instanceId === instanceId) await removeStalePidfile(plan.paths.pidfile, pf);
+    const homeId = await homeIdOf(opts.layout.home);
+    const dirs = { workspacesDir: opts.layout.workspacesDir, realWorkspacesDir: await realpath(opts.layout.workspacesDir).catch(() => undefined) };
+    const live = await findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws });
+    if (homeId !== undefined) await cleanStaleMounts({ workspace: ws, homeId, liveDaemons: live, log: () => undefined }).catch(() => undefined);
+  } finally {
+    await lock.release();
+  }
 }

@@ -1,31 +1,35 @@
-import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { acquireLock } from '../daemon/lock.js';
-import { lockAddress } from '../daemon/lock.js';
-import { cleanStaleMount } from '../daemon/stale.js';
-import type { Logger } from '../daemon/log.js';
+import { mkdir, readFile } from 'node:fs/promises';
+import { errnoCode, isMountieError } from '../errors.js';
+import { acquireLock, type HeldLock } from '../protocol/lock.js';
+import { cleanStaleMounts } from '../protocol/stale.js';
 import { removeStalePidfile } from '../state/pidfile.js';
 import { readState } from '../state/state-schema.js';
-import type { HomeLayout } from '../state/paths.js';
+import { DIR_MODE, type HomeLayout } from '../state/paths.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { scanProcesses, type ProcessIdentity } from '../sys/proc.js';
+import type { ProcessIdentity } from '../sys/proc.js';
+import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
-import { discover, type Discovery } from './discover.js';
+import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
-import { exitingThreads, groupOf, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
+import { exitingThreads, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
 
-export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone';
+/** How each daemon ended. 'appeared': started while we stopped, never signalled by us. */
+export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone' | 'appeared';
 
 export interface StopReport {
   readonly workspace: string;
   readonly processes: readonly { pid: number; ended: ProcessEnd; inPidfile: boolean }[];
   readonly swept: readonly number[];
   readonly cleaned: { readonly mount: boolean; readonly pidfile: boolean; readonly state: boolean; readonly aborted: boolean };
+  /** Daemons that started while this stop ran: not signalled (they are not what we were asked to stop). */
+  readonly appeared: readonly number[];
   readonly survivors: readonly number[];
   readonly mountLeft: string | undefined;
   readonly notes: readonly string[];
   readonly ok: boolean;
+  /** Set when stopping this workspace failed outright (the others were still stopped). */
+  readonly error?: { readonly code: string; readonly message: string; readonly hint?: string };
 }
 
 export interface StopOptions {
@@ -36,12 +40,15 @@ export interface StopOptions {
 }
 
 async function freshDiscovery(layout: HomeLayout, ws: string): Promise<Discovery> {
-  const [procs, mounts] = await Promise.all([scanProcesses(), readMountInfo()]);
-  return discover(layout, ws, { procs, mounts });
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  return discover(layout, ws, { procs: scanProcStats(), mounts }, facts);
 }
 
 /** How long a normal exit may take to end the threads of a process whose leader is a zombie. */
 const EXIT_SETTLE_MS = 300;
+
+/** SIGTERM → SIGKILL delay: above the daemon's own shutdown deadline (5 s), so a stop never kills a daemon mid-cleanup. */
+export const DEFAULT_GRACE_MS = 7000;
 
 /** Where an exited process's remaining threads wait (wchan), for the report. */
 async function describeStuck(id: ProcessIdentity): Promise<string> {
@@ -54,9 +61,6 @@ async function describeStuck(id: ProcessIdentity): Promise<string> {
   return `pid ${id.pid} exited, but thread(s) ${where.join(', ')} still wait in the kernel (a call on the source that never returns?); the process keeps its open files until they do`;
 }
 
-function collector(notes: string[]): Logger {
-  return { info: (m) => void notes.push(m), error: (m, e) => void notes.push(`${m}${e ? `: ${String(e)}` : ''}`), close: () => undefined };
-}
 
 /**
  * Stop every daemon of a workspace: TERM to each (its group), wait up to the grace period, KILL
@@ -71,31 +75,37 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const ends = new Map<number, ProcessEnd>();
   const targets: ProcessIdentity[] = [];
   const sessions: number[] = [];
+  // A zombie leader whose thread is stuck in the kernel takes no signal; it goes straight to the abort below.
+  const stuckLeaders: ProcessIdentity[] = [];
   for (const d of before.daemons) {
     const id = { pid: d.pid, startTime: d.startTime, bootId: d.bootId };
-    const g = await groupOf(d.pid);
+    if (d.exiting) {
+      stuckLeaders.push(id);
+      ends.set(d.pid, 'already-gone');
+      continue;
+    }
     if ((await signalDaemon(id, 'SIGTERM', kill)) === 'sent') {
       targets.push(id);
       ends.set(d.pid, 'TERM');
-      if (g?.sid === d.pid) sessions.push(d.pid);
+      if (d.sid === d.pid) sessions.push(d.pid);
     } else ends.set(d.pid, 'already-gone');
   }
-  let alive = await waitGone(targets, opts.graceMs ?? 5000, clock);
+  let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock);
   if (alive.length) {
     for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill)) === 'sent') ends.set(id.pid, 'KILL');
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
   }
   // A zombie leader is not a dead process: a thread of it may still sleep in the kernel, holding
-  // the lock socket and /dev/fuse. A normal exit ends such threads within the settle time.
-  const lingering = (ms: number): Promise<ProcessIdentity[]> => waitThreadsGone(targets.filter((t) => !alive.includes(t)), ms, clock);
+  // the lock file and /dev/fuse. A normal exit ends such threads within the settle time.
+  const lingering = (ms: number): Promise<ProcessIdentity[]> => waitThreadsGone([...stuckLeaders, ...targets.filter((t) => !alive.includes(t))], ms, clock);
   let exiting = await lingering(EXIT_SETTLE_MS);
   let aborted = false;
   if (alive.length || exiting.length) {
     // Immune to SIGKILL means stuck in the kernel (state D), most likely on our own FUSE mount:
     // aborting the connection fails those waits with ENOTCONN, then the kill lands. Nobody else
     // serves that connection once its daemon is dying, so the abort is safe wherever they wait.
-    const entry = before.mount ?? (await freshDiscovery(layout, ws)).mount;
-    if (entry) aborted = await abortConnection(entry);
+    const entries = before.mounts.length ? before.mounts : (await freshDiscovery(layout, ws)).mounts;
+    for (const entry of entries) aborted = (await abortConnection(entry)) || aborted;
     if (alive.length) notes.push(`processes ${alive.map((a) => a.pid).join(', ')} survived SIGKILL; aborted FUSE connection: ${aborted}`);
     if (exiting.length) notes.push(`processes ${exiting.map((a) => a.pid).join(', ')} exited but kept a thread stuck in the kernel; aborted FUSE connection: ${aborted}`);
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
@@ -103,47 +113,75 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     exiting = await lingering(aborted ? (opts.killWaitMs ?? 2000) : 0);
   }
   for (const id of alive) ends.set(id.pid, 'survived');
-  for (const id of exiting) notes.push(await describeStuck(id));
+  for (const id of exiting) {
+    ends.set(id.pid, 'survived');
+    notes.push(await describeStuck(id));
+  }
   const swept = await sweepSession(sessions, kill);
   const after = await freshDiscovery(layout, ws);
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
-  if (after.daemons.length === 0) await cleanLeftovers(layout, ws, after, cleaned, notes);
+  if (after.daemons.length === 0) await cleanLeftovers(layout, after, cleaned, notes);
   const final = after.daemons.length === 0 ? await freshDiscovery(layout, ws) : after;
-  const survivors = final.daemons.map((d) => d.pid);
-  for (const pid of survivors) if (!ends.has(pid)) ends.set(pid, 'survived');
+  const appeared: number[] = [];
+  for (const d of final.daemons) {
+    if (!ends.has(d.pid)) {
+      ends.set(d.pid, 'appeared');
+      appeared.push(d.pid);
+    }
+  }
+  const survivors = final.daemons.filter((d) => !appeared.includes(d.pid)).map((d) => d.pid);
   return {
     workspace: ws,
     processes: [...ends].map(([pid, ended]) => ({ pid, ended, inPidfile: before.daemons.some((d) => d.pid === pid && d.inPidfile) })),
     swept,
     cleaned,
+    appeared,
     survivors,
-    mountLeft: final.mount?.mountPoint,
+    mountLeft: final.daemons.length === 0 ? final.mount?.mountPoint : undefined,
     notes,
-    ok: survivors.length === 0 && final.mount === undefined,
+    ok: final.daemons.length === 0 && final.mounts.length === 0,
   };
 }
 
-/** Only with the lock held by us: then no live daemon owns the mount or the pidfile. */
-async function cleanLeftovers(layout: HomeLayout, ws: string, d: Discovery, cleaned: { mount: boolean; pidfile: boolean; state: boolean }, notes: string[]): Promise<void> {
+/** Take the workspace lock to clean up; undefined (with a note) when it is held or cannot be taken. */
+async function lockForCleanup(d: Discovery, notes: string[]): Promise<HeldLock | undefined> {
+  try {
+    // A workspace directory deleted under a dead daemon's mount: the lock must live somewhere.
+    if (d.mounts.length) await mkdir(d.paths.dir, { mode: DIR_MODE }).catch((err: unknown) => void (errnoCode(err) === 'EEXIST' || notes.push(`cannot create ${d.paths.dir}: ${String(err)}`)));
+    return await acquireLock(d.paths.lock, d.workspace);
+  } catch (err) {
+    notes.push(
+      isMountieError(err) && err.code === 'ERR_WORKSPACE_LOCKED'
+        ? 'the workspace lock is held (a daemon started meanwhile, or another stop is cleaning); leaving its mount and pidfile alone'
+        : `cannot take the workspace lock to clean up: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return undefined;
+  }
+}
+
+/** Only with the lock held by us and no live daemon: then nobody owns the mounts or the pidfile. */
+async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount: boolean; pidfile: boolean; state: boolean }, notes: string[]): Promise<void> {
   const status = (await readState(d.paths.state).catch(() => undefined))?.status;
   const stateLies = status !== undefined && status !== 'stopped' && status !== 'failed';
   // Take the lock only when there is something to clean: a concurrent start must rarely meet it.
-  if (!d.mount && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt' && !stateLies) return;
-  let lock;
+  if (d.mounts.length === 0 && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt' && !stateLies) return;
+  const lock = await lockForCleanup(d, notes);
+  if (!lock) return;
+  const note = (what: string) => (err: unknown) => {
+    // Each cleanup is reported on its own; one that fails (read-only dir, EIO) does not stop the others.
+    notes.push(`could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  };
   try {
-    lock = await acquireLock(lockAddress(layout.home, ws), { pid: process.pid, instanceId: `stop-${randomUUID()}` }, ws);
-  } catch {
-    notes.push('the workspace lock is held (a daemon started meanwhile, or an exited one still holds its files); leaving its mount and pidfile alone');
-    return;
-  }
-  try {
-    if (d.mount && d.mountpoint) cleaned.mount = (await cleanStaleMount(d.mountpoint, ws, collector(notes))) === 'cleaned';
-    if (d.pidfileState === 'stale' || d.pidfileState === 'corrupt') cleaned.pidfile = await removeStalePidfile(d.paths.pidfile, d.pidfile);
-    if (stateLies) cleaned.state = await finalizeDeadState(d.paths, 'the daemon ended without shutting down; cleaned up by mountie stop').catch((err: unknown) => {
-      // A state file we cannot fix is reported, not fatal: the processes and the mount are what stop is for.
-      notes.push(`could not mark state.json stopped: ${String(err)}`);
-      return false;
-    });
+    // Re-check under the lock: a daemon that appeared since the scan makes the mounts live again.
+    const live = (await freshDiscovery(layout, d.workspace)).daemons;
+    if (live.length) {
+      notes.push(`a daemon of the workspace appeared meanwhile (pid ${live.map((x) => x.pid).join(', ')}); its mount and pidfile are left alone`);
+      return;
+    }
+    if (d.mounts.length) cleaned.mount = (await cleanStaleMounts({ workspace: d.workspace, homeId: d.homeId ?? '', liveDaemons: live, log: (l) => void notes.push(l) }).catch(note('clean the stale mount'))) !== false;
+    if (d.pidfileState === 'stale' || d.pidfileState === 'corrupt') cleaned.pidfile = await removeStalePidfile(d.paths.pidfile, d.pidfile).catch(note('remove the stale pidfile'));
+    if (stateLies) cleaned.state = await finalizeDeadState(d.paths, 'the daemon ended without shutting down; cleaned up by mountie stop').catch(note('mark state.json stopped'));
   } finally {
     await lock.release();
   }

@@ -9,4 +9,3 @@ export { writeFileDurable, cleanTempFiles } from './atomic.js';
 export { StateWriter } from './writer.js';
 export { nextEpoch } from './epoch.js';
 export { readState, readStateWithReason, STATE_SCHEMA, type StateDoc, type DaemonState, type DaemonStatus } from './state-schema.js';
-export { fsnameFor, FUSE_SUBTYPE } from './tag.js';

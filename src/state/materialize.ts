@@ -28,7 +28,6 @@ async function createDemoSource(dir: string): Promise<void> {
 /** Write what a validated plan needs on disk: workspace dir, config, demo source, mountpoint. */
 export async function materialize(plan: MountPlan): Promise<void> {
   await ensureDir(plan.paths.dir);
-  await ensureDir(plan.paths.runDir);
   if (plan.demoSourcePending) await createDemoSource(plan.config.source);
   if (plan.isNew) await saveConfig(plan.paths, plan.config);
   // Never mkdir over our own (possibly hung) mount: the daemon deals with that after its lock.

@@ -4,23 +4,21 @@ import { join, resolve } from 'node:path';
 /**
  * Where mountie keeps its files. With MOUNTIE_HOME set everything lives under it; without,
  * config and state follow XDG ($XDG_STATE_HOME/mountie, default ~/.local/state/mountie) and the
- * default mountpoints live there too.
+ * default mountpoints live there too; pidfiles always sit beside their workspace's config.
  */
 export interface HomeLayout {
   readonly home: string;
   readonly workspacesDir: string;
   readonly mntDir: string;
-  /** Where pidfiles live: the workspace dir, or $XDG_RUNTIME_DIR/mountie without MOUNTIE_HOME. */
-  readonly runtimeDir: string;
 }
 
 export interface WorkspacePaths {
   readonly name: string;
   readonly dir: string;
   readonly config: string;
-  /** Directory holding the pidfile (same as `dir` unless XDG_RUNTIME_DIR applies). */
-  readonly runDir: string;
   readonly pidfile: string;
+  /** The workspace lock (flock), see src/protocol/lock.ts. */
+  readonly lock: string;
   readonly state: string;
   readonly log: string;
   readonly epoch: string;
@@ -29,15 +27,14 @@ export interface WorkspacePaths {
 }
 
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomeLayout {
-  let home: string;
-  let runtimeDir: string | undefined;
-  if (env.MOUNTIE_HOME) home = resolve(env.MOUNTIE_HOME);
-  else {
-    home = env.XDG_STATE_HOME ? join(resolve(env.XDG_STATE_HOME), 'mountie') : join(env.HOME || homedir(), '.local', 'state', 'mountie');
-    if (env.XDG_RUNTIME_DIR) runtimeDir = join(resolve(env.XDG_RUNTIME_DIR), 'mountie', 'workspaces');
-  }
-  const workspacesDir = join(home, 'workspaces');
-  return { home, workspacesDir, mntDir: join(home, 'mnt'), runtimeDir: runtimeDir ?? workspacesDir };
+  // The pidfile's place never depends on XDG_RUNTIME_DIR: a stop from cron or sudo (without it)
+  // must find the same files as the shell that started the daemon.
+  const home = env.MOUNTIE_HOME
+    ? resolve(env.MOUNTIE_HOME)
+    : env.XDG_STATE_HOME
+      ? join(resolve(env.XDG_STATE_HOME), 'mountie')
+      : join(env.HOME || homedir(), '.local', 'state', 'mountie');
+  return { home, workspacesDir: join(home, 'workspaces'), mntDir: join(home, 'mnt') };
 }
 
 export function workspacePaths(layout: HomeLayout, name: string): WorkspacePaths {
@@ -46,8 +43,8 @@ export function workspacePaths(layout: HomeLayout, name: string): WorkspacePaths
     name,
     dir,
     config: join(dir, 'workspace.json'),
-    runDir: join(layout.runtimeDir, name),
-    pidfile: join(layout.runtimeDir, name, 'daemon.pid'),
+    pidfile: join(dir, 'daemon.pid'),
+    lock: join(dir, 'lock'),
     state: join(dir, 'state.json'),
     log: join(dir, 'daemon.log'),
     epoch: join(dir, 'epoch'),

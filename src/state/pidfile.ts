@@ -40,8 +40,10 @@ export async function readPidfile(path: string): Promise<PidfileRead> {
   }
   try {
     const doc = JSON.parse(text) as Partial<PidfileDoc>;
-    if (doc.schema !== PIDFILE_SCHEMA || !Number.isInteger(doc.pid) || typeof doc.instanceId !== 'string') {
-      return { kind: 'corrupt', reason: 'unexpected content' };
+    if (doc.schema !== PIDFILE_SCHEMA || typeof doc.instanceId !== 'string' || typeof doc.bootId !== 'string') return { kind: 'corrupt', reason: 'unexpected content' };
+    // pid <= 1 addresses groups, everyone or init; a pid that is no process id makes the whole file a guess.
+    if (!Number.isSafeInteger(doc.pid) || (doc.pid as number) <= 1 || !Number.isSafeInteger(doc.startTime) || (doc.startTime as number) < 0) {
+      return { kind: 'corrupt', reason: `not a process identity: pid ${JSON.stringify(doc.pid)}, startTime ${JSON.stringify(doc.startTime)}` };
     }
     return { kind: 'ok', doc: doc as PidfileDoc };
   } catch (err) {

@@ -1,12 +1,12 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MountieError, errnoCode } from '../errors.js';
-import { isFuse, mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
+import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import { validateName } from './names.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from './paths.js';
 import { loadConfig, WORKSPACE_SCHEMA, type WorkspaceConfig } from './workspace.js';
-import { fsnameFor } from './tag.js';
+import { homeIdOf, isTagOf } from '../protocol/tag.js';
 
 export interface MountRequest {
   readonly name: unknown;
@@ -83,10 +83,12 @@ async function checkSource(source: string, paths: WorkspacePaths): Promise<strin
  * Check the mountpoint without ever touching a mount: /proc/self/mountinfo first, and the
  * directory itself only when nothing is mounted there.
  */
-async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readonly MountEntry[]): Promise<boolean> {
+async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readonly MountEntry[], homeId: string | undefined): Promise<boolean> {
+  // Ours = tagged for this workspace of this very home; any other mount there is someone else's.
+  const ours = (e: MountEntry): boolean => homeId !== undefined && isTagOf(e, paths.name, homeId);
   const entry = mountAt(mounts, mp);
   if (entry) {
-    if (isFuse(entry) && entry.source === fsnameFor(paths.name)) return true;
+    if (ours(entry)) return true;
     throw new MountieError('ERR_MOUNTPOINT_BUSY', `${mp} is already a mount point (${entry.fstype} ${entry.source})`, {
       data: { path: mp, workspace: paths.name },
       hint: 'unmount it first or choose another directory with --at',
@@ -109,7 +111,7 @@ async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readon
     // A concurrent start may have mounted this workspace between our mountinfo read and readdir:
     // then the entries are the mount's, and the lock (not this check) decides who runs.
     const now = mountAt(await readMountInfo(), mp);
-    if (now && isFuse(now) && now.source === fsnameFor(paths.name)) return true;
+    if (now && ours(now)) return true;
     throw new MountieError('ERR_MOUNTPOINT_NOT_EMPTY', `mountpoint ${mp} is not empty (${names.length} entries)`, {
       data: { path: mp, workspace: paths.name },
       hint: 'mount on an empty directory: empty it or choose another with --at',
@@ -154,7 +156,7 @@ export async function planMount(req: MountRequest, layout: HomeLayout, cwd = pro
       hint: 'the mountpoint may be neither inside the source nor contain it; choose another --at',
     });
   }
-  const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo());
+  const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home));
   const config: WorkspaceConfig = stored ?? {
     schema: WORKSPACE_SCHEMA,
     name,

@@ -29,9 +29,11 @@ export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig
     if (doc.schema !== WORKSPACE_SCHEMA || typeof doc.source !== 'string' || typeof doc.mountpoint !== 'string') {
       throw new Error(`unexpected schema ${String(doc.schema)}`);
     }
+    // A config copied from another workspace must not start a daemon for the wrong one.
+    if (doc.name !== paths.name) throw new Error(`it describes workspace ${JSON.stringify(doc.name)}, not ${JSON.stringify(paths.name)}`);
     return { ...doc, readOnly: doc.readOnly === true } as WorkspaceConfig;
   } catch (cause) {
-    throw new MountieError('ERR_CONFIG_CORRUPT', `workspace config ${paths.config} is unreadable`, {
+    throw new MountieError('ERR_CONFIG_CORRUPT', `workspace config ${paths.config} is unusable: ${cause instanceof Error ? cause.message : String(cause)}`, {
       data: { path: paths.config, workspace: paths.name },
       hint: 'fix or delete the file (while the workspace is stopped), then mount again',
       cause,

@@ -1,5 +1,5 @@
 /** Is a process alive, and is it still the one we mean? For signalling without hitting a reused pid. */
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { MountieError, errnoCode } from '../errors.js';
 import { readSmallNow, readStatNow } from './proc-read.js';
 
@@ -81,4 +81,19 @@ export async function ancestorsOf(pid: number): Promise<number[]> {
     cur = st.ppid;
   }
   return out;
+}
+
+/**
+ * This process's pid as /proc names it. Inside a pid namespace that still sees the host's /proc
+ * (a container without its own /proc mount) process.pid is 1 while /proc/1 is the host's init:
+ * everything we record about ourselves for others to verify must use /proc's numbering.
+ */
+export function procSelfPid(): number {
+  try {
+    const n = Number(readlinkSync('/proc/self'));
+    return Number.isSafeInteger(n) && n > 0 ? n : process.pid;
+  } catch {
+    // No /proc: nobody can verify us through it anyway.
+    return process.pid;
+  }
 }

@@ -3,6 +3,7 @@ export { parseStat, parseCmdline, procCwd, readGroupNow, readProc, readSmallNow,
 export { scanProcesses, type ScanOptions } from './proc-scan.js';
 export {
   bootId,
+  procSelfPid,
   probeLiveness,
   identityOf,
   sameIdentity,

@@ -1,19 +1,21 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeHome, pidsLabelled } from './sandbox.js';
-import { readProc } from '../../src/sys/proc.js';
+import { readProcStat } from '../../src/sys/proc-stat-scan.js';
+import { isMarked } from '../../src/protocol/marker.js';
 import { readPidfile, type PidfileDoc } from '../../src/state/pidfile.js';
-import { lockAddress, probeLock } from '../../src/daemon/lock.js';
+import { lockHeldNow } from '../../src/protocol/lock.js';
+import { lstat } from 'node:fs/promises';
 
 /** Live (non-zombie) mountie daemon processes of a test home: `mount <ws>` in argv, no --background. */
 export async function daemonsOf(home: string, ws?: string): Promise<number[]> {
   const out: number[] = [];
   for (const pid of await pidsLabelled(home)) {
-    const p = await readProc(pid);
-    if (!p || p.state === 'Z') continue;
-    const i = p.argv.indexOf('mount');
-    if (i < 0 || p.argv.includes('--background')) continue;
-    if (ws !== undefined && p.argv[i + 1] !== ws) continue;
+    // A daemon marks itself (comm/title `mountie-daemon <ws>`); launchers and other children do not.
+    const st = readProcStat(pid);
+    if (!st || st.state === 'Z' || !isMarked(st.comm)) continue;
+    const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (ws !== undefined && title.split('\0')[0] !== `mountie-daemon ${ws}`) continue;
     out.push(pid);
   }
   return out;
@@ -25,7 +27,8 @@ export async function pidfileOf(home: string, ws: string): Promise<PidfileDoc | 
 }
 
 export async function lockHeld(home: string, ws: string): Promise<boolean> {
-  return (await probeLock(lockAddress(home, ws))).held;
+  const st = await lstat(join(home, 'workspaces', ws, 'lock')).catch(() => undefined);
+  return st !== undefined && (await lockHeldNow(st)) === true;
 }
 
 export async function logOf(home: string, ws: string): Promise<string> {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CLI, isMounted, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { CLI, isMounted, pidsLabelled, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { setupWorkspace, daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
 import { identityOf } from '../../src/sys/proc.js';
@@ -105,7 +105,8 @@ describe('mount --background', () => {
         async () => {
           const daemons = await daemonsOf(home, 'ws');
           if (daemons.length > 1) return 'two daemons';
-          if (daemons.length === 0) return (await isMounted(mp)) ? undefined : 'gone';
+          // Gone means gone: no process of this home at all (a daemon still exec'ing is not marked yet).
+          if (daemons.length === 0) return (await isMounted(mp)) || (await pidsLabelled(home)).length > 0 ? undefined : 'gone';
           const pf = await pidfileOf(home, 'ws');
           return pf?.pid === daemons[0] && (await isMounted(mp)) && (await lockHeld(home, 'ws')) ? 'started' : undefined;
         },

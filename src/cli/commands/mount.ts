@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { MountieError } from '../../errors.js';
 import { runDaemon } from '../../daemon/run.js';
-import { openReadyChannel } from '../../daemon/channel.js';
-import { lockAddress, probeLock } from '../../daemon/lock.js';
+import { openReadyChannel } from '../../protocol/channel.js';
+import { discover, homeFacts } from '../../launcher/discover.js';
+import { readMountInfo } from '../../sys/mountinfo.js';
+import { scanProcStats } from '../../sys/proc-stat-scan.js';
 import { startDaemon } from '../../launcher/start.js';
 import { resolveHome } from '../../state/paths.js';
 import { planMount } from '../../state/plan.js';
@@ -34,9 +36,9 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
   const layout = resolveHome();
   const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly }, layout);
   // Fast path for the common "already running": the daemon's own lock stays the authority.
-  const probe = await probeLock(lockAddress(layout.home, plan.config.name));
-  if (probe.held) {
-    const pid = probe.owner?.pid;
+  const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
+  if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
+    const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
     throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
       data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
       hint: `use it as it is, or run: mountie stop ${plan.config.name}`,

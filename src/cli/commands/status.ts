@@ -1,10 +1,10 @@
 import { MountieError } from '../../errors.js';
 import { resolveHome } from '../../state/paths.js';
 import { validateName } from '../../state/names.js';
-import { discover } from '../../launcher/discover.js';
+import { discover, homeFacts } from '../../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from '../../launcher/inspect.js';
 import { readMountInfo } from '../../sys/mountinfo.js';
-import { scanProcesses } from '../../sys/proc.js';
+import { scanProcStats } from '../../sys/proc-stat-scan.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 
@@ -19,12 +19,21 @@ function uptime(sec: number | undefined): string {
   return `up ${Math.round(sec / 3600)}h`;
 }
 
+/** A path as one field of a line: quoted when it holds whitespace, quotes or control characters, so a newline can never split a line. */
+export function field(text: string): string {
+  return /^[\x21-\x7e\u00a0-\uffff]+$/.test(text) && !text.includes('"') ? text : JSON.stringify(text);
+}
+
 function line(s: WorkspaceStatus): string {
   const parts = [s.workspace, s.tokens.join(' ')];
-  if (s.mountpoint) parts.push(s.mountpoint);
+  if (s.mountpoint) parts.push(field(s.mountpoint));
+  for (const mp of s.mountpoints) if (mp !== s.mountpoint) parts.push(`also-mounted=${field(mp)}`);
   if (s.daemon) parts.push(uptime(s.daemon.uptimeSec));
-  if (s.state && s.verdict === 'running') {
-    parts.push(`cursor=${s.state.cursor}`, `health=${s.state.health.ok ? 'ok' : (s.state.health.lastError?.code ?? 'error')}`, `state=${s.state.status}`);
+  if (s.configError) parts.push(`config=corrupt`);
+  if (s.state && (s.verdict === 'running' || s.verdict === 'failed')) {
+    parts.push(`cursor=${s.state.cursor}`, `state=${s.state.status}`);
+    // The state writer's own health: only worth a word when its writes fail (never "ok" beside a failed mount).
+    if (!s.state.health.ok) parts.push(`state-writes=${s.state.health.lastError?.code ?? 'failing'}`);
     // degraded/failed: the source's trouble, in words (state.json and --json carry the numbers).
     if ((s.state.status === 'degraded' || s.state.status === 'failed') && s.state.reason) parts.push(`reason=${JSON.stringify(s.state.reason)}`);
   }
@@ -33,10 +42,12 @@ function line(s: WorkspaceStatus): string {
 
 export async function statusCommand(ws: string | undefined, flags: StatusFlags, out: Out): Promise<number> {
   const layout = resolveHome();
-  const [procs, mounts] = await Promise.all([scanProcesses(), readMountInfo()]);
-  const names = ws !== undefined ? [validateName(ws)] : await listWorkspaces(layout, procs);
-  const all = await Promise.all(names.map(async (n) => inspectWorkspace(await discover(layout, n, { procs, mounts }))));
-  const one = ws !== undefined ? all[0] : undefined;
+  const name = ws === undefined ? undefined : validateName(ws);
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  const snap = { procs: scanProcStats(), mounts };
+  const names = name !== undefined ? [name] : await listWorkspaces(layout, snap, facts);
+  const all = await Promise.all(names.map(async (n) => inspectWorkspace(await discover(layout, n, snap, facts))));
+  const one = name !== undefined ? all[0] : undefined;
   if (one && !one.known) {
     throw new MountieError('ERR_UNKNOWN_WORKSPACE', `unknown workspace ${one.workspace}: not configured, not running, not mounted`, {
       data: { workspace: one.workspace },
@@ -47,5 +58,5 @@ export async function statusCommand(ws: string | undefined, flags: StatusFlags, 
   else if (all.length === 0) out.line('no workspaces');
   else for (const s of all) out.line(line(s));
   if (one) return one.verdict === 'running' ? EXIT.ok : one.verdict === 'stopped' ? EXIT.stopped : EXIT.failure;
-  return all.some((s) => s.verdict === 'leftovers') ? EXIT.failure : EXIT.ok;
+  return all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? EXIT.failure : EXIT.ok;
 }

@@ -1,9 +1,11 @@
-import { MountieError } from '../../errors.js';
+import { MountieError, isMountieError } from '../../errors.js';
 import { resolveHome } from '../../state/paths.js';
 import { validateName } from '../../state/names.js';
+import { homeFacts } from '../../launcher/discover.js';
 import { listWorkspaces } from '../../launcher/inspect.js';
 import { stopWorkspace, type StopReport } from '../../launcher/stop.js';
-import { scanProcesses } from '../../sys/proc.js';
+import { readMountInfo } from '../../sys/mountinfo.js';
+import { scanProcStats } from '../../sys/proc-stat-scan.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 
@@ -17,7 +19,14 @@ function describe(r: StopReport): string[] {
   const lines: string[] = [];
   if (r.processes.length === 0) lines.push(`${r.workspace}: no daemon was running`);
   for (const p of r.processes) {
-    const how = { TERM: 'stopped by SIGTERM', KILL: 'killed by SIGKILL after the grace period', 'already-gone': 'was already gone', survived: 'SURVIVED', 'left-alone': 'left alone' }[p.ended];
+    const how = {
+      TERM: 'stopped by SIGTERM',
+      KILL: 'killed by SIGKILL after the grace period',
+      'already-gone': 'was already gone',
+      survived: 'SURVIVED',
+      'left-alone': 'left alone',
+      appeared: 'started while stopping; not signalled (run stop again to stop it)',
+    }[p.ended];
     lines.push(`${r.workspace}: pid ${p.pid}${p.inPidfile ? '' : ' (orphan)'} ${how}`);
   }
   if (r.swept.length) lines.push(`${r.workspace}: killed ${r.swept.length} stray descendant(s): ${r.swept.join(', ')}`);
@@ -26,8 +35,15 @@ function describe(r: StopReport): string[] {
   if (r.cleaned.pidfile) lines.push(`${r.workspace}: removed a stale pidfile`);
   if (r.cleaned.state) lines.push(`${r.workspace}: marked state.json stopped (the daemon had died without shutting down)`);
   if (r.survivors.length) lines.push(`${r.workspace}: STILL RUNNING: pid ${r.survivors.join(', ')}`);
+  for (const n of r.notes) lines.push(`${r.workspace}: note: ${n}`);
+  if (r.error) lines.push(`${r.workspace}: FAILED: ${r.error.message}${r.error.hint ? ` (what to do: ${r.error.hint})` : ''}`);
   if (r.mountLeft) lines.push(`${r.workspace}: STILL MOUNTED: ${r.mountLeft} (try: fusermount -uz ${r.mountLeft})`);
   return lines;
+}
+
+function failedReport(workspace: string, err: unknown): StopReport {
+  const error = isMountieError(err) ? { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } : { code: 'ERR_STOP_FAILED', message: err instanceof Error ? err.message : String(err) };
+  return { workspace, processes: [], swept: [], cleaned: { mount: false, pidfile: false, state: false, aborted: false }, appeared: [], survivors: [], mountLeft: undefined, notes: [], ok: false, error };
 }
 
 export async function stopCommand(ws: string | undefined, flags: StopFlags, out: Out): Promise<number> {
@@ -37,10 +53,11 @@ export async function stopCommand(ws: string | undefined, flags: StopFlags, out:
     });
   }
   const layout = resolveHome();
-  const names = ws !== undefined ? [validateName(ws)] : await listWorkspaces(layout, await scanProcesses());
+  const name = ws === undefined ? undefined : validateName(ws);
+  const names = name !== undefined ? [name] : await listWorkspaces(layout, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
   const reports: StopReport[] = [];
-  // One at a time: each stop confirms with its own fresh scan.
-  for (const name of names) reports.push(await stopWorkspace(layout, name, { graceMs: flags.grace }));
+  // One at a time: each stop confirms with its own fresh scan. One that fails does not stop the others.
+  for (const n of names) reports.push(await stopWorkspace(layout, n, { graceMs: flags.grace }).catch((err: unknown) => failedReport(n, err)));
   const ok = reports.every((r) => r.ok);
   if (flags.json) out.json({ schema: 'mountie.stop/v1', ok, workspaces: reports });
   else {

@@ -13,20 +13,22 @@ describe('workspace names', () => {
 describe('paths', () => {
   it('roots everything at MOUNTIE_HOME', () => {
     const l = resolveHome({ MOUNTIE_HOME: '/h', XDG_RUNTIME_DIR: '/run/user/0' });
-    expect(l).toEqual({ home: '/h', workspacesDir: '/h/workspaces', mntDir: '/h/mnt', runtimeDir: '/h/workspaces' });
+    expect(l).toEqual({ home: '/h', workspacesDir: '/h/workspaces', mntDir: '/h/mnt' });
     const p = workspacePaths(l, 'ws');
     expect(p).toMatchObject({
       config: '/h/workspaces/ws/workspace.json',
       pidfile: '/h/workspaces/ws/daemon.pid',
       state: '/h/workspaces/ws/state.json',
       log: '/h/workspaces/ws/daemon.log',
+      lock: '/h/workspaces/ws/lock',
       defaultMountpoint: '/h/mnt/ws',
     });
   });
-  it('follows XDG without MOUNTIE_HOME', () => {
+  it('follows XDG without MOUNTIE_HOME; the pidfile never moves with XDG_RUNTIME_DIR', () => {
     const l = resolveHome({ XDG_STATE_HOME: '/s', XDG_RUNTIME_DIR: '/r', HOME: '/home/u' });
     expect(l.home).toBe('/s/mountie');
-    expect(workspacePaths(l, 'ws').pidfile).toBe('/r/mountie/workspaces/ws/daemon.pid');
+    expect(workspacePaths(l, 'ws').pidfile).toBe('/s/mountie/workspaces/ws/daemon.pid');
+    expect(workspacePaths(resolveHome({ XDG_STATE_HOME: '/s', HOME: '/home/u' }), 'ws').pidfile).toBe('/s/mountie/workspaces/ws/daemon.pid');
     expect(resolveHome({ HOME: '/home/u' }).home).toBe('/home/u/.local/state/mountie');
   });
 });

@@ -1,0 +1,127 @@
+/**
+ * The workspace lock: flock(2) on `<home>/workspaces/<ws>/lock`, a file in the owner's 0700
+ * workspace directory.
+ *
+ * Why a file lock (and not the abstract unix socket of 0.1): an abstract socket name has no
+ * permissions, so another local user could bind it first (blocking every mount) or answer probes
+ * with a forged pid; and it lives per network namespace and per spelling of the home. A flock on a
+ * file in a 0700 directory can only be taken by its owner (and root), is keyed by the file's inode
+ * (a home reached through a symlink or a bind mount is the same lock), spans every namespace, and
+ * the kernel drops it when the holder's last fd closes, SIGKILL included.
+ *
+ * Node has no flock(); `flock(1)` (util-linux) locks the open file description we pass it as fd 3
+ * and exits, and the lock stays with our fd. Who holds it is never taken on anyone's word: the
+ * kernel shows it in the holder's /proc/<pid>/fdinfo (see ./daemons.ts).
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { MountieError, errnoCode } from '../errors.js';
+import { devString, parseLockLine } from '../sys/proc-fds.js';
+
+export interface LockRef {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export interface HeldLock extends LockRef {
+  release(): Promise<void>;
+}
+
+const FLOCK_TIMEOUT_MS = 3000;
+const CONFLICT = 75;
+
+async function openLockFile(path: string, workspace: string): Promise<FileHandle> {
+  try {
+    // O_NOFOLLOW: a symlink planted at the lock's path is refused, never followed. Read-only: flock
+    // needs no write access, so an existing lock still works on a read-only workspace directory.
+    return await open(path, constants.O_RDONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw new MountieError('ERR_LOCK_FAILED', `cannot open the workspace lock ${path}: ${errnoCode(err) ?? String(err)}`, {
+      data: { path, workspace },
+      hint: errnoCode(err) === 'ELOOP' ? `${path} is a symlink; remove it` : `check that ${path} is a file you own`,
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Take the workspace lock or throw ERR_WORKSPACE_LOCKED. `holder` names the current holder for
+ * the message (found by the caller in /proc, never asked of the holder).
+ */
+export async function acquireLock(path: string, workspace: string, holder?: () => Promise<number | undefined>): Promise<HeldLock> {
+  const fh = await openLockFile(path, workspace);
+  let taken = false;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) {
+      throw new MountieError('ERR_LOCK_FAILED', `the workspace lock ${path} is not a regular file of yours`, { data: { path, workspace }, hint: `remove ${path} while the workspace is stopped` });
+    }
+    taken = await flockNow(fh.fd);
+    if (!taken) {
+      const pid = await holder?.().catch(() => undefined);
+      throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${workspace} is already mounted or being cleaned by ${pid === undefined ? 'another process' : `pid ${pid}`}`, {
+        data: { workspace, ...(pid === undefined ? {} : { pid }) },
+        hint: `use it as it is, or run: mountie stop ${workspace}`,
+      });
+    }
+    let released = false;
+    return {
+      path,
+      dev: st.dev,
+      ino: st.ino,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await fh.close(); // the last fd of the open file description: the kernel drops the lock
+      },
+    };
+  } finally {
+    if (!taken) await fh.close().catch(() => undefined);
+  }
+}
+
+/** Take the lock through `fd` without waiting: true when taken, false when someone holds it. */
+function flockNow(fd: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(CONFLICT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), FLOCK_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(
+        new MountieError('ERR_LOCK_FAILED', `could not take the workspace lock: ${errnoCode(err) === 'ENOENT' ? 'the flock command (util-linux) is missing' : err.message}`, {
+          hint: errnoCode(err) === 'ENOENT' ? 'install util-linux (apt-get install util-linux)' : 'see the message above',
+          cause: err,
+        }),
+      );
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(true);
+      else if (code === CONFLICT) resolve(false);
+      else reject(new MountieError('ERR_LOCK_FAILED', `flock exited ${code ?? signal}: ${stderr.trim()}`, { hint: 'see the message above' }));
+    });
+  });
+}
+
+/**
+ * Is the lock file `ref` locked right now? From /proc/locks: no side effect (probing by taking
+ * the lock would make a concurrent start fail). undefined when /proc/locks cannot be read.
+ */
+export async function lockHeldNow(ref: Pick<LockRef, 'dev' | 'ino'>): Promise<boolean | undefined> {
+  let text: string;
+  try {
+    text = await readFile('/proc/locks', 'utf8');
+  } catch {
+    // No /proc/locks: the caller falls back to what the process table shows.
+    return undefined;
+  }
+  const dev = devString(ref.dev);
+  return text.split('\n').some((line) => {
+    const l = parseLockLine(line);
+    return l !== undefined && l.kind === 'FLOCK' && l.ino === ref.ino && l.dev === dev;
+  });
+}

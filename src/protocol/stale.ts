@@ -1,0 +1,74 @@
+/**
+ * Cleaning the mounts a dead daemon left. A mount is stale only when its owner is proven dead: it
+ * carries this home's and workspace's tag, the caller holds the workspace lock, and no live daemon
+ * of the workspace exists (a daemon whose lock file was deleted under it still counts as live).
+ * A mount of another home or of anything else is never touched.
+ */
+import { stat } from 'node:fs/promises';
+import { MountieError, errnoCode } from '../errors.js';
+import { abortConnection, unmountPath } from '../sys/fusermount.js';
+import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
+import { withTimeout } from '../sys/time.js';
+import type { DaemonRef } from './daemons.js';
+import { mountsOf } from './tag.js';
+
+/**
+ * Bounded probe of a mountpoint: 'enotconn' for a dead FUSE server, 'hung' when it does not answer
+ * in time (the stat keeps one threadpool thread until the connection is aborted), 'ok' otherwise.
+ */
+export async function probeMountpoint(path: string, timeoutMs = 500): Promise<'ok' | 'enotconn' | 'hung' | 'error'> {
+  try {
+    await withTimeout(`stat ${path}`, timeoutMs, stat(path));
+    return 'ok';
+  } catch (err) {
+    if (errnoCode(err) === 'ENOTCONN') return 'enotconn';
+    return err instanceof Error && err.name === 'TimeoutError' ? 'hung' : 'error';
+  }
+}
+
+export interface StaleCleanupInput {
+  readonly workspace: string;
+  readonly homeId: string;
+  /** Live daemons of this workspace other than the caller (from findHomeDaemons). */
+  readonly liveDaemons: readonly DaemonRef[];
+  readonly log: (line: string) => void;
+}
+
+/** Abort and lazily detach one of our mounts; true when it is gone from mountinfo. */
+async function detach(entry: MountEntry, log: (line: string) => void): Promise<boolean> {
+  // Abort first so that anything blocked on it is released; then detach lazily. Only if the
+  // topmost mount at that path is still this one: never unmount what was stacked on top of it.
+  const aborted = await abortConnection(entry);
+  const top = mountAt(await readMountInfo(), entry.mountPoint);
+  if (top?.mountId !== entry.mountId) return top === undefined || !(await readMountInfo()).some((e) => e.mountId === entry.mountId);
+  const r = await unmountPath(entry.mountPoint, { lazyOnly: true });
+  log(`stale mount at ${entry.mountPoint} (connection ${entry.device}, aborted=${aborted}) cleaned: ${r.unmounted}`);
+  return r.unmounted;
+}
+
+/**
+ * Clean every stale mount of this workspace, wherever it sits. Call ONLY while holding the
+ * workspace lock. Throws ERR_WORKSPACE_LOCKED when a live daemon owns them (nothing is touched).
+ */
+export async function cleanStaleMounts(input: StaleCleanupInput): Promise<number> {
+  const mine = mountsOf(await readMountInfo(), input.workspace, input.homeId);
+  if (mine.length === 0) return 0;
+  const live = input.liveDaemons[0];
+  if (live) {
+    throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${input.workspace} is still served by pid ${live.pid}; its mount is not stale`, {
+      data: { workspace: input.workspace, pid: live.pid, path: mine[0]?.mountPoint },
+      hint: `run: mountie stop ${input.workspace}`,
+    });
+  }
+  let cleaned = 0;
+  for (const e of mine.reverse()) {
+    if (await detach(e, input.log)) cleaned++;
+    else {
+      throw new MountieError('ERR_UNMOUNT_FAILED', `could not clean the stale mount at ${e.mountPoint}`, {
+        data: { path: e.mountPoint, workspace: input.workspace },
+        hint: `run: fusermount -uz ${e.mountPoint}`,
+      });
+    }
+  }
+  return cleaned;
+}

@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, realpath, rm, symlink, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { findHomeDaemons } from '../../../src/protocol/daemons.js';
+import { readMountInfo } from '../../../src/sys/mountinfo.js';
+import { scanProcStats } from '../../../src/sys/proc-stat-scan.js';
+import { reapAll, spawnTracked } from '../../helpers/sandbox.js';
+import { waitForOutput } from '../../helpers/cli.js';
+
+const HOLDER = new URL('../../fixtures/lock-holder.mjs', import.meta.url).pathname;
+
+async function holder(lockPath: string, title: string, mode: 'lock' | 'open'): Promise<ChildProcess> {
+  const c = spawnTracked(process.execPath, [HOLDER, lockPath, title, mode]);
+  await waitForOutput(c, /ready/);
+  return c;
+}
+
+describe('findHomeDaemons: marker + our lock file open, nothing taken on trust', () => {
+  let dir = '';
+  afterEach(async () => {
+    await reapAll();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function home(name: string): Promise<{ ws: string; dirs: { workspacesDir: string; realWorkspacesDir: string } }> {
+    const wsDir = join(dir, name, 'workspaces');
+    await mkdir(join(wsDir, 'ws'), { recursive: true, mode: 0o700 });
+    return { ws: join(wsDir, 'ws'), dirs: { workspacesDir: wsDir, realWorkspacesDir: await realpath(wsDir) } };
+  }
+  const find = async (dirs: { workspacesDir: string; realWorkspacesDir: string }, ws?: string) =>
+    findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), ws === undefined ? {} : { ws });
+
+  it('finds the holder and a starter, never a look-alike, an unmarked holder or another home\'s daemon', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mountie-daemons-'));
+    const a = await home('a');
+    const b = await home('b');
+    const real = await holder(join(a.ws, 'lock'), 'mountie-daemon ws', 'lock');
+    const starter = await holder(join(a.ws, 'lock'), 'mountie-daemon ws', 'open');
+    const lookAlike = await holder(join(dir, 'elsewhere-lock'), 'mountie-daemon ws', 'lock');
+    const unmarked = await holder(join(a.ws, 'lock'), '-', 'open');
+    const otherHome = await holder(join(b.ws, 'lock'), 'mountie-daemon ws', 'lock');
+    const found = await find(a.dirs, 'ws');
+    expect(found.map((d) => [d.pid, d.holdsLock]).sort()).toEqual([[real.pid, true], [starter.pid, false]].sort());
+    for (const c of [lookAlike, unmarked, otherHome]) expect(found.some((d) => d.pid === c.pid)).toBe(false);
+    expect((await find(b.dirs)).map((d) => d.pid)).toEqual([otherHome.pid]);
+    expect(await find(a.dirs, 'other')).toEqual([]);
+  });
+
+  it('finds a daemon through a symlinked home, and one whose lock file was deleted under it', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mountie-daemons-'));
+    const a = await home('a');
+    await symlink(join(dir, 'a'), join(dir, 'alias'));
+    const viaAlias = { workspacesDir: join(dir, 'alias', 'workspaces'), realWorkspacesDir: a.dirs.realWorkspacesDir };
+    const d = await holder(join(dir, 'alias', 'workspaces', 'ws', 'lock'), 'mountie-daemon ws', 'lock');
+    expect((await find(a.dirs, 'ws')).map((x) => x.pid)).toEqual([d.pid]);
+    expect((await find(viaAlias, 'ws')).map((x) => x.pid)).toEqual([d.pid]);
+    await unlink(join(a.ws, 'lock'));
+    expect((await find(a.dirs, 'ws')).map((x) => [x.pid, x.holdsLock])).toEqual([[d.pid, true]]);
+  });
+});
