@@ -11,7 +11,8 @@ import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { abortConnection, unmountPath } from '../../src/sys/fusermount.js';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
-export const CLI = join(REPO, 'dist/cli/main.js');
+/** The built CLI under test; MOUNTIE_TEST_CLI runs the same tests against another build (e.g. to see a new test fail on the old one). */
+export const CLI = process.env.MOUNTIE_TEST_CLI || join(REPO, 'dist/cli/main.js');
 
 const homes = new Set<string>();
 const children = new Set<ChildProcess>();

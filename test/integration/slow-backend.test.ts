@@ -159,6 +159,10 @@ describe('a slow or wedged backend', () => {
     // The CLI's plain line carries the reason too.
     const text = await runCli(l.home, ['status', 'ws'], { timeoutMs: 15_000 });
     expect(text.stdout).toContain('state=failed');
+    // A failed mount is not "running and clean": exit 1, and no writer "ok" beside it (issue 9, item 13).
+    expect(text.exitCode).toBe(1);
+    expect(text.stdout).not.toMatch(/health=ok/);
+    expect((await runCli(l.home, ['status'], { timeoutMs: 15_000 })).exitCode).toBe(1);
     await expectStopped(l);
   }, 90_000);
 

@@ -60,3 +60,30 @@ describe('findHomeDaemons: marker + our lock file open, nothing taken on trust',
     expect((await find(a.dirs, 'ws')).map((x) => [x.pid, x.holdsLock])).toEqual([[d.pid, true]]);
   });
 });
+
+describe('findHomeDaemons never reads cmdline or environ (item 7: they can hang on a wedged process)', () => {
+  let dir = '';
+  afterEach(async () => void (dir && (await rm(dir, { recursive: true, force: true }))));
+
+  it('finds a daemon in a /proc whose cmdline and environ are FIFOs that would block any reader for ever', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { lstat, writeFile } = await import('node:fs/promises');
+    const { devString } = await import('../../../src/sys/proc-fds.js');
+    dir = await mkdtemp(join(tmpdir(), 'mountie-fakeproc-'));
+    const wsDir = join(dir, 'home', 'workspaces', 'ws');
+    await mkdir(wsDir, { recursive: true });
+    await writeFile(join(wsDir, 'lock'), '');
+    const st = await lstat(join(wsDir, 'lock'));
+    const proc = join(dir, 'proc');
+    const p = join(proc, '4242');
+    await mkdir(join(p, 'fd'), { recursive: true });
+    await mkdir(join(p, 'fdinfo'));
+    await writeFile(join(p, 'stat'), '4242 (mountie-daemon ) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n');
+    await symlink(join(wsDir, 'lock'), join(p, 'fd', '9'));
+    await writeFile(join(p, 'fdinfo', '9'), `pos:\t0\nflags:\t0\nmnt_id:\t1\nino:\t${st.ino}\nlock:\t1: FLOCK  ADVISORY  WRITE 4242 ${devString(st.dev)}:${st.ino} 0 EOF\n`);
+    execFileSync('mkfifo', [join(p, 'cmdline'), join(p, 'environ')]);
+    const procs = scanProcStats(proc);
+    const found = await findHomeDaemons(procs, { workspacesDir: join(dir, 'home', 'workspaces'), realWorkspacesDir: await realpath(join(dir, 'home', 'workspaces')) }, [], { procRoot: proc, ws: 'ws' });
+    expect(found).toEqual([expect.objectContaining({ pid: 4242, startTime: 777, workspace: 'ws', holdsLock: true })]);
+  }, 10_000);
+});
