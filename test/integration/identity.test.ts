@@ -177,6 +177,34 @@ describe('identity: only what is proven ours is signalled or unmounted', () => {
     expect((await readMountInfo()).some((e) => e.source.startsWith('mountie:ws@') && e.mountPoint.startsWith(home))).toBe(false);
   });
 
+  it('a daemon in another network namespace still holds the workspace: a second start is refused, its mount untouched (item 5)', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const other = spawnTracked('unshare', ['--net', process.execPath, CLI, 'mount', 'ws', '--source', src], { env: { ...process.env, MOUNTIE_HOME: home } });
+    await waitForOutput(other, /press Ctrl-C/);
+    const r = await runCli(home, ['mount', 'ws', '--background', '--json']);
+    expect(r.exitCode, r.stdout).toBe(3);
+    expect(await answers(mp)).toBe(true);
+  });
+
+  it('a process holding the workspace lock without being a daemon (another stop, a forged holder) is never signalled (item 2)', async () => {
+    const { home, src } = await setupWorkspace();
+    await startBg(home, 'ws', ['--source', src]);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    const holderScript = new URL('../fixtures/lock-holder.mjs', import.meta.url).pathname;
+    const forged = spawnTracked(process.execPath, [holderScript, join(home, 'workspaces', 'ws', 'lock'), '-', 'lock']);
+    await waitForOutput(forged, /ready/);
+    const lookAlike = spawnTracked(process.execPath, [holderScript, join(home, 'decoy-lock'), 'mountie-daemon ws', 'lock']);
+    await waitForOutput(lookAlike, /ready/);
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '500']);
+    expect(stop.stdout).not.toMatch(new RegExp(`pid (${forged.pid}|${lookAlike.pid})`));
+    expect(forged.exitCode).toBeNull();
+    expect(lookAlike.exitCode).toBeNull();
+    expect(await identityOf(forged.pid!)).toBeDefined();
+    expect(await identityOf(lookAlike.pid!)).toBeDefined();
+    const start = await runCli(home, ['mount', 'ws', '--background', '--json']);
+    expect(start.exitCode, start.stdout).toBe(3);
+  });
+
   it('a mountpoint swapped for a symlink is refused; no mount lands where nobody looks (item 4)', async () => {
     const { home, src, mp } = await setupWorkspace();
     await startBg(home, 'ws', ['--source', src]);
