@@ -2,17 +2,14 @@ import { MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.
 import { loadConfig } from '../state/workspace.js';
 import { workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
-import { FUSE_SUBTYPE, homeIdOf, mountTag } from '../protocol/tag.js';
 import { nextEpoch } from '../state/epoch.js';
 import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
-import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { markDaemon } from '../protocol/marker.js';
-import { findHomeDaemons } from '../protocol/daemons.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
-import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { lstat, realpath } from 'node:fs/promises';
+import { FUSE_SUBTYPE, mountTag } from '../protocol/tag.js';
+import type { HeldLock } from '../protocol/lock.js';
+import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
 import { openLogger } from './log.js';
 import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
@@ -44,29 +41,6 @@ export function exitCodeForStartError(err: unknown): number {
 function describe(err: unknown): unknown {
   if (isMountieError(err)) return err.toJSON();
   return { code: 'ERR_MOUNT_FAILED', message: err instanceof Error ? err.message : String(err), data: { errno: errnoCode(err) } };
-}
-
-/**
- * Right before mounting: nothing else is mounted at the mountpoint, and it is a real directory at
- * exactly the configured (canonical) path: a mountpoint swapped for a symlink would send the
- * mount somewhere nobody looks for it.
- */
-async function checkMountpointFree(mountpoint: string, workspace: string): Promise<void> {
-  const entry = mountAt(await readMountInfo(), mountpoint);
-  if (entry) {
-    throw new MountieError('ERR_MOUNTPOINT_BUSY', `${mountpoint} is already a mount point (${entry.fstype} ${entry.source})`, {
-      data: { path: mountpoint, workspace },
-      hint: 'unmount it first or choose another mountpoint',
-    });
-  }
-  const st = await lstat(mountpoint).catch(() => undefined);
-  const real = st?.isDirectory() ? await realpath(mountpoint).catch(() => undefined) : undefined;
-  if (!st?.isDirectory() || real !== mountpoint) {
-    throw new MountieError('ERR_MOUNTPOINT_NOT_DIR', `mountpoint ${mountpoint} is ${st?.isSymbolicLink() ? 'a symlink' : st ? 'not a directory' : 'missing'}${real && real !== mountpoint ? ` (it resolves to ${real})` : ''}`, {
-      data: { path: mountpoint, workspace },
-      hint: `make ${mountpoint} an empty directory again, then mount`,
-    });
-  }
 }
 
 /**
@@ -155,28 +129,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     if (!config) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
     ctx.mountpoint = config.mountpoint;
     const me = await step('read own identity', 1000, async () => ({ id: await identityOf(selfPid), boot: await bootId() }));
-    const homeId = await step('identify home', 2000, async () => homeIdOf(opts.layout.home));
-    if (homeId === undefined) throw new MountieError('ERR_MOUNT_FAILED', `home ${opts.layout.home} is not reachable`, { data: { path: opts.layout.home } });
-    const dirs = { workspacesDir: opts.layout.workspacesDir, realWorkspacesDir: await realpath(opts.layout.workspacesDir).catch(() => undefined) };
-    const others = async (): Promise<Awaited<ReturnType<typeof findHomeDaemons>>> => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: opts.workspace, selfPid });
-    ctx.lock = await step('take lock', 4000, async () => {
-      const lock = await acquireLock(paths.lock, opts.workspace, async () => (await others()).find((d) => d.holdsLock)?.pid);
-      // The lock counts only while its path still names the file we locked (a deleted or replaced
-      // lock file would let a second daemon lock a new one).
-      const now = await lstat(paths.lock).catch(() => undefined);
-      if (now?.ino !== lock.ino || now.dev !== lock.dev) {
-        await lock.release();
-        throw new MountieError('ERR_WORKSPACE_LOCKED', `the lock file of workspace ${opts.workspace} was replaced while taking it`, { data: { workspace: opts.workspace, path: paths.lock }, hint: 'try again' });
-      }
-      return lock;
-    });
+    const home = await step('identify home', 2000, () => homeOf(opts.layout, opts.workspace, selfPid));
+    const homeId = home.homeId;
+    ctx.lock = await step('take lock', 4000, () => takeWorkspaceLock(paths, opts.workspace, home));
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
     const fsname = mountTag(opts.workspace, homeId);
     ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
     await step('clean stale mount', 6000, async () => {
       // Stale only when no other live daemon of this workspace exists (one whose lock file was
       // deleted under it still runs and still owns its mount).
-      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await others(), log: (l) => log.info(l) });
+      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await home.others(), log: (l) => log.info(l) });
       await checkMountpointFree(config.mountpoint, opts.workspace);
     });
     if (hooks.delayAfterLockMs > 0) await step('test delay after lock', hooks.delayAfterLockMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayAfterLockMs)));

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
 import { lockHeldNow } from '../protocol/lock.js';
 import { homeIdOf, mountsOf } from '../protocol/tag.js';
@@ -7,7 +7,6 @@ import { workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/p
 import { loadConfig, type WorkspaceConfig } from '../state/workspace.js';
 import { mountAt, type MountEntry } from '../sys/mountinfo.js';
 import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
-import { lstat } from 'node:fs/promises';
 
 /** A live daemon of one workspace of this home (proven: marker + our lock file open), and what the pidfile says of it. */
 export interface Daemon extends DaemonRef {

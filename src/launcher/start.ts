@@ -1,6 +1,7 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MountieError, isMountieError, type ErrorCode } from '../errors.js';
 import { READY_FD_ENV, type ChannelMessage } from '../protocol/channel.js';
@@ -16,7 +17,6 @@ import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { groupSignalAllowed } from './kill.js';
 import { readLogTail } from './log-tail.js';
-import { realpath } from 'node:fs/promises';
 
 export interface StartOptions {
   readonly layout: HomeLayout;
