@@ -19,9 +19,9 @@ const self = new URL(import.meta.url).pathname;
 
 /** A bench-only daemon: the real passthrough, optionally with a sync getattr or no lane split. */
 async function serve(args) {
-  const { mountFuse } = await import(join(root, 'dist/daemon/fuse.js'));
-  const { createPassthroughOps } = await import(join(root, 'dist/daemon/passthrough.js'));
-  const { createScheduler } = await import(join(root, 'dist/daemon/scheduler.js'));
+  const { mountFuse } = await import(join(root, 'dist/daemon/fuse/mount.js'));
+  const { createPassthroughOps } = await import(join(root, 'dist/daemon/passthrough/ops.js'));
+  const { createScheduler } = await import(join(root, 'dist/daemon/backend/scheduler.js'));
   const [source, mnt] = args.filter((a) => !a.startsWith('--'));
   const lane = args.find((a) => a.startsWith('--lane-limit='));
   const scheduler = createScheduler(lane ? { laneLimit: Number(lane.split('=')[1]) } : {});

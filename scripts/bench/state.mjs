@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import writeFileAtomic from 'write-file-atomic';
 import { fsyncDir, writeFileDurable } from '../../dist/state/atomic.js';
-import { StateWriter } from '../../dist/state/writer.js';
+import { StateWriter } from '../../dist/state/writer/writer.js';
 
 const DURATION_MS = 2000;
 const dir = await mkdtemp(join(process.argv[2] ?? tmpdir(), 'mountie-bench-state-'));

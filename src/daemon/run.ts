@@ -15,16 +15,16 @@ import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
 import { createShutdown } from './shutdown.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
-import { mountFuse, type MountedFuse } from './fuse.js';
-import { createPassthroughOps } from './passthrough.js';
+import { mountFuse, type MountedFuse } from './fuse/mount.js';
+import { createPassthroughOps } from './passthrough/ops.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
-import { createScheduler } from './scheduler.js';
-import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './health.js';
-import { backendConfigFromEnv } from './backend-config.js';
-import { backendView } from './backend-view.js';
+import { createScheduler } from './backend/scheduler.js';
+import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './backend/health.js';
+import { backendConfigFromEnv } from './backend/config.js';
+import { backendView } from './backend/view.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
-import { fuseThreadsCreated, installFuseThreadCounter } from './fuse-threads.js';
+import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
 import { applyTestFaults } from './test-faults.js';
 
 /** Exit codes shared with the CLI (README documents them). */

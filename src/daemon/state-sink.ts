@@ -1,6 +1,6 @@
 import type { FuseOps } from 'fuse-native';
 import { readState, type BackendView, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
-import { StateWriter } from '../state/writer.js';
+import { StateWriter } from '../state/writer/writer.js';
 import type { WorkspacePaths } from '../state/paths.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
 import { instrumentOps, newCounters, type OpCounters } from './instrument.js';

@@ -6,6 +6,6 @@ export { planMount, type MountPlan, type MountRequest } from './plan.js';
 export { materialize } from './materialize.js';
 export { readPidfile, writePidfile, removePidfileIfOwn, removeStalePidfile, PIDFILE_SCHEMA, type PidfileDoc, type PidfileRead } from './pidfile.js';
 export { writeFileDurable, cleanTempFiles } from './atomic.js';
-export { StateWriter } from './writer.js';
+export { StateWriter } from './writer/writer.js';
 export { nextEpoch } from './epoch.js';
 export { readState, readStateWithReason, STATE_SCHEMA, type StateDoc, type DaemonState, type DaemonStatus } from './state-schema.js';

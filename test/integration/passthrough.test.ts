@@ -10,7 +10,7 @@ import { access, lstat, mkdir, readFile, rm, stat, statfs, symlink, utimes, writ
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
-import { createPassthroughOps } from '../../src/daemon/passthrough.js';
+import { createPassthroughOps } from '../../src/daemon/passthrough/ops.js';
 import { applyOp, genOp, mulberry32, snapshotTree, type Op } from './passthrough-diff.js';
 
 afterEach(reapAll);

@@ -1,7 +1,7 @@
 /**
  * The state file under real crashes and real faults: kill -9 at random instants, two writers
  * with different epochs, a reader racing the writer, and a full filesystem. Needs `npm run
- * build` first (the hammer fixture runs dist/state/writer.js) and root for the tmpfs case.
+ * build` first (the hammer fixture runs dist/state/writer/writer.js) and root for the tmpfs case.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { access, appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandb
 import { cleanTempFiles } from '../../src/state/atomic.js';
 import { nextEpoch } from '../../src/state/epoch.js';
 import { readState, readStateWithReason, type DaemonState, type WriterHealth } from '../../src/state/state-schema.js';
-import { StateWriter } from '../../src/state/writer.js';
+import { StateWriter } from '../../src/state/writer/writer.js';
 import { runFile } from '../../src/sys/run.js';
 
 const HAMMER = join(REPO, 'test/fixtures/state-hammer.mjs');
@@ -85,15 +85,15 @@ let distSnapshot: string;
  * parallel build) rewrites dist/ in place, and a hammer starting then would fail to load.
  */
 beforeAll(async () => {
-  await access(join(REPO, 'dist/state/writer.js')).catch(() => {
-    throw new Error('dist/state/writer.js is missing: run `npm run build` first');
+  await access(join(REPO, 'dist/state/writer/writer.js')).catch(() => {
+    throw new Error('dist/state/writer/writer.js is missing: run `npm run build` first');
   });
   snapshotHome = await mkdtemp(join(tmpdir(), 'mountie-dist-'));
   distSnapshot = join(snapshotHome, 'dist');
   for (let attempt = 1; ; attempt++) {
     await rm(distSnapshot, { recursive: true, force: true });
     await cp(join(REPO, 'dist'), distSnapshot, { recursive: true });
-    const probe = await runFile(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(distSnapshot, 'state/writer.js'))})`], 20_000);
+    const probe = await runFile(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(join(distSnapshot, 'state/writer/writer.js'))})`], 20_000);
     if (probe.exitCode === 0) break;
     if (attempt === 5) throw new Error(`cannot load a snapshot of dist/: ${probe.stderr}`);
     await sleep(1000); // a build is rewriting dist/: copy again once it is done

@@ -2,9 +2,9 @@
  * The fencing rule of StateWriter: a document on disk with a higher epoch, or the same epoch
  * from another instance, means another writer owns the file and we must stop for good.
  */
-import { MountieError } from '../errors.js';
-import type { FenceHeader } from './state-schema.js';
-import type { FenceInfo } from './writer-types.js';
+import { MountieError } from '../../errors.js';
+import type { FenceHeader } from '../state-schema.js';
+import type { FenceInfo } from './types.js';
 
 /** Thrown inside beforeRename to abort a write once fenced; never leaves the writer. */
 export class FencedAbort extends Error {}

@@ -7,8 +7,8 @@
  * unanswered no other is issued, and each check meanwhile counts as a failure.
  */
 import { stat } from 'node:fs/promises';
-import { errnoCode } from '../errors.js';
-import { trackPoolCall } from '../sys/pool-calls.js';
+import { errnoCode } from '../../errors.js';
+import { trackPoolCall } from '../../sys/pool-calls.js';
 import type { SchedulerTimers } from './scheduler.js';
 
 export type MountHealth = 'active' | 'degraded' | 'failed';

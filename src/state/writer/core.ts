@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { basename, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { MountieError } from '../errors.js';
-import { STATE_SCHEMA } from './state-schema.js';
-import { FencedAbort, fenceReason, fencedError } from './writer-fence.js';
-import { WriterHealthTracker } from './writer-health.js';
-import { emit, type Listener } from './writer-listeners.js';
-import { defaultIo, defaultTimers, type FenceInfo, type StateWriterOptions, type WriterIo, type WriterTimers, type WrittenInfo } from './writer-types.js';
-import { FlushWaiters, IdleWaiters } from './writer-waiters.js';
+import { MountieError } from '../../errors.js';
+import { STATE_SCHEMA } from '../state-schema.js';
+import { FencedAbort, fenceReason, fencedError } from './fence.js';
+import { WriterHealthTracker } from './health.js';
+import { emit, type Listener } from './listeners.js';
+import { defaultIo, defaultTimers, type FenceInfo, type StateWriterOptions, type WriterIo, type WriterTimers, type WrittenInfo } from './types.js';
+import { FlushWaiters, IdleWaiters } from './waiters.js';
 
 export abstract class WriterCore<T extends object> {
   readonly path: string;

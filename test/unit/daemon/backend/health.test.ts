@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { probeDirectory, startHealthMonitor, type BackendLoad, type HealthMonitor, type HealthOptions, type HealthReport } from '../../../src/daemon/health.js';
+import { probeDirectory, startHealthMonitor, type BackendLoad, type HealthMonitor, type HealthOptions, type HealthReport } from '../../../../src/daemon/backend/health.js';
 
 const errno = (code: string): Error => Object.assign(new Error(code), { code });
 

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import type { FuseOps } from 'fuse-native';
-import { EIO, EROFS } from './passthrough-errno.js';
+import { EIO, EROFS } from './errno.js';
 
 /** Ops that change the tree or file contents; on a read-only mount they answer EROFS. */
 const WRITE_OPS = [

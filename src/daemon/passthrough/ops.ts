@@ -7,10 +7,10 @@
 import { promises as fsp, constants, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FuseDone, FuseOps } from 'fuse-native';
-import { EBADF, toFuseErrno } from './passthrough-errno.js';
-import { fdCalls, toFuseStat, toFuseStatfs, toSeconds } from './passthrough-fs.js';
+import { EBADF, toFuseErrno } from './errno.js';
+import { fdCalls, toFuseStat, toFuseStatfs, toSeconds } from './fs.js';
 import { abortableOps, readOnlyOps } from './guard-ops.js';
-import { createScheduler, type OpContext, type Scheduler } from './scheduler.js';
+import { createScheduler, type OpContext, type Scheduler } from '../backend/scheduler.js';
 
 /**
  * Flags we must not pass on. O_DIRECT: our buffers are not aligned. O_CREAT/O_EXCL/O_NOCTTY:

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { errnoCode, isMountieError } from '../errors.js';
+import { errnoCode, isMountieError } from '../../errors.js';
 
 const ERRNO = constants.errno as Readonly<Record<string, number>>;
 

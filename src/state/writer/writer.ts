@@ -9,13 +9,13 @@
  * window (there is no conditional rename); its next check then fences it, and the rightful
  * writer's next write replaces it. The workspace lock, not this check, is the primary guard.
  */
-import { MountieError } from '../errors.js';
-import type { WriterHealth } from './state-schema.js';
-import { WriterCore } from './writer-core.js';
-import { addListener, type Listener } from './writer-listeners.js';
-import type { FenceInfo, StateWriterOptions, WriterStats, WrittenInfo } from './writer-types.js';
+import { MountieError } from '../../errors.js';
+import type { WriterHealth } from '../state-schema.js';
+import { WriterCore } from './core.js';
+import { addListener, type Listener } from './listeners.js';
+import type { FenceInfo, StateWriterOptions, WriterStats, WrittenInfo } from './types.js';
 
-export type { FenceInfo, StateWriterOptions, WriterIo, WriterStats, WriterTimers, WrittenInfo } from './writer-types.js';
+export type { FenceInfo, StateWriterOptions, WriterIo, WriterStats, WriterTimers, WrittenInfo } from './types.js';
 
 export class StateWriter<T extends object> extends WriterCore<T> {
   private closing: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 /** Public types of the backend scheduler (scheduler.ts). */
-import type { BackendLimits, LimitOptions } from './scheduler-limits.js';
+import type { BackendLimits, LimitOptions } from './limits.js';
 
 export type Lane = 'meta' | 'data';
 

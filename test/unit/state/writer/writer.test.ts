@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateWriter, type StateWriterOptions, type WriterIo, type WriterTimers } from '../../../src/state/writer.js';
-import { STATE_SCHEMA, readState, readStateWithReason, type DaemonState, type FenceHeader, type WriterHealth } from '../../../src/state/state-schema.js';
-import type { DurableWriteOptions } from '../../../src/state/atomic.js';
+import { StateWriter, type StateWriterOptions, type WriterIo, type WriterTimers } from '../../../../src/state/writer/writer.js';
+import { STATE_SCHEMA, readState, readStateWithReason, type DaemonState, type FenceHeader, type WriterHealth } from '../../../../src/state/state-schema.js';
+import type { DurableWriteOptions } from '../../../../src/state/atomic.js';
 
 /** Timers driven by advance(): backoff and deadlines without waiting. */
 class FakeTimers implements WriterTimers {

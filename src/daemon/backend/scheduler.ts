@@ -8,12 +8,12 @@
  * - answers every op by its deadline (ETIMEDOUT), queued or running, and every op at once with
  *   EIO when the session ends. See ARCHITECTURE.md, "Backend I/O".
  */
-import { MountieError } from '../errors.js';
-import { trackPoolCall } from '../sys/pool-calls.js';
-import { backendLimits } from './scheduler-limits.js';
-import type { Lane, OpContext, RunOptions, Scheduler, SchedulerOptions, SchedulerTimers } from './scheduler-types.js';
+import { MountieError } from '../../errors.js';
+import { trackPoolCall } from '../../sys/pool-calls.js';
+import { backendLimits } from './limits.js';
+import type { Lane, OpContext, RunOptions, Scheduler, SchedulerOptions, SchedulerTimers } from './types.js';
 
-export type { Lane, OpContext, RunOptions, Scheduler, SchedulerOptions, SchedulerStats, SchedulerTimers } from './scheduler-types.js';
+export type { Lane, OpContext, RunOptions, Scheduler, SchedulerOptions, SchedulerStats, SchedulerTimers } from './types.js';
 
 export const DEFAULT_DEADLINE_MS = 5000;
 export const DEFAULT_MAX_QUEUE = 1024;

@@ -1,6 +1,6 @@
 /** The shapes a StateWriter is configured with and reports through, plus its default io. */
-import { cleanTempFiles, writeFileDurable, type DurableWriteOptions } from './atomic.js';
-import { readStateHeader, type FenceHeader } from './state-schema.js';
+import { cleanTempFiles, writeFileDurable, type DurableWriteOptions } from '../atomic.js';
+import { readStateHeader, type FenceHeader } from '../state-schema.js';
 
 export interface WriterIo {
   write(path: string, data: string, opts: DurableWriteOptions): Promise<void>;

@@ -6,7 +6,7 @@
  * dead source. Within that, one lane may hold at most laneLimit, leaving the other lane at
  * least limit − laneLimit threads.
  */
-import { MountieError } from '../errors.js';
+import { MountieError } from '../../errors.js';
 
 export interface LimitOptions {
   /**

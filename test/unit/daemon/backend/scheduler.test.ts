@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createScheduler, type OpContext, type Scheduler, type SchedulerOptions } from '../../../src/daemon/scheduler.js';
-import { backendLimits, threadpoolSize } from '../../../src/daemon/scheduler-limits.js';
-import { EIO, ETIMEDOUT, toFuseErrno } from '../../../src/daemon/passthrough-errno.js';
-import { poolCallsPending } from '../../../src/sys/pool-calls.js';
+import { createScheduler, type OpContext, type Scheduler, type SchedulerOptions } from '../../../../src/daemon/backend/scheduler.js';
+import { backendLimits, threadpoolSize } from '../../../../src/daemon/backend/limits.js';
+import { EIO, ETIMEDOUT, toFuseErrno } from '../../../../src/daemon/passthrough/errno.js';
+import { poolCallsPending } from '../../../../src/sys/pool-calls.js';
 
 /** A backend call that returns only when the test says so (like a hung fs call). */
 interface Call<T = string> {

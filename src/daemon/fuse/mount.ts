@@ -5,12 +5,12 @@
  */
 import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-native';
 import { opendir, realpath } from 'node:fs/promises';
-import { MountieError } from '../errors.js';
-import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { unmountPath, type UnmountResult } from '../sys/fusermount.js';
-import { readOnlyOps } from './guard-ops.js';
+import { MountieError } from '../../errors.js';
+import { mountAt, readMountInfo } from '../../sys/mountinfo.js';
+import { unmountPath, type UnmountResult } from '../../sys/fusermount.js';
+import { readOnlyOps } from '../passthrough/guard-ops.js';
 
-export type { UnmountResult } from '../sys/fusermount.js';
+export type { UnmountResult } from '../../sys/fusermount.js';
 
 export interface MountFuseOptions {
   readonly mountpoint: string;

@@ -2,9 +2,9 @@
  * Health and retry bookkeeping of StateWriter: consecutive failures drive the backoff delay
  * and the health it reports; one success resets both.
  */
-import { errnoCode } from '../errors.js';
-import { addListener, emit, type Listener } from './writer-listeners.js';
-import type { WriterHealth } from './state-schema.js';
+import { errnoCode } from '../../errors.js';
+import { addListener, emit, type Listener } from './listeners.js';
+import type { WriterHealth } from '../state-schema.js';
 
 export class WriterHealthTracker {
   /** Consecutive failures since the last success: the backoff exponent. */

@@ -1,5 +1,5 @@
 /** The promises StateWriter hands out: flushes waiting for a sequence, fences for idleness. */
-import type { WriterTimers } from './writer-types.js';
+import type { WriterTimers } from './types.js';
 
 interface Waiter {
   readonly target: number;

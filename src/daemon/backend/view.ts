@@ -1,4 +1,4 @@
-import type { BackendView } from '../state/state-schema.js';
+import type { BackendView } from '../../state/state-schema.js';
 import type { HealthReport } from './health.js';
 import type { SchedulerStats } from './scheduler.js';
 
