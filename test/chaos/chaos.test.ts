@@ -7,7 +7,8 @@
  *
  * Profiles: CHAOS_STEPS (default 220: the CI profile, 2 seeds × 110) and CHAOS_SEED (default the
  * fixed list below; with CHAOS_SEED set, one run of CHAOS_STEPS steps). CHAOS_SKIP=kind,kind turns
- * step kinds off to isolate a finding. Long run, by hand: CHAOS_STEPS=2000 npx vitest run test/chaos
+ * step kinds off and CHAOS_NO_DECOYS=name,name decoys (names in world.ts) and CHAOS_VIA=real,copy the symlinked home,
+ * to isolate a finding. Long run, by hand: CHAOS_STEPS=2000 npx vitest run test/chaos
  * A failure prints the seed, the replay command and every step so far with what it found.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,7 +78,7 @@ describe('chaos', () => {
           const problems = await checkAll(w, out);
           history.push(`#${n} ${describeStep(step)} (${Date.now() - t} ms)\n      ${out.log.join('\n      ')}`);
           if (problems.length) {
-            const replay = `CHAOS_SEED=${seed} CHAOS_STEPS=${n}${process.env.CHAOS_SKIP ? ` CHAOS_SKIP=${process.env.CHAOS_SKIP}` : ''} npx vitest run test/chaos`;
+            const replay = `CHAOS_SEED=${seed} CHAOS_STEPS=${n}${process.env.CHAOS_SKIP ? ` CHAOS_SKIP=${process.env.CHAOS_SKIP}` : ''}${process.env.CHAOS_NO_DECOYS ? ` CHAOS_NO_DECOYS=${process.env.CHAOS_NO_DECOYS}` : ''}${process.env.CHAOS_VIA ? ` CHAOS_VIA=${process.env.CHAOS_VIA}` : ''} npx vitest run test/chaos`;
             expect.fail(`chaos: invariant violated at step ${n} of seed ${seed}\n  ${problems.join('\n  ')}\nreplay: ${replay}\nsteps:\n${history.join('\n')}`);
           }
         }

@@ -216,7 +216,9 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       const tokens = statusTokens(r.stdout);
       out.log.push(`tokens ${JSON.stringify(tokens)}`);
       const want = tokens === undefined ? undefined : tokens.some((t) => /^(orphan|stale-pidfile|stale-mount)/.test(t)) ? 1 : tokens.every((t) => t === 'stopped') ? 3 : 0;
-      if (want === undefined) out.problems.push(`status ${s.ws} --json printed no JSON (exit ${r.exitCode}): ${r.stdout.slice(0, 300)} ${r.stderr.trim()}`);
+      const unknown = r.exitCode === 4 && !existsSync(wsDir(w, s.ws)) && r.stdout.includes('ERR_UNKNOWN_WORKSPACE');
+      if (unknown) out.log.push('unknown workspace (never configured): exit 4');
+      else if (want === undefined) out.problems.push(`status ${s.ws} --json printed no JSON (exit ${r.exitCode}): ${r.stdout.slice(0, 300)} ${r.stderr.trim()}`);
       else if (r.exitCode !== want) out.problems.push(`status ${s.ws} exited ${r.exitCode}, README says ${want} for ${tokens?.join(' ')}`);
       break;
     }

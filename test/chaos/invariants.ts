@@ -44,19 +44,20 @@ export function checkCalls(calls: readonly CallResult[]): string[] {
 export async function checkForeign(w: World): Promise<string[]> {
   const bad: string[] = [];
   const mounts = await readMounts();
-  await Promise.all(
-    w.foreign.map(async (f) => {
-      const st = await statOf(f.pid);
-      if (!st || st.startTime !== f.startTime || st.state === 'Z') bad.push(`the foreign home's ${f.ws} daemon (pid ${f.pid}) was killed`);
-      else if (st.state === 'T' || st.state === 't') bad.push(`the foreign home's ${f.ws} daemon (pid ${f.pid}) was stopped`);
-      const m = mounts.find((x) => x.id === f.mountId);
-      if (!m || m.mountPoint !== f.mountPoint) return void bad.push(`the foreign home's ${f.ws} mount (id ${f.mountId}) at ${f.mountPoint} is gone`);
-      // From a child, bounded: a wedged mount must fail the check, not hang the test's thread.
-      const r = await runBounded('stat', ['-c', '%i', f.mountPoint], { timeoutMs: 5000 }).catch((e: Error) => e);
-      if (r instanceof Error) bad.push(`the foreign home's ${f.ws} mount does not answer: ${r.message}`);
-      else if (r.code !== 0) bad.push(`the foreign home's ${f.ws} mount answers stat with an error: ${r.stderr.trim()}`);
-    }),
-  );
+  const present: string[] = [];
+  for (const f of w.foreign) {
+    const st = await statOf(f.pid);
+    if (!st || st.startTime !== f.startTime || st.state === 'Z') bad.push(`the foreign home's ${f.ws} daemon (pid ${f.pid}) was killed`);
+    else if (st.state === 'T' || st.state === 't') bad.push(`the foreign home's ${f.ws} daemon (pid ${f.pid}) was stopped`);
+    const m = mounts.find((x) => x.id === f.mountId);
+    if (!m || m.mountPoint !== f.mountPoint) bad.push(`the foreign home's ${f.ws} mount (id ${f.mountId}) at ${f.mountPoint} is gone`);
+    else present.push(f.mountPoint);
+  }
+  if (present.length === 0) return bad;
+  // From a child, bounded: a wedged mount must fail the check, not hang the test's thread.
+  const r = await runBounded('stat', ['-c', '%i', ...present], { timeoutMs: 5000 }).catch((e: Error) => e);
+  if (r instanceof Error) bad.push(`a foreign home's mount does not answer: ${r.message}`);
+  else if (r.code !== 0) bad.push(`a foreign home's mount answers stat with an error: ${r.stderr.trim()}`);
   return bad;
 }
 

@@ -56,9 +56,13 @@ export function weightsFrom(skip: string | undefined): Record<Kind, number> {
 
 const HOWS: readonly PidfileHow[] = ['delete', 'garbage', 'truncated', 'pid-minus-1', 'pid-0', 'pid-huge', 'from-other-ws', 'from-home2', 'names-decoy'];
 
+/** CHAOS_VIA=real,copy keeps the draw (so a seed stays the same sequence) but maps the others to real. */
+const allowedVia = new Set((process.env.CHAOS_VIA ?? 'real,link,copy').split(','));
+
 function via(rng: Rng): Via {
   const x = rng.next();
-  return x < 0.7 ? 'real' : x < 0.85 ? 'link' : 'copy';
+  const v: Via = x < 0.7 ? 'real' : x < 0.85 ? 'link' : 'copy';
+  return allowedVia.has(v) ? v : 'real';
 }
 
 const grace = (rng: Rng): number => rng.int(300, 1000);

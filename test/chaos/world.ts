@@ -84,14 +84,17 @@ export async function makeWorld(): Promise<World> {
   await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
   const foreign = await startForeign(aux, CLI, home2);
   const s = await writeDecoyScripts(aux);
-  const decoys = [
-    await startDecoy('argv-alpha', s.fakeCli, ['mount', 'alpha'], home),
-    await startDecoy('argv-beta', s.fakeCli, ['mount', 'beta', '--source', join(aux, 'src', 'beta')], home),
-    await startDecoy('argv-gamma-link', s.fakeCli, ['mount', 'gamma'], link),
-    await startDecoy('title-mountie-daemon', s.titled, [], home),
-    await startDecoy('lock-squatter-delta', s.squatter, [Buffer.from(lockNameOf(home, SQUATTED), 'latin1').toString('hex')], home),
-    await startDecoy('abstract-socket', s.squatter, [Buffer.from(`\0chaos-decoy-${process.pid}`, 'latin1').toString('hex')], home),
+  const specs: [string, string, string[], string][] = [
+    ['argv-alpha', s.fakeCli, ['mount', 'alpha'], home],
+    ['argv-beta', s.fakeCli, ['mount', 'beta', '--source', join(aux, 'src', 'beta')], home],
+    ['argv-gamma-link', s.fakeCli, ['mount', 'gamma'], link],
+    ['title-mountie-daemon', s.titled, [], home],
+    ['lock-squatter-delta', s.squatter, [Buffer.from(lockNameOf(home, SQUATTED), 'latin1').toString('hex')], home],
+    ['abstract-socket', s.squatter, [Buffer.from(`\0chaos-decoy-${process.pid}`, 'latin1').toString('hex')], home],
   ];
+  const off = new Set((process.env.CHAOS_NO_DECOYS ?? '').split(',').filter(Boolean));
+  const decoys: Decoy[] = [];
+  for (const [name, script, args, env] of specs) if (!off.has(name)) decoys.push(await startDecoy(name, script, args, env));
   const bad = await checkDecoys(decoys);
   if (bad.length) throw new Error(bad.join('\n'));
   return {
