@@ -45,9 +45,12 @@ export const WEIGHTS: Readonly<Record<Kind, number>> = {
   stopSquatted: 2,
 };
 
+/** Pidfile damages turned off by CHAOS_SKIP=pidfile.<how>: drawn as usual, done as 'delete'. */
+const skippedHows = new Set((process.env.CHAOS_SKIP ?? '').split(',').flatMap((k) => (k.startsWith('pidfile.') ? [k.slice('pidfile.'.length)] : [])));
+
 export function weightsFrom(skip: string | undefined): Record<Kind, number> {
   const w = { ...WEIGHTS };
-  for (const k of (skip ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const k of (skip ?? '').split(',').map((s) => s.trim()).filter((s) => s && !s.startsWith('pidfile.'))) {
     if (!(k in w)) throw new Error(`CHAOS_SKIP: unknown step kind ${k} (kinds: ${Object.keys(w).join(', ')})`);
     w[k as Kind] = 0;
   }
@@ -97,8 +100,10 @@ export function drawStep(rng: Rng, names: readonly string[], weights: Readonly<R
       return { kind, ws, via: via(rng), delayMs: rng.int(0, 1200) };
     case 'sigcont':
       return { kind };
-    case 'pidfile':
-      return { kind, ws, how: rng.pick(HOWS), other: rng.pick(names.filter((n) => n !== ws)), pick: rng.int(0, 7) };
+    case 'pidfile': {
+      const how = rng.pick(HOWS);
+      return { kind, ws, how: skippedHows.has(how) ? 'delete' : how, other: rng.pick(names.filter((n) => n !== ws)), pick: rng.int(0, 7) };
+    }
     case 'fgInterrupt':
       return { kind, pick: rng.int(0, 7) };
     case 'write':
