@@ -5,7 +5,7 @@
  * squatter on a lock name, a plain abstract-socket listener). After every step the invariants of
  * test/chaos/invariants.ts and status-check.ts are checked from /proc and mountinfo.
  *
- * Profiles: CHAOS_STEPS (default 220: the CI profile, 2 seeds × 110) and CHAOS_SEED (default the
+ * Profiles: CHAOS_STEPS (default 200: the CI profile, 2 seeds × 100) and CHAOS_SEED (default the
  * fixed list below; with CHAOS_SEED set, one run of CHAOS_STEPS steps). CHAOS_SKIP=kind,kind turns
  * step kinds off and CHAOS_NO_DECOYS=name,name decoys (names in world.ts) and CHAOS_VIA=real,copy the symlinked home,
  * to isolate a finding. Long run, by hand: CHAOS_STEPS=2000 npx vitest run test/chaos
@@ -26,7 +26,7 @@ import { makeWorld, reapWorld, type World } from './world.js';
 const CI_SEEDS = [20261127, 9];
 const seedEnv = process.env.CHAOS_SEED;
 const SEEDS = seedEnv ? [Number(seedEnv)] : CI_SEEDS;
-const TOTAL = Number(process.env.CHAOS_STEPS ?? 220);
+const TOTAL = Number(process.env.CHAOS_STEPS ?? 200);
 const STEPS = seedEnv ? TOTAL : Math.ceil(TOTAL / SEEDS.length);
 /** SIGSTOPped daemons are continued after this many steps (a stopped daemon forever is no news). */
 const MAX_STOPPED_STEPS = 6;
