@@ -61,6 +61,7 @@ describe('chaos', () => {
         world = await makeWorld();
         const w = world;
         const history: string[] = [];
+        const done = new Map<string, number>();
         console.log(`chaos: seed ${seed}, ${STEPS} steps, home ${w.home}`);
         for (let n = 1; n <= STEPS; n++) {
           for (const [pid, since] of w.stopped) {
@@ -75,13 +76,16 @@ describe('chaos', () => {
           const step = drawStep(rng, w.view.names, weights);
           const t = Date.now();
           const out = await execute(w, step, n);
+          const key = step.kind === 'pidfile' ? `pidfile.${step.how}` : step.kind;
+          done.set(key, (done.get(key) ?? 0) + 1);
           const problems = await checkAll(w, out);
           history.push(`#${n} ${describeStep(step)} (${Date.now() - t} ms)\n      ${out.log.join('\n      ')}`);
           if (problems.length) {
-            const replay = `CHAOS_SEED=${seed} CHAOS_STEPS=${n}${process.env.CHAOS_SKIP ? ` CHAOS_SKIP=${process.env.CHAOS_SKIP}` : ''}${process.env.CHAOS_NO_DECOYS ? ` CHAOS_NO_DECOYS=${process.env.CHAOS_NO_DECOYS}` : ''}${process.env.CHAOS_VIA ? ` CHAOS_VIA=${process.env.CHAOS_VIA}` : ''} npx vitest run test/chaos`;
+            const replay = `CHAOS_SEED=${seed} CHAOS_STEPS=${n}${process.env.CHAOS_SKIP ? ` CHAOS_SKIP=${process.env.CHAOS_SKIP}` : ''}${process.env.CHAOS_NO_DECOYS ? ` CHAOS_NO_DECOYS=${process.env.CHAOS_NO_DECOYS}` : ''}${process.env.CHAOS_VIA ? ` CHAOS_VIA=${process.env.CHAOS_VIA}` : ''}${process.env.CHAOS_WEIGHTS ? ` CHAOS_WEIGHTS=${process.env.CHAOS_WEIGHTS}` : ''} npx vitest run test/chaos`;
             expect.fail(`chaos: invariant violated at step ${n} of seed ${seed}\n  ${problems.join('\n  ')}\nreplay: ${replay}\nsteps:\n${history.join('\n')}`);
           }
         }
+        console.log(`chaos: seed ${seed}: steps done ${JSON.stringify(Object.fromEntries([...done].sort()))}`);
         console.log(`chaos: seed ${seed}: ${STEPS} steps passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       },
       60_000 + STEPS * 5_000,

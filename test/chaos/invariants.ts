@@ -23,7 +23,8 @@ export async function settle(w: World): Promise<string[]> {
     if (left.length === 0) return [];
     if (Date.now() > deadline) {
       const why = await Promise.all(left.map(async (s) => `pid ${s.pid} (${s.comm}, state ${s.state}) ${(await argvOf(s.pid)).join(' ')}`));
-      return [`the home did not settle within ${SETTLE_MS} ms (a process neither became a daemon nor exited): ${why.join('; ')}`];
+      // Typically a daemon that lost its mount (so holds no /dev/fuse) but runs on, or a start that hangs.
+      return [`the home did not settle within ${SETTLE_MS} ms: a process of the home neither holds /dev/fuse nor exited (a daemon running on without its mount, or a hung start): ${why.join('; ')}`];
     }
     await new Promise((r) => setTimeout(r, 50));
   }

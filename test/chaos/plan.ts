@@ -27,7 +27,7 @@ export type Step =
 
 export type Kind = Step['kind'];
 
-/** Weights of the CI profile; CHAOS_SKIP=kind,kind sets some to 0 (to isolate a finding). */
+/** Weights of the CI profile; CHAOS_SKIP=kind,kind sets some to 0, CHAOS_WEIGHTS=kind:n,… others (to isolate a finding). */
 export const WEIGHTS: Readonly<Record<Kind, number>> = {
   mountBg: 16,
   mountFg: 5,
@@ -53,6 +53,11 @@ export function weightsFrom(skip: string | undefined): Record<Kind, number> {
   for (const k of (skip ?? '').split(',').map((s) => s.trim()).filter((s) => s && !s.startsWith('pidfile.'))) {
     if (!(k in w)) throw new Error(`CHAOS_SKIP: unknown step kind ${k} (kinds: ${Object.keys(w).join(', ')})`);
     w[k as Kind] = 0;
+  }
+  for (const kv of (process.env.CHAOS_WEIGHTS ?? '').split(',').filter(Boolean)) {
+    const [k, v] = kv.split(':');
+    if (k === undefined || !(k in w) || !(Number(v) >= 0)) throw new Error(`CHAOS_WEIGHTS: want kind:weight,… (kinds: ${Object.keys(w).join(', ')}), got ${kv}`);
+    w[k as Kind] = Number(v);
   }
   return w;
 }

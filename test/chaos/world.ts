@@ -83,6 +83,7 @@ export async function makeWorld(): Promise<World> {
   await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.0.2-chaos', type: 'module' }));
   await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
   const foreign = await startForeign(aux, CLI, home2);
+  // CHAOS_CLI=<…/dist/cli/main.js>: drive another build (e.g. one with a planted bug) instead of this one.
   const s = await writeDecoyScripts(aux);
   const specs: [string, string, string[], string][] = [
     ['argv-alpha', s.fakeCli, ['mount', 'alpha'], home],
@@ -101,7 +102,7 @@ export async function makeWorld(): Promise<World> {
     home,
     link,
     aux,
-    cli: CLI,
+    cli: process.env.CHAOS_CLI ?? CLI,
     copyCli: join(copy, 'dist/cli/main.js'),
     home2,
     foreign,
