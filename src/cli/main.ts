@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
-import { reportError, stdio } from './output.js';
+import { guardStdio, reportError, stdio } from './output.js';
 import { packageVersion } from './version.js';
 import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
@@ -76,6 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
   return pending ?? EXIT.ok;
 }
 
+guardStdio();
 main(process.argv).then(
   (code) => exitProcess(code),
   (err: unknown) => exitProcess(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),

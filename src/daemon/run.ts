@@ -24,6 +24,7 @@ import { backendView } from './backend-view.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
 import { fuseThreadsCreated, installFuseThreadCounter } from './fuse-threads.js';
 import { applyTestFaults } from './test-faults.js';
+import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
 
 /** Exit codes shared with the CLI (README documents them). */
 export const DAEMON_EXIT = { ok: 0, runtimeFailure: 1, usage: 2, locked: 3, startFailed: 4 } as const;
@@ -52,6 +53,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
     pidfileWritten: false,
   };
+  // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
+  const lost: { unwatch?: () => void; gone?: boolean } = {};
   const session = new AbortController();
   const tuning = backendConfigFromEnv(process.env);
   // Source calls end with the session, or earlier when health declares the source failed.
@@ -69,20 +72,21 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1')) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
-      { name: 'stop-monitors', run: async () => (await ctx.health?.stop(), ctx.state?.stopMonitors()) },
+      { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
       { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
       { name: 'unmount', run: () => unmountOwn() },
-      { name: 'flush-state', run: () => ctx.state?.finish('stopped') },
-      { name: 'remove-pidfile', run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
-      { name: 'release-lock', run: () => ctx.lock?.release() },
+      // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
+      { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.gone ? ctx.state?.finish('failed', 'unmounted externally') : ctx.state?.finish('stopped')) },
+      { name: 'remove-pidfile', always: true, run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
+      { name: 'release-lock', always: true, run: () => ctx.lock?.release() },
     ],
     force: async () => {
-      if (ctx.mountpoint) await unmountPath(ctx.mountpoint, { lazyOnly: true });
+      if (ctx.mountpoint && !lost.gone) await unmountPath(ctx.mountpoint, { lazyOnly: true });
     },
   });
 
   async function unmountOwn(): Promise<void> {
-    if (!ctx.fuse) return;
+    if (!ctx.fuse || lost.gone) return;
     const r = await ctx.fuse.unmount();
     log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
     if (!r.unmounted) throw new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${ctx.mountpoint}`, { data: { path: ctx.mountpoint } });
@@ -107,6 +111,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     onFatal(kind, err) {
       log.error(`fatal ${kind}`, err);
       void shutdown.trigger(`fatal ${kind}: ${err instanceof Error ? err.message : String(err)}`, DAEMON_EXIT.runtimeFailure);
+    },
+    onFatalRepeated(kind, err) {
+      log.error(`another fatal ${kind} during shutdown (further ones are not logged): ${err instanceof Error ? err.message : String(err)}`);
     },
   });
 
@@ -165,6 +172,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
       onChange: onHealth,
       onCheck: () => refresh(),
+    });
+    const mp = ctx.fuse.mountpoint;
+    lost.unwatch = watchMount({
+      isOurs: (entries) => entries.some((e) => e.mountPoint === mp && e.source === fsnameFor(opts.workspace)),
+      intervalMs: mountWatchIntervalFromEnv(process.env),
+      onLost: () => {
+        if (shutdown.started) return;
+        lost.gone = true;
+        log.error(`mount at ${mp} is gone: unmounted externally; shutting down`);
+        ctx.state?.update({ status: 'failed', reason: 'unmounted externally' });
+        void shutdown.trigger('unmounted externally', DAEMON_EXIT.runtimeFailure);
+      },
     });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();

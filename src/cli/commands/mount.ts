@@ -55,7 +55,7 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
     instanceId: randomUUID(),
     argv: process.argv,
     version: packageVersion(),
-    echo: flags.json ? undefined : (line) => void process.stderr.write(line),
+    echo: flags.json ? undefined : (line) => out.echo(line),
     onReady: ({ mountpoint, pid }) => {
       if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid, mountpoint, source: plan.config.source, logFile: plan.paths.log, foreground: true });
       else out.line(`mounted ${plan.config.name} at ${mountpoint} (pid=${pid}); press Ctrl-C to unmount`);
