@@ -8,6 +8,8 @@ import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { exitProcess } from './exit.js';
+import { checkHomeAccess } from './home-check.js';
+import { resolveHome } from '../state/paths.js';
 
 function parseMs(name: string) {
   return (value: string): number => {
@@ -19,12 +21,14 @@ function parseMs(name: string) {
   };
 }
 
-function build(run: (work: () => Promise<number>, json: boolean) => void): Command {
+function build(run: (work: () => Promise<number>, json: boolean) => void, json: boolean): Command {
   const program = new Command('mountie')
     .description('Run FUSE mount daemons that can never become orphans')
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run mountie --help for usage)');
+  // With --json anywhere, a parse error becomes a mountie.error/v1 document (main prints it).
+  if (json) program.configureOutput({ writeErr: () => undefined });
 
   program
     .command('mount')
@@ -59,19 +63,31 @@ function build(run: (work: () => Promise<number>, json: boolean) => void): Comma
   return program;
 }
 
+/** `--json` anywhere before a `--`: parse errors must honour it too. */
+function wantsJson(argv: readonly string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let pending: Promise<number> | undefined;
+  const json = wantsJson(argv);
   const program = build((work, json) => {
-    pending = work().catch((err: unknown) => reportError(stdio, err, json));
-  });
+    pending = checkHomeAccess(resolveHome())
+      .then(work)
+      .catch((err: unknown) => reportError(stdio, err, json));
+  }, json);
   try {
     await program.parseAsync(argv as string[]);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage; // commander already printed what was wrong and the help hint.
+      if (!json) return EXIT.usage; // commander already printed what was wrong and the help hint.
+      const message = err.message.replace(/^error: /, '');
+      return reportError(stdio, new MountieError('ERR_INVALID_OPTION', message, { data: { parseError: err.code }, hint: 'run mountie --help for usage' }), true);
     }
-    return reportError(stdio, err, false);
+    return reportError(stdio, err, json);
   }
   return pending ?? EXIT.ok;
 }

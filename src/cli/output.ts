@@ -1,4 +1,5 @@
-import { isMountieError, MountieError, USAGE_CODES } from '../errors.js';
+import { ENVIRONMENT_CODES, isMountieError, MountieError, USAGE_CODES } from '../errors.js';
+import { fromSystemError } from '../sys/errno-error.js';
 import { EXIT } from './exit-codes.js';
 
 export interface Out {
@@ -57,7 +58,7 @@ export function guardStdio(onBroken?: (name: 'stdout' | 'stderr', err: unknown) 
 
 export function exitCodeFor(err: unknown): number {
   if (!isMountieError(err)) return EXIT.internal;
-  if (USAGE_CODES.has(err.code) || err.code === 'ERR_INVALID_OPTION') return EXIT.usage;
+  if (USAGE_CODES.has(err.code) || ENVIRONMENT_CODES.has(err.code)) return EXIT.usage;
   switch (err.code) {
     case 'ERR_WORKSPACE_LOCKED':
       return EXIT.alreadyRunning;
@@ -72,7 +73,9 @@ export function exitCodeFor(err: unknown): number {
 }
 
 /** Every error says what went wrong and what to do; --json gets the same as a document. */
-export function reportError(out: Out, err: unknown, json: boolean): number {
+export function reportError(out: Out, raw: unknown, json: boolean): number {
+  // An errno or timeout that reached the top is the environment's, not a bug: give it its code.
+  const err = fromSystemError(raw);
   const code = exitCodeFor(err);
   if (json) {
     const e = isMountieError(err) ? err.toJSON() : { code: 'ERR_INTERNAL', message: String(err) };
