@@ -98,6 +98,7 @@ export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_SOURCE_UNRESPONSIVE',
   'ERR_MOUNTPOINT_UNSUITABLE',
   'ERR_ENVIRONMENT',
+  'ERR_CONFIG_CORRUPT',
 ]);
 
 export function isMountieError(err: unknown): err is MountieError {

@@ -70,7 +70,27 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end < 0 ? args : args.slice(0, end)).includes('--json');
 }
 
+/** Options that take a value: given twice, commander would silently keep the last one. */
+const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance'];
+
+function duplicateOption(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  const seen = new Set<string>();
+  for (const a of end < 0 ? args : args.slice(0, end)) {
+    const name = VALUE_OPTIONS.find((o) => a === o || a.startsWith(`${o}=`));
+    if (name === undefined) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  const dup = duplicateOption(argv);
+  if (dup) {
+    return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `option ${dup} was given more than once`, { data: { option: dup }, hint: `give ${dup} once` }), wantsJson(argv));
+  }
   let pending: Promise<number> | undefined;
   const json = wantsJson(argv);
   const program = build((work, json) => {

@@ -1,5 +1,5 @@
-import { MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
-import { loadConfig } from '../state/workspace.js';
+import { ENVIRONMENT_CODES, MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
+import { configForStart, saveConfig } from '../state/workspace.js';
 import { workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
 import { fsnameFor, FUSE_SUBTYPE } from '../state/tag.js';
@@ -38,6 +38,8 @@ export function exitCodeForStartError(err: unknown): number {
 }
 
 function describe(err: unknown): unknown {
+  // The environment failed this start (exit 4), quoted: the CLI maps these codes to exit 2 otherwise.
+  if (isMountieError(err) && ENVIRONMENT_CODES.has(err.code)) return { code: 'ERR_MOUNT_FAILED', message: err.message, hint: err.hint, data: { ...err.data, cause: err.code } };
   if (isMountieError(err)) return err.toJSON();
   return { code: 'ERR_MOUNT_FAILED', message: err instanceof Error ? err.message : String(err), data: { errno: errnoCode(err) } };
 }
@@ -127,13 +129,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   try {
     log.info(`starting workspace ${opts.workspace} instance ${opts.instanceId} (pid ${process.pid})`);
-    const config = await step('read config', 2000, () => loadConfig(paths));
-    if (!config) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
-    ctx.mountpoint = config.mountpoint;
     const me = await step('read own identity', 1000, async () => ({ id: await identityOf(process.pid), boot: await bootId() }));
     ctx.lock = await step('take lock', 2000, () =>
       acquireLock(lockAddress(opts.layout.home, opts.workspace), { pid: process.pid, instanceId: opts.instanceId, startTime: me.id?.startTime ?? 0 }, opts.workspace),
     );
+    // Under the lock: a first mount's pending config meets any config stored meanwhile here.
+    const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig));
+    if (!start) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
+    const { config } = start;
+    ctx.mountpoint = config.mountpoint;
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
     ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
     await step('clean stale mount', 4000, () => cleanStaleMount(config.mountpoint, opts.workspace, log));
@@ -161,6 +165,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     ctx.fuse = await step('mount', 10_000, () =>
       mountFuse({ mountpoint: config.mountpoint, ops, fsname: fsnameFor(opts.workspace), subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
     );
+    if (start.store) await step('store config', 2000, () => saveConfig(paths, config));
     ctx.state.update({ status: 'active' });
     log.info(`mounted ${config.source} at ${config.mountpoint}`);
     ctx.state.trackBackend(() => backendView(scheduler.stats(), ctx.health?.report(), fuseThreadsCreated()));

@@ -15,7 +15,7 @@ const TABLE: Record<string, { code: ErrorCode; what: string; hint: (path: string
   ENAMETOOLONG: { code: 'ERR_NAME_TOO_LONG', what: 'file name too long', hint: () => 'use a shorter path (each name at most 255 bytes, the whole path at most 4095)' },
   EISDIR: { code: 'ERR_IS_DIRECTORY', what: 'is a directory where a file belongs', hint: (p) => `remove or rename the directory ${p} (while the workspace is stopped)` },
   ENOTDIR: { code: 'ERR_NOT_DIRECTORY', what: 'a part of the path is not a directory', hint: (p) => `check each part of ${p}: one of them is a file` },
-  ELOOP: { code: 'ERR_SYMLINK_REFUSED', what: 'is a symbolic link (or a symlink loop) where mountie writes', hint: (p) => `replace the symlink ${p} by a real file or directory (mountie never writes through symlinks)` },
+  ELOOP: { code: 'ERR_SYMLINK_REFUSED', what: 'symbolic link loop, or a symbolic link where mountie refuses one', hint: (p) => `replace the symlink ${p} by a real file or directory (mountie never writes through symlinks)` },
   EMFILE: { code: 'ERR_TOO_MANY_FILES', what: 'too many open files', hint: () => 'raise the open-file limit (ulimit -n) or close other programs, then retry' },
   ENFILE: { code: 'ERR_TOO_MANY_FILES', what: 'too many open files in the system', hint: () => 'close other programs, then retry' },
 };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mountWatchIntervalFromEnv, watchMount, DEFAULT_MOUNT_WATCH_MS } from '../../../src/daemon/mount-watch.js';
 import type { MountEntry } from '../../../src/sys/mountinfo.js';
 
-const ours: MountEntry = { mountId: 7, device: '0:99', mountPoint: '/m', fstype: 'fuse.mountie', source: 'mountie:ws', superOptions: 'rw' };
+const ours: MountEntry = { mountId: 7, device: '0:99', mountPoint: '/m', fstype: 'fuse.mountie', source: 'mountie:ws', superOptions: 'rw', mountOptions: 'rw' };
 const isOurs = (es: readonly MountEntry[]): boolean => es.some((e) => e.mountId === 7);
 
 describe('watchMount', () => {

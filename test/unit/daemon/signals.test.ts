@@ -4,7 +4,8 @@ import { installLifecycleHandlers } from '../../../src/daemon/signals.js';
 
 describe('installLifecycleHandlers', () => {
   it('passes only the first fatal error on, reports the second once, drops the rest, and survives a throwing handler', () => {
-    const proc = new EventEmitter() as unknown as NodeJS.Process;
+    const emitter = new EventEmitter();
+    const proc = emitter as unknown as NodeJS.Process;
     const seen: string[] = [];
     const remove = installLifecycleHandlers(
       {
@@ -17,7 +18,7 @@ describe('installLifecycleHandlers', () => {
       },
       proc,
     );
-    for (let i = 0; i < 1000; i++) proc.emit('uncaughtException', i);
+    for (let i = 0; i < 1000; i++) emitter.emit('uncaughtException', i);
     expect(seen).toEqual(['fatal 0', 'repeated 1']);
     remove();
     expect(proc.listenerCount('uncaughtException')).toBe(0);
