@@ -32,7 +32,7 @@ interface Case {
   /** error.code of the mountie.error/v1 document; '-' when the command does not fail. */
   readonly code: string;
   readonly args: (c: Ctx) => string[];
-  readonly setup?: (c: Ctx) => Promise<void>;
+  readonly setup?: (c: Ctx) => Promise<unknown>;
   /** Run the CLI as nobody (uid 65534) through setpriv. */
   readonly asNobody?: boolean;
   /** Paths (absolute) that may differ after the command; everything else must not. */
