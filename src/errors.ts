@@ -27,7 +27,18 @@ export type ErrorCode =
   | 'ERR_BACKEND_BUSY'
   | 'ERR_CANCELLED'
   | 'ERR_INTERNAL'
-  | 'ERR_LOCK_FAILED';
+  | 'ERR_LOCK_FAILED'
+  | 'ERR_PERMISSION_DENIED'
+  | 'ERR_READ_ONLY_FS'
+  | 'ERR_NO_SPACE'
+  | 'ERR_NAME_TOO_LONG'
+  | 'ERR_IS_DIRECTORY'
+  | 'ERR_NOT_DIRECTORY'
+  | 'ERR_SYMLINK_REFUSED'
+  | 'ERR_TOO_MANY_FILES'
+  | 'ERR_SOURCE_UNRESPONSIVE'
+  | 'ERR_MOUNTPOINT_UNSUITABLE'
+  | 'ERR_ENVIRONMENT';
 
 export interface ErrorData {
   readonly pid?: number;
@@ -68,6 +79,27 @@ export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_MOUNTPOINT_BUSY',
   'ERR_MOUNTPOINT_OVERLAP',
   'ERR_CONFIG_CONFLICT',
+]);
+
+/**
+ * Errors of the environment (permissions, read-only or full file systems, a path that is a
+ * directory, a symlink where we write, a hung source): the CLI found them before it started a
+ * daemon, so they exit 2 like bad input. A daemon that meets one while starting reports it as
+ * ERR_MOUNT_FAILED with the cause quoted (exit 4).
+ */
+export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_PERMISSION_DENIED',
+  'ERR_READ_ONLY_FS',
+  'ERR_NO_SPACE',
+  'ERR_NAME_TOO_LONG',
+  'ERR_IS_DIRECTORY',
+  'ERR_NOT_DIRECTORY',
+  'ERR_SYMLINK_REFUSED',
+  'ERR_TOO_MANY_FILES',
+  'ERR_SOURCE_UNRESPONSIVE',
+  'ERR_MOUNTPOINT_UNSUITABLE',
+  'ERR_ENVIRONMENT',
+  'ERR_CONFIG_CORRUPT',
 ]);
 
 export function isMountieError(err: unknown): err is MountieError {

@@ -2,13 +2,15 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
-import { reportError, stdio } from './output.js';
+import { guardStdio, reportError, stdio } from './output.js';
 import { packageVersion } from './version.js';
 import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
+import { checkHomeAccess } from './home-check.js';
+import { resolveHome } from '../state/paths.js';
 
 function parseMs(name: string) {
   return (value: string): number => {
@@ -20,12 +22,14 @@ function parseMs(name: string) {
   };
 }
 
-function build(run: (work: () => Promise<number>, json: boolean) => void): Command {
+function build(run: (work: () => Promise<number>, json: boolean) => void, json: boolean): Command {
   const program = new Command('mountie')
     .description('Run FUSE mount daemons that can never become orphans')
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run mountie --help for usage)');
+  // With --json anywhere, a parse error becomes a mountie.error/v1 document (main prints it).
+  if (json) program.configureOutput({ writeErr: () => undefined });
 
   program
     .command('mount')
@@ -60,23 +64,56 @@ function build(run: (work: () => Promise<number>, json: boolean) => void): Comma
   return program;
 }
 
+/** `--json` anywhere before a `--`: parse errors must honour it too. */
+function wantsJson(argv: readonly string[]): boolean {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** Options that take a value: given twice, commander would silently keep the last one. */
+const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance'];
+
+function duplicateOption(argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  const seen = new Set<string>();
+  for (const a of end < 0 ? args : args.slice(0, end)) {
+    const name = VALUE_OPTIONS.find((o) => a === o || a.startsWith(`${o}=`));
+    if (name === undefined) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  const dup = duplicateOption(argv);
+  if (dup) {
+    return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `option ${dup} was given more than once`, { data: { option: dup }, hint: `give ${dup} once` }), wantsJson(argv));
+  }
   let pending: Promise<number> | undefined;
+  const json = wantsJson(argv);
   const program = build((work, json) => {
-    pending = work().catch((err: unknown) => reportError(stdio, err, json));
-  });
+    pending = checkHomeAccess(resolveHome())
+      .then(work)
+      .catch((err: unknown) => reportError(stdio, err, json));
+  }, json);
   try {
     await program.parseAsync(argv as string[]);
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
-      return EXIT.usage; // commander already printed what was wrong and the help hint.
+      if (!json) return EXIT.usage; // commander already printed what was wrong and the help hint.
+      const message = err.message.replace(/^error: /, '');
+      return reportError(stdio, new MountieError('ERR_INVALID_OPTION', message, { data: { parseError: err.code }, hint: 'run mountie --help for usage' }), true);
     }
-    return reportError(stdio, err, false);
+    return reportError(stdio, err, json);
   }
   return pending ?? EXIT.ok;
 }
 
+guardStdio();
 main(process.argv).then(
   (code) => exitProcess(code),
   (err: unknown) => exitProcess(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),

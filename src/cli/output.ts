@@ -1,21 +1,64 @@
-import { isMountieError, MountieError, USAGE_CODES } from '../errors.js';
+import { ENVIRONMENT_CODES, isMountieError, MountieError, USAGE_CODES } from '../errors.js';
+import { fromSystemError } from '../sys/errno-error.js';
 import { EXIT } from './exit-codes.js';
 
 export interface Out {
   line(text: string): void;
   err(text: string): void;
   json(doc: unknown): void;
+  /** A log line as it is (already ends with a newline), to stderr: the foreground daemon's echo. */
+  echo(text: string): void;
+}
+
+/** Which of our standard streams are known broken (closed pipe, hung-up terminal). */
+const broken = { stdout: false, stderr: false };
+
+function write(name: keyof typeof broken, text: string): void {
+  if (broken[name]) return;
+  try {
+    process[name].write(text);
+  } catch {
+    // A synchronous write (file, terminal) that throws: the stream is gone; stop writing to it.
+    broken[name] = true;
+  }
 }
 
 export const stdio: Out = {
-  line: (t) => void process.stdout.write(t + '\n'),
-  err: (t) => void process.stderr.write(t + '\n'),
-  json: (d) => void process.stdout.write(JSON.stringify(d, null, 2) + '\n'),
+  line: (t) => write('stdout', t + '\n'),
+  err: (t) => write('stderr', t + '\n'),
+  json: (d) => write('stdout', JSON.stringify(d, null, 2) + '\n'),
+  echo: (t) => write('stderr', t),
 };
+
+/**
+ * Swallow errors of process.stdout/stderr (EPIPE when the reader went away, EIO when the terminal
+ * hung up): unhandled, each would be an uncaught exception, and a foreground daemon echoing its
+ * log to that stream would turn each into another one. The reason to swallow: output is a
+ * courtesy; the daemon's log file and exit code carry what matters. Later writes to a broken
+ * stream are skipped. Returns the remover.
+ */
+export function guardStdio(onBroken?: (name: 'stdout' | 'stderr', err: unknown) => void): () => void {
+  const handlers = (['stdout', 'stderr'] as const).map((name) => {
+    const h = (err: unknown): void => {
+      if (broken[name]) return;
+      broken[name] = true;
+      try {
+        onBroken?.(name, err);
+      } catch {
+        // The callback is a report only; it must not turn a swallowed error into a thrown one.
+      }
+    };
+    process[name].on('error', h);
+    return [name, h] as const;
+  });
+  return () => {
+    for (const [name, h] of handlers) process[name].off('error', h);
+  };
+}
 
 export function exitCodeFor(err: unknown): number {
   if (!isMountieError(err)) return EXIT.internal;
-  if (USAGE_CODES.has(err.code) || err.code === 'ERR_INVALID_OPTION') return EXIT.usage;
+  if (USAGE_CODES.has(err.code) || ENVIRONMENT_CODES.has(err.code)) return EXIT.usage;
   switch (err.code) {
     case 'ERR_WORKSPACE_LOCKED':
       return EXIT.alreadyRunning;
@@ -30,7 +73,9 @@ export function exitCodeFor(err: unknown): number {
 }
 
 /** Every error says what went wrong and what to do; --json gets the same as a document. */
-export function reportError(out: Out, err: unknown, json: boolean): number {
+export function reportError(out: Out, raw: unknown, json: boolean): number {
+  // An errno or timeout that reached the top is the environment's, not a bug: give it its code.
+  const err = fromSystemError(raw);
   const code = exitCodeFor(err);
   if (json) {
     const e = isMountieError(err) ? err.toJSON() : { code: 'ERR_INTERNAL', message: String(err) };

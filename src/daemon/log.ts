@@ -1,4 +1,4 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { FILE_MODE } from '../state/paths.js';
 
 export interface Logger {
@@ -13,8 +13,10 @@ export interface Logger {
  * pool. The log never lives on the mount, so a sync write cannot deadlock on our own FUSE.
  */
 export function openLogger(path: string, opts: { echo?: (line: string) => void; pid?: number } = {}): Logger {
-  let fd: number | undefined = openSync(path, 'a', FILE_MODE);
+  // O_NOFOLLOW: a daemon.log planted as a symlink must not get our lines appended to its target.
+  let fd: number | undefined = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, FILE_MODE);
   const pid = opts.pid ?? process.pid;
+  let echo = opts.echo;
   const write = (level: string, msg: string): void => {
     const line = `${new Date().toISOString()} ${level} [${pid}] ${msg}\n`;
     if (fd !== undefined) {
@@ -24,7 +26,14 @@ export function openLogger(path: string, opts: { echo?: (line: string) => void; 
         // A full disk must not take the daemon down with it; the line is lost, the mount lives.
       }
     }
-    opts.echo?.(line);
+    if (echo) {
+      try {
+        echo(line);
+      } catch {
+        // A closed terminal or pipe (EIO, EPIPE): the file has the line; echo no more.
+        echo = undefined;
+      }
+    }
   };
   return {
     info: (msg) => write('INFO', msg),

@@ -1,4 +1,5 @@
 import type { HomeLayout } from '../state/paths.js';
+import type { WorkspaceConfig } from '../state/workspace.js';
 import type { ReadyChannel } from '../protocol/channel.js';
 
 /** Test-only fault injection, read from the environment (MOUNTIE_TEST_*). Documented in ARCHITECTURE.md. */
@@ -36,4 +37,6 @@ export interface DaemonOptions {
   readonly shutdownDeadlineMs?: number;
   readonly startupTimeoutMs?: number;
   readonly hooks?: TestHooks;
+  /** A first mount's config: stored by the daemon only once its mount succeeded. */
+  readonly pendingConfig?: WorkspaceConfig | undefined;
 }

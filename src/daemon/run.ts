@@ -1,5 +1,5 @@
-import { MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
-import { loadConfig } from '../state/workspace.js';
+import { ENVIRONMENT_CODES, MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
+import { configForStart, saveConfig } from '../state/workspace.js';
 import { workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
 import { nextEpoch } from '../state/epoch.js';
@@ -7,7 +7,7 @@ import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
 import { markDaemon } from '../protocol/marker.js';
-import { FUSE_SUBTYPE, mountTag } from '../protocol/tag.js';
+import { FUSE_SUBTYPE, isTagOf, mountTag } from '../protocol/tag.js';
 import type { HeldLock } from '../protocol/lock.js';
 import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
 import { openLogger } from './log.js';
@@ -26,6 +26,7 @@ import { backendView } from './backend/view.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
 import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
 import { applyTestFaults } from './test-faults.js';
+import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
 
 /** Exit codes shared with the CLI (README documents them). */
 export const DAEMON_EXIT = { ok: 0, runtimeFailure: 1, usage: 2, locked: 3, startFailed: 4 } as const;
@@ -39,6 +40,8 @@ export function exitCodeForStartError(err: unknown): number {
 }
 
 function describe(err: unknown): unknown {
+  // The environment failed this start (exit 4), quoted: the CLI maps these codes to exit 2 otherwise.
+  if (isMountieError(err) && ENVIRONMENT_CODES.has(err.code)) return { code: 'ERR_MOUNT_FAILED', message: err.message, hint: err.hint, data: { ...err.data, cause: err.code } };
   if (isMountieError(err)) return err.toJSON();
   return { code: 'ERR_MOUNT_FAILED', message: err instanceof Error ? err.message : String(err), data: { errno: errnoCode(err) } };
 }
@@ -57,6 +60,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
     pidfileWritten: false,
   };
+  // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
+  const lost: { unwatch?: () => void; gone?: boolean } = {};
   const session = new AbortController();
   const tuning = backendConfigFromEnv(process.env);
   // Source calls end with the session, or earlier when health declares the source failed.
@@ -74,20 +79,21 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1')) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
-      { name: 'stop-monitors', run: async () => (await ctx.health?.stop(), ctx.state?.stopMonitors()) },
+      { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
       { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
       { name: 'unmount', run: () => unmountOwn() },
-      { name: 'flush-state', run: () => ctx.state?.finish('stopped') },
-      { name: 'remove-pidfile', run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
-      { name: 'release-lock', run: () => ctx.lock?.release() },
+      // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
+      { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.gone ? ctx.state?.finish('failed', 'unmounted externally') : ctx.state?.finish('stopped')) },
+      { name: 'remove-pidfile', always: true, run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
+      { name: 'release-lock', always: true, run: () => ctx.lock?.release() },
     ],
     force: async () => {
-      if (ctx.mountpoint) await unmountPath(ctx.mountpoint, { lazyOnly: true });
+      if (ctx.mountpoint && !lost.gone) await unmountPath(ctx.mountpoint, { lazyOnly: true });
     },
   });
 
   async function unmountOwn(): Promise<void> {
-    if (!ctx.fuse) return;
+    if (!ctx.fuse || lost.gone) return;
     const r = await ctx.fuse.unmount();
     log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
     if (!r.unmounted) throw new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${ctx.mountpoint}`, { data: { path: ctx.mountpoint } });
@@ -113,6 +119,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log.error(`fatal ${kind}`, err);
       void shutdown.trigger(`fatal ${kind}: ${err instanceof Error ? err.message : String(err)}`, DAEMON_EXIT.runtimeFailure);
     },
+    onFatalRepeated(kind, err) {
+      log.error(`another fatal ${kind} during shutdown (further ones are not logged): ${err instanceof Error ? err.message : String(err)}`);
+    },
   });
 
   /** Each startup step is bounded and checks that no shutdown began meanwhile. */
@@ -125,13 +134,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   try {
     log.info(`starting workspace ${opts.workspace} instance ${opts.instanceId} (pid ${selfPid})`);
-    const config = await step('read config', 2000, () => loadConfig(paths));
-    if (!config) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
-    ctx.mountpoint = config.mountpoint;
     const me = await step('read own identity', 1000, async () => ({ id: await identityOf(selfPid), boot: await bootId() }));
     const home = await step('identify home', 2000, () => homeOf(opts.layout, opts.workspace, selfPid));
     const homeId = home.homeId;
     ctx.lock = await step('take lock', 4000, () => takeWorkspaceLock(paths, opts.workspace, home));
+    // Under the lock: a first mount's pending config meets any config stored meanwhile here.
+    const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig));
+    if (!start) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
+    const { config } = start;
+    ctx.mountpoint = config.mountpoint;
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
     const fsname = mountTag(opts.workspace, homeId);
     ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
@@ -166,6 +177,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     ctx.fuse = await step('mount', 10_000, () =>
       mountFuse({ mountpoint: config.mountpoint, ops, fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
     );
+    if (start.store) await step('store config', 2000, () => saveConfig(paths, config));
     ctx.state.update({ status: 'active' });
     log.info(`mounted ${config.source} at ${config.mountpoint}`);
     ctx.state.trackBackend(() => backendView(scheduler.stats(), ctx.health?.report(), fuseThreadsCreated()));
@@ -177,6 +189,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
       onChange: onHealth,
       onCheck: () => refresh(),
+    });
+    const mp = ctx.fuse.mountpoint;
+    lost.unwatch = watchMount({
+      isOurs: (entries) => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId)),
+      intervalMs: mountWatchIntervalFromEnv(process.env),
+      onLost: () => {
+        if (shutdown.started) return;
+        lost.gone = true;
+        log.error(`mount at ${mp} is gone: unmounted externally; shutting down`);
+        ctx.state?.update({ status: 'failed', reason: 'unmounted externally' });
+        void shutdown.trigger('unmounted externally', DAEMON_EXIT.runtimeFailure);
+      },
     });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();

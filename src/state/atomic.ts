@@ -10,6 +10,7 @@
  * tell whose temp is stale. This does 8 calls, all sequential (one libuv thread at a time).
  */
 import { open, readdir, rename, stat, unlink, readFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { readStatNow } from '../sys/proc-read.js';
@@ -49,8 +50,8 @@ async function openTemp(dir: string, base: string, mode: number): Promise<{ fh: 
     const name = tempName(base, process.pid, ++counter);
     inFlight.add(name);
     try {
-      // 'wx' (O_EXCL): never write through someone else's file or a planted symlink.
-      return { fh: await open(join(dir, name), 'wx', mode), name };
+      // O_EXCL (and O_NOFOLLOW, said outright): never write through someone else's file or a planted symlink.
+      return { fh: await open(join(dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode), name };
     } catch (err) {
       inFlight.delete(name);
       if (errnoCode(err) !== 'EEXIST' || i + 1 >= MAX_NAME_TRIES) throw err;

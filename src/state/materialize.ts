@@ -1,9 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, constants, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { ensureDir } from './dirs.js';
+import { FILE_MODE } from './paths.js';
 import type { MountPlan } from './plan.js';
-import { saveConfig } from './workspace.js';
 
 const DEMO_FILES: Record<string, string> = {
   'README.txt': 'This is the mountie demo workspace.\nEverything you see here is served by a FUSE daemon from the demo source directory.\n',
@@ -15,9 +16,10 @@ async function createDemoSource(dir: string): Promise<void> {
   await ensureDir(dir);
   for (const [name, text] of Object.entries(DEMO_FILES)) {
     const file = join(dir, name);
-    await mkdir(join(file, '..'), { recursive: true });
+    await ensureDir(dirname(file));
     try {
-      await writeFile(file, text, { flag: 'wx' });
+      // 'wx' (O_EXCL) never follows a symlink planted at the name.
+      await writeFile(file, text, { flag: 'wx', mode: FILE_MODE });
     } catch (err) {
       // Another mount of demo created it first (or the user did): theirs stays.
       if (errnoCode(err) !== 'EEXIST') throw err;
@@ -25,11 +27,26 @@ async function createDemoSource(dir: string): Promise<void> {
   }
 }
 
-/** Write what a validated plan needs on disk: workspace dir, config, demo source, mountpoint. */
+/**
+ * Create the daemon log if missing, refusing a symlink (ELOOP from O_NOFOLLOW): the launcher
+ * then opens a file we know is a plain file in our own 0700 directory, never a planted link's
+ * target (daemon.log → a copy of /etc/passwd got log lines appended).
+ */
+function touchLog(path: string): void {
+  closeSync(openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, FILE_MODE));
+}
+
+/**
+ * Write what a validated plan needs on disk: mountpoint, workspace dir, log, demo source. Not the
+ * config: it is stored by the daemon once its first mount succeeded (ARCHITECTURE.md, "Config").
+ * The mountpoint comes first: it is the path the user chose, so the likeliest to fail, and a
+ * failure there must leave no workspace dir behind.
+ */
 export async function materialize(plan: MountPlan): Promise<void> {
-  await ensureDir(plan.paths.dir);
-  if (plan.demoSourcePending) await createDemoSource(plan.config.source);
-  if (plan.isNew) await saveConfig(plan.paths, plan.config);
+  const home = dirname(dirname(plan.paths.dir));
   // Never mkdir over our own (possibly hung) mount: the daemon deals with that after its lock.
   if (!plan.ownMountPresent) await ensureDir(plan.config.mountpoint);
+  await ensureDir(plan.paths.dir, { noSymlinksBelow: home });
+  touchLog(plan.paths.log);
+  if (plan.demoSourcePending) await createDemoSource(plan.config.source);
 }

@@ -1,6 +1,8 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MountieError, errnoCode } from '../errors.js';
+import { fromSystemError } from '../sys/errno-error.js';
+import { probePath } from './probe-path.js';
 import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import { validateName } from './names.js';
@@ -27,7 +29,7 @@ export interface MountPlan {
   readonly demoSourcePending: boolean;
 }
 
-const PROBE_MS = 2000;
+const PROBE_MS = 3000;
 
 function conflict(paths: WorkspacePaths, field: string, stored: unknown, given: unknown): MountieError {
   return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} already has ${field} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`, {
@@ -59,24 +61,69 @@ function inside(child: string, parent: string): boolean {
 }
 
 async function checkSource(source: string, paths: WorkspacePaths): Promise<string> {
-  try {
-    const st = await withTimeout(`stat ${source}`, PROBE_MS, stat(source));
-    if (!st.isDirectory()) {
-      throw new MountieError('ERR_SOURCE_NOT_DIR', `source ${source} is not a directory`, {
-        data: { path: source, workspace: paths.name },
-        hint: 'pass a directory with --source',
-      });
-    }
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
-      throw new MountieError('ERR_SOURCE_MISSING', `source directory ${source} does not exist`, {
-        data: { path: source, workspace: paths.name },
-        hint: 'create it or pass an existing directory with --source',
-      });
-    }
-    throw err;
+  const probe = await probePath(source, PROBE_MS);
+  if (probe.kind === 'missing') {
+    throw new MountieError('ERR_SOURCE_MISSING', `source directory ${source} does not exist`, {
+      data: { path: source, workspace: paths.name },
+      hint: 'create it or pass an existing directory with --source',
+    });
   }
-  return realpath(source);
+  if (probe.errno === 'ELOOP') {
+    throw new MountieError('ERR_SOURCE_NOT_DIR', `source ${source} is a symbolic link loop`, {
+      data: { path: source, workspace: paths.name, errno: 'ELOOP' },
+      hint: 'pass a directory with --source',
+    });
+  }
+  if (probe.kind === 'error') throw fromSystemError(Object.assign(new Error(probe.errno), { code: probe.errno, path: source }), { path: source, doing: 'stat' });
+  if (probe.kind !== 'dir' || probe.real === undefined) {
+    throw new MountieError('ERR_SOURCE_NOT_DIR', `source ${source} is not a directory`, {
+      data: { path: source, workspace: paths.name },
+      hint: 'pass a directory with --source',
+    });
+  }
+  return probe.real;
+}
+
+/** File systems that cannot hold a mountpoint of ours (the kernel's own views). */
+const PSEUDO_FS = new Set(['proc', 'sysfs', 'devpts', 'cgroup', 'cgroup2', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'mqueue', 'hugetlbfs', 'binfmt_misc', 'autofs', 'efivarfs', 'nsfs']);
+
+/** The mount that holds `path` (the longest mountpoint prefix of a canonical path). */
+function mountHolding(mounts: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const e of mounts) {
+    if (inside(path, e.mountPoint) && (!best || e.mountPoint.length >= best.mountPoint.length)) best = e;
+  }
+  return best;
+}
+
+/** Refuse a mountpoint on /proc, /sys and the like, or on a read-only mount, before writing anything. */
+function checkMountpointFs(mp: string, paths: WorkspacePaths, mounts: readonly MountEntry[]): void {
+  const holder = mountHolding(mounts, mp);
+  if (!holder || holder.mountPoint === mp) return;
+  if (PSEUDO_FS.has(holder.fstype)) {
+    throw new MountieError('ERR_MOUNTPOINT_UNSUITABLE', `mountpoint ${mp} is on ${holder.mountPoint} (${holder.fstype}), where directories cannot be made`, {
+      data: { path: mp, workspace: paths.name, fstype: holder.fstype },
+      hint: 'choose a directory on a real file system with --at',
+    });
+  }
+  if (holder.mountOptions.split(',').includes('ro')) {
+    throw new MountieError('ERR_READ_ONLY_FS', `mountpoint ${mp} is on the read-only mount ${holder.mountPoint}`, {
+      data: { path: mp, workspace: paths.name, errno: 'EROFS' },
+      hint: 'choose a directory on a writable file system with --at (or create it there first)',
+    });
+  }
+}
+
+/** An option that names a path must name one: '' would mean the current directory. */
+function checkPathOption(flag: string, value: string | undefined): void {
+  if (value === undefined) return;
+  const bad = value === '' ? 'is empty' : value.includes('\0') ? 'contains a NUL byte' : Buffer.byteLength(value) > 4095 ? 'is longer than 4095 bytes' : undefined;
+  if (bad) {
+    throw new MountieError('ERR_INVALID_OPTION', `${flag} ${bad}`, {
+      data: { option: flag, value: value.slice(0, 200) },
+      hint: `pass a directory path with ${flag} (use . for the current directory)`,
+    });
+  }
 }
 
 /**
@@ -103,8 +150,11 @@ async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readon
     if (!st.isDirectory()) throw notDir;
   } catch (err) {
     if (errnoCode(err) === 'ENOTDIR') throw notDir;
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
+    if (errnoCode(err) === 'ENOENT') {
+      checkMountpointFs(mp, paths, mounts);
+      return false;
+    }
+    throw fromSystemError(err, { path: mp });
   }
   const names = await withTimeout(`readdir ${mp}`, PROBE_MS, readdir(mp));
   if (names.length > 0) {
@@ -120,8 +170,19 @@ async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readon
   return false;
 }
 
+/** Check a mount request; every failure is a coded error (errno mapped), and nothing is written. */
 export async function planMount(req: MountRequest, layout: HomeLayout, cwd = process.cwd()): Promise<MountPlan> {
+  try {
+    return await plan(req, layout, cwd);
+  } catch (err) {
+    throw fromSystemError(err);
+  }
+}
+
+async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise<MountPlan> {
   const name = validateName(req.name);
+  checkPathOption('--source', req.source);
+  checkPathOption('--at', req.at);
   const paths = workspacePaths(layout, name);
   const stored = await loadConfig(paths);
   const isDemo = name === 'demo';
@@ -132,7 +193,7 @@ export async function planMount(req: MountRequest, layout: HomeLayout, cwd = pro
   let sourceRaw: string;
   let mountpoint: string;
   if (stored) {
-    if (given.source !== undefined && (await realpathLoose(given.source)) !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
+    if (given.source !== undefined && ((await probePath(given.source, PROBE_MS)).real ?? given.source) !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
     if (given.at !== undefined && (await realpathLoose(given.at)) !== stored.mountpoint) throw conflict(paths, 'at', stored.mountpoint, given.at);
     if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'readOnly', stored.readOnly, req.readOnly);
     sourceRaw = stored.source;

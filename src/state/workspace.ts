@@ -41,6 +41,40 @@ export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig
   }
 }
 
+/**
+ * The config a daemon starts with, read under the workspace lock: the stored one, or the pending
+ * one its launcher handed over for a first mount (then `store` is true: the daemon writes it once
+ * its mount succeeded, so a failed first mount leaves no config to conflict with the retry). A
+ * stored config that differs from the pending one (another first mount won meanwhile) is refused.
+ */
+export async function configForStart(paths: WorkspacePaths, pending: WorkspaceConfig | undefined): Promise<{ config: WorkspaceConfig; store: boolean } | undefined> {
+  const stored = await loadConfig(paths);
+  if (!stored) return pending ? { config: pending, store: true } : undefined;
+  if (pending && (pending.source !== stored.source || pending.mountpoint !== stored.mountpoint || pending.readOnly !== stored.readOnly)) {
+    throw new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} was configured meanwhile with source ${stored.source} at ${stored.mountpoint}`, {
+      data: { workspace: paths.name, path: paths.config },
+      hint: `mount it as configured (mountie mount ${paths.name}), or delete ${paths.config} while the workspace is stopped`,
+    });
+  }
+  return { config: stored, store: false };
+}
+
+/** The pending config a launcher passes to its daemon child (MOUNTIE_PENDING_CONFIG), checked. */
+export function parsePendingConfig(text: string | undefined, name: string): WorkspaceConfig | undefined {
+  if (!text) return undefined;
+  try {
+    const doc = JSON.parse(text) as Partial<WorkspaceConfig>;
+    if (doc.schema === WORKSPACE_SCHEMA && doc.name === name && typeof doc.source === 'string' && typeof doc.mountpoint === 'string') {
+      return { ...doc, readOnly: doc.readOnly === true } as WorkspaceConfig;
+    }
+  } catch {
+    // Not ours or garbled: the daemon then starts only from a stored config.
+  }
+  return undefined;
+}
+
+export const PENDING_CONFIG_ENV = 'MOUNTIE_PENDING_CONFIG';
+
 export async function saveConfig(paths: WorkspacePaths, config: WorkspaceConfig): Promise<void> {
   await ensureDir(paths.dir);
   await writeFileDurable(paths.config, JSON.stringify(config, null, 2) + '\n');

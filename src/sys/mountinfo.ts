@@ -12,6 +12,8 @@ export interface MountEntry {
   readonly fstype: string;
   readonly source: string;
   readonly superOptions: string;
+  /** Per-mount options (field 6), e.g. "rw,nosuid,relatime" or "ro,...". */
+  readonly mountOptions: string;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
@@ -27,7 +29,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     if (sep < 0) continue;
     const left = line.slice(0, sep).split(' ');
     const right = line.slice(sep + 3).split(' ');
-    const [id, , device, , mountPoint] = left;
+    const [id, , device, , mountPoint, mountOptions] = left;
     const [fstype, source, superOptions] = right;
     if (id === undefined || device === undefined || mountPoint === undefined || fstype === undefined) continue;
     entries.push({
@@ -37,6 +39,7 @@ export function parseMountInfo(text: string): MountEntry[] {
       fstype,
       source: unescapeMountField(source ?? ''),
       superOptions: superOptions ?? '',
+      mountOptions: mountOptions ?? '',
     });
   }
   return entries;

@@ -14,9 +14,9 @@ export interface RunResult {
  * Run a program with an argument array and a hard time limit. Never through a shell:
  * a path that holds `$(...)` must stay a path. Never throws; how it ended is data.
  */
-export function runFile(file: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+export function runFile(file: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', ...(env ? { env } : {}) }, (err, stdout, stderr) => {
       if (!err) return resolve({ exitCode: 0, signal: null, stdout, stderr, timedOut: false });
       const e = err as NodeJS.ErrnoException & { code?: unknown; killed?: boolean; signal?: NodeJS.Signals | null };
       if (typeof e.code === 'string') {

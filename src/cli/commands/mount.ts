@@ -10,6 +10,8 @@ import { resolveHome } from '../../state/paths.js';
 import { planMount } from '../../state/plan.js';
 import { materialize } from '../../state/materialize.js';
 import { validateName } from '../../state/names.js';
+import { parsePendingConfig, PENDING_CONFIG_ENV } from '../../state/workspace.js';
+import { fromSystemError } from '../../sys/errno-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 import { CLI_PATH, packageVersion } from '../version.js';
@@ -28,7 +30,11 @@ export interface MountFlags {
 /** The daemon child the launcher spawned: no validation output, the channel carries the result. */
 async function runChild(ws: string, flags: MountFlags): Promise<number> {
   const instanceId = flags.instance ?? randomUUID();
-  return runDaemon({ layout: resolveHome(), workspace: validateName(ws), instanceId, argv: process.argv, version: packageVersion(), channel: openReadyChannel() });
+  const workspace = validateName(ws);
+  const pendingConfig = parsePendingConfig(process.env[PENDING_CONFIG_ENV], workspace);
+  // Not handed on to what the daemon runs (fusermount).
+  delete process.env[PENDING_CONFIG_ENV];
+  return runDaemon({ layout: resolveHome(), workspace, instanceId, argv: process.argv, version: packageVersion(), channel: openReadyChannel(), pendingConfig });
 }
 
 export async function mountCommand(ws: string, flags: MountFlags, out: Out): Promise<number> {
@@ -44,9 +50,17 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
       hint: `use it as it is, or run: mountie stop ${plan.config.name}`,
     });
   }
-  await materialize(plan);
+  try {
+    await materialize(plan);
+  } catch (err) {
+    throw fromSystemError(err);
+  }
+  const pendingConfig = plan.isNew ? plan.config : undefined;
   if (flags.background) {
-    const r = await startDaemon({ layout, plan, cliPath: CLI_PATH, ...(flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {}) });
+    const env = pendingConfig ? { ...process.env, [PENDING_CONFIG_ENV]: JSON.stringify(pendingConfig) } : process.env;
+    const r = await startDaemon({ layout, plan, cliPath: CLI_PATH, env, ...(flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {}) }).catch((err: unknown) => {
+      throw fromSystemError(err);
+    });
     if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid: r.pid, instanceId: r.instanceId, mountpoint: r.mountpoint, source: plan.config.source, logFile: r.logFile });
     else out.line(`mounted ${plan.config.name} at ${r.mountpoint} (pid=${r.pid}); stop with: mountie stop ${plan.config.name}`);
     return EXIT.ok;
@@ -57,7 +71,8 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
     instanceId: randomUUID(),
     argv: process.argv,
     version: packageVersion(),
-    echo: flags.json ? undefined : (line) => void process.stderr.write(line),
+    pendingConfig,
+    echo: flags.json ? undefined : (line) => out.echo(line),
     onReady: ({ mountpoint, pid }) => {
       if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid, mountpoint, source: plan.config.source, logFile: plan.paths.log, foreground: true });
       else out.line(`mounted ${plan.config.name} at ${mountpoint} (pid=${pid}); press Ctrl-C to unmount`);

@@ -60,4 +60,27 @@ describe('createShutdown', () => {
     expect(forced).toBe(true);
     expect(later).toEqual([]);
   });
+
+  it('a forced shutdown still runs the later `always` steps (flush state, pidfile, lock), bounded, and not the one that overran', async () => {
+    const order: string[] = [];
+    const sd = createShutdown({
+      deadlineMs: 50,
+      forcedStepMs: 100,
+      log: memLog(),
+      steps: () => [
+        { name: 'unmount', always: true, run: () => (order.push('unmount'), new Promise(() => undefined)) },
+        { name: 'optional', run: () => void order.push('optional') },
+        { name: 'flush-state', always: true, run: ({ forced }) => void order.push(`flush forced=${forced}`) },
+        { name: 'remove-pidfile', always: true, run: () => new Promise(() => undefined) },
+        { name: 'release-lock', always: true, run: () => void order.push('release') },
+      ],
+      force: async () => void order.push('force'),
+    });
+    const t0 = Date.now();
+    const r = await sd.trigger('signal SIGTERM', 0);
+    expect(order).toEqual(['unmount', 'force', 'flush forced=true', 'release']);
+    expect(r).toMatchObject({ forced: true, exitCode: 1, failedSteps: ['unmount', 'remove-pidfile'] });
+    // 50 ms deadline + one 100 ms bound for the wedged pidfile step; generous for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
 });

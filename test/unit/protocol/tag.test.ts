@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { homeIdOf, isTagOf, mountTag, mountsOf, parseTag } from '../../../src/protocol/tag.js';
 import type { MountEntry } from '../../../src/sys/mountinfo.js';
 
-const entry = (mountPoint: string, source: string, fstype = 'fuse.mountie'): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, fstype, source, superOptions: '' });
+const entry = (mountPoint: string, source: string, fstype = 'fuse.mountie'): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, mountOptions: '', fstype, source, superOptions: '' });
 
 describe('mount tags', () => {
   let dir = '';

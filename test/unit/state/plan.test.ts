@@ -5,6 +5,7 @@ import { makeHome, reapAll } from '../../helpers/sandbox.js';
 import { planMount } from '../../../src/state/plan.js';
 import { materialize } from '../../../src/state/materialize.js';
 import { resolveHome } from '../../../src/state/paths.js';
+import { configForStart, saveConfig } from '../../../src/state/workspace.js';
 
 describe('planMount', () => {
   afterEach(reapAll);
@@ -23,6 +24,10 @@ describe('planMount', () => {
     expect(await readdir(home)).toEqual([]);
     await materialize(plan);
     expect((await readdir(home)).sort()).toEqual(['mnt', 'workspaces']);
+    // The config is the daemon's to store, once its first mount succeeded.
+    expect(await readdir(join(home, 'workspaces', 'ws'))).toEqual(['daemon.log']);
+    expect((await planMount({ name: 'ws', source: src }, layout)).isNew).toBe(true);
+    await saveConfig(plan.paths, plan.config);
     const again = await planMount({ name: 'ws' }, layout);
     expect(again.isNew).toBe(false);
     expect(again.config).toEqual(plan.config);
@@ -38,7 +43,9 @@ describe('planMount', () => {
 
   it('refuses flags that contradict the stored config, accepts the same ones (via a symlink too)', async () => {
     const { home, src, layout } = await env();
-    await materialize(await planMount({ name: 'ws', source: src }, layout));
+    const first = await planMount({ name: 'ws', source: src }, layout);
+    await materialize(first);
+    await saveConfig(first.paths, first.config);
     const other = join(home, '..', 'elsewhere');
     await expect(planMount({ name: 'ws', source: other }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
     await expect(planMount({ name: 'ws', at: '/tmp/other-mp' }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
@@ -52,5 +59,28 @@ describe('planMount', () => {
     const { src, layout } = await env();
     const plan = await planMount({ name: 'ws', source: 'src' }, layout, join(src, '..'));
     expect(plan.config.source).toBe(src);
+  });
+
+  it('configForStart: pending config is stored only by the starter; a config stored meanwhile wins or conflicts', async () => {
+    const { src, layout } = await env();
+    const plan = await planMount({ name: 'ws', source: src }, layout);
+    await materialize(plan);
+    expect(await configForStart(plan.paths, undefined)).toBeUndefined();
+    expect(await configForStart(plan.paths, plan.config)).toEqual({ config: plan.config, store: true });
+    await saveConfig(plan.paths, plan.config);
+    expect(await configForStart(plan.paths, plan.config)).toEqual({ config: plan.config, store: false });
+    await expect(configForStart(plan.paths, { ...plan.config, readOnly: true })).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+  });
+
+  it.each([
+    [{ source: '' }, 'ERR_INVALID_OPTION'],
+    [{ at: '' }, 'ERR_INVALID_OPTION'],
+    [{ at: '/proc/mountie-nope' }, 'ERR_MOUNTPOINT_UNSUITABLE'],
+    [{ at: '/sys/mountie-nope/deeper' }, 'ERR_MOUNTPOINT_UNSUITABLE'],
+    [{ source: 'x'.repeat(300) }, 'ERR_NAME_TOO_LONG'],
+  ])('refuses %j with %s before writing anything', async (flags, code) => {
+    const { home, src, layout } = await env();
+    await expect(planMount({ name: 'ws', source: src, ...flags }, layout)).rejects.toMatchObject({ code });
+    expect(await readdir(home)).toEqual([]);
   });
 });
