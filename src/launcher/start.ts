@@ -1,6 +1,6 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MountieError, isMountieError, type ErrorCode } from '../errors.js';
@@ -100,7 +100,8 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   // the pool must be larger than the hung calls we promise to survive (16) plus the reserve for
   // lifecycle I/O: 64 threads cost stacks only (ARCHITECTURE.md, "Backend I/O").
   env.UV_THREADPOOL_SIZE ??= String(DAEMON_THREADPOOL_SIZE);
-  const logFd = openSync(plan.paths.log, 'a', FILE_MODE);
+  // O_NOFOLLOW: never append to whatever a symlink planted at daemon.log points to.
+  const logFd = openSync(plan.paths.log, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, FILE_MODE);
   let child: ChildProcess;
   try {
     // --title marks the daemon (src/protocol/marker.ts) while node is still starting, so a stop that
