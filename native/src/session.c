@@ -1,0 +1,126 @@
+/*
+ * One mount: the session, its mount, and the thread that runs libfuse's multithreaded loop.
+ * Unmounting is the caller's job (JavaScript, with fusermount and its own checks): the loop
+ * ends when the kernel closes the connection; session_stop then joins it (libfuse joins its
+ * workers before the loop returns) and frees everything.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct session {
+  struct fs fs;
+  struct fuse_session *se;
+  pthread_t loop;
+  int loop_result;
+  int key_made;
+  int nodes_made;
+};
+
+static void *run_loop(void *arg) {
+  struct session *s = arg;
+  struct fuse_loop_config *lc = fuse_loop_cfg_create();
+  if (!lc) {
+    s->loop_result = -ENOMEM;
+    return NULL;
+  }
+  fuse_loop_cfg_set_clone_fd(lc, 0);
+  fuse_loop_cfg_set_max_threads(lc, s->fs.cfg.max_threads);
+  /* Idle workers stay (up to the bound): no thread churn under swinging load. */
+  fuse_loop_cfg_set_idle_threads(lc, s->fs.cfg.max_threads);
+  s->loop_result = fuse_session_loop_mt(s->se, lc);
+  fuse_loop_cfg_destroy(lc);
+  return NULL;
+}
+
+static void free_session(struct session *s) {
+  if (s->se) fuse_session_destroy(s->se);
+  if (s->nodes_made) nodes_destroy(&s->fs.nodes);
+  if (s->fs.root.fd > 0) close(s->fs.root.fd);
+  if (s->key_made) pthread_key_delete(s->fs.thread_key);
+  free(s);
+}
+
+static struct session *fail(struct session *s, char *err, size_t errlen, const char *what, int code) {
+  snprintf(err, errlen, "%s: %s", what, strerror(code));
+  free_session(s);
+  return NULL;
+}
+
+struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen) {
+  struct session *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->fs.cfg = *cfg;
+  s->fs.counters = counters;
+  s->fs.uid = geteuid();
+  s->fs.gid = getegid();
+  s->fs.root.fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (s->fs.root.fd == -1) return fail(s, err, errlen, "open source", errno);
+  struct stat st;
+  if (fstat(s->fs.root.fd, &st) == -1) return fail(s, err, errlen, "stat source", errno);
+  s->fs.root.ino = st.st_ino;
+  s->fs.root.dev = st.st_dev;
+  s->fs.root.type = S_IFDIR;
+  s->fs.root.nlookup = 2;
+  int rc = nodes_init(&s->fs.nodes);
+  if (rc) return fail(s, err, errlen, "inode table", rc);
+  s->nodes_made = 1;
+  rc = pthread_key_create(&s->fs.thread_key, stats_thread_exit);
+  if (rc) return fail(s, err, errlen, "thread key", rc);
+  s->key_made = 1;
+
+  char opts[512];
+  int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s,default_permissions%s%s", fsname, subtype,
+                   cfg->allow_other ? ",allow_other" : "", cfg->read_only ? ",ro" : "");
+  if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
+  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
+    fuse_opt_free_args(&args);
+    return fail(s, err, errlen, "mount options", ENOMEM);
+  }
+  s->se = fuse_session_new(&args, &mountie_ops, sizeof mountie_ops, &s->fs);
+  fuse_opt_free_args(&args);
+  if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
+  if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
+
+  /* The loop and its workers never take a signal: they stay with the JavaScript thread. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&s->loop, NULL, run_loop, s);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    fuse_session_unmount(s->se);
+    return fail(s, err, errlen, "start loop thread", rc);
+  }
+  return s;
+}
+
+int session_stop(struct session *s, unsigned timeout_ms) {
+  /*
+   * No fuse_session_exit here: on a live mount it would stop the workers and leave the mount
+   * unanswered. The loop ends by itself once the kernel closes the connection (unmount, abort).
+   */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  int rc = pthread_timedjoin_np(s->loop, NULL, &until);
+  if (rc) return rc;
+  free_session(s);
+  return 0;
+}
