@@ -26,6 +26,8 @@ struct session {
 
 static void *run_loop(void *arg) {
   struct session *s = arg;
+  /* Workers inherit the name: /proc/<pid>/task/<tid>/comm shows every thread of the data path. */
+  pthread_setname_np(pthread_self(), "mountie-fuse");
   struct fuse_loop_config *lc = fuse_loop_cfg_create();
   if (!lc) {
     s->loop_result = -ENOMEM;
