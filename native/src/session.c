@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,20 @@ static void *run_loop(void *arg) {
   return NULL;
 }
 
+/*
+ * Every inode the kernel holds costs one O_PATH fd: a `find` over 20k entries needs 20k fds.
+ * Raise the soft limit to 1 Mi (the hard one too when allowed: root), else to the hard limit.
+ */
+static void raise_fd_limit(void) {
+  const rlim_t want = (rlim_t)1 << 20;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+  struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
+  if (setrlimit(RLIMIT_NOFILE, &up) == 0) return;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static void free_session(struct session *s) {
   if (s->se) fuse_session_destroy(s->se);
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
@@ -64,6 +79,7 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   }
   s->fs.cfg = *cfg;
   s->fs.counters = counters;
+  raise_fd_limit();
   s->fs.uid = geteuid();
   s->fs.gid = getegid();
   s->fs.root.fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
