@@ -141,6 +141,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->cfg.max_write = (unsigned)opt_number(env, argv[2], "maxWrite", 1 << 20);
   j->cfg.max_readahead = (unsigned)opt_number(env, argv[2], "maxReadahead", 1 << 20);
   j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
+  j->cfg.fd_budget = (size_t)opt_number(env, argv[2], "fdBudget", 0);
   if (j->cfg.max_threads < 1) j->cfg.max_threads = 1;
 
   void *mem;

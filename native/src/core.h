@@ -41,7 +41,8 @@ enum rdplus_policy { RDPLUS_OFF = 0, RDPLUS_AUTO = 1, RDPLUS_ON = 2 };
 
 struct node {
   struct node *next; /* hash chain */
-  int fd;            /* O_PATH fd on the source inode: every op works relative to it */
+  int fd;            /* O_PATH fd on the source inode, or -1: then reopened from `handle` per request */
+  struct file_handle *handle; /* set only on nodes without a kept fd */
   ino_t ino;
   dev_t dev;
   mode_t type;       /* S_IFMT bits */
@@ -53,6 +54,8 @@ struct node_table {
   struct node **buckets;
   size_t nbuckets;
   size_t count;
+  size_t fds;        /* nodes that keep an fd */
+  size_t fd_budget;  /* beyond this many, new nodes keep a file handle instead */
 };
 
 struct config {
@@ -66,11 +69,13 @@ struct config {
   unsigned max_write;
   unsigned max_readahead;
   int splice;
+  size_t fd_budget; /* node fds at most (0: half of RLIMIT_NOFILE); past it, file handles */
 };
 
 struct fs {
   struct config cfg;
   struct node root;
+  int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
   struct node_table nodes;
   uint64_t *counters; /* C_TOTAL entries, shared with JavaScript */
   uid_t uid;          /* the daemon's own ids: callers with other ids get their new nodes chowned */
@@ -86,6 +91,9 @@ fuse_ino_t node_id(struct fs *fs, struct node *n);
 /* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
 int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
+/* An O_PATH fd on the node for the rest of this request (-1 and errno set when it is gone). */
+int node_use(struct fs *fs, struct node *n);
+#define NFD(n) node_use(fs, (n))
 
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
 void op_begin(struct fs *fs, enum op_kind op);
@@ -93,6 +101,9 @@ void op_end(int err);
 void count_add(struct fs *fs, int index, uint64_t n);
 const char *op_name(int op);
 void thread_enter(struct fs *fs);
+/* Fds opened for the current request only, closed when it is answered. */
+int held_fd(const void *key);
+int hold_fd(const void *key, int fd);
 int thread_own_umask(void);
 void stats_thread_exit(void *arg);
 

@@ -19,6 +19,8 @@ int nodes_init(struct node_table *t) {
   if (!t->buckets) return ENOMEM;
   t->nbuckets = INITIAL_BUCKETS;
   t->count = 0;
+  t->fds = 0;
+  if (!t->fd_budget) t->fd_budget = 1024;
   return pthread_mutex_init(&t->lock, NULL);
 }
 
@@ -28,7 +30,8 @@ void nodes_destroy(struct node_table *t) {
     struct node *n = t->buckets[i];
     while (n) {
       struct node *next = n->next;
-      close(n->fd);
+      if (n->fd >= 0) close(n->fd);
+      free(n->handle);
       free(n);
       n = next;
     }
@@ -102,6 +105,48 @@ static struct node *ref(struct fs *fs, ino_t ino, dev_t dev) {
   return n;
 }
 
+/* A new node's O_PATH fd; its identity taken from the fd itself (a rename meanwhile cannot mix them). */
+static int fd_of(int pfd, const char *name, struct stat *st, struct node *n) {
+  int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) return errno;
+  if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  n->fd = fd;
+  return 0;
+}
+
+/*
+ * Past the fd budget a node keeps a file handle (name_to_handle_at; a few bytes), reopened per
+ * request with open_by_handle_at (needs CAP_DAC_READ_SEARCH): the inodes the kernel may cache are
+ * then bounded by memory, not by RLIMIT_NOFILE. Any failure: the caller keeps an fd instead.
+ */
+static int handle_of(int pfd, const char *name, const struct stat *st, struct node *n) {
+  struct file_handle *h = malloc(sizeof *h + MAX_HANDLE_SZ);
+  if (!h) return ENOMEM;
+  h->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(pfd, name, h, &mount_id, 0) == -1) {
+    free(h);
+    return errno;
+  }
+  struct file_handle *fit = realloc(h, sizeof *h + h->handle_bytes);
+  n->handle = fit ? fit : h;
+  (void)st;
+  return 0;
+}
+
+int node_use(struct fs *fs, struct node *n) {
+  if (n->fd >= 0) return n->fd;
+  int fd = held_fd(n);
+  if (fd >= 0) return fd;
+  fd = open_by_handle_at(fs->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+  if (fd == -1) return -1;
+  return hold_fd(n, fd);
+}
+
 /*
  * A stat by name first: when the inode is already known (the common case: the kernel forgot
  * the dentry, not the inode) that is the only syscall. Otherwise open an O_PATH fd and take
@@ -111,7 +156,9 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   memset(e, 0, sizeof *e);
   e->attr_timeout = fs->cfg.attr_timeout;
   e->entry_timeout = fs->cfg.entry_timeout;
-  if (fstatat(parent->fd, name, &e->attr, AT_SYMLINK_NOFOLLOW) == -1) return errno;
+  int pfd = node_use(fs, parent);
+  if (pfd == -1) return errno;
+  if (fstatat(pfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) == -1) return errno;
 
   pthread_mutex_lock(&fs->nodes.lock);
   struct node *n = ref(fs, e->attr.st_ino, e->attr.st_dev);
@@ -121,27 +168,29 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
     return 0;
   }
 
-  int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd == -1) return errno;
-  if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
   struct node *fresh = calloc(1, sizeof *fresh);
-  if (!fresh) {
-    close(fd);
-    return ENOMEM;
+  if (!fresh) return ENOMEM;
+  fresh->fd = -1;
+  int err = __atomic_load_n(&fs->nodes.fds, __ATOMIC_RELAXED) >= fs->nodes.fd_budget && e->attr.st_dev == fs->root.dev
+              ? handle_of(pfd, name, &e->attr, fresh)
+              : ENFILE;
+  if (err) {
+    /* Within the fd budget (or no handle to be had): keep an O_PATH fd, identity from the fd. */
+    err = fd_of(pfd, name, &e->attr, fresh);
+    if (err) {
+      free(fresh);
+      return err;
+    }
   }
+  fresh->ino = e->attr.st_ino;
+  fresh->dev = e->attr.st_dev;
+  fresh->type = e->attr.st_mode & S_IFMT;
+  fresh->nlookup = 1;
   pthread_mutex_lock(&fs->nodes.lock);
   n = ref(fs, e->attr.st_ino, e->attr.st_dev);
   if (!n) {
-    fresh->fd = fd;
-    fresh->ino = e->attr.st_ino;
-    fresh->dev = e->attr.st_dev;
-    fresh->type = e->attr.st_mode & S_IFMT;
-    fresh->nlookup = 1;
     insert(&fs->nodes, fresh);
+    if (fresh->fd >= 0) __atomic_fetch_add(&fs->nodes.fds, 1, __ATOMIC_RELAXED);
     n = fresh;
     fresh = NULL;
   }
@@ -149,7 +198,8 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   pthread_mutex_unlock(&fs->nodes.lock);
   if (fresh) {
     /* Another thread registered the same inode meanwhile. */
-    close(fd);
+    if (fresh->fd >= 0) close(fresh->fd);
+    free(fresh->handle);
     free(fresh);
   }
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
@@ -161,13 +211,17 @@ void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {
   if (n == &fs->root) return;
   pthread_mutex_lock(&fs->nodes.lock);
   int gone = n->nlookup <= nlookup;
-  if (gone) unlink_node(&fs->nodes, n);
+  if (gone) {
+    unlink_node(&fs->nodes, n);
+    if (n->fd >= 0) __atomic_fetch_sub(&fs->nodes.fds, 1, __ATOMIC_RELAXED);
+  }
   else n->nlookup -= nlookup;
   size_t count = fs->nodes.count;
   pthread_mutex_unlock(&fs->nodes.lock);
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   if (gone) {
-    close(n->fd);
+    if (n->fd >= 0) close(n->fd);
+    free(n->handle);
     free(n);
   }
 }

@@ -67,8 +67,8 @@ static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   op_end(0);
 }
 
-static int stat_node(struct node *n, struct fuse_file_info *fi, struct stat *st) {
-  int res = fi ? fstat((int)fi->fh, st) : fstatat(n->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, struct stat *st) {
+  int res = fi ? fstat((int)fi->fh, st) : fstatat(NFD(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   return res == -1 ? errno : 0;
 }
 
@@ -76,7 +76,7 @@ static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   struct fs *fs = FS(req);
   op_begin(fs, OP_GETATTR);
   struct stat st;
-  int err = stat_node(node_of(fs, ino), fi, &st);
+  int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
   fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
   op_end(0);
@@ -94,14 +94,14 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino);
   char p[64];
-  proc_path(p, sizeof p, n->fd);
+  proc_path(p, sizeof p, NFD(n));
   int res = 0;
   if (valid & FUSE_SET_ATTR_MODE)
     res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
   if (res == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
     uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
     gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-    res = fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    res = fchownat(NFD(n), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   }
   if (res == 0 && (valid & FUSE_SET_ATTR_SIZE))
     res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(p, attr->st_size);
@@ -111,12 +111,12 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
       time_of(valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim),
     };
     if (fi) res = futimens((int)fi->fh, tv);
-    else if (S_ISLNK(n->type)) res = utimensat(n->fd, "", tv, AT_EMPTY_PATH);
+    else if (S_ISLNK(n->type)) res = utimensat(NFD(n), "", tv, AT_EMPTY_PATH);
     else res = utimensat(AT_FDCWD, p, tv, 0);
   }
   if (res == -1) return reply_err(req, errno);
   struct stat st;
-  int err = stat_node(n, fi, &st);
+  int err = stat_node(fs, n, fi, &st);
   if (err) return reply_err(req, err);
   fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
   op_end(0);
@@ -126,7 +126,7 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   op_begin(fs, OP_READLINK);
   char buf[PATH_MAX + 1];
-  ssize_t len = readlinkat(node_of(fs, ino)->fd, "", buf, sizeof buf);
+  ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
   if (len == (ssize_t)sizeof buf) return reply_err(req, ENAMETOOLONG);
   buf[len] = '\0';
@@ -143,18 +143,18 @@ static int give_to_caller(struct fs *fs, fuse_req_t req, struct node *parent, co
   const struct fuse_ctx *c = fuse_req_ctx(req);
   if (fs->uid != 0 || (c->uid == fs->uid && c->gid == fs->gid)) return 0;
   struct stat pst;
-  if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == -1) return errno;
+  if (fstatat(NFD(parent), "", &pst, AT_EMPTY_PATH) == -1) return errno;
   gid_t gid = (pst.st_mode & S_ISGID) ? (gid_t)-1 : c->gid;
-  int res = fd >= 0 ? fchown(fd, c->uid, gid) : fchownat(parent->fd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW);
+  int res = fd >= 0 ? fchown(fd, c->uid, gid) : fchownat(NFD(parent), name, c->uid, gid, AT_SYMLINK_NOFOLLOW);
   if (res == 0 && (mode & (S_ISUID | S_ISGID)) && !S_ISLNK(mode))
-    res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(parent->fd, name, mode & 07777, 0);
+    res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
   return res == -1 ? errno : 0;
 }
 
 /* Without a umask of its own (unshare refused) the thread's process umask cut the mode: restore it. */
-static int restore_mode(struct node *parent, const char *name, int fd, mode_t mode) {
+static int restore_mode(struct fs *fs, struct node *parent, const char *name, int fd, mode_t mode) {
   if (thread_own_umask() || S_ISLNK(mode)) return 0;
-  int res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(parent->fd, name, mode & 07777, 0);
+  int res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
   return res == -1 ? errno : 0;
 }
 
@@ -165,11 +165,11 @@ static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const c
   op_begin(fs, op);
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
-  int res = kind == MAKE_DIR ? mkdirat(parent->fd, name, mode)
-          : kind == MAKE_SYMLINK ? symlinkat(target, parent->fd, name)
-          : mknodat(parent->fd, name, mode, rdev);
+  int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
+          : kind == MAKE_SYMLINK ? symlinkat(target, NFD(parent), name)
+          : mknodat(NFD(parent), name, mode, rdev);
   if (res == -1) return reply_err(req, errno);
-  int err = restore_mode(parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  int err = restore_mode(fs, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
   if (!err) err = give_to_caller(fs, req, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
   struct fuse_entry_param e;
   if (!err) err = node_lookup(fs, parent, name, &e);
@@ -193,7 +193,7 @@ static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, con
   struct fs *fs = FS(req);
   op_begin(fs, op);
   if (refuse_ro(req)) return;
-  reply_err(req, unlinkat(node_of(fs, parent)->fd, name, flags) == -1 ? errno : 0);
+  reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
 
 static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -208,7 +208,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   struct fs *fs = FS(req);
   op_begin(fs, OP_RENAME);
   if (refuse_ro(req)) return;
-  int res = renameat2(node_of(fs, parent)->fd, name, node_of(fs, newparent)->fd, newname, flags);
+  int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
 }
 
@@ -217,12 +217,12 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   op_begin(fs, OP_LINK);
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
-  int res = linkat(n->fd, "", np->fd, newname, AT_EMPTY_PATH);
+  int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
   if (res == -1 && (errno == ENOENT || errno == EPERM) && !S_ISLNK(n->type)) {
     /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for everyone. */
     char p[64];
-    proc_path(p, sizeof p, n->fd);
-    res = linkat(AT_FDCWD, p, np->fd, newname, AT_SYMLINK_FOLLOW);
+    proc_path(p, sizeof p, NFD(n));
+    res = linkat(AT_FDCWD, p, NFD(np), newname, AT_SYMLINK_FOLLOW);
   }
   if (res == -1) return reply_err(req, errno);
   struct fuse_entry_param e;
@@ -241,7 +241,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   op_begin(fs, OP_OPEN);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
   opened(req, fi, fd);
@@ -254,9 +254,9 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
   op_begin(fs, OP_CREATE);
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
-  int fd = openat(parent->fd, name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
+  int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
   if (fd == -1) return reply_err(req, errno);
-  int err = restore_mode(parent, name, fd, mode);
+  int err = restore_mode(fs, parent, name, fd, mode);
   if (!err) err = give_to_caller(fs, req, parent, name, fd, mode);
   struct fuse_entry_param e;
   if (!err) err = node_lookup(fs, parent, name, &e);
@@ -335,7 +335,7 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   op_begin(fs, OP_STATFS);
   struct statvfs sv;
-  if (fstatvfs(node_of(fs, ino)->fd, &sv) == -1) return reply_err(req, errno);
+  if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
   fuse_reply_statfs(req, &sv);
   op_end(0);
 }
@@ -345,7 +345,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   op_begin(fs, OP_ACCESS);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, faccessat(AT_FDCWD, p, mask, 0) == -1 ? errno : 0);
 }
 
@@ -353,7 +353,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   struct fs *fs = FS(req);
   op_begin(fs, OP_GETXATTR);
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
   ssize_t n = getxattr(p, name, buf, size);
@@ -371,7 +371,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
   op_begin(fs, OP_LISTXATTR);
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
   ssize_t n = listxattr(p, buf, size);
@@ -390,7 +390,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   op_begin(fs, OP_SETXATTR);
   if (refuse_ro(req)) return;
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, setxattr(p, name, value, size, flags) == -1 ? errno : 0);
 }
 
@@ -399,7 +399,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   op_begin(fs, OP_REMOVEXATTR);
   if (refuse_ro(req)) return;
   char p[64];
-  proc_path(p, sizeof p, node_of(fs, ino)->fd);
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, removexattr(p, name) == -1 ? errno : 0);
 }
 

@@ -35,7 +35,7 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   op_begin(fs, OP_OPENDIR);
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
-  int fd = openat(node_of(fs, ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd == -1) {
     int err = errno;
     free(d);

@@ -47,20 +47,24 @@ static void *run_loop(void *arg) {
  * Every inode the kernel holds costs one O_PATH fd: a `find` over 20k entries needs 20k fds.
  * Raise the soft limit to 1 Mi (the hard one too when allowed: root), else to the hard limit.
  */
-static void raise_fd_limit(void) {
+static size_t raise_fd_limit(void) {
   const rlim_t want = (rlim_t)1 << 20;
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) return;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur >= want) return (size_t)rl.rlim_cur;
   struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
-  if (setrlimit(RLIMIT_NOFILE, &up) == 0) return;
+  if (setrlimit(RLIMIT_NOFILE, &up) == 0) return (size_t)want;
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return (size_t)rl.rlim_cur;
 }
 
 static void free_session(struct session *s) {
   if (s->se) fuse_session_destroy(s->se);
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
   if (s->fs.root.fd > 0) close(s->fs.root.fd);
+  if (s->fs.mount_fd > 0) close(s->fs.mount_fd);
   if (s->key_made) pthread_key_delete(s->fs.thread_key);
   free(s);
 }
@@ -79,11 +83,14 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   }
   s->fs.cfg = *cfg;
   s->fs.counters = counters;
-  raise_fd_limit();
+  /* Half the fds for nodes; the rest for open files (one each), pipes, and JavaScript. */
+  s->fs.nodes.fd_budget = s->fs.cfg.fd_budget ? s->fs.cfg.fd_budget : raise_fd_limit() / 2;
   s->fs.uid = geteuid();
   s->fs.gid = getegid();
   s->fs.root.fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (s->fs.root.fd == -1) return fail(s, err, errlen, "open source", errno);
+  s->fs.mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->fs.mount_fd == -1) return fail(s, err, errlen, "open source", errno);
   struct stat st;
   if (fstat(s->fs.root.fd, &st) == -1) return fail(s, err, errlen, "stat source", errno);
   s->fs.root.ino = st.st_ino;

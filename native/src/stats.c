@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const NAMES[OP_COUNT] = {
   "lookup", "forget", "getattr", "setattr", "readlink", "mknod", "mkdir", "unlink",
@@ -18,8 +19,13 @@ static const char *const NAMES[OP_COUNT] = {
   "copy_file_range", "lseek",
 };
 
+#define MAX_HELD 8
+
 struct current {
   struct fs *fs;
+  const void *held_key[MAX_HELD];
+  int held[MAX_HELD];
+  int nheld;
   uint64_t t0;
   int op;
   int entered;
@@ -78,7 +84,26 @@ void op_begin(struct fs *fs, enum op_kind op) {
   __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
 }
 
+int held_fd(const void *key) {
+  for (int i = 0; i < cur.nheld; i++)
+    if (cur.held_key[i] == key) return cur.held[i];
+  return -1;
+}
+
+/* Returns fd, or -1 (EMFILE) when this request holds too many already (closing fd). */
+int hold_fd(const void *key, int fd) {
+  if (cur.nheld == MAX_HELD) {
+    close(fd);
+    errno = EMFILE;
+    return -1;
+  }
+  cur.held_key[cur.nheld] = key;
+  cur.held[cur.nheld++] = fd;
+  return fd;
+}
+
 void op_end(int err) {
+  while (cur.nheld > 0) close(cur.held[--cur.nheld]);
   struct fs *fs = cur.fs;
   if (!fs) return;
   uint64_t us = (now_ns() - cur.t0) / 1000u;

@@ -40,13 +40,11 @@ function buildSource() {
   const chunk = randomBytes(1 << 20);
   const big = Buffer.concat(Array.from({ length: 256 }, () => chunk));
   writeFileSync(join(src, 'big.bin'), big);
-  // ~15k entries: 100 directories of 150 small files. (Not 20k: the native core holds an O_PATH
-  // fd per inode the kernel caches, and this machine's fd limit is 20000, not raisable without
-  // CAP_SYS_RESOURCE; ARCHITECTURE.md "Native data path".)
+  // ~20k entries: 100 directories of 200 small files
   for (let d = 0; d < 100; d++) {
     const dir = join(src, 'tree', `d${d}`);
     mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < 150; f++) writeFileSync(join(dir, `f${f}.txt`), `file ${d}/${f}\n`);
+    for (let f = 0; f < 200; f++) writeFileSync(join(dir, `f${f}.txt`), `file ${d}/${f}\n`);
   }
   // a tarball of ~3000 files in nested directories (a small node_modules)
   const pkg = join(side, 'pkg');
@@ -132,7 +130,7 @@ const WORKLOADS = [
     must(sh('rm', ['-rf', into]), 'rm untar');
     return ms;
   }],
-  ['find (15k entries)', (v) => timed('find', [join(v.dir, 'tree')])],
+  ['find (20k entries)', (v) => timed('find', [join(v.dir, 'tree')])],
   ['du -s', (v) => timed('du', ['-s', join(v.dir, 'tree')])],
   ['ls -lR', (v) => timed('ls', ['-lR', join(v.dir, 'tree')])],
   ['git status', (v) => timed('git', ['-c', `safe.directory=*`, '-C', join(v.dir, 'repo'), 'status', '--porcelain'])],

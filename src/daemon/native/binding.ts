@@ -34,6 +34,8 @@ export interface NativeStartOptions {
   readonly maxWrite: number;
   readonly maxReadahead: number;
   readonly splice: number;
+  /** Nodes that keep an O_PATH fd at most; past it, a file handle reopened per request. 0: half of RLIMIT_NOFILE. */
+  readonly fdBudget: number;
 }
 
 /** Opaque: the addon's session. */

@@ -32,6 +32,8 @@ export interface MountNativeOptions {
   readonly readdirplus?: ReaddirPlus;
   /** libfuse worker threads at most. Default 16. */
   readonly maxThreads?: number;
+  /** Nodes that keep an fd at most (then file handles). Default: half of RLIMIT_NOFILE. */
+  readonly fdBudget?: number;
   /** The addon to use; default: loadNative(). */
   readonly binding?: NativeBinding;
 }
@@ -73,6 +75,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     maxWrite: MIB,
     maxReadahead: MIB,
     splice: 0,
+    fdBudget: opts.fdBudget ?? 0,
   };
 
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
