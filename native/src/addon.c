@@ -142,6 +142,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->cfg.max_readahead = (unsigned)opt_number(env, argv[2], "maxReadahead", 1 << 20);
   j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
   j->cfg.fd_budget = (size_t)opt_number(env, argv[2], "fdBudget", 0);
+  j->cfg.deadline_ms = (unsigned)opt_number(env, argv[2], "deadlineMs", 0);
   if (j->cfg.max_threads < 1) j->cfg.max_threads = 1;
 
   void *mem;
@@ -227,6 +228,8 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "inFlight", int_value(env, C_INFLIGHT));
   napi_set_named_property(env, obj, "threads", int_value(env, C_THREADS));
   napi_set_named_property(env, obj, "nodes", int_value(env, C_NODES));
+  napi_set_named_property(env, obj, "timedOut", int_value(env, C_TIMED_OUT));
+  napi_set_named_property(env, obj, "stuck", int_value(env, C_STUCK));
   napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
   napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
   napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));

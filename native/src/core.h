@@ -33,6 +33,8 @@ enum counter_index {
   C_INFLIGHT,
   C_THREADS,     /* worker threads alive that served at least one request */
   C_NODES,       /* inodes the kernel holds (entries in the table) */
+  C_TIMED_OUT,   /* requests answered ETIMEDOUT by the watchdog */
+  C_STUCK,       /* workers still blocked in a request that was timed out */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
@@ -70,10 +72,26 @@ struct config {
   unsigned max_readahead;
   int splice;
   size_t fd_budget; /* node fds at most (0: half of RLIMIT_NOFILE); past it, file handles */
+  unsigned deadline_ms; /* a request not answered by then gets ETIMEDOUT (0: never) */
+};
+
+/*
+ * The request a worker serves, seen by the watchdog. `word` = generation << 2 | state; the
+ * generation changes with every request, so a compare-and-swap can only ever win for the
+ * request it looked at: the reply is sent exactly once, by the worker or by the watchdog.
+ */
+enum slot_state { SLOT_IDLE = 0, SLOT_ACTIVE = 1, SLOT_CLAIMED = 2, SLOT_TIMED_OUT = 3 };
+struct slot {
+  uint64_t word;
+  fuse_req_t req;
+  uint64_t deadline_ns;
+  struct slot *next;
 };
 
 struct fs {
   struct config cfg;
+  pthread_mutex_t slots_lock;
+  struct slot *slots;  /* every worker's slot: the watchdog scans them */
   struct node root;
   int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
   struct node_table nodes;
@@ -96,8 +114,13 @@ int node_use(struct fs *fs, struct node *n);
 #define NFD(n) node_use(fs, (n))
 
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
-void op_begin(struct fs *fs, enum op_kind op);
+void op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+/* 1: this worker answers the request; 0: the watchdog already did (answer nothing, undo). */
+int op_claim(void);
 void op_end(int err);
+uint64_t now_ns(void);
+/* The watchdog's scan: answers ETIMEDOUT to every request past its deadline. */
+void slots_expire(struct fs *fs, uint64_t now);
 void count_add(struct fs *fs, int index, uint64_t n);
 const char *op_name(int op);
 void thread_enter(struct fs *fs);

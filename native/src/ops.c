@@ -26,13 +26,24 @@ void proc_path(char *buf, size_t len, int fd) {
   snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+/*
+ * Every answer goes through op_claim: when the watchdog answered ETIMEDOUT first, nothing is
+ * sent and whatever the late success holds (a node reference, an fd) is given back.
+ */
 static void reply_err(fuse_req_t req, int err) {
-  fuse_reply_err(req, err);
+  if (op_claim()) fuse_reply_err(req, err);
   op_end(err);
 }
 
 static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
-  fuse_reply_entry(req, e);
+  struct fs *fs = FS(req);
+  if (op_claim()) fuse_reply_entry(req, e);
+  else node_forget(fs, node_of(fs, e->ino), 1);
+  op_end(0);
+}
+
+static void reply_attr(fuse_req_t req, const struct stat *st) {
+  if (op_claim()) fuse_reply_attr(req, st, FS(req)->cfg.attr_timeout);
   op_end(0);
 }
 
@@ -44,7 +55,7 @@ static int refuse_ro(fuse_req_t req) {
 
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_LOOKUP);
+  op_begin(req, fs, OP_LOOKUP);
   struct fuse_entry_param e;
   int err = node_lookup(fs, node_of(fs, parent), name, &e);
   if (err) reply_err(req, err);
@@ -53,17 +64,17 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
 
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_FORGET);
+  op_begin(req, fs, OP_FORGET);
   node_forget(fs, node_of(fs, ino), nlookup);
-  fuse_reply_none(req);
+  if (op_claim()) fuse_reply_none(req);
   op_end(0);
 }
 
 static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_FORGET);
+  op_begin(req, fs, OP_FORGET);
   for (size_t i = 0; i < count; i++) node_forget(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
-  fuse_reply_none(req);
+  if (op_claim()) fuse_reply_none(req);
   op_end(0);
 }
 
@@ -74,12 +85,11 @@ static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, s
 
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_GETATTR);
+  op_begin(req, fs, OP_GETATTR);
   struct stat st;
   int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
-  fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
-  op_end(0);
+  reply_attr(req, &st);
 }
 
 static struct timespec time_of(int valid, int set, int now, struct timespec t) {
@@ -90,7 +100,7 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
 
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_SETATTR);
+  op_begin(req, fs, OP_SETATTR);
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino);
   char p[64];
@@ -118,19 +128,18 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   struct stat st;
   int err = stat_node(fs, n, fi, &st);
   if (err) return reply_err(req, err);
-  fuse_reply_attr(req, &st, fs->cfg.attr_timeout);
-  op_end(0);
+  reply_attr(req, &st);
 }
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_READLINK);
+  op_begin(req, fs, OP_READLINK);
   char buf[PATH_MAX + 1];
   ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
   if (len == (ssize_t)sizeof buf) return reply_err(req, ENAMETOOLONG);
   buf[len] = '\0';
-  fuse_reply_readlink(req, buf);
+  if (op_claim()) fuse_reply_readlink(req, buf);
   op_end(0);
 }
 
@@ -162,7 +171,7 @@ enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 
 static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
   struct fs *fs = FS(req);
-  op_begin(fs, op);
+  op_begin(req, fs, op);
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
   int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
@@ -191,7 +200,7 @@ static void do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 
 static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
   struct fs *fs = FS(req);
-  op_begin(fs, op);
+  op_begin(req, fs, op);
   if (refuse_ro(req)) return;
   reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
@@ -206,7 +215,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
 
 static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_RENAME);
+  op_begin(req, fs, OP_RENAME);
   if (refuse_ro(req)) return;
   int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
@@ -214,7 +223,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_LINK);
+  op_begin(req, fs, OP_LINK);
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
   int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
@@ -238,20 +247,21 @@ static void opened(fuse_req_t req, struct fuse_file_info *fi, int fd) {
 
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_OPEN);
+  op_begin(req, fs, OP_OPEN);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
   opened(req, fi, fd);
-  if (fuse_reply_open(req, fi) != 0) close(fd); /* the caller was interrupted: nobody will release it */
+  /* Not answered (timed out, or the caller is gone): nobody will release it. */
+  if (!op_claim() || fuse_reply_open(req, fi) != 0) close(fd);
   op_end(0);
 }
 
 static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_CREATE);
+  op_begin(req, fs, OP_CREATE);
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
   int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
@@ -265,7 +275,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
     return reply_err(req, err);
   }
   opened(req, fi, fd);
-  if (fuse_reply_create(req, &e, fi) != 0) {
+  if (!op_claim() || fuse_reply_create(req, &e, fi) != 0) {
     close(fd);
     node_forget(fs, node_of(fs, e.ino), 1);
   }
@@ -284,7 +294,7 @@ void ops_thread_exit(void) {
 
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_READ);
+  op_begin(req, fs, OP_READ);
   if (size > read_cap) {
     char *b = realloc(read_buf, size);
     if (!b) return reply_err(req, ENOMEM);
@@ -294,13 +304,13 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   ssize_t n = pread((int)fi->fh, read_buf, size, off);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_READ, (uint64_t)n);
-  fuse_reply_buf(req, read_buf, (size_t)n);
+  if (op_claim()) fuse_reply_buf(req, read_buf, (size_t)n);
   op_end(0);
 }
 
 static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_WRITE);
+  op_begin(req, fs, OP_WRITE);
   if (refuse_ro(req)) return;
   struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -309,40 +319,40 @@ static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
   ssize_t n = fuse_buf_copy(&out, in, 0);
   if (n < 0) return reply_err(req, (int)-n);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
-  fuse_reply_write(req, (size_t)n);
+  if (op_claim()) fuse_reply_write(req, (size_t)n);
   op_end(0);
 }
 
 /* Nothing is buffered here; close() happens in release. */
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_FLUSH);
+  op_begin(req, FS(req), OP_FLUSH);
   reply_err(req, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_RELEASE);
+  op_begin(req, FS(req), OP_RELEASE);
   close((int)fi->fh);
   reply_err(req, 0);
 }
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_FSYNC);
+  op_begin(req, FS(req), OP_FSYNC);
   int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
   reply_err(req, res == -1 ? errno : 0);
 }
 
 static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_STATFS);
+  op_begin(req, fs, OP_STATFS);
   struct statvfs sv;
   if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
-  fuse_reply_statfs(req, &sv);
+  if (op_claim()) fuse_reply_statfs(req, &sv);
   op_end(0);
 }
 
 static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_ACCESS);
+  op_begin(req, fs, OP_ACCESS);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -351,7 +361,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_GETXATTR);
+  op_begin(req, fs, OP_GETXATTR);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -361,15 +371,17 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     free(buf);
     return reply_err(req, errno);
   }
-  if (size) fuse_reply_buf(req, buf, (size_t)n);
-  else fuse_reply_xattr(req, (size_t)n);
+  if (op_claim()) {
+    if (size) fuse_reply_buf(req, buf, (size_t)n);
+    else fuse_reply_xattr(req, (size_t)n);
+  }
   free(buf);
   op_end(0);
 }
 
 static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_LISTXATTR);
+  op_begin(req, fs, OP_LISTXATTR);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -379,15 +391,17 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     free(buf);
     return reply_err(req, errno);
   }
-  if (size) fuse_reply_buf(req, buf, (size_t)n);
-  else fuse_reply_xattr(req, (size_t)n);
+  if (op_claim()) {
+    if (size) fuse_reply_buf(req, buf, (size_t)n);
+    else fuse_reply_xattr(req, (size_t)n);
+  }
   free(buf);
   op_end(0);
 }
 
 static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_SETXATTR);
+  op_begin(req, fs, OP_SETXATTR);
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -396,7 +410,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_REMOVEXATTR);
+  op_begin(req, fs, OP_REMOVEXATTR);
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -404,27 +418,27 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 }
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_FALLOCATE);
+  op_begin(req, FS(req), OP_FALLOCATE);
   if (refuse_ro(req)) return;
   reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
 }
 
 static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_COPY_FILE_RANGE);
+  op_begin(req, fs, OP_COPY_FILE_RANGE);
   if (refuse_ro(req)) return;
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
-  fuse_reply_write(req, (size_t)n);
+  if (op_claim()) fuse_reply_write(req, (size_t)n);
   op_end(0);
 }
 
 static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_LSEEK);
+  op_begin(req, FS(req), OP_LSEEK);
   off_t res = lseek((int)fi->fh, off, whence);
   if (res == -1) return reply_err(req, errno);
-  fuse_reply_lseek(req, res);
+  if (op_claim()) fuse_reply_lseek(req, res);
   op_end(0);
 }
 

@@ -26,13 +26,13 @@ static struct dir *dir_of(struct fuse_file_info *fi) {
 }
 
 static void finish(fuse_req_t req, int err) {
-  fuse_reply_err(req, err);
+  if (op_claim()) fuse_reply_err(req, err);
   op_end(err);
 }
 
 void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(fs, OP_OPENDIR);
+  op_begin(req, fs, OP_OPENDIR);
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
   int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -52,7 +52,7 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   /* The kernel may keep the listing while the directory's mtime is unchanged. */
   fi->cache_readdir = fs->cfg.keep_cache ? 1 : 0;
   fi->keep_cache = fi->cache_readdir;
-  if (fuse_reply_open(req, fi) != 0) {
+  if (!op_claim() || fuse_reply_open(req, fi) != 0) {
     closedir(d->dp);
     free(d);
   }
@@ -65,7 +65,7 @@ static int is_dot(const char *name) {
 
 static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
   struct fs *fs = FS(req);
-  op_begin(fs, plus ? OP_READDIRPLUS : OP_READDIR);
+  op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR);
   struct dir *d = dir_of(fi);
   struct node *parent = node_of(fs, ino);
   char *buf = malloc(size);
@@ -77,6 +77,9 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
   }
   size_t used = 0;
   int err = 0;
+  /* Nodes referenced by this answer: given back if the answer is never sent. */
+  struct node **refs = NULL;
+  size_t nrefs = 0, caprefs = 0;
   for (;;) {
     if (!d->entry) {
       errno = 0;
@@ -104,6 +107,19 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
         if (looked) node_forget(fs, node_of(fs, e.ino), 1);
         break;
       }
+      if (looked) {
+        if (nrefs == caprefs) {
+          size_t nc = caprefs ? caprefs * 2 : 64;
+          struct node **r = realloc(refs, nc * sizeof *r);
+          if (!r) {
+            node_forget(fs, node_of(fs, e.ino), 1);
+            break;
+          }
+          refs = r;
+          caprefs = nc;
+        }
+        refs[nrefs++] = node_of(fs, e.ino);
+      }
     } else {
       struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)d->entry->d_type << 12};
       len = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
@@ -116,10 +132,14 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
   /* An error after some entries: hand out those; the next call reports it. */
   if (err && used == 0) {
     free(buf);
+    free(refs);
     return finish(req, err);
   }
-  fuse_reply_buf(req, buf, used);
+  if (op_claim()) fuse_reply_buf(req, buf, used);
+  else
+    for (size_t i = 0; i < nrefs; i++) node_forget(fs, refs[i], 1);
   free(buf);
+  free(refs);
   op_end(0);
 }
 
@@ -132,7 +152,7 @@ void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 }
 
 void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_RELEASEDIR);
+  op_begin(req, FS(req), OP_RELEASEDIR);
   struct dir *d = dir_of(fi);
   closedir(d->dp);
   free(d);
@@ -140,7 +160,7 @@ void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 }
 
 void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  op_begin(FS(req), OP_FSYNCDIR);
+  op_begin(req, FS(req), OP_FSYNCDIR);
   int fd = dirfd(dir_of(fi)->dp);
   int res = datasync ? fdatasync(fd) : fsync(fd);
   finish(req, res == -1 ? errno : 0);

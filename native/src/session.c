@@ -23,7 +23,48 @@ struct session {
   int loop_result;
   int key_made;
   int nodes_made;
+  int slots_made;
+  pthread_t watchdog;
+  int watchdog_started;
+  int stopping;             /* atomic */
+  pthread_mutex_t wd_lock;
+  pthread_cond_t wd_wake;
 };
+
+/* Answers ETIMEDOUT to requests past their deadline, checking 4 times per deadline (≤ 50 ms apart). */
+static void *run_watchdog(void *arg) {
+  struct session *s = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  unsigned step_ms = s->fs.cfg.deadline_ms / 4;
+  if (step_ms > 50) step_ms = 50;
+  if (step_ms < 1) step_ms = 1;
+  pthread_mutex_lock(&s->wd_lock);
+  while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)step_ms * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->wd_wake, &s->wd_lock, &until);
+    pthread_mutex_unlock(&s->wd_lock);
+    slots_expire(&s->fs, now_ns());
+    pthread_mutex_lock(&s->wd_lock);
+  }
+  pthread_mutex_unlock(&s->wd_lock);
+  return NULL;
+}
+
+static void stop_watchdog(struct session *s) {
+  if (!s->watchdog_started) return;
+  pthread_mutex_lock(&s->wd_lock);
+  __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+  pthread_cond_signal(&s->wd_wake);
+  pthread_mutex_unlock(&s->wd_lock);
+  pthread_join(s->watchdog, NULL);
+  s->watchdog_started = 0;
+}
 
 static void *run_loop(void *arg) {
   struct session *s = arg;
@@ -61,6 +102,12 @@ static size_t raise_fd_limit(void) {
 }
 
 static void free_session(struct session *s) {
+  stop_watchdog(s);
+  if (s->slots_made) {
+    pthread_mutex_destroy(&s->fs.slots_lock);
+    pthread_mutex_destroy(&s->wd_lock);
+    pthread_cond_destroy(&s->wd_wake);
+  }
   if (s->se) fuse_session_destroy(s->se);
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
   if (s->fs.root.fd > 0) close(s->fs.root.fd);
@@ -97,6 +144,10 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   s->fs.root.dev = st.st_dev;
   s->fs.root.type = S_IFDIR;
   s->fs.root.nlookup = 2;
+  pthread_mutex_init(&s->fs.slots_lock, NULL);
+  pthread_mutex_init(&s->wd_lock, NULL);
+  pthread_cond_init(&s->wd_wake, NULL);
+  s->slots_made = 1;
   int rc = nodes_init(&s->fs.nodes);
   if (rc) return fail(s, err, errlen, "inode table", rc);
   s->nodes_made = 1;
@@ -122,7 +173,11 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  rc = pthread_create(&s->loop, NULL, run_loop, s);
+  rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
+  if (rc == 0) {
+    s->watchdog_started = s->fs.cfg.deadline_ms != 0;
+    rc = pthread_create(&s->loop, NULL, run_loop, s);
+  }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc) {
     fuse_session_unmount(s->se);

@@ -30,6 +30,7 @@ struct current {
   int op;
   int entered;
   int own_umask;
+  struct slot slot;
 };
 
 static __thread struct current cur;
@@ -38,7 +39,7 @@ const char *op_name(int op) {
   return op >= 0 && op < OP_COUNT ? NAMES[op] : "?";
 }
 
-static uint64_t now_ns(void) {
+uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -51,6 +52,14 @@ void count_add(struct fs *fs, int index, uint64_t n) {
 void stats_thread_exit(void *arg) {
   struct fs *fs = arg;
   ops_thread_exit();
+  pthread_mutex_lock(&fs->slots_lock);
+  for (struct slot **p = &fs->slots; *p; p = &(*p)->next) {
+    if (*p == &cur.slot) {
+      *p = cur.slot.next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fs->slots_lock);
   __atomic_fetch_sub(&fs->counters[C_THREADS], 1, __ATOMIC_RELAXED);
 }
 
@@ -68,6 +77,10 @@ void thread_enter(struct fs *fs) {
   }
   /* Else the process umask applies on top; ops.c then restores the mode it was asked for. */
   __atomic_fetch_add(&fs->counters[C_THREADS], 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&fs->slots_lock);
+  cur.slot.next = fs->slots;
+  fs->slots = &cur.slot;
+  pthread_mutex_unlock(&fs->slots_lock);
   pthread_setspecific(fs->thread_key, fs);
 }
 
@@ -76,11 +89,16 @@ int thread_own_umask(void) {
   return cur.own_umask;
 }
 
-void op_begin(struct fs *fs, enum op_kind op) {
+void op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   if (!cur.entered) thread_enter(fs);
   cur.fs = fs;
   cur.op = op;
   cur.t0 = now_ns();
+  /* forget has no answer to send: it is never timed out. */
+  cur.slot.req = req;
+  cur.slot.deadline_ns = fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
+  uint64_t gen = (__atomic_load_n(&cur.slot.word, __ATOMIC_RELAXED) >> 2) + 1;
+  __atomic_store_n(&cur.slot.word, gen << 2 | SLOT_ACTIVE, __ATOMIC_RELEASE);
   __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
 }
 
@@ -102,10 +120,44 @@ int hold_fd(const void *key, int fd) {
   return fd;
 }
 
+int op_claim(void) {
+  uint64_t w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  if ((w & 3) == SLOT_ACTIVE && __atomic_compare_exchange_n(&cur.slot.word, &w, (w & ~3ull) | SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+  return (w & 3) == SLOT_CLAIMED; /* claimed before by this worker: still ours */
+}
+
+void slots_expire(struct fs *fs, uint64_t now) {
+  pthread_mutex_lock(&fs->slots_lock);
+  for (struct slot *s = fs->slots; s; s = s->next) {
+    uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+    if ((w & 3) != SLOT_ACTIVE) continue;
+    fuse_req_t req = s->req;
+    uint64_t deadline = s->deadline_ns;
+    /* req and deadline belong to generation w only if the word is still w after reading them. */
+    if (!deadline || now < deadline || __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w) continue;
+    if (!__atomic_compare_exchange_n(&s->word, &w, (w & ~3ull) | SLOT_TIMED_OUT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    fuse_reply_err(req, ETIMEDOUT);
+    __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&fs->slots_lock);
+}
+
 void op_end(int err) {
   while (cur.nheld > 0) close(cur.held[--cur.nheld]);
   struct fs *fs = cur.fs;
   if (!fs) return;
+  uint64_t w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  if ((w & 3) == SLOT_ACTIVE) {
+    /* Ended without an answer (none was due): make sure the watchdog cannot answer it now. */
+    if (!__atomic_compare_exchange_n(&cur.slot.word, &w, (w & ~3ull) | SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  }
+  if ((w & 3) == SLOT_TIMED_OUT) {
+    /* The watchdog answered this one: the worker is free again. */
+    __atomic_fetch_sub(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
+    err = ETIMEDOUT;
+  }
+  __atomic_store_n(&cur.slot.word, (w & ~3ull) | SLOT_IDLE, __ATOMIC_RELEASE);
   uint64_t us = (now_ns() - cur.t0) / 1000u;
   int b = 0;
   while (us > 0 && b < LAT_BUCKETS - 1) {

@@ -11,7 +11,8 @@ import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, symli
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
+import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
+import { startSlowFs } from '../helpers/slow-fs.js';
 import { startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { applyOp, genOp, mulberry32, snapshotTree, type Op } from './passthrough-diff.js';
@@ -225,5 +226,28 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+});
+
+describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
+  it('a read the source never answers gets ETIMEDOUT once, other requests carry on, the late answer is dropped', async () => {
+    const home = await makeHome();
+    const slowSrc = join(home, 'slow-src');
+    const slow = await startSlowFs(home, slowSrc);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=400']);
+    const reader = run('cat', [join(mnt, 'slow/file0')]);
+    expect(await readFile(join(mnt, 'fast/a.txt'), 'utf8')).toBeTruthy(); // while the read hangs
+    await expect(reader).rejects.toMatchObject({ stderr: expect.stringContaining('Connection timed out') });
+    expect(await slow.hung()).toBeGreaterThan(0); // its worker is still blocked in the source
+    await slow.send('release');
+    await waitFor('held reads answered', async () => ((await slow.hung()) === 0 ? true : undefined), 5000);
+    expect(await readFile(join(mnt, 'fast/b.txt'), 'utf8')).toBeTruthy();
+    expect(await daemon.stop()).toBe(0);
+    const counters = JSON.parse(daemon.output().split('\n').find((l) => l.startsWith('COUNTERS '))?.slice(9) ?? '{}') as { timedOut: number; stuck: number };
+    expect(counters.timedOut).toBeGreaterThan(0);
+    expect(counters.stuck).toBe(0); // every blocked worker came back and answered nothing
+    expect(daemon.output()).toContain('THREADS 0\n');
   });
 });

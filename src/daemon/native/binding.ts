@@ -14,6 +14,8 @@ export interface CounterLayout {
   readonly inFlight: number;
   readonly threads: number;
   readonly nodes: number;
+  readonly timedOut: number;
+  readonly stuck: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;
@@ -36,6 +38,8 @@ export interface NativeStartOptions {
   readonly splice: number;
   /** Nodes that keep an O_PATH fd at most; past it, a file handle reopened per request. 0: half of RLIMIT_NOFILE. */
   readonly fdBudget: number;
+  /** A request not answered by then gets ETIMEDOUT (its worker stays blocked); 0: never. */
+  readonly deadlineMs: number;
 }
 
 /** Opaque: the addon's session. */

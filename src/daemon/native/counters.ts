@@ -15,6 +15,10 @@ export interface NativeCounters {
   readonly threads: number;
   /** Source inodes the kernel holds a reference to. */
   readonly nodes: number;
+  /** Requests the watchdog answered ETIMEDOUT. */
+  readonly timedOut: number;
+  /** Workers still blocked in a request that was answered ETIMEDOUT. */
+  readonly stuck: number;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -36,6 +40,8 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     inFlight: Math.max(0, Number(BigInt.asIntN(64, c[layout.inFlight] ?? 0n))),
     threads: Math.max(0, Number(BigInt.asIntN(64, c[layout.threads] ?? 0n))),
     nodes: at(layout.nodes),
+    timedOut: at(layout.timedOut),
+    stuck: Math.max(0, Number(BigInt.asIntN(64, c[layout.stuck] ?? 0n))),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }

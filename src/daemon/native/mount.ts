@@ -34,6 +34,8 @@ export interface MountNativeOptions {
   readonly maxThreads?: number;
   /** Nodes that keep an fd at most (then file handles). Default: half of RLIMIT_NOFILE. */
   readonly fdBudget?: number;
+  /** A request the source has not answered by then gets ETIMEDOUT, once (its worker stays blocked). Default 5000 (as the fuse-native path); 0: never. */
+  readonly deadlineMs?: number;
   /** The addon to use; default: loadNative(). */
   readonly binding?: NativeBinding;
 }
@@ -46,6 +48,7 @@ export interface MountedNative extends MountedFuse {
 const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
 const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 const MIB = 1 << 20;
+const DEFAULT_DEADLINE_MS = 5000;
 const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
 
 function bindingOrThrow(given: NativeBinding | undefined, failed: (m: string) => MountieError): NativeBinding {
@@ -76,6 +79,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     maxReadahead: MIB,
     splice: 0,
     fdBudget: opts.fdBudget ?? 0,
+    deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
   };
 
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
