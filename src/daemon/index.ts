@@ -6,6 +6,7 @@ export { installLifecycleHandlers, TERMINATION_SIGNALS } from './signals.js';
 export { openReadyChannel, READY_FD_ENV, type ChannelMessage, type ReadyChannel } from './channel.js';
 export { mountFuse, installSafeUnmount, type MountedFuse, type MountFuseOptions } from './fuse.js';
 export { createPassthroughOps } from './passthrough.js';
+export { mountNative, loadNative, readCounters, type MountedNative, type MountNativeOptions, type NativeCounters, type NativeLoad } from './native/index.js';
 export { cleanStaleMount, probeMountpoint } from './stale.js';
 export { openLogger, type Logger } from './log.js';
 export { notifySystemd } from './notify.js';
