@@ -206,6 +206,22 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* cancel(handle) → number: answers every request in flight EIO now, and every later one at once. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  void *data;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "cancel(handle)");
+    return NULL;
+  }
+  struct handle *h = data;
+  unsigned n = h->session && !h->busy ? session_cancel(h->session) : 0; /* busy: a stop may free it */
+  CHECK(napi_create_uint32(env, n, &result));
+  return result;
+}
+
 static napi_value int_value(napi_env env, int v) {
   napi_value r;
   napi_create_int32(env, v, &r);
@@ -240,6 +256,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
     {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+    {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
     {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

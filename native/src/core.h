@@ -85,6 +85,7 @@ struct slot {
   uint64_t word;
   fuse_req_t req;
   uint64_t deadline_ns;
+  int answerable;      /* 0 for forget: nothing to answer */
   struct slot *next;
 };
 
@@ -99,6 +100,7 @@ struct fs {
   uid_t uid;          /* the daemon's own ids: callers with other ids get their new nodes chowned */
   gid_t gid;
   pthread_key_t thread_key;
+  int cancelled;      /* atomic: shutting down, every request is answered EIO */
 };
 
 /* nodes.c */
@@ -114,13 +116,16 @@ int node_use(struct fs *fs, struct node *n);
 #define NFD(n) node_use(fs, (n))
 
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
-void op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+/* 0: the request was answered already (EIO after cancel): the op must return at once. */
+int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
 /* 1: this worker answers the request; 0: the watchdog already did (answer nothing, undo). */
 int op_claim(void);
 void op_end(int err);
 uint64_t now_ns(void);
 /* The watchdog's scan: answers ETIMEDOUT to every request past its deadline. */
 void slots_expire(struct fs *fs, uint64_t now);
+/* Shutdown: answer every request in flight EIO now, and every later one at once. Returns how many. */
+unsigned slots_cancel(struct fs *fs);
 void count_add(struct fs *fs, int index, uint64_t n);
 const char *op_name(int op);
 void thread_enter(struct fs *fs);
@@ -140,6 +145,7 @@ struct session;
 struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen);
 /* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
 int session_stop(struct session *s, unsigned timeout_ms);
+unsigned session_cancel(struct session *s);
 
 /* ops_dir.c */
 void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

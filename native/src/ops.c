@@ -55,7 +55,7 @@ static int refuse_ro(fuse_req_t req) {
 
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_LOOKUP);
+  if (!op_begin(req, fs, OP_LOOKUP)) return;
   struct fuse_entry_param e;
   int err = node_lookup(fs, node_of(fs, parent), name, &e);
   if (err) reply_err(req, err);
@@ -64,7 +64,7 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
 
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_FORGET);
+  if (!op_begin(req, fs, OP_FORGET)) return;
   node_forget(fs, node_of(fs, ino), nlookup);
   if (op_claim()) fuse_reply_none(req);
   op_end(0);
@@ -72,7 +72,7 @@ static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
 
 static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_FORGET);
+  if (!op_begin(req, fs, OP_FORGET)) return;
   for (size_t i = 0; i < count; i++) node_forget(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
   if (op_claim()) fuse_reply_none(req);
   op_end(0);
@@ -85,7 +85,7 @@ static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, s
 
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_GETATTR);
+  if (!op_begin(req, fs, OP_GETATTR)) return;
   struct stat st;
   int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
@@ -100,7 +100,7 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
 
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_SETATTR);
+  if (!op_begin(req, fs, OP_SETATTR)) return;
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino);
   char p[64];
@@ -133,7 +133,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_READLINK);
+  if (!op_begin(req, fs, OP_READLINK)) return;
   char buf[PATH_MAX + 1];
   ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
@@ -171,7 +171,7 @@ enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 
 static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, op);
+  if (!op_begin(req, fs, op)) return;
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
   int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
@@ -200,7 +200,7 @@ static void do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 
 static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, op);
+  if (!op_begin(req, fs, op)) return;
   if (refuse_ro(req)) return;
   reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
@@ -215,7 +215,7 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
 
 static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_RENAME);
+  if (!op_begin(req, fs, OP_RENAME)) return;
   if (refuse_ro(req)) return;
   int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
@@ -223,7 +223,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_LINK);
+  if (!op_begin(req, fs, OP_LINK)) return;
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
   int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
@@ -247,7 +247,7 @@ static void opened(fuse_req_t req, struct fuse_file_info *fi, int fd) {
 
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_OPEN);
+  if (!op_begin(req, fs, OP_OPEN)) return;
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -261,7 +261,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 
 static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_CREATE);
+  if (!op_begin(req, fs, OP_CREATE)) return;
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
   int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
@@ -294,7 +294,7 @@ void ops_thread_exit(void) {
 
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_READ);
+  if (!op_begin(req, fs, OP_READ)) return;
   if (size > read_cap) {
     char *b = realloc(read_buf, size);
     if (!b) return reply_err(req, ENOMEM);
@@ -310,7 +310,7 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_WRITE);
+  if (!op_begin(req, fs, OP_WRITE)) return;
   if (refuse_ro(req)) return;
   struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -325,25 +325,25 @@ static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 /* Nothing is buffered here; close() happens in release. */
 static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_FLUSH);
+  if (!op_begin(req, FS(req), OP_FLUSH)) return;
   reply_err(req, 0);
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_RELEASE);
+  if (!op_begin(req, FS(req), OP_RELEASE)) return;
   close((int)fi->fh);
   reply_err(req, 0);
 }
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_FSYNC);
+  if (!op_begin(req, FS(req), OP_FSYNC)) return;
   int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
   reply_err(req, res == -1 ? errno : 0);
 }
 
 static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_STATFS);
+  if (!op_begin(req, fs, OP_STATFS)) return;
   struct statvfs sv;
   if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_statfs(req, &sv);
@@ -352,7 +352,7 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
 
 static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_ACCESS);
+  if (!op_begin(req, fs, OP_ACCESS)) return;
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -361,7 +361,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_GETXATTR);
+  if (!op_begin(req, fs, OP_GETXATTR)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -381,7 +381,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_LISTXATTR);
+  if (!op_begin(req, fs, OP_LISTXATTR)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -401,7 +401,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 
 static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_SETXATTR);
+  if (!op_begin(req, fs, OP_SETXATTR)) return;
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -410,7 +410,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_REMOVEXATTR);
+  if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -418,14 +418,14 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 }
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_FALLOCATE);
+  if (!op_begin(req, FS(req), OP_FALLOCATE)) return;
   if (refuse_ro(req)) return;
   reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
 }
 
 static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_COPY_FILE_RANGE);
+  if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
   if (refuse_ro(req)) return;
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
@@ -435,7 +435,7 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
 }
 
 static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_LSEEK);
+  if (!op_begin(req, FS(req), OP_LSEEK)) return;
   off_t res = lseek((int)fi->fh, off, whence);
   if (res == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_lseek(req, res);

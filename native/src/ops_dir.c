@@ -32,7 +32,7 @@ static void finish(fuse_req_t req, int err) {
 
 void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, OP_OPENDIR);
+  if (!op_begin(req, fs, OP_OPENDIR)) return;
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
   int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -65,7 +65,7 @@ static int is_dot(const char *name) {
 
 static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
   struct fs *fs = FS(req);
-  op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR);
+  if (!op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR)) return;
   struct dir *d = dir_of(fi);
   struct node *parent = node_of(fs, ino);
   char *buf = malloc(size);
@@ -152,7 +152,7 @@ void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 }
 
 void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_RELEASEDIR);
+  if (!op_begin(req, FS(req), OP_RELEASEDIR)) return;
   struct dir *d = dir_of(fi);
   closedir(d->dp);
   free(d);
@@ -160,7 +160,7 @@ void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 }
 
 void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  op_begin(req, FS(req), OP_FSYNCDIR);
+  if (!op_begin(req, FS(req), OP_FSYNCDIR)) return;
   int fd = dirfd(dir_of(fi)->dp);
   int res = datasync ? fdatasync(fd) : fsync(fd);
   finish(req, res == -1 ? errno : 0);

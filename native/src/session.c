@@ -204,3 +204,7 @@ int session_stop(struct session *s, unsigned timeout_ms) {
   free_session(s);
   return 0;
 }
+
+unsigned session_cancel(struct session *s) {
+  return slots_cancel(&s->fs);
+}

@@ -89,17 +89,25 @@ int thread_own_umask(void) {
   return cur.own_umask;
 }
 
-void op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
+int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   if (!cur.entered) thread_enter(fs);
   cur.fs = fs;
   cur.op = op;
   cur.t0 = now_ns();
   /* forget has no answer to send: it is never timed out. */
   cur.slot.req = req;
+  cur.slot.answerable = op != OP_FORGET;
   cur.slot.deadline_ns = fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
   uint64_t gen = (__atomic_load_n(&cur.slot.word, __ATOMIC_RELAXED) >> 2) + 1;
   __atomic_store_n(&cur.slot.word, gen << 2 | SLOT_ACTIVE, __ATOMIC_RELEASE);
   __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
+  /* After cancel nothing reaches the source; releases still close what they hold. */
+  if (__atomic_load_n(&fs->cancelled, __ATOMIC_ACQUIRE) && op != OP_FORGET && op != OP_RELEASE && op != OP_RELEASEDIR) {
+    if (op_claim()) fuse_reply_err(req, EIO);
+    op_end(EIO);
+    return 0;
+  }
+  return 1;
 }
 
 int held_fd(const void *key) {
@@ -126,21 +134,36 @@ int op_claim(void) {
   return (w & 3) == SLOT_CLAIMED; /* claimed before by this worker: still ours */
 }
 
-void slots_expire(struct fs *fs, uint64_t now) {
+/* Answers `err` to every request in flight that is past `now` (all answerable ones when `all`). */
+static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
+  unsigned n = 0;
   pthread_mutex_lock(&fs->slots_lock);
   for (struct slot *s = fs->slots; s; s = s->next) {
     uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
     if ((w & 3) != SLOT_ACTIVE) continue;
     fuse_req_t req = s->req;
     uint64_t deadline = s->deadline_ns;
+    int answerable = s->answerable;
     /* req and deadline belong to generation w only if the word is still w after reading them. */
-    if (!deadline || now < deadline || __atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w) continue;
+    if (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || !answerable) continue;
+    if (!all && (!deadline || now < deadline)) continue;
     if (!__atomic_compare_exchange_n(&s->word, &w, (w & ~3ull) | SLOT_TIMED_OUT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
-    fuse_reply_err(req, ETIMEDOUT);
-    __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
+    fuse_reply_err(req, err);
+    n++;
+    if (err == ETIMEDOUT) __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&fs->slots_lock);
+  return n;
+}
+
+void slots_expire(struct fs *fs, uint64_t now) {
+  expire(fs, now, 0, ETIMEDOUT);
+}
+
+unsigned slots_cancel(struct fs *fs) {
+  __atomic_store_n(&fs->cancelled, 1, __ATOMIC_RELEASE);
+  return expire(fs, 0, 1, EIO);
 }
 
 void op_end(int err) {

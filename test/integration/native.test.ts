@@ -250,4 +250,22 @@ describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
     expect(counters.stuck).toBe(0); // every blocked worker came back and answered nothing
     expect(daemon.output()).toContain('THREADS 0\n');
   });
+
+  it('stop answers a request stuck in the source at once with EIO, without a deadline, and the daemon exits 0', async () => {
+    const home = await makeHome();
+    const slowSrc = join(home, 'slow-src');
+    const slow = await startSlowFs(home, slowSrc);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=0']);
+    const reader = run('cat', [join(mnt, 'slow/file0')]);
+    await waitFor('read held in the source', async () => ((await slow.hung()) > 0 ? true : undefined), 5000);
+    const stopped = daemon.stop();
+    await expect(reader).rejects.toMatchObject({ stderr: expect.stringContaining('Input/output error') });
+    expect(await stopped).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+    // Its worker was blocked in the source; usually still is (then the join says "the native
+    // threads did not end" and the process exit ends it); either way the daemon exited 0.
+    await slow.send('release');
+  });
 });

@@ -49,6 +49,8 @@ export interface NativeBinding {
   start(mountpoint: string, source: string, options: NativeStartOptions): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   /** Resolves true once the loop and all its threads ended and the session is freed; false: still running after timeoutMs. */
   stop(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
+  /** Shutdown: answer every request in flight EIO now and every later one at once; returns how many were in flight. */
+  cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
 }
 
@@ -64,8 +66,8 @@ export function loadNative(path: string = ADDON_PATH): NativeLoad {
   let result: NativeLoad;
   try {
     const binding = createRequire(import.meta.url)(path) as NativeBinding;
-    if (typeof binding.start !== 'function' || typeof binding.stop !== 'function' || typeof binding.layout !== 'function') {
-      result = { ok: false, reason: `${path} is not the mountie addon (start/stop/layout missing)` };
+    if (typeof binding.start !== 'function' || typeof binding.stop !== 'function' || typeof binding.cancel !== 'function' || typeof binding.layout !== 'function') {
+      result = { ok: false, reason: `${path} is not the mountie addon (start/stop/cancel/layout missing)` };
     } else {
       result = { ok: true, binding, path };
     }

@@ -123,10 +123,12 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
 }
 
 /**
- * Unmount, then join. A lazy unmount of a busy mount keeps the connection (and so the loop)
+ * Answer what is in flight (EIO, as the fuse-native path's cancel-inflight step), unmount, then
+ * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */
 async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number): Promise<UnmountResult> {
+  binding.cancel(h);
   const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
   if (!r.unmounted) return r;
   const joinMs = Math.max(200, Math.floor(timeoutMs / 4));
