@@ -1,25 +1,53 @@
 #!/usr/bin/env bash
 # Installs what mountie needs on a fresh Debian/Ubuntu machine, only what is missing:
-# libfuse2 (fuse-native loads libfuse.so.2), fuse3 (fusermount), and the npm dependencies.
+# libfuse2 (fuse-native loads libfuse.so.2), fuse3 (fusermount), the npm dependencies, and
+# what the native data path builds with (libfuse3-dev, pkg-config, a C toolchain, python3 for
+# node-gyp); then it builds the native addon. The addon is optional: when it cannot be
+# installed or built, setup says so and mounts use the fuse-native path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need_apt+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]}" >&2
+need_native=()
+pkg-config --exists fuse3 2>/dev/null || need_native+=(libfuse3-dev)
+command -v pkg-config >/dev/null 2>&1 || need_native+=(pkg-config)
+{ command -v cc >/dev/null && command -v c++ >/dev/null && command -v make >/dev/null; } 2>/dev/null || need_native+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need_native+=(python3)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_native[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing ${need_apt[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+  if [ ${#need_native[@]} -gt 0 ]; then
+    echo "setup: installing ${need_native[*]} (native data path)" >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_native[@]}" >/dev/null ||
+      echo "setup: could not install ${need_native[*]}: the native data path will not build" >&2
+  fi
 fi
 if [ ! -e /dev/fuse ]; then
   echo "setup: /dev/fuse is missing: load the fuse module (modprobe fuse) or run where FUSE is available" >&2
   exit 1
 fi
-# npm ci only when the installed tree is missing or older than the lockfile.
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci only when the installed tree is missing or older than the lockfile, and never through a
+# symlinked node_modules: npm ci empties the directory it points to (a tree other checkouts share).
+if [ -L node_modules ]; then
+  [ -d node_modules ] || { echo "setup: node_modules is a dangling symlink: fix or remove it" >&2; exit 1; }
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+# The native addon: rebuilt when missing or older than its sources. A failure is not fatal.
+addon=native/build/Release/mountie_native.node
+if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+  echo "setup: building the native data path (npm run build:native)" >&2
+  if ! node scripts/build-native.mjs >/dev/null 2>native/build-error.log; then
+    echo "setup: the native addon did not build (see native/build-error.log); mounts use the fuse-native path" >&2
+  else
+    rm -f native/build-error.log
+  fi
 fi

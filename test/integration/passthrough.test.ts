@@ -4,55 +4,24 @@
  * read-only mounts, the shell-free unmount and the bounded mount.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { exec, type ChildProcess } from 'node:child_process';
+import { exec } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, lstat, mkdir, readFile, rm, stat, statfs, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isMounted, makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { createPassthroughOps } from '../../src/daemon/passthrough/ops.js';
+import { SERVE, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { applyOp, genOp, mulberry32, snapshotTree, type Op } from './passthrough-diff.js';
 
 afterEach(reapAll);
 
-const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 /** fuse.ts mounts with attr_timeout=1: a view through another hard link may lag this long. */
 const ATTR_CACHE_MS = 1100;
 const OPS_PER_SEED = 400;
 
-interface Daemon {
-  readonly child: ChildProcess;
-  output(): string;
-  /** SIGTERM, then wait (bounded) for the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** The one place that starts a daemon; swap this for the real CLI later. */
-async function startDaemon(home: string, source: string, mountpoint: string, flags: string[] = []): Promise<Daemon> {
-  const child = spawnTracked(process.execPath, [SERVE, ...flags, source, mountpoint], {
-    env: { ...process.env, MOUNTIE_HOME: home },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let exitCode: number | null | undefined;
-  void exited.then((c) => (exitCode = c));
-  const daemon: Daemon = {
-    child,
-    output: () => out,
-    async stop() {
-      child.kill('SIGTERM');
-      return waitFor('daemon exit', () => (exitCode === undefined ? undefined : exitCode), 10_000);
-    },
-  };
-  await waitFor('daemon READY', () => {
-    if (out.includes('READY\n')) return true;
-    if (exitCode !== undefined) throw new Error(`daemon exited (${exitCode}) before READY: ${out}`);
-    return undefined;
-  });
-  return daemon;
-}
+type Daemon = ServeDaemon;
+const startDaemon = startServe;
 
 async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: Daemon }> {
   const home = await makeHome();

@@ -49,6 +49,17 @@ const SAFE_NAME = /^[A-Za-z0-9._:@+/-]{1,128}$/;
 /** Mountpoints this process serves: mounting on or below one would deadlock on ourselves. */
 const active = new Set<string>();
 
+/** Is `path` on or below a mountpoint this process serves (through either data path)? */
+export function servedByUs(path: string): boolean {
+  return [...active].some((m) => isWithin(path, m));
+}
+
+/** Mark a mountpoint served by this process (the native path shares the set); returns the unmark. */
+export function markServed(path: string): () => void {
+  active.add(path);
+  return () => active.delete(path);
+}
+
 /**
  * fuse-native's own Fuse.unmount runs `exec("fusermount -uz " + JSON.stringify(path))`
  * through a shell, so `$(...)` in a path executes. Ours passes an argument array.
@@ -66,17 +77,17 @@ export function installSafeUnmount(): void {
 }
 installSafeUnmount();
 
-function checkName(what: string, value: string): void {
+export function checkName(what: string, value: string): void {
   if (!SAFE_NAME.test(value)) {
     throw new MountieError('ERR_INVALID_OPTION', `${what} may only hold letters, digits and ._:@+/-`, { data: { value } });
   }
 }
 
-function isWithin(path: string, root: string): boolean {
+export function isWithin(path: string, root: string): boolean {
   return path === root || path.startsWith(root === '/' ? '/' : root + '/');
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
@@ -91,7 +102,7 @@ async function detachIfNew(path: string, beforeId: number | undefined): Promise<
 }
 
 /** libfuse refuses a non-empty mountpoint with only "fuse failed"; say why, before trying. */
-async function checkEmptyDir(path: string, failed: (message: string) => MountieError): Promise<void> {
+export async function checkEmptyDir(path: string, failed: (message: string) => MountieError): Promise<void> {
   const dir = await opendir(path);
   try {
     if (await dir.read()) throw failed(`mountpoint ${path} is not empty`);
@@ -138,7 +149,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
   const attempt = (async () => {
     // realpath: mountinfo (and so unmountPath) knows mounts by their real path only.
     st.mountpoint = await realpath(opts.mountpoint);
-    if ([...active].some((m) => isWithin(st.mountpoint, m))) throw failed(`${st.mountpoint} is on a mount this process serves`);
+    if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
     await checkEmptyDir(st.mountpoint, failed);
     st.beforeId = mountAt(await readMountInfo(), st.mountpoint)?.mountId;
     const fuse = new Fuse(st.mountpoint, ops, fuseOpts);

@@ -1,0 +1,266 @@
+/*
+ * The JavaScript surface: start(mountpoint, source, options) → Promise<{ handle, counters }>,
+ * stop(handle, timeoutMs) → Promise<boolean> (true once every thread ended and the session is
+ * freed), layout() → where each counter sits in the shared array. The mount and the join run
+ * on libuv's pool, never on the JavaScript thread (mounting or joining may wait on the kernel).
+ */
+#include "core.h"
+
+#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, "ERR_NATIVE", "N-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+struct handle {
+  struct session *session;
+  napi_ref counters; /* keeps the shared array alive while threads may write it */
+  int busy;          /* a stop is under way */
+};
+
+struct start_job {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *mountpoint, *source, *fsname, *subtype;
+  struct config cfg;
+  uint64_t *counters;
+  napi_ref counters_ref;
+  struct session *session;
+  char err[256];
+};
+
+struct stop_job {
+  napi_async_work work;
+  napi_deferred deferred;
+  struct handle *h;
+  unsigned timeout_ms;
+  int rc;
+};
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (!s) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static double opt_number(napi_env env, napi_value obj, const char *key, double dflt) {
+  napi_value v;
+  napi_valuetype t;
+  double d;
+  if (napi_get_named_property(env, obj, key, &v) != napi_ok) return dflt;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return dflt;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+static char *opt_string(napi_env env, napi_value obj, const char *key, const char *dflt) {
+  napi_value v;
+  napi_valuetype t;
+  if (napi_get_named_property(env, obj, key, &v) == napi_ok && napi_typeof(env, v, &t) == napi_ok && t == napi_string) return get_string(env, v);
+  return strdup(dflt);
+}
+
+static void start_execute(napi_env env, void *data) {
+  struct start_job *j = data;
+  j->session = session_start(j->mountpoint, j->source, &j->cfg, j->fsname, j->subtype, j->counters, j->err, sizeof j->err);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  struct handle *h = data;
+  /* A handle dropped while mounted keeps its session (threads may still run): only a stopped one is freed. */
+  if (!h->session) free(h);
+}
+
+static void start_complete(napi_env env, napi_status status, void *data) {
+  struct start_job *j = data;
+  napi_value result, counters, external;
+  if (j->session) {
+    struct handle *h = calloc(1, sizeof *h);
+    h->session = j->session;
+    h->counters = j->counters_ref;
+    napi_create_object(env, &result);
+    napi_create_external(env, h, handle_finalize, NULL, &external);
+    napi_get_reference_value(env, j->counters_ref, &counters);
+    napi_set_named_property(env, result, "handle", external);
+    napi_set_named_property(env, result, "counters", counters);
+    napi_resolve_deferred(env, j->deferred, result);
+  } else {
+    napi_value msg, code, err;
+    napi_create_string_utf8(env, j->err, NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, "ERR_MOUNT_FAILED", NAPI_AUTO_LENGTH, &code);
+    napi_create_error(env, code, msg, &err);
+    napi_delete_reference(env, j->counters_ref);
+    napi_reject_deferred(env, j->deferred, err);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->mountpoint);
+  free(j->source);
+  free(j->fsname);
+  free(j->subtype);
+  free(j);
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], promise, name, ab;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "start(mountpoint, source, options)");
+    return NULL;
+  }
+  struct start_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  j->mountpoint = get_string(env, argv[0]);
+  j->source = get_string(env, argv[1]);
+  j->fsname = opt_string(env, argv[2], "fsname", "mountie");
+  j->subtype = opt_string(env, argv[2], "subtype", "mountie");
+  if (!j->mountpoint || !j->source || !j->fsname || !j->subtype) {
+    free(j->mountpoint), free(j->source), free(j->fsname), free(j->subtype), free(j);
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mountpoint and source must be strings");
+    return NULL;
+  }
+  j->cfg.attr_timeout = opt_number(env, argv[2], "attrTimeout", 1.0);
+  j->cfg.entry_timeout = opt_number(env, argv[2], "entryTimeout", 1.0);
+  j->cfg.keep_cache = (int)opt_number(env, argv[2], "keepCache", 1);
+  j->cfg.read_only = (int)opt_number(env, argv[2], "readOnly", 0);
+  j->cfg.allow_other = (int)opt_number(env, argv[2], "allowOther", 0);
+  j->cfg.rdplus = (int)opt_number(env, argv[2], "readdirplus", RDPLUS_OFF);
+  j->cfg.max_threads = (unsigned)opt_number(env, argv[2], "maxThreads", 16);
+  j->cfg.max_write = (unsigned)opt_number(env, argv[2], "maxWrite", 1 << 20);
+  j->cfg.max_readahead = (unsigned)opt_number(env, argv[2], "maxReadahead", 1 << 20);
+  j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
+  j->cfg.fd_budget = (size_t)opt_number(env, argv[2], "fdBudget", 0);
+  j->cfg.deadline_ms = (unsigned)opt_number(env, argv[2], "deadlineMs", 0);
+  if (j->cfg.max_threads < 1) j->cfg.max_threads = 1;
+
+  void *mem;
+  CHECK(napi_create_arraybuffer(env, C_TOTAL * sizeof(uint64_t), &mem, &ab));
+  memset(mem, 0, C_TOTAL * sizeof(uint64_t));
+  j->counters = mem;
+  CHECK(napi_create_reference(env, ab, 1, &j->counters_ref));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "mountie.native.start", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, start_execute, start_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+static void stop_execute(napi_env env, void *data) {
+  struct stop_job *j = data;
+  j->rc = session_stop(j->h->session, j->timeout_ms);
+}
+
+static void stop_complete(napi_env env, napi_status status, void *data) {
+  struct stop_job *j = data;
+  napi_value done;
+  j->h->busy = 0;
+  if (j->rc == 0) {
+    j->h->session = NULL;
+    napi_delete_reference(env, j->h->counters);
+    j->h->counters = NULL;
+  }
+  napi_get_boolean(env, j->rc == 0, &done);
+  napi_resolve_deferred(env, j->deferred, done);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value js_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], promise, name;
+  void *data;
+  double timeout;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_external(env, argv[0], &data) != napi_ok || napi_get_value_double(env, argv[1], &timeout) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "stop(handle, timeoutMs)");
+    return NULL;
+  }
+  struct handle *h = data;
+  struct stop_job *j = calloc(1, sizeof *j);
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  if (!h->session || h->busy) {
+    napi_value v;
+    napi_get_boolean(env, !h->session, &v);
+    napi_resolve_deferred(env, j->deferred, v);
+    free(j);
+    return promise;
+  }
+  h->busy = 1;
+  j->h = h;
+  j->timeout_ms = timeout < 0 ? 0 : (unsigned)timeout;
+  CHECK(napi_create_string_utf8(env, "mountie.native.stop", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, stop_execute, stop_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+/* cancel(handle) → number: answers every request in flight EIO now, and every later one at once. */
+static napi_value js_cancel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  void *data;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "cancel(handle)");
+    return NULL;
+  }
+  struct handle *h = data;
+  unsigned n = h->session && !h->busy ? session_cancel(h->session) : 0; /* busy: a stop may free it */
+  CHECK(napi_create_uint32(env, n, &result));
+  return result;
+}
+
+static napi_value int_value(napi_env env, int v) {
+  napi_value r;
+  napi_create_int32(env, v, &r);
+  return r;
+}
+
+static napi_value js_layout(napi_env env, napi_callback_info info) {
+  napi_value obj, ops;
+  CHECK(napi_create_object(env, &obj));
+  CHECK(napi_create_array_with_length(env, OP_COUNT, &ops));
+  for (int i = 0; i < OP_COUNT; i++) {
+    napi_value s;
+    CHECK(napi_create_string_utf8(env, op_name(i), NAPI_AUTO_LENGTH, &s));
+    CHECK(napi_set_element(env, ops, (uint32_t)i, s));
+  }
+  napi_set_named_property(env, obj, "ops", ops);
+  napi_set_named_property(env, obj, "errors", int_value(env, C_ERRORS));
+  napi_set_named_property(env, obj, "bytesRead", int_value(env, C_BYTES_READ));
+  napi_set_named_property(env, obj, "bytesWritten", int_value(env, C_BYTES_WRITTEN));
+  napi_set_named_property(env, obj, "inFlight", int_value(env, C_INFLIGHT));
+  napi_set_named_property(env, obj, "threads", int_value(env, C_THREADS));
+  napi_set_named_property(env, obj, "nodes", int_value(env, C_NODES));
+  napi_set_named_property(env, obj, "timedOut", int_value(env, C_TIMED_OUT));
+  napi_set_named_property(env, obj, "stuck", int_value(env, C_STUCK));
+  napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
+  napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
+  napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+    {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
+    {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+    {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

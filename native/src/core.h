@@ -1,0 +1,157 @@
+/*
+ * The native passthrough core: shared types. Requests are served in libfuse's worker threads
+ * and never call into JavaScript; JavaScript reads the counters from shared memory.
+ */
+#ifndef MOUNTIE_CORE_H
+#define MOUNTIE_CORE_H
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Request kinds counted one by one; the order is the counters' layout (stats.c names them). */
+enum op_kind {
+  OP_LOOKUP, OP_FORGET, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK,
+  OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE,
+  OP_FSYNC, OP_OPENDIR, OP_READDIR, OP_READDIRPLUS, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS,
+  OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_ACCESS, OP_CREATE, OP_FALLOCATE,
+  OP_COPY_FILE_RANGE, OP_LSEEK,
+  OP_COUNT
+};
+
+/* Latency buckets: bucket i counts requests answered in [2^(i-1), 2^i) µs; the last one, the rest. */
+#define LAT_BUCKETS 24
+
+/* Layout of the shared counter array (uint64 each). */
+enum counter_index {
+  C_OPS = 0,
+  C_ERRORS = OP_COUNT,
+  C_BYTES_READ,
+  C_BYTES_WRITTEN,
+  C_INFLIGHT,
+  C_THREADS,     /* worker threads alive that served at least one request */
+  C_NODES,       /* inodes the kernel holds (entries in the table) */
+  C_TIMED_OUT,   /* requests answered ETIMEDOUT by the watchdog */
+  C_STUCK,       /* workers still blocked in a request that was timed out */
+  C_LAT,
+  C_TOTAL = C_LAT + LAT_BUCKETS
+};
+
+enum rdplus_policy { RDPLUS_OFF = 0, RDPLUS_AUTO = 1, RDPLUS_ON = 2 };
+
+struct node {
+  struct node *next; /* hash chain */
+  int fd;            /* O_PATH fd on the source inode, or -1: then reopened from `handle` per request */
+  struct file_handle *handle; /* set only on nodes without a kept fd */
+  ino_t ino;
+  dev_t dev;
+  mode_t type;       /* S_IFMT bits */
+  uint64_t nlookup;  /* kernel references; table lock */
+};
+
+struct node_table {
+  pthread_mutex_t lock;
+  struct node **buckets;
+  size_t nbuckets;
+  size_t count;
+  size_t fds;        /* nodes that keep an fd */
+  size_t fd_budget;  /* beyond this many, new nodes keep a file handle instead */
+};
+
+struct config {
+  double attr_timeout;
+  double entry_timeout;
+  int keep_cache;
+  int read_only;
+  int allow_other;
+  int rdplus;
+  unsigned max_threads;
+  unsigned max_write;
+  unsigned max_readahead;
+  int splice;
+  size_t fd_budget; /* node fds at most (0: half of RLIMIT_NOFILE); past it, file handles */
+  unsigned deadline_ms; /* a request not answered by then gets ETIMEDOUT (0: never) */
+};
+
+/*
+ * The request a worker serves, seen by the watchdog. `word` = generation << 2 | state; the
+ * generation changes with every request, so a compare-and-swap can only ever win for the
+ * request it looked at: the reply is sent exactly once, by the worker or by the watchdog.
+ */
+enum slot_state { SLOT_IDLE = 0, SLOT_ACTIVE = 1, SLOT_CLAIMED = 2, SLOT_TIMED_OUT = 3 };
+struct slot {
+  uint64_t word;
+  fuse_req_t req;
+  uint64_t deadline_ns;
+  int answerable;      /* 0 for forget: nothing to answer */
+  struct slot *next;
+};
+
+struct fs {
+  struct config cfg;
+  pthread_mutex_t slots_lock;
+  struct slot *slots;  /* every worker's slot: the watchdog scans them */
+  struct node root;
+  int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
+  struct node_table nodes;
+  uint64_t *counters; /* C_TOTAL entries, shared with JavaScript */
+  uid_t uid;          /* the daemon's own ids: callers with other ids get their new nodes chowned */
+  gid_t gid;
+  pthread_key_t thread_key;
+  int cancelled;      /* atomic: shutting down, every request is answered EIO */
+};
+
+/* nodes.c */
+int nodes_init(struct node_table *t);
+void nodes_destroy(struct node_table *t);
+struct node *node_of(struct fs *fs, fuse_ino_t ino);
+fuse_ino_t node_id(struct fs *fs, struct node *n);
+/* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
+int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
+void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
+/* An O_PATH fd on the node for the rest of this request (-1 and errno set when it is gone). */
+int node_use(struct fs *fs, struct node *n);
+#define NFD(n) node_use(fs, (n))
+
+/* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
+/* 0: the request was answered already (EIO after cancel): the op must return at once. */
+int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+/* 1: this worker answers the request; 0: the watchdog already did (answer nothing, undo). */
+int op_claim(void);
+void op_end(int err);
+uint64_t now_ns(void);
+/* The watchdog's scan: answers ETIMEDOUT to every request past its deadline. */
+void slots_expire(struct fs *fs, uint64_t now);
+/* Shutdown: answer every request in flight EIO now, and every later one at once. Returns how many. */
+unsigned slots_cancel(struct fs *fs);
+void count_add(struct fs *fs, int index, uint64_t n);
+const char *op_name(int op);
+void thread_enter(struct fs *fs);
+/* Fds opened for the current request only, closed when it is answered. */
+int held_fd(const void *key);
+int hold_fd(const void *key, int fd);
+int thread_own_umask(void);
+void stats_thread_exit(void *arg);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops mountie_ops;
+void proc_path(char *buf, size_t len, int fd);
+void ops_thread_exit(void);
+
+/* session.c */
+struct session;
+struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen);
+/* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
+int session_stop(struct session *s, unsigned timeout_ms);
+unsigned session_cancel(struct session *s);
+
+/* ops_dir.c */
+void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+#endif

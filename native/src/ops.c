@@ -1,0 +1,496 @@
+/*
+ * The passthrough's requests, each the same operation on the source inode, through the
+ * node's O_PATH fd (*at calls, or /proc/self/fd/N where no *at form exists). Every request
+ * is answered from the worker thread that received it; none waits on JavaScript.
+ * With default_permissions the kernel has checked access before a request reaches us.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <limits.h>
+#include <unistd.h>
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+/* Flags the kernel resolved already, or that our buffers cannot serve (O_DIRECT: unaligned). */
+#define DROP_OPEN_FLAGS (O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
+
+void proc_path(char *buf, size_t len, int fd) {
+  snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/*
+ * Every answer goes through op_claim: when the watchdog answered ETIMEDOUT first, nothing is
+ * sent and whatever the late success holds (a node reference, an fd) is given back.
+ */
+static void reply_err(fuse_req_t req, int err) {
+  if (op_claim()) fuse_reply_err(req, err);
+  op_end(err);
+}
+
+static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
+  struct fs *fs = FS(req);
+  if (op_claim()) fuse_reply_entry(req, e);
+  else node_forget(fs, node_of(fs, e->ino), 1);
+  op_end(0);
+}
+
+static void reply_attr(fuse_req_t req, const struct stat *st) {
+  if (op_claim()) fuse_reply_attr(req, st, FS(req)->cfg.attr_timeout);
+  op_end(0);
+}
+
+static int refuse_ro(fuse_req_t req) {
+  if (!FS(req)->cfg.read_only) return 0;
+  reply_err(req, EROFS);
+  return 1;
+}
+
+static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_LOOKUP)) return;
+  struct fuse_entry_param e;
+  int err = node_lookup(fs, node_of(fs, parent), name, &e);
+  if (err) reply_err(req, err);
+  else reply_entry(req, &e);
+}
+
+static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_FORGET)) return;
+  node_forget(fs, node_of(fs, ino), nlookup);
+  if (op_claim()) fuse_reply_none(req);
+  op_end(0);
+}
+
+static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_FORGET)) return;
+  for (size_t i = 0; i < count; i++) node_forget(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
+  if (op_claim()) fuse_reply_none(req);
+  op_end(0);
+}
+
+static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, struct stat *st) {
+  int res = fi ? fstat((int)fi->fh, st) : fstatat(NFD(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+  return res == -1 ? errno : 0;
+}
+
+static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_GETATTR)) return;
+  struct stat st;
+  int err = stat_node(fs, node_of(fs, ino), fi, &st);
+  if (err) return reply_err(req, err);
+  reply_attr(req, &st);
+}
+
+static struct timespec time_of(int valid, int set, int now, struct timespec t) {
+  if (!(valid & set)) return (struct timespec){0, UTIME_OMIT};
+  if (valid & now) return (struct timespec){0, UTIME_NOW};
+  return t;
+}
+
+static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_SETATTR)) return;
+  if (refuse_ro(req)) return;
+  struct node *n = node_of(fs, ino);
+  char p[64];
+  proc_path(p, sizeof p, NFD(n));
+  int res = 0;
+  if (valid & FUSE_SET_ATTR_MODE)
+    res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
+  if (res == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+    uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+    gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+    res = fchownat(NFD(n), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+  }
+  if (res == 0 && (valid & FUSE_SET_ATTR_SIZE))
+    res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(p, attr->st_size);
+  if (res == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+    struct timespec tv[2] = {
+      time_of(valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, attr->st_atim),
+      time_of(valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim),
+    };
+    if (fi) res = futimens((int)fi->fh, tv);
+    else if (S_ISLNK(n->type)) res = utimensat(NFD(n), "", tv, AT_EMPTY_PATH);
+    else res = utimensat(AT_FDCWD, p, tv, 0);
+  }
+  if (res == -1) return reply_err(req, errno);
+  struct stat st;
+  int err = stat_node(fs, n, fi, &st);
+  if (err) return reply_err(req, err);
+  reply_attr(req, &st);
+}
+
+static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_READLINK)) return;
+  char buf[PATH_MAX + 1];
+  ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
+  if (len == -1) return reply_err(req, errno);
+  if (len == (ssize_t)sizeof buf) return reply_err(req, ENAMETOOLONG);
+  buf[len] = '\0';
+  if (op_claim()) fuse_reply_readlink(req, buf);
+  op_end(0);
+}
+
+/*
+ * A node made for a caller other than the daemon belongs to the caller, as on a local fs:
+ * its uid, and its gid unless the directory is setgid (then the directory's group stays).
+ * chown clears setuid/setgid bits, so the mode is put back after it.
+ */
+static int give_to_caller(struct fs *fs, fuse_req_t req, struct node *parent, const char *name, int fd, mode_t mode) {
+  const struct fuse_ctx *c = fuse_req_ctx(req);
+  if (fs->uid != 0 || (c->uid == fs->uid && c->gid == fs->gid)) return 0;
+  struct stat pst;
+  if (fstatat(NFD(parent), "", &pst, AT_EMPTY_PATH) == -1) return errno;
+  gid_t gid = (pst.st_mode & S_ISGID) ? (gid_t)-1 : c->gid;
+  int res = fd >= 0 ? fchown(fd, c->uid, gid) : fchownat(NFD(parent), name, c->uid, gid, AT_SYMLINK_NOFOLLOW);
+  if (res == 0 && (mode & (S_ISUID | S_ISGID)) && !S_ISLNK(mode))
+    res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
+  return res == -1 ? errno : 0;
+}
+
+/* Without a umask of its own (unshare refused) the thread's process umask cut the mode: restore it. */
+static int restore_mode(struct fs *fs, struct node *parent, const char *name, int fd, mode_t mode) {
+  if (thread_own_umask() || S_ISLNK(mode)) return 0;
+  int res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
+  return res == -1 ? errno : 0;
+}
+
+enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
+
+static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, op)) return;
+  if (refuse_ro(req)) return;
+  struct node *parent = node_of(fs, parent_ino);
+  int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
+          : kind == MAKE_SYMLINK ? symlinkat(target, NFD(parent), name)
+          : mknodat(NFD(parent), name, mode, rdev);
+  if (res == -1) return reply_err(req, errno);
+  int err = restore_mode(fs, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  if (!err) err = give_to_caller(fs, req, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  struct fuse_entry_param e;
+  if (!err) err = node_lookup(fs, parent, name, &e);
+  if (err) return reply_err(req, err);
+  reply_entry(req, &e);
+}
+
+static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  make(req, OP_MKNOD, parent, name, MAKE_NODE, mode, rdev, NULL);
+}
+
+static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  make(req, OP_MKDIR, parent, name, MAKE_DIR, S_IFDIR | mode, 0, NULL);
+}
+
+static void do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name) {
+  make(req, OP_SYMLINK, parent, name, MAKE_SYMLINK, S_IFLNK | 0777, 0, target);
+}
+
+static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, op)) return;
+  if (refuse_ro(req)) return;
+  reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
+}
+
+static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  remove_entry(req, OP_UNLINK, parent, name, 0);
+}
+
+static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  remove_entry(req, OP_RMDIR, parent, name, AT_REMOVEDIR);
+}
+
+static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_RENAME)) return;
+  if (refuse_ro(req)) return;
+  int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
+  reply_err(req, res == -1 ? errno : 0);
+}
+
+static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_LINK)) return;
+  if (refuse_ro(req)) return;
+  struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
+  int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
+  if (res == -1 && (errno == ENOENT || errno == EPERM) && !S_ISLNK(n->type)) {
+    /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for everyone. */
+    char p[64];
+    proc_path(p, sizeof p, NFD(n));
+    res = linkat(AT_FDCWD, p, NFD(np), newname, AT_SYMLINK_FOLLOW);
+  }
+  if (res == -1) return reply_err(req, errno);
+  struct fuse_entry_param e;
+  int err = node_lookup(fs, np, newname, &e);
+  if (err) return reply_err(req, err);
+  reply_entry(req, &e);
+}
+
+static void opened(fuse_req_t req, struct fuse_file_info *fi, int fd) {
+  fi->fh = (uint64_t)fd;
+  fi->keep_cache = FS(req)->cfg.keep_cache ? 1 : 0;
+}
+
+static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_OPEN)) return;
+  if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
+  if (fd == -1) return reply_err(req, errno);
+  opened(req, fi, fd);
+  /* Not answered (timed out, or the caller is gone): nobody will release it. */
+  if (!op_claim() || fuse_reply_open(req, fi) != 0) close(fd);
+  op_end(0);
+}
+
+static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_CREATE)) return;
+  if (refuse_ro(req)) return;
+  struct node *parent = node_of(fs, parent_ino);
+  int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
+  if (fd == -1) return reply_err(req, errno);
+  int err = restore_mode(fs, parent, name, fd, mode);
+  if (!err) err = give_to_caller(fs, req, parent, name, fd, mode);
+  struct fuse_entry_param e;
+  if (!err) err = node_lookup(fs, parent, name, &e);
+  if (err) {
+    close(fd);
+    return reply_err(req, err);
+  }
+  opened(req, fi, fd);
+  if (!op_claim() || fuse_reply_create(req, &e, fi) != 0) {
+    close(fd);
+    node_forget(fs, node_of(fs, e.ino), 1);
+  }
+  op_end(0);
+}
+
+static __thread char *read_buf;
+static __thread size_t read_cap;
+
+/* Freed by the thread-exit hook (stats.c) through this. */
+void ops_thread_exit(void) {
+  free(read_buf);
+  read_buf = NULL;
+  read_cap = 0;
+}
+
+static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_READ)) return;
+  if (size > read_cap) {
+    char *b = realloc(read_buf, size);
+    if (!b) return reply_err(req, ENOMEM);
+    read_buf = b;
+    read_cap = size;
+  }
+  ssize_t n = pread((int)fi->fh, read_buf, size, off);
+  if (n == -1) return reply_err(req, errno);
+  count_add(fs, C_BYTES_READ, (uint64_t)n);
+  if (op_claim()) fuse_reply_buf(req, read_buf, (size_t)n);
+  op_end(0);
+}
+
+static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_WRITE)) return;
+  if (refuse_ro(req)) return;
+  struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+  out.buf[0].fd = (int)fi->fh;
+  out.buf[0].pos = off;
+  ssize_t n = fuse_buf_copy(&out, in, 0);
+  if (n < 0) return reply_err(req, (int)-n);
+  count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
+  if (op_claim()) fuse_reply_write(req, (size_t)n);
+  op_end(0);
+}
+
+/* Nothing is buffered here; close() happens in release. */
+static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_FLUSH)) return;
+  reply_err(req, 0);
+}
+
+static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_RELEASE)) return;
+  close((int)fi->fh);
+  reply_err(req, 0);
+}
+
+static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_FSYNC)) return;
+  int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+  reply_err(req, res == -1 ? errno : 0);
+}
+
+static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_STATFS)) return;
+  struct statvfs sv;
+  if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
+  if (op_claim()) fuse_reply_statfs(req, &sv);
+  op_end(0);
+}
+
+static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_ACCESS)) return;
+  if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  reply_err(req, faccessat(AT_FDCWD, p, mask, 0) == -1 ? errno : 0);
+}
+
+static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_GETXATTR)) return;
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  char *buf = size ? malloc(size) : NULL;
+  if (size && !buf) return reply_err(req, ENOMEM);
+  ssize_t n = getxattr(p, name, buf, size);
+  if (n == -1) {
+    free(buf);
+    return reply_err(req, errno);
+  }
+  if (op_claim()) {
+    if (size) fuse_reply_buf(req, buf, (size_t)n);
+    else fuse_reply_xattr(req, (size_t)n);
+  }
+  free(buf);
+  op_end(0);
+}
+
+static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_LISTXATTR)) return;
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  char *buf = size ? malloc(size) : NULL;
+  if (size && !buf) return reply_err(req, ENOMEM);
+  ssize_t n = listxattr(p, buf, size);
+  if (n == -1) {
+    free(buf);
+    return reply_err(req, errno);
+  }
+  if (op_claim()) {
+    if (size) fuse_reply_buf(req, buf, (size_t)n);
+    else fuse_reply_xattr(req, (size_t)n);
+  }
+  free(buf);
+  op_end(0);
+}
+
+static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_SETXATTR)) return;
+  if (refuse_ro(req)) return;
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  reply_err(req, setxattr(p, name, value, size, flags) == -1 ? errno : 0);
+}
+
+static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
+  if (refuse_ro(req)) return;
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  reply_err(req, removexattr(p, name) == -1 ? errno : 0);
+}
+
+static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_FALLOCATE)) return;
+  if (refuse_ro(req)) return;
+  reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
+}
+
+static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
+  if (refuse_ro(req)) return;
+  ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
+  if (n == -1) return reply_err(req, errno);
+  count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
+  if (op_claim()) fuse_reply_write(req, (size_t)n);
+  op_end(0);
+}
+
+static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_LSEEK)) return;
+  off_t res = lseek((int)fi->fh, off, whence);
+  if (res == -1) return reply_err(req, errno);
+  if (op_claim()) fuse_reply_lseek(req, res);
+  op_end(0);
+}
+
+static void do_init(void *userdata, struct fuse_conn_info *conn) {
+  struct fs *fs = userdata;
+  conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV);
+  if (fs->cfg.rdplus != RDPLUS_OFF && (conn->capable & FUSE_CAP_READDIRPLUS)) {
+    conn->want |= FUSE_CAP_READDIRPLUS;
+    if (fs->cfg.rdplus == RDPLUS_AUTO && (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+  }
+  /* Symlinks never change content: let the kernel keep what readlink answered. */
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  if (fs->cfg.splice) conn->want |= conn->capable & (FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  else conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  if (fs->cfg.max_write) conn->max_write = fs->cfg.max_write;
+  if (fs->cfg.max_readahead) conn->max_readahead = fs->cfg.max_readahead;
+}
+
+const struct fuse_lowlevel_ops mountie_ops = {
+  .init = do_init,
+  .lookup = do_lookup,
+  .forget = do_forget,
+  .forget_multi = do_forget_multi,
+  .getattr = do_getattr,
+  .setattr = do_setattr,
+  .readlink = do_readlink,
+  .mknod = do_mknod,
+  .mkdir = do_mkdir,
+  .symlink = do_symlink,
+  .unlink = do_unlink,
+  .rmdir = do_rmdir,
+  .rename = do_rename,
+  .link = do_link,
+  .open = do_open,
+  .create = do_create,
+  .read = do_read,
+  .write_buf = do_write_buf,
+  .flush = do_flush,
+  .release = do_release,
+  .fsync = do_fsync,
+  .opendir = do_opendir,
+  .readdir = do_readdir,
+  .readdirplus = do_readdirplus,
+  .releasedir = do_releasedir,
+  .fsyncdir = do_fsyncdir,
+  .statfs = do_statfs,
+  .access = do_access,
+  .getxattr = do_getxattr,
+  .listxattr = do_listxattr,
+  .setxattr = do_setxattr,
+  .removexattr = do_removexattr,
+  .fallocate = do_fallocate,
+  .copy_file_range = do_copy_file_range,
+  .lseek = do_lseek,
+};

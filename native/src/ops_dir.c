@@ -1,0 +1,167 @@
+/*
+ * Directory listing. Plain readdir answers every entry with its type and source inode
+ * number (from the dirent, no stat), so `find` and git need no LOOKUP per entry to learn
+ * what is a directory. readdirplus (when the mount's policy lets the kernel ask for it) also
+ * looks every entry up, which fills the kernel's caches for `ls -l` at a stat per entry.
+ */
+#include "core.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+struct dir {
+  DIR *dp;
+  off_t offset;          /* where the stream stands */
+  struct dirent *entry;  /* read but not yet handed out (the last answer was full) */
+};
+
+static struct dir *dir_of(struct fuse_file_info *fi) {
+  return (struct dir *)(uintptr_t)fi->fh;
+}
+
+static void finish(fuse_req_t req, int err) {
+  if (op_claim()) fuse_reply_err(req, err);
+  op_end(err);
+}
+
+void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_OPENDIR)) return;
+  struct dir *d = calloc(1, sizeof *d);
+  if (!d) return finish(req, ENOMEM);
+  int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd == -1) {
+    int err = errno;
+    free(d);
+    return finish(req, err);
+  }
+  d->dp = fdopendir(fd);
+  if (!d->dp) {
+    int err = errno;
+    close(fd);
+    free(d);
+    return finish(req, err);
+  }
+  fi->fh = (uint64_t)(uintptr_t)d;
+  /* The kernel may keep the listing while the directory's mtime is unchanged. */
+  fi->cache_readdir = fs->cfg.keep_cache ? 1 : 0;
+  fi->keep_cache = fi->cache_readdir;
+  if (!op_claim() || fuse_reply_open(req, fi) != 0) {
+    closedir(d->dp);
+    free(d);
+  }
+  op_end(0);
+}
+
+static int is_dot(const char *name) {
+  return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR)) return;
+  struct dir *d = dir_of(fi);
+  struct node *parent = node_of(fs, ino);
+  char *buf = malloc(size);
+  if (!buf) return finish(req, ENOMEM);
+  if (off != d->offset) {
+    seekdir(d->dp, off);
+    d->entry = NULL;
+    d->offset = off;
+  }
+  size_t used = 0;
+  int err = 0;
+  /* Nodes referenced by this answer: given back if the answer is never sent. */
+  struct node **refs = NULL;
+  size_t nrefs = 0, caprefs = 0;
+  for (;;) {
+    if (!d->entry) {
+      errno = 0;
+      d->entry = readdir(d->dp);
+      if (!d->entry) {
+        err = errno;
+        break;
+      }
+    }
+    const char *name = d->entry->d_name;
+    off_t next = d->entry->d_off;
+    size_t len;
+    if (plus) {
+      struct fuse_entry_param e;
+      int looked = 0;
+      if (!is_dot(name) && node_lookup(fs, parent, name, &e) == 0) looked = 1;
+      if (!looked) {
+        /* "." and "..", or an entry gone meanwhile: a name without attributes (node id 0). */
+        memset(&e, 0, sizeof e);
+        e.attr.st_ino = d->entry->d_ino;
+        e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+      }
+      len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, next);
+      if (len > size - used) {
+        if (looked) node_forget(fs, node_of(fs, e.ino), 1);
+        break;
+      }
+      if (looked) {
+        if (nrefs == caprefs) {
+          size_t nc = caprefs ? caprefs * 2 : 64;
+          struct node **r = realloc(refs, nc * sizeof *r);
+          if (!r) {
+            node_forget(fs, node_of(fs, e.ino), 1);
+            break;
+          }
+          refs = r;
+          caprefs = nc;
+        }
+        refs[nrefs++] = node_of(fs, e.ino);
+      }
+    } else {
+      struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)d->entry->d_type << 12};
+      len = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+      if (len > size - used) break;
+    }
+    used += len;
+    d->entry = NULL;
+    d->offset = next;
+  }
+  /* An error after some entries: hand out those; the next call reports it. */
+  if (err && used == 0) {
+    free(buf);
+    free(refs);
+    return finish(req, err);
+  }
+  if (op_claim()) fuse_reply_buf(req, buf, used);
+  else
+    for (size_t i = 0; i < nrefs; i++) node_forget(fs, refs[i], 1);
+  free(buf);
+  free(refs);
+  op_end(0);
+}
+
+void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  list(req, ino, size, off, fi, 0);
+}
+
+void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  list(req, ino, size, off, fi, 1);
+}
+
+void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_RELEASEDIR)) return;
+  struct dir *d = dir_of(fi);
+  closedir(d->dp);
+  free(d);
+  finish(req, 0);
+}
+
+void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  if (!op_begin(req, FS(req), OP_FSYNCDIR)) return;
+  int fd = dirfd(dir_of(fi)->dp);
+  int res = datasync ? fdatasync(fd) : fsync(fd);
+  finish(req, res == -1 ? errno : 0);
+}

@@ -1,0 +1,210 @@
+/*
+ * One mount: the session, its mount, and the thread that runs libfuse's multithreaded loop.
+ * Unmounting is the caller's job (JavaScript, with fusermount and its own checks): the loop
+ * ends when the kernel closes the connection; session_stop then joins it (libfuse joins its
+ * workers before the loop returns) and frees everything.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+struct session {
+  struct fs fs;
+  struct fuse_session *se;
+  pthread_t loop;
+  int loop_result;
+  int key_made;
+  int nodes_made;
+  int slots_made;
+  pthread_t watchdog;
+  int watchdog_started;
+  int stopping;             /* atomic */
+  pthread_mutex_t wd_lock;
+  pthread_cond_t wd_wake;
+};
+
+/* Answers ETIMEDOUT to requests past their deadline, checking 4 times per deadline (≤ 50 ms apart). */
+static void *run_watchdog(void *arg) {
+  struct session *s = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  unsigned step_ms = s->fs.cfg.deadline_ms / 4;
+  if (step_ms > 50) step_ms = 50;
+  if (step_ms < 1) step_ms = 1;
+  pthread_mutex_lock(&s->wd_lock);
+  while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)step_ms * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->wd_wake, &s->wd_lock, &until);
+    pthread_mutex_unlock(&s->wd_lock);
+    slots_expire(&s->fs, now_ns());
+    pthread_mutex_lock(&s->wd_lock);
+  }
+  pthread_mutex_unlock(&s->wd_lock);
+  return NULL;
+}
+
+static void stop_watchdog(struct session *s) {
+  if (!s->watchdog_started) return;
+  pthread_mutex_lock(&s->wd_lock);
+  __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+  pthread_cond_signal(&s->wd_wake);
+  pthread_mutex_unlock(&s->wd_lock);
+  pthread_join(s->watchdog, NULL);
+  s->watchdog_started = 0;
+}
+
+static void *run_loop(void *arg) {
+  struct session *s = arg;
+  /* Workers inherit the name: /proc/<pid>/task/<tid>/comm shows every thread of the data path. */
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  struct fuse_loop_config *lc = fuse_loop_cfg_create();
+  if (!lc) {
+    s->loop_result = -ENOMEM;
+    return NULL;
+  }
+  fuse_loop_cfg_set_clone_fd(lc, 0);
+  fuse_loop_cfg_set_max_threads(lc, s->fs.cfg.max_threads);
+  /* Idle workers stay (up to the bound): no thread churn under swinging load. */
+  fuse_loop_cfg_set_idle_threads(lc, s->fs.cfg.max_threads);
+  s->loop_result = fuse_session_loop_mt(s->se, lc);
+  fuse_loop_cfg_destroy(lc);
+  return NULL;
+}
+
+/*
+ * Every inode the kernel holds costs one O_PATH fd: a `find` over 20k entries needs 20k fds.
+ * Raise the soft limit to 1 Mi (the hard one too when allowed: root), else to the hard limit.
+ */
+static size_t raise_fd_limit(void) {
+  const rlim_t want = (rlim_t)1 << 20;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur >= want) return (size_t)rl.rlim_cur;
+  struct rlimit up = {want, rl.rlim_max > want ? rl.rlim_max : want};
+  if (setrlimit(RLIMIT_NOFILE, &up) == 0) return (size_t)want;
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return (size_t)rl.rlim_cur;
+}
+
+static void free_session(struct session *s) {
+  stop_watchdog(s);
+  if (s->slots_made) {
+    pthread_mutex_destroy(&s->fs.slots_lock);
+    pthread_mutex_destroy(&s->wd_lock);
+    pthread_cond_destroy(&s->wd_wake);
+  }
+  if (s->se) fuse_session_destroy(s->se);
+  if (s->nodes_made) nodes_destroy(&s->fs.nodes);
+  if (s->fs.root.fd > 0) close(s->fs.root.fd);
+  if (s->fs.mount_fd > 0) close(s->fs.mount_fd);
+  if (s->key_made) pthread_key_delete(s->fs.thread_key);
+  free(s);
+}
+
+static struct session *fail(struct session *s, char *err, size_t errlen, const char *what, int code) {
+  snprintf(err, errlen, "%s: %s", what, strerror(code));
+  free_session(s);
+  return NULL;
+}
+
+struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen) {
+  struct session *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->fs.cfg = *cfg;
+  s->fs.counters = counters;
+  /* Half the fds for nodes; the rest for open files (one each), pipes, and JavaScript. */
+  s->fs.nodes.fd_budget = s->fs.cfg.fd_budget ? s->fs.cfg.fd_budget : raise_fd_limit() / 2;
+  s->fs.uid = geteuid();
+  s->fs.gid = getegid();
+  s->fs.root.fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (s->fs.root.fd == -1) return fail(s, err, errlen, "open source", errno);
+  s->fs.mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->fs.mount_fd == -1) return fail(s, err, errlen, "open source", errno);
+  struct stat st;
+  if (fstat(s->fs.root.fd, &st) == -1) return fail(s, err, errlen, "stat source", errno);
+  s->fs.root.ino = st.st_ino;
+  s->fs.root.dev = st.st_dev;
+  s->fs.root.type = S_IFDIR;
+  s->fs.root.nlookup = 2;
+  pthread_mutex_init(&s->fs.slots_lock, NULL);
+  pthread_mutex_init(&s->wd_lock, NULL);
+  pthread_cond_init(&s->wd_wake, NULL);
+  s->slots_made = 1;
+  int rc = nodes_init(&s->fs.nodes);
+  if (rc) return fail(s, err, errlen, "inode table", rc);
+  s->nodes_made = 1;
+  rc = pthread_key_create(&s->fs.thread_key, stats_thread_exit);
+  if (rc) return fail(s, err, errlen, "thread key", rc);
+  s->key_made = 1;
+
+  char opts[512];
+  int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s,default_permissions%s%s", fsname, subtype,
+                   cfg->allow_other ? ",allow_other" : "", cfg->read_only ? ",ro" : "");
+  if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
+  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
+    fuse_opt_free_args(&args);
+    return fail(s, err, errlen, "mount options", ENOMEM);
+  }
+  s->se = fuse_session_new(&args, &mountie_ops, sizeof mountie_ops, &s->fs);
+  fuse_opt_free_args(&args);
+  if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
+  if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
+
+  /* The loop and its workers never take a signal: they stay with the JavaScript thread. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
+  if (rc == 0) {
+    s->watchdog_started = s->fs.cfg.deadline_ms != 0;
+    rc = pthread_create(&s->loop, NULL, run_loop, s);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    fuse_session_unmount(s->se);
+    return fail(s, err, errlen, "start loop thread", rc);
+  }
+  return s;
+}
+
+int session_stop(struct session *s, unsigned timeout_ms) {
+  /*
+   * No fuse_session_exit here: on a live mount it would stop the workers and leave the mount
+   * unanswered. The loop ends by itself once the kernel closes the connection (unmount, abort).
+   */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  int rc = pthread_timedjoin_np(s->loop, NULL, &until);
+  if (rc) return rc;
+  free_session(s);
+  return 0;
+}
+
+unsigned session_cancel(struct session *s) {
+  return slots_cancel(&s->fs);
+}

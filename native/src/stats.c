@@ -1,0 +1,195 @@
+/*
+ * Counters shared with JavaScript (plain uint64 slots updated with relaxed atomics), and the
+ * per-thread bookkeeping of the request being served: each worker serves one request at a
+ * time, so the request's start time and kind live in thread-local storage.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const NAMES[OP_COUNT] = {
+  "lookup", "forget", "getattr", "setattr", "readlink", "mknod", "mkdir", "unlink",
+  "rmdir", "symlink", "rename", "link", "open", "read", "write", "flush", "release",
+  "fsync", "opendir", "readdir", "readdirplus", "releasedir", "fsyncdir", "statfs",
+  "setxattr", "getxattr", "listxattr", "removexattr", "access", "create", "fallocate",
+  "copy_file_range", "lseek",
+};
+
+#define MAX_HELD 8
+
+struct current {
+  struct fs *fs;
+  const void *held_key[MAX_HELD];
+  int held[MAX_HELD];
+  int nheld;
+  uint64_t t0;
+  int op;
+  int entered;
+  int own_umask;
+  struct slot slot;
+};
+
+static __thread struct current cur;
+
+const char *op_name(int op) {
+  return op >= 0 && op < OP_COUNT ? NAMES[op] : "?";
+}
+
+uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void count_add(struct fs *fs, int index, uint64_t n) {
+  __atomic_fetch_add(&fs->counters[index], n, __ATOMIC_RELAXED);
+}
+
+void stats_thread_exit(void *arg) {
+  struct fs *fs = arg;
+  ops_thread_exit();
+  pthread_mutex_lock(&fs->slots_lock);
+  for (struct slot **p = &fs->slots; *p; p = &(*p)->next) {
+    if (*p == &cur.slot) {
+      *p = cur.slot.next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fs->slots_lock);
+  __atomic_fetch_sub(&fs->counters[C_THREADS], 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * First request on a worker thread: give the thread its own umask (0), so the mode the kernel
+ * sends (already masked with the caller's umask) reaches the source unchanged, without touching
+ * the umask of the JavaScript thread (unshare(CLONE_FS) splits cwd/root/umask per thread).
+ */
+void thread_enter(struct fs *fs) {
+  if (cur.entered) return;
+  cur.entered = 1;
+  if (unshare(CLONE_FS) == 0) {
+    umask(0);
+    cur.own_umask = 1;
+  }
+  /* Else the process umask applies on top; ops.c then restores the mode it was asked for. */
+  __atomic_fetch_add(&fs->counters[C_THREADS], 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&fs->slots_lock);
+  cur.slot.next = fs->slots;
+  fs->slots = &cur.slot;
+  pthread_mutex_unlock(&fs->slots_lock);
+  pthread_setspecific(fs->thread_key, fs);
+}
+
+
+int thread_own_umask(void) {
+  return cur.own_umask;
+}
+
+int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
+  if (!cur.entered) thread_enter(fs);
+  cur.fs = fs;
+  cur.op = op;
+  cur.t0 = now_ns();
+  /* forget has no answer to send: it is never timed out. */
+  cur.slot.req = req;
+  cur.slot.answerable = op != OP_FORGET;
+  cur.slot.deadline_ns = fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
+  uint64_t gen = (__atomic_load_n(&cur.slot.word, __ATOMIC_RELAXED) >> 2) + 1;
+  __atomic_store_n(&cur.slot.word, gen << 2 | SLOT_ACTIVE, __ATOMIC_RELEASE);
+  __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
+  /* After cancel nothing reaches the source; releases still close what they hold. */
+  if (__atomic_load_n(&fs->cancelled, __ATOMIC_ACQUIRE) && op != OP_FORGET && op != OP_RELEASE && op != OP_RELEASEDIR) {
+    if (op_claim()) fuse_reply_err(req, EIO);
+    op_end(EIO);
+    return 0;
+  }
+  return 1;
+}
+
+int held_fd(const void *key) {
+  for (int i = 0; i < cur.nheld; i++)
+    if (cur.held_key[i] == key) return cur.held[i];
+  return -1;
+}
+
+/* Returns fd, or -1 (EMFILE) when this request holds too many already (closing fd). */
+int hold_fd(const void *key, int fd) {
+  if (cur.nheld == MAX_HELD) {
+    close(fd);
+    errno = EMFILE;
+    return -1;
+  }
+  cur.held_key[cur.nheld] = key;
+  cur.held[cur.nheld++] = fd;
+  return fd;
+}
+
+int op_claim(void) {
+  uint64_t w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  if ((w & 3) == SLOT_ACTIVE && __atomic_compare_exchange_n(&cur.slot.word, &w, (w & ~3ull) | SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+  return (w & 3) == SLOT_CLAIMED; /* claimed before by this worker: still ours */
+}
+
+/* Answers `err` to every request in flight that is past `now` (all answerable ones when `all`). */
+static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
+  unsigned n = 0;
+  pthread_mutex_lock(&fs->slots_lock);
+  for (struct slot *s = fs->slots; s; s = s->next) {
+    uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
+    if ((w & 3) != SLOT_ACTIVE) continue;
+    fuse_req_t req = s->req;
+    uint64_t deadline = s->deadline_ns;
+    int answerable = s->answerable;
+    /* req and deadline belong to generation w only if the word is still w after reading them. */
+    if (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || !answerable) continue;
+    if (!all && (!deadline || now < deadline)) continue;
+    if (!__atomic_compare_exchange_n(&s->word, &w, (w & ~3ull) | SLOT_TIMED_OUT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    fuse_reply_err(req, err);
+    n++;
+    if (err == ETIMEDOUT) __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&fs->slots_lock);
+  return n;
+}
+
+void slots_expire(struct fs *fs, uint64_t now) {
+  expire(fs, now, 0, ETIMEDOUT);
+}
+
+unsigned slots_cancel(struct fs *fs) {
+  __atomic_store_n(&fs->cancelled, 1, __ATOMIC_RELEASE);
+  return expire(fs, 0, 1, EIO);
+}
+
+void op_end(int err) {
+  while (cur.nheld > 0) close(cur.held[--cur.nheld]);
+  struct fs *fs = cur.fs;
+  if (!fs) return;
+  uint64_t w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  if ((w & 3) == SLOT_ACTIVE) {
+    /* Ended without an answer (none was due): make sure the watchdog cannot answer it now. */
+    if (!__atomic_compare_exchange_n(&cur.slot.word, &w, (w & ~3ull) | SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
+  }
+  if ((w & 3) == SLOT_TIMED_OUT) {
+    /* The watchdog answered this one: the worker is free again. */
+    __atomic_fetch_sub(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
+    err = ETIMEDOUT;
+  }
+  __atomic_store_n(&cur.slot.word, (w & ~3ull) | SLOT_IDLE, __ATOMIC_RELEASE);
+  uint64_t us = (now_ns() - cur.t0) / 1000u;
+  int b = 0;
+  while (us > 0 && b < LAT_BUCKETS - 1) {
+    us >>= 1;
+    b++;
+  }
+  __atomic_fetch_add(&fs->counters[C_OPS + cur.op], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&fs->counters[C_LAT + b], 1, __ATOMIC_RELAXED);
+  if (err) __atomic_fetch_add(&fs->counters[C_ERRORS], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_sub(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
+  cur.fs = NULL;
+}

@@ -1,0 +1,207 @@
+// The data-path table (issue 10): raw directory, bindfs, the fuse-native path and the native path
+// (readdirplus off, and auto), interleaved on one private tmpfs source, medians and ratios
+// against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
+// Env: ROUNDS (default 5), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list).
+// Needs root (tmpfs mount), bindfs, and `npm run build` + `npm run build:native` done.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const REPO = new URL('../..', import.meta.url).pathname;
+const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
+const WORK = join(REPO, 'scripts/bench/data-work.mjs');
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const SLOW_ROUNDS = Number(process.env.SLOW_ROUNDS ?? 3);
+const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto'];
+const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
+
+const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
+const must = (r, what) => {
+  if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr || r.error}`);
+  return r;
+};
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const mounted = (p) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
+
+// ---- the source: a private tmpfs, so nothing else's page cache or disk shows in the numbers
+const base = mkdtempSync(join(tmpdir(), 'mountie-bench-data-'));
+const fsRoot = join(base, 'tmpfs');
+mkdirSync(fsRoot);
+must(sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', fsRoot]), 'mount tmpfs');
+const src = join(fsRoot, 'src');
+const side = join(fsRoot, 'side'); // inputs that live outside every view (the tarball)
+mkdirSync(src);
+mkdirSync(side);
+const children = [];
+
+function buildSource() {
+  const chunk = randomBytes(1 << 20);
+  const big = Buffer.concat(Array.from({ length: 256 }, () => chunk));
+  writeFileSync(join(src, 'big.bin'), big);
+  // ~20k entries: 100 directories of 200 small files
+  for (let d = 0; d < 100; d++) {
+    const dir = join(src, 'tree', `d${d}`);
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < 200; f++) writeFileSync(join(dir, `f${f}.txt`), `file ${d}/${f}\n`);
+  }
+  // a tarball of ~3000 files in nested directories (a small node_modules)
+  const pkg = join(side, 'pkg');
+  for (let a = 0; a < 30; a++) {
+    for (let b = 0; b < 5; b++) {
+      const dir = join(pkg, `mod${a}`, `lib${b}`);
+      mkdirSync(dir, { recursive: true });
+      for (let f = 0; f < 20; f++) writeFileSync(join(dir, `m${f}.js`), `module.exports = ${a * 1000 + b * 20 + f};\n`.repeat(20));
+    }
+  }
+  must(sh('tar', ['-cf', join(side, 'pkg.tar'), '-C', side, 'pkg']), 'tar');
+  // a git repository of ~2000 files
+  const repo = join(src, 'repo');
+  for (let d = 0; d < 40; d++) {
+    mkdirSync(join(repo, `dir${d}`), { recursive: true });
+    for (let f = 0; f < 50; f++) writeFileSync(join(repo, `dir${d}`, `file${f}.c`), `int f${d}_${f}(void) { return ${f}; }\n`);
+  }
+  const git = (...args) => must(sh('git', ['-C', repo, '-c', 'user.name=bench', '-c', 'user.email=bench@example.invalid', ...args]), `git ${args[0]}`);
+  git('init', '-q');
+  git('add', '-A');
+  git('commit', '-qm', 'bench');
+}
+
+// ---- the views
+async function serve(name, flags) {
+  const mnt = join(base, name);
+  mkdirSync(mnt);
+  const child = spawn(process.execPath, [SERVE, ...flags, src, mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const t0 = Date.now();
+  while (!out.includes('READY')) {
+    if (Date.now() - t0 > 15_000 || child.exitCode !== null) throw new Error(`${name} did not mount: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { name, dir: mnt, stop: () => stopChild(child, mnt) };
+}
+
+async function stopChild(child, mnt) {
+  child.kill('SIGTERM');
+  const t0 = Date.now();
+  while (child.exitCode === null && child.signalCode === null && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+  if (mounted(mnt)) sh('fusermount', ['-uz', mnt]);
+}
+
+async function view(name) {
+  if (name === 'raw') return { name, dir: src, stop: async () => undefined };
+  if (name === 'bindfs') {
+    const mnt = join(base, name);
+    mkdirSync(mnt);
+    must(sh('bindfs', ['-o', 'big_writes', src, mnt]), 'bindfs');
+    return { name, dir: mnt, stop: async () => void sh('fusermount', ['-u', mnt]) };
+  }
+  if (name === 'fuse-native') return serve(name, []);
+  if (name === 'native') return serve(name, ['--native']);
+  if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
+  throw new Error(`unknown target ${name}`);
+}
+
+// ---- workloads: each returns milliseconds
+const timed = (cmd, args, opts) => {
+  const t0 = performance.now();
+  must(sh(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts }), `${cmd} ${args.join(' ')}`);
+  return performance.now() - t0;
+};
+const inner = (...args) => Number(must(sh(process.execPath, [WORK, ...args]), `work ${args[0]}`).stdout.trim());
+let serial = 0;
+const WORKLOADS = [
+  ['seq read 256 MiB, cold', (v) => {
+    // Drop this file's cached pages (in the view) first: per file, nothing machine-wide.
+    must(sh('dd', [`if=${join(v.dir, 'big.bin')}`, 'iflag=nocache', 'count=0', 'status=none']), 'drop cache');
+    return timed('dd', [`if=${join(v.dir, 'big.bin')}`, 'of=/dev/null', 'bs=1M', 'status=none']);
+  }],
+  ['4 KiB random read ×20k, 1 thread', (v) => inner('randread', join(v.dir, 'big.bin'), '20000')],
+  ['create+stat+unlink 5000 files', (v) => inner('cstat', join(v.dir, `cstat-${v.name}-${serial++}`), '5000')],
+  ['untar 3,000 files', (v) => {
+    const into = join(v.dir, `untar-${v.name}-${serial++}`);
+    mkdirSync(into);
+    const ms = timed('tar', ['-xf', join(side, 'pkg.tar'), '-C', into]);
+    // Removed through the view (not timed), so the kernel forgets those inodes.
+    must(sh('rm', ['-rf', into]), 'rm untar');
+    return ms;
+  }],
+  ['find (20k entries)', (v) => timed('find', [join(v.dir, 'tree')])],
+  ['du -s', (v) => timed('du', ['-s', join(v.dir, 'tree')])],
+  ['ls -lR', (v) => timed('ls', ['-lR', join(v.dir, 'tree')])],
+  ['git status', (v) => timed('git', ['-c', `safe.directory=*`, '-C', join(v.dir, 'repo'), 'status', '--porcelain'])],
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function main() {
+  buildSource();
+  const views = [];
+  for (const t of TARGETS) views.push(await view(t));
+  const results = new Map(); // `${workload}|${target}` → ms[]
+  const loads = [load()];
+  const t0 = Date.now();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [wname, fn] of WORKLOADS) {
+      // interleaved: every view runs each workload before the next workload starts
+      const order = r % 2 ? [...views].reverse() : views;
+      for (const v of order) {
+        if (v.name === 'fuse-native' && r >= SLOW_ROUNDS) continue;
+        const key = `${wname}|${v.name}`;
+        if (!results.has(key)) results.set(key, []);
+        results.get(key).push(fn(v));
+      }
+    }
+    loads.push(load());
+    console.log(`round ${r + 1}/${ROUNDS} done (${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load()})`);
+  }
+  for (const v of views) await v.stop();
+  return { results, loads, secs: (Date.now() - t0) / 1000 };
+}
+
+function table({ results, loads, secs }) {
+  const head = `| workload | ${TARGETS.map((t) => `${t} ms`).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map((t) => `${t} ÷ bindfs`).join(' | ')} |`;
+  const rows = WORKLOADS.map(([w]) => {
+    const med = Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`) ? median(results.get(`${w}|${t}`)) : NaN]));
+    const ratio = (t) => (med.bindfs ? (med[t] / med.bindfs).toFixed(2) + '×' : '–');
+    return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |`;
+  });
+  return [
+    `Medians of ${ROUNDS} interleaved rounds (fuse-native: ${Math.min(SLOW_ROUNDS, ROUNDS)}), one private tmpfs source, ${new Date().toISOString().slice(0, 16)}Z, ${secs.toFixed(0)} s.`,
+    `Load average (1/5/15 min) before and after each round: ${loads.join(' → ')} (2 cores, shared with other test runs).`,
+    '',
+    head,
+    `|---|${TARGETS.map(() => '---:').join('|')}|${TARGETS.filter((t) => t !== 'bindfs').map(() => '---:').join('|')}|`,
+    ...rows,
+  ].join('\n');
+}
+
+const START = '<!-- data-path:start -->';
+const END = '<!-- data-path:end -->';
+function writeReport(text) {
+  const file = join(REPO, 'BENCHMARKS.md');
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto).\n\n${text}\n${END}`;
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
+  doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
+  writeFileSync(file, doc);
+}
+
+try {
+  const r = await main();
+  const text = table(r);
+  console.log(text);
+  writeReport(text);
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const name of ALL) if (mounted(join(base, name))) sh('fusermount', ['-uz', join(base, name)]);
+  sh('umount', [fsRoot]);
+  rmSync(base, { recursive: true, force: true });
+}

@@ -1,0 +1,52 @@
+/**
+ * The native core's counters, read from the array its worker threads update (relaxed atomic
+ * adds on aligned uint64 slots): reading them costs no call into the addon and no request waits.
+ */
+import type { CounterLayout } from './binding.js';
+
+export interface NativeCounters {
+  /** Requests answered, by kind (only kinds seen). */
+  readonly ops: Record<string, number>;
+  readonly errors: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly inFlight: number;
+  /** Worker threads alive that served a request. */
+  readonly threads: number;
+  /** Source inodes the kernel holds a reference to. */
+  readonly nodes: number;
+  /** Requests the watchdog answered ETIMEDOUT. */
+  readonly timedOut: number;
+  /** Workers still blocked in a request that was answered ETIMEDOUT. */
+  readonly stuck: number;
+  /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
+  readonly latencyUs: readonly number[];
+}
+
+export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): NativeCounters {
+  const c = new BigUint64Array(buffer, 0, layout.total);
+  const at = (i: number): number => Number(c[i] ?? 0n);
+  const ops: Record<string, number> = {};
+  layout.ops.forEach((name, i) => {
+    const n = at(i);
+    if (n > 0) ops[name] = n;
+  });
+  return {
+    ops,
+    errors: at(layout.errors),
+    bytesRead: at(layout.bytesRead),
+    bytesWritten: at(layout.bytesWritten),
+    // A gauge updated with add/sub from several threads: never shown below zero mid-update.
+    inFlight: Math.max(0, Number(BigInt.asIntN(64, c[layout.inFlight] ?? 0n))),
+    threads: Math.max(0, Number(BigInt.asIntN(64, c[layout.threads] ?? 0n))),
+    nodes: at(layout.nodes),
+    timedOut: at(layout.timedOut),
+    stuck: Math.max(0, Number(BigInt.asIntN(64, c[layout.stuck] ?? 0n))),
+    latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
+  };
+}
+
+/** Total requests answered. */
+export function totalOps(c: NativeCounters): number {
+  return Object.values(c.ops).reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,167 @@
+/**
+ * Mount a passthrough of `source` served by the native core (libfuse 3, low-level API, its
+ * own worker threads): no request reaches JavaScript. Same shape as mountFuse (fuse.ts), so
+ * the daemon can pick either; JavaScript keeps the lifecycle: checks before the mount, the
+ * bounded mount, unmount through fusermount, then the join of every native thread.
+ */
+import { realpath } from 'node:fs/promises';
+import { MountieError } from '../../errors.js';
+import { mountAt, readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
+import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
+import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
+import { loadNative, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
+import { readCounters, type NativeCounters } from './counters.js';
+
+export type ReaddirPlus = 'off' | 'auto' | 'on';
+
+export interface MountNativeOptions {
+  readonly mountpoint: string;
+  readonly source: string;
+  readonly fsname: string;
+  readonly subtype: string;
+  readonly readOnly?: boolean;
+  /** Let other users in (kernel permission checks apply: default_permissions is always on). */
+  readonly allowOther?: boolean;
+  /** Limit for the whole mount. Default 10 s. */
+  readonly timeoutMs?: number;
+  /** Seconds the kernel trusts attributes and names. Default 1 (what bindfs uses). */
+  readonly cacheTimeoutS?: number;
+  /** Keep file pages (and directory listings) across opens while mtime and size stay. Default true. */
+  readonly keepCache?: boolean;
+  /** Default 'off': readdir answers names with types; see ARCHITECTURE.md "Native data path". */
+  readonly readdirplus?: ReaddirPlus;
+  /** libfuse worker threads at most. Default 16. */
+  readonly maxThreads?: number;
+  /** Nodes that keep an fd at most (then file handles). Default: half of RLIMIT_NOFILE. */
+  readonly fdBudget?: number;
+  /** A request the source has not answered by then gets ETIMEDOUT, once (its worker stays blocked). Default 5000 (as the fuse-native path); 0: never. */
+  readonly deadlineMs?: number;
+  /** The addon to use; default: loadNative(). */
+  readonly binding?: NativeBinding;
+}
+
+export interface MountedNative extends MountedFuse {
+  /** Cheap: reads shared memory. */
+  counters(): NativeCounters;
+}
+
+const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
+const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
+const MIB = 1 << 20;
+const DEFAULT_DEADLINE_MS = 5000;
+const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
+
+function bindingOrThrow(given: NativeBinding | undefined, failed: (m: string) => MountieError): NativeBinding {
+  if (given) return given;
+  const load = loadNative();
+  if (!load.ok) throw failed(load.reason);
+  return load.binding;
+}
+
+export async function mountNative(opts: MountNativeOptions): Promise<MountedNative> {
+  checkName('fsname', opts.fsname);
+  checkName('subtype', opts.subtype);
+  const failed = (message: string, cause?: unknown): MountieError => new MountieError('ERR_MOUNT_FAILED', message, { data: { path: opts.mountpoint }, cause });
+  const binding = bindingOrThrow(opts.binding, failed);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
+  const ttl = opts.cacheTimeoutS ?? 1;
+  const native: NativeStartOptions = {
+    fsname: opts.fsname,
+    subtype: opts.subtype,
+    attrTimeout: ttl,
+    entryTimeout: ttl,
+    keepCache: opts.keepCache === false ? 0 : 1,
+    readOnly: opts.readOnly ? 1 : 0,
+    allowOther: opts.allowOther ? 1 : 0,
+    readdirplus: RDPLUS[opts.readdirplus ?? 'off'],
+    maxThreads: opts.maxThreads ?? 16,
+    maxWrite: MIB,
+    maxReadahead: MIB,
+    splice: 0,
+    fdBudget: opts.fdBudget ?? 0,
+    deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+  };
+
+  const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
+  const attempt = (async () => {
+    st.mountpoint = await realpath(opts.mountpoint);
+    const source = await realpath(opts.source);
+    if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
+    await checkEmptyDir(st.mountpoint, failed);
+    st.unmark = markServed(st.mountpoint);
+    const started = await binding.start(st.mountpoint, source, native);
+    const entry = mountAt(await readMountInfo(), st.mountpoint);
+    return { ...started, entry };
+  })();
+  // Nobody waits for a late attempt: a late mount is taken down, a late failure unmarked.
+  attempt.then(
+    (s) => {
+      if (st.timedOut) void takeDown(binding, s.handle, st.mountpoint, s.entry, DEFAULT_UNMOUNT_TIMEOUT_MS).finally(() => st.unmark?.());
+    },
+    () => {
+      if (st.timedOut) st.unmark?.();
+    },
+  );
+
+  try {
+    const s = await withDeadline(attempt, timeoutMs, () => {
+      st.timedOut = true;
+      return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
+    });
+    if (!s.entry) {
+      // The addon says mounted, mountinfo does not: never serve a mount we cannot see.
+      await binding.stop(s.handle, 1000);
+      throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount`);
+    }
+    const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`];
+    return handle(binding, s, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
+  } catch (err) {
+    if (!st.timedOut) st.unmark?.();
+    if (err instanceof MountieError) throw err;
+    throw failed(`could not mount ${opts.mountpoint}: ${(err as Error).message}`, err);
+  }
+}
+
+/**
+ * Answer what is in flight (EIO, as the fuse-native path's cancel-inflight step), unmount, then
+ * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
+ * alive while its users stay: then our own connection, known from the mount, is aborted.
+ */
+async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number): Promise<UnmountResult> {
+  binding.cancel(h);
+  const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
+  if (!r.unmounted) return r;
+  const joinMs = Math.max(200, Math.floor(timeoutMs / 4));
+  if (await binding.stop(h, joinMs)) return r;
+  if (entry) await abortConnection(entry);
+  if (await binding.stop(h, joinMs)) return r;
+  return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
+}
+
+function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, unmark: () => void): MountedNative {
+  const layout = binding.layout();
+  let result: Promise<UnmountResult> | undefined;
+  // The native threads are no libuv handle: like a listening server, a mount keeps the process alive until unmounted.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  return {
+    mountpoint,
+    options,
+    counters: () => readCounters(layout, s.counters),
+    unmount(opts = {}) {
+      const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
+      // One unmount at a time; a failed one may be retried.
+      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs).then((r) => {
+        if (!r.unmounted || r.detail) result = undefined;
+        else {
+          unmark();
+          clearInterval(keepAlive);
+        }
+        return r;
+      });
+      return withDeadline(result, timeoutMs, () => {
+        result = undefined;
+        return new MountieError('ERR_UNMOUNT_FAILED', `unmount of ${mountpoint} did not finish within ${timeoutMs} ms`, { data: { path: mountpoint, timeoutMs } });
+      });
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The passthrough stand-in daemon (test/fixtures/serve-passthrough.mjs) as a tracked child:
+ * started until READY, stopped with SIGTERM and a bounded wait for its exit code.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, spawnTracked, waitFor } from './sandbox.js';
+
+export const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
+
+export interface ServeDaemon {
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then wait (bounded) for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(home: string, source: string, mountpoint: string, flags: string[] = []): Promise<ServeDaemon> {
+  const child = spawnTracked(process.execPath, [SERVE, ...flags, source, mountpoint], {
+    env: { ...process.env, MOUNTIE_HOME: home },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  const daemon: ServeDaemon = {
+    child,
+    output: () => out,
+    async stop() {
+      child.kill('SIGTERM');
+      return waitFor('daemon exit', () => (exitCode === undefined ? undefined : exitCode), 10_000);
+    },
+  };
+  await waitFor('daemon READY', () => {
+    if (out.includes('READY\n')) return true;
+    if (exitCode !== undefined) throw new Error(`daemon exited (${exitCode}) before READY: ${out}`);
+    return undefined;
+  });
+  return daemon;
+}

@@ -1,0 +1,271 @@
+/**
+ * The native data path (native/, libfuse 3) mounted for real: the differential run shared with
+ * the fuse-native path, then what only the native path promises (source inode numbers, typed
+ * readdir, nanosecond times set one at a time, mknod, caller-owned nodes, allow_other) and a
+ * clean end (no native thread left, exit 0). Skipped when the addon is not built.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { access, chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
+import { startSlowFs } from '../helpers/slow-fs.js';
+import { startServe, type ServeDaemon } from '../helpers/serve.js';
+import { loadNative } from '../../src/daemon/native/binding.js';
+import { applyOp, genOp, mulberry32, snapshotTree, type Op } from './passthrough-diff.js';
+
+afterEach(reapAll);
+
+const run = promisify(execFile);
+const native = loadNative();
+const ATTR_CACHE_MS = 1100;
+const OPS_PER_SEED = 400;
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
+  const home = await makeHome();
+  const source = join(home, 'source');
+  const mnt = join(home, 'mnt');
+  await mkdir(source);
+  await mkdir(mnt);
+  const daemon = await startServe(home, source, mnt, ['--native', ...flags]);
+  expect(await isMounted(mnt)).toBe(true);
+  return { home, source, mnt, daemon };
+}
+
+/** Stops the daemon; returns the counters it printed after its unmount. */
+async function stopCleanly(daemon: ServeDaemon, mnt: string): Promise<{ ops: Record<string, number> }> {
+  expect(await daemon.stop()).toBe(0);
+  expect(await isMounted(mnt)).toBe(false);
+  const out = daemon.output();
+  expect(out).toContain('THREADS 0\n');
+  const line = out.split('\n').find((l) => l.startsWith('COUNTERS '));
+  return JSON.parse(line?.slice('COUNTERS '.length) ?? '{"ops":{}}') as { ops: Record<string, number> };
+}
+
+async function hardLinked(path: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  return st !== undefined && st.isFile() && st.nlink > 1;
+}
+
+describe.skipIf(!native.ok)('native passthrough: differential against a plain directory', () => {
+  const seeds = process.env.MOUNTIE_DIFF_SEEDS?.split(',').map(Number) ?? [1, 2, 3];
+  // Seed 3 runs with an fd budget of 1: almost every node is a file handle reopened per request.
+  const runs = seeds.map((seed) => ({ seed, flags: seed === 3 ? ['--fd-budget=1'] : [] }));
+  for (const { seed, flags } of runs) {
+    it(`seed ${seed}${flags.length ? ` (${flags.join(' ')})` : ''}: ${OPS_PER_SEED} ops agree op by op and leave identical trees`, async () => {
+      const { home, source, mnt, daemon } = await setup(['--umask=077', ...flags]);
+      const plain = join(home, 'plain');
+      await mkdir(plain);
+      const rng = mulberry32(seed);
+      const known: string[] = [];
+      const log: string[] = [];
+      for (let i = 0; i < OPS_PER_SEED; i++) {
+        const op: Op = genOp(rng, known);
+        const want = await applyOp(plain, op);
+        let got = await applyOp(mnt, op);
+        if (got !== want && (op.kind === 'read' || op.kind === 'stat') && (await hardLinked(join(plain, op.path)))) {
+          await sleep(ATTR_CACHE_MS);
+          got = await applyOp(mnt, op);
+        }
+        log.push(`${i} ${JSON.stringify(op)} -> ${want}`);
+        expect(got, `seed ${seed}, op ${i}; last ops:\n${log.slice(-12).join('\n')}`).toBe(want);
+        if (want.startsWith('ok') && op.path) known.push(op.path);
+        if (want.startsWith('ok') && (op.kind === 'rename' || op.kind === 'link')) known.push(op.to);
+      }
+      const expected = await snapshotTree(plain, { inodes: true });
+      expect(await snapshotTree(source, { inodes: true }), 'source').toEqual(expected);
+      await sleep(ATTR_CACHE_MS);
+      // Source inode numbers: the mount view keeps the hard-link structure too.
+      expect(await snapshotTree(mnt, { inodes: true }), 'mount view').toEqual(expected);
+      await stopCleanly(daemon, mnt);
+    });
+  }
+});
+
+describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
+  it('creates, writes 5 MiB byte-exact, renames, and reads back through mount and source', async () => {
+    const { source, mnt, daemon } = await setup();
+    const big = randomBytes(5 * 1024 * 1024 + 123);
+    await writeFile(join(mnt, 'big.bin'), big);
+    await rename(join(mnt, 'big.bin'), join(mnt, 'moved.bin'));
+    expect(sha(await readFile(join(source, 'moved.bin')))).toBe(sha(big));
+    expect(sha(await readFile(join(mnt, 'moved.bin')))).toBe(sha(big));
+    await expect(access(join(mnt, 'big.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const counters = await stopCleanly(daemon, mnt);
+    expect(counters.ops.write).toBeGreaterThan(0);
+  });
+
+  it('keeps serving past its fd budget: nodes beyond it are file handles (more inodes than fds)', async () => {
+    const { source, mnt, daemon } = await setup(['--fd-budget=8']);
+    for (let d = 0; d < 5; d++) {
+      await mkdir(join(source, `d${d}`));
+      for (let f = 0; f < 20; f++) await writeFile(join(source, `d${d}`, `f${f}`), `${d}/${f}`);
+    }
+    const { stdout } = await run('ls', ['-lR', mnt]);
+    expect(stdout.split('\n').filter((l) => l.startsWith('-')).length).toBe(100);
+    expect(await readFile(join(mnt, 'd4/f19'), 'utf8')).toBe('4/19');
+    await writeFile(join(mnt, 'd4/f19'), 'changed');
+    await rename(join(mnt, 'd4'), join(mnt, 'e4'));
+    expect(await readFile(join(source, 'e4/f19'), 'utf8')).toBe('changed');
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('shows source inode numbers: a hard link made through the mount has the same inode', async () => {
+    const { source, mnt, daemon } = await setup();
+    await writeFile(join(mnt, 'a'), 'x');
+    await run('ln', [join(mnt, 'a'), join(mnt, 'b')]);
+    const [a, b, src] = [await stat(join(mnt, 'a')), await stat(join(mnt, 'b')), await stat(join(source, 'a'))];
+    expect(b.ino).toBe(a.ino);
+    expect(a.ino).toBe(src.ino);
+    expect(a.nlink).toBe(2);
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('answers readdir with file types, so listing needs no lookup per entry', async () => {
+    const { source, mnt, daemon } = await setup();
+    await writeFile(join(source, 'file'), 'x');
+    await mkdir(join(source, 'dir'));
+    await symlink('file', join(source, 'link'));
+    await run('mkfifo', [join(source, 'fifo')]);
+    const types = Object.fromEntries(
+      (await readdir(mnt, { withFileTypes: true })).map((d) => [d.name, d.isFile() ? 'file' : d.isDirectory() ? 'dir' : d.isSymbolicLink() ? 'symlink' : d.isFIFO() ? 'fifo' : 'other']),
+    );
+    expect(types).toEqual({ file: 'file', dir: 'dir', link: 'symlink', fifo: 'fifo' });
+    const counters = await stopCleanly(daemon, mnt);
+    // Node stats an entry whose type readdir left unknown: that would be a LOOKUP.
+    expect(counters.ops.lookup ?? 0).toBe(0);
+    expect(counters.ops.readdir).toBeGreaterThan(0);
+  });
+
+  it('sets mtime alone to the nanosecond and leaves atime (UTIME_OMIT)', async () => {
+    const { source, mnt, daemon } = await setup();
+    const f = join(mnt, 'f');
+    await writeFile(f, 'x');
+    await run('touch', ['-a', '-d', '2003-04-05 06:07:08.987654321', f]);
+    await run('touch', ['-m', '-d', '2001-02-03 04:05:06.123456789', f]);
+    const st = await stat(join(source, 'f'), { bigint: true });
+    expect(st.mtimeNs).toBe(BigInt(Date.UTC(2001, 1, 3, 4, 5, 6)) * 1_000_000n + 123_456_789n);
+    expect(st.atimeNs).toBe(BigInt(Date.UTC(2003, 3, 5, 6, 7, 8)) * 1_000_000n + 987_654_321n);
+    await utimes(f, new Date(Date.UTC(2002, 0, 1)), new Date(Date.UTC(2004, 0, 1)));
+    const both = await stat(join(source, 'f'));
+    expect([both.atimeMs, both.mtimeMs]).toEqual([Date.UTC(2002, 0, 1), Date.UTC(2004, 0, 1)]);
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('makes fifos (mknod)', async () => {
+    const { source, mnt, daemon } = await setup();
+    await run('mkfifo', ['-m', '0640', join(mnt, 'p')]);
+    const st = await lstat(join(source, 'p'));
+    expect(st.isFIFO()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o640);
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('with --allow-other lets another user in, under kernel permission checks, and gives it what it creates', async () => {
+    const { home, source, mnt, daemon } = await setup(['--allow-other']);
+    await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
+    await mkdir(join(source, 'pub'), { mode: 0o777 });
+    await chmod(join(source, 'pub'), 0o777);
+    await mkdir(join(source, 'private'), { mode: 0o700 });
+    const as = (cmd: string, ...args: string[]): Promise<unknown> => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args]);
+    await as('touch', join(mnt, 'pub/f'));
+    await as('mkdir', join(mnt, 'pub/d'));
+    for (const name of ['pub/f', 'pub/d']) {
+      const st = await lstat(join(source, name));
+      expect([st.uid, st.gid], name).toEqual([65534, 65534]);
+    }
+    await expect(as('touch', join(mnt, 'private/f'))).rejects.toMatchObject({ stderr: expect.stringContaining('Permission denied') });
+    await expect(access(join(source, 'private/f'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('without --allow-other keeps other users out', async () => {
+    const { home, mnt, daemon } = await setup();
+    await chmod(home, 0o755);
+    await expect(run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'ls', mnt])).rejects.toMatchObject({ stderr: expect.stringContaining('Permission denied') });
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('a read-only mount serves reads and refuses every write with EROFS', async () => {
+    const home = await makeHome();
+    const [source, mnt] = [join(home, 'source'), join(home, 'mnt')];
+    await mkdir(join(source, 'dir'), { recursive: true });
+    await mkdir(mnt);
+    await writeFile(join(source, 'f.txt'), 'keep');
+    const daemon = await startServe(home, source, mnt, ['--native', '--ro']);
+    expect(await readFile(join(mnt, 'f.txt'), 'utf8')).toBe('keep');
+    const attempts: [string, () => Promise<unknown>][] = [
+      ['overwrite', () => writeFile(join(mnt, 'f.txt'), 'x')],
+      ['create', () => writeFile(join(mnt, 'new.txt'), 'x')],
+      ['mkdir', () => mkdir(join(mnt, 'd2'))],
+      ['unlink', () => rm(join(mnt, 'f.txt'))],
+      ['rmdir', () => rm(join(mnt, 'dir'), { recursive: true })],
+      ['utimes', () => utimes(join(mnt, 'f.txt'), 1, 1)],
+      ['access W_OK', () => access(join(mnt, 'f.txt'), 2)],
+    ];
+    for (const [what, attempt] of attempts) {
+      await expect(attempt(), what).rejects.toMatchObject({ code: 'EROFS' });
+    }
+    expect(await readFile(join(source, 'f.txt'), 'utf8')).toBe('keep');
+    await stopCleanly(daemon, mnt);
+  });
+
+  it('unmounts a busy mount: the connection is ended, every native thread joined, exit 0', async () => {
+    const { source, mnt, daemon } = await setup();
+    await writeFile(join(source, 'f'), 'x');
+    // A reader holding a file open keeps the mount busy: fusermount -u fails, the lazy one detaches.
+    const holder = execFile('sh', ['-c', `exec 3<"${join(mnt, 'f')}"; sleep 30`]);
+    try {
+      await sleep(300);
+      await stopCleanly(daemon, mnt);
+      expect(daemon.output()).toContain('"how":"lazy"');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+});
+
+describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
+  it('a read the source never answers gets ETIMEDOUT once, other requests carry on, the late answer is dropped', async () => {
+    const home = await makeHome();
+    const slowSrc = join(home, 'slow-src');
+    const slow = await startSlowFs(home, slowSrc);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=400']);
+    const reader = run('cat', [join(mnt, 'slow/file0')]);
+    expect(await readFile(join(mnt, 'fast/a.txt'), 'utf8')).toBeTruthy(); // while the read hangs
+    await expect(reader).rejects.toMatchObject({ stderr: expect.stringContaining('Connection timed out') });
+    expect(await slow.hung()).toBeGreaterThan(0); // its worker is still blocked in the source
+    await slow.send('release');
+    await waitFor('held reads answered', async () => ((await slow.hung()) === 0 ? true : undefined), 5000);
+    expect(await readFile(join(mnt, 'fast/b.txt'), 'utf8')).toBeTruthy();
+    expect(await daemon.stop()).toBe(0);
+    const counters = JSON.parse(daemon.output().split('\n').find((l) => l.startsWith('COUNTERS '))?.slice(9) ?? '{}') as { timedOut: number; stuck: number };
+    expect(counters.timedOut).toBeGreaterThan(0);
+    expect(counters.stuck).toBe(0); // every blocked worker came back and answered nothing
+    expect(daemon.output()).toContain('THREADS 0\n');
+  });
+
+  it('stop answers a request stuck in the source at once with EIO, without a deadline, and the daemon exits 0', async () => {
+    const home = await makeHome();
+    const slowSrc = join(home, 'slow-src');
+    const slow = await startSlowFs(home, slowSrc);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=0']);
+    const reader = run('cat', [join(mnt, 'slow/file0')]);
+    await waitFor('read held in the source', async () => ((await slow.hung()) > 0 ? true : undefined), 5000);
+    const stopped = daemon.stop();
+    await expect(reader).rejects.toMatchObject({ stderr: expect.stringContaining('Input/output error') });
+    expect(await stopped).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+    // Its worker was blocked in the source; usually still is (then the join says "the native
+    // threads did not end" and the process exit ends it); either way the daemon exited 0.
+    await slow.send('release');
+  });
+});

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadNative } from '../../../../src/daemon/native/binding.js';
+
+describe('loadNative', () => {
+  it('says the addon is not built, and how to build it, when the file is missing', () => {
+    const r = loadNative('/nonexistent/mountie_native.node');
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain('npm run build:native');
+  });
+
+  it('returns a reason, never throws, when the file is no loadable addon', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mountie-native-'));
+    const bogus = join(dir, 'bogus.node');
+    await writeFile(bogus, 'not an ELF object');
+    const r = loadNative(bogus);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toMatch(/did not load/);
+  });
+});
