@@ -124,10 +124,22 @@ export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clo
 /**
  * Descendants that left the daemon's process group (setpgid) but not its session: a process-group
  * kill misses them, a session sweep does not. Only for daemons that led their own session.
+ * A session id is the leader's pid; once the leader is gone the number may be reused (pid_max can
+ * be 32768) by a new session leader, which must never be swept: a session is swept only while its
+ * id still names the daemon (same start time) or no process at all (then, with members left, the
+ * kernel keeps the number from being reused).
  */
-export async function sweepSession(sids: readonly number[], kill: KillFn): Promise<number[]> {
+export async function sweepSession(leaders: readonly ProcessIdentity[], kill: KillFn): Promise<number[]> {
   const never = protectedGroups().sids;
-  const wanted = new Set(sids.filter((s) => s > 1 && !never.has(s)));
+  const wanted = new Set(
+    leaders
+      .filter((l) => l.pid > 1 && !never.has(l.pid))
+      .filter((l) => {
+        const now = readProcStat(l.pid);
+        return now === undefined || now.startTime === l.startTime;
+      })
+      .map((l) => l.pid),
+  );
   if (wanted.size === 0) return [];
   const spare = new Set([process.pid, 1, ...(await ancestorsOf(process.pid))]);
   const hit: number[] = [];

@@ -74,7 +74,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const before = await freshDiscovery(layout, ws);
   const ends = new Map<number, ProcessEnd>();
   const targets: ProcessIdentity[] = [];
-  const sessions: number[] = [];
+  const sessions: ProcessIdentity[] = [];
   // A zombie leader whose thread is stuck in the kernel takes no signal; it goes straight to the abort below.
   const stuckLeaders: ProcessIdentity[] = [];
   for (const d of before.daemons) {
@@ -87,7 +87,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     if ((await signalDaemon(id, 'SIGTERM', kill)) === 'sent') {
       targets.push(id);
       ends.set(d.pid, 'TERM');
-      if (d.sid === d.pid) sessions.push(d.pid);
+      if (d.sid === d.pid) sessions.push(id);
     } else ends.set(d.pid, 'already-gone');
   }
   let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock);

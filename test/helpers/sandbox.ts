@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { abortConnection, unmountPath } from '../../src/sys/fusermount.js';
+import { readStatNow } from '../../src/sys/proc.js';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 /** The built CLI under test; MOUNTIE_TEST_CLI runs the same tests against another build (e.g. to see a new test fail on the old one). */
@@ -16,8 +17,18 @@ export const CLI = process.env.MOUNTIE_TEST_CLI || join(REPO, 'dist/cli/main.js'
 
 const homes = new Set<string>();
 const children = new Set<ChildProcess>();
-/** Process groups of every tracked child, kept after the child exits: its group may live on. */
-const groups = new Set<number>();
+/**
+ * Process groups of every tracked child with its leader's start time, kept after the child exits:
+ * its group may live on. pid_max is 32768 here and numbers come round fast: a group id whose leader
+ * is gone may since name someone else's group (another test's daemon), which must never be killed.
+ */
+const groups = new Map<number, number | undefined>();
+
+/** May we still kill group `pgid`? Not when a process now holds that pid with another start time (the number was reused). */
+function groupStillOurs(pgid: number, leaderStart: number | undefined): boolean {
+  const now = readStatNow(pgid);
+  return now === undefined || (leaderStart !== undefined && now.startTime === leaderStart);
+}
 
 export async function makeHome(prefix = 'mountie-test-'): Promise<string> {
   const home = await mkdtemp(join(tmpdir(), prefix));
@@ -29,7 +40,7 @@ export async function makeHome(prefix = 'mountie-test-'): Promise<string> {
 export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
   const child = spawn(cmd, args, { stdio: 'pipe', ...opts, detached: true });
   children.add(child);
-  if (child.pid !== undefined) groups.add(child.pid);
+  if (child.pid !== undefined) groups.set(child.pid, readStatNow(child.pid)?.startTime);
   child.once('exit', () => children.delete(child));
   return child;
 }
@@ -79,14 +90,15 @@ export async function reapHome(home: string): Promise<{ killed: number[]; unmoun
 
 /** Call from afterEach: kills tracked children and labelled daemons, unmounts, removes homes. */
 export async function reapAll(): Promise<void> {
+  // A tracked child not yet reaped by us keeps its pid (and so its group id) from being reused.
   for (const child of children) {
-    if (child.pid !== undefined) {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       killQuietly(-child.pid, 'SIGKILL');
       killQuietly(child.pid, 'SIGKILL');
     }
   }
   children.clear();
-  for (const pgid of groups) killQuietly(-pgid, 'SIGKILL');
+  for (const [pgid, start] of groups) if (groupStillOurs(pgid, start)) killQuietly(-pgid, 'SIGKILL');
   groups.clear();
   for (const home of homes) {
     await reapHome(home);

@@ -39,8 +39,6 @@ interface Case {
   readonly mayChange?: (c: Ctx) => string[];
   /** A probe child (realpath) killed while the hung source holds its request may remain until teardown aborts the source. */
   readonly probeMayRemain?: boolean;
-  /** Depends on the lead's discovery rewrite (issue 9, items 2 and 13). */
-  readonly afterDiscoveryRewrite?: boolean;
 }
 
 const NOBODY = 65534;
@@ -79,7 +77,8 @@ async function nobodyHome(c: Ctx): Promise<void> {
 }
 
 const mount = (c: Ctx, ...rest: string[]): string[] => ['mount', 'ws', '--source', c.src, ...rest];
-const pidfileOf = (c: Ctx): string[] => [join(c.home, 'workspaces', 'ws', 'daemon.pid')];
+/** What a stop that cleans a stale pidfile may touch: the pidfile, and the workspace lock it takes to do so. */
+const pidfileOf = (c: Ctx): string[] => [join(c.home, 'workspaces', 'ws', 'daemon.pid'), join(c.home, 'workspaces', 'ws', 'lock')];
 
 export const CASES: readonly Case[] = [
   // Workspace names.
@@ -255,15 +254,15 @@ export const CASES: readonly Case[] = [
     setup: async (c) => (await withConfig(c), await mkdir(join(c.home, 'workspaces', 'ws', 'daemon.pid'))),
     args: () => ['mount', 'ws', '--background'],
     // The daemon got as far as its log, epoch and state before the pidfile refused it.
-    mayChange: (c) => ['', 'mnt', 'mnt/ws', 'workspaces/ws', 'workspaces/ws/daemon.log', 'workspaces/ws/epoch', 'workspaces/ws/state.json'].map((p) => join(c.home, p)),
+    mayChange: (c) => ['', 'mnt', 'mnt/ws', 'workspaces/ws', 'workspaces/ws/daemon.log', 'workspaces/ws/lock', 'workspaces/ws/epoch', 'workspaces/ws/state.json'].map((p) => join(c.home, p)),
   },
   { id: 'pidfile-a-directory-status', exit: 1, code: '-', setup: async (c) => (await withConfig(c), await mkdir(join(c.home, 'workspaces', 'ws', 'daemon.pid'))), args: () => ['status', 'ws'] },
   { id: 'pidfile-garbage-status', exit: 1, code: '-', setup: async (c) => (await withConfig(c), await wsFile(c, 'daemon.pid', 'garbage')), args: () => ['status', 'ws'] },
   { id: 'pidfile-garbage-stop', exit: 0, code: '-', setup: async (c) => (await withConfig(c), await wsFile(c, 'daemon.pid', 'garbage')), args: () => ['stop', 'ws'], mayChange: (c) => [...pidfileOf(c), join(c.home, 'workspaces', 'ws')] },
   ...(['-1', '0', '1e300', '1'] as const).flatMap((pid): Case[] => [
-    { id: `pidfile-pid-${pid}-status`, exit: 1, code: '-', setup: (c) => pidfile(c, pid), args: () => ['status', 'ws'], afterDiscoveryRewrite: pid !== '1' },
-    { id: `pidfile-pid-${pid}-status-all`, exit: 1, code: '-', setup: (c) => pidfile(c, pid), args: () => ['status'], afterDiscoveryRewrite: pid !== '1' },
-    { id: `pidfile-pid-${pid}-stop`, exit: 0, code: '-', setup: (c) => pidfile(c, pid), args: () => ['stop', 'ws'], mayChange: (c) => [...pidfileOf(c), join(c.home, 'workspaces', 'ws')], afterDiscoveryRewrite: pid !== '1' },
+    { id: `pidfile-pid-${pid}-status`, exit: 1, code: '-', setup: (c) => pidfile(c, pid), args: () => ['status', 'ws'] },
+    { id: `pidfile-pid-${pid}-status-all`, exit: 1, code: '-', setup: (c) => pidfile(c, pid), args: () => ['status'] },
+    { id: `pidfile-pid-${pid}-stop`, exit: 0, code: '-', setup: (c) => pidfile(c, pid), args: () => ['stop', 'ws'], mayChange: (c) => [...pidfileOf(c), join(c.home, 'workspaces', 'ws')] },
   ]),
   { id: 'state-corrupt-status', exit: 3, code: '-', setup: async (c) => (await withConfig(c), await wsFile(c, 'state.json', '{"schema":')), args: () => ['status', 'ws'] },
   { id: 'status-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['status', 'nope'] },

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupSignalAllowed, signalDaemon } from '../../../src/launcher/kill.js';
+import { groupSignalAllowed, signalDaemon, sweepSession } from '../../../src/launcher/kill.js';
 import { bootId, identityOf, readGroupNow } from '../../../src/sys/proc.js';
 import { reapAll, spawnTracked } from '../../helpers/sandbox.js';
 import { waitForOutput } from '../../helpers/cli.js';
@@ -31,5 +31,17 @@ describe('what stop may signal (item 1)', () => {
     await waitForOutput(marked, /up/);
     expect(await signalDaemon((await identityOf(marked.pid!))!, 'SIGTERM', record)).toBe('sent');
     expect(sent).toEqual([[-marked.pid!, 'SIGTERM']]);
+  });
+
+  it('sweeps a session only while its id still names the daemon: a reused session id is left alone', async () => {
+    // A session leader (detached spawn = setsid) with a member that left its process group.
+    const leader = spawnTracked('bash', ['-c', 'setsid -f true; (set -m; sleep 300 & echo $!; wait)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const member = Number((await waitForOutput(leader, /^\d+\s*$/m)).trim());
+    const id = (await identityOf(leader.pid!))!;
+    const noop = (): void => undefined;
+    expect(await sweepSession([{ ...id, startTime: id.startTime + 1 }], noop)).toEqual([]);
+    const hit = await sweepSession([id], noop);
+    expect(hit).toContain(member);
+    expect(hit).toContain(leader.pid);
   });
 });
