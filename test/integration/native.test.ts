@@ -15,13 +15,12 @@ import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
 import { startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
-import { applyOp, genOp, mulberry32, snapshotTree, type Op } from './passthrough-diff.js';
+import { ATTR_CACHE_MS, runDifferential, snapshotTree } from './passthrough-diff.js';
 
 afterEach(reapAll);
 
 const run = promisify(execFile);
 const native = loadNative();
-const ATTR_CACHE_MS = 1100;
 const OPS_PER_SEED = 400;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -46,10 +45,6 @@ async function stopCleanly(daemon: ServeDaemon, mnt: string): Promise<{ ops: Rec
   return JSON.parse(line?.slice('COUNTERS '.length) ?? '{"ops":{}}') as { ops: Record<string, number> };
 }
 
-async function hardLinked(path: string): Promise<boolean> {
-  const st = await lstat(path).catch(() => undefined);
-  return st !== undefined && st.isFile() && st.nlink > 1;
-}
 
 describe.skipIf(!native.ok)('native passthrough: differential against a plain directory', () => {
   const seeds = process.env.MOUNTIE_DIFF_SEEDS?.split(',').map(Number) ?? [1, 2, 3];
@@ -60,22 +55,7 @@ describe.skipIf(!native.ok)('native passthrough: differential against a plain di
       const { home, source, mnt, daemon } = await setup(['--umask=077', ...flags]);
       const plain = join(home, 'plain');
       await mkdir(plain);
-      const rng = mulberry32(seed);
-      const known: string[] = [];
-      const log: string[] = [];
-      for (let i = 0; i < OPS_PER_SEED; i++) {
-        const op: Op = genOp(rng, known);
-        const want = await applyOp(plain, op);
-        let got = await applyOp(mnt, op);
-        if (got !== want && (op.kind === 'read' || op.kind === 'stat') && (await hardLinked(join(plain, op.path)))) {
-          await sleep(ATTR_CACHE_MS);
-          got = await applyOp(mnt, op);
-        }
-        log.push(`${i} ${JSON.stringify(op)} -> ${want}`);
-        expect(got, `seed ${seed}, op ${i}; last ops:\n${log.slice(-12).join('\n')}`).toBe(want);
-        if (want.startsWith('ok') && op.path) known.push(op.path);
-        if (want.startsWith('ok') && (op.kind === 'rename' || op.kind === 'link')) known.push(op.to);
-      }
+      expect(await runDifferential(seed, OPS_PER_SEED, plain, mnt)).toBeUndefined();
       const expected = await snapshotTree(plain, { inodes: true });
       expect(await snapshotTree(source, { inodes: true }), 'source').toEqual(expected);
       await sleep(ATTR_CACHE_MS);
