@@ -22,7 +22,8 @@ export async function startServe(home: string, source: string, mountpoint: strin
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // A death by signal is recorded in the output, so a failed `stop() === 0` says which.
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => (signal && (out += `\nKILLED BY ${signal}\n`), resolve(code))));
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
   const daemon: ServeDaemon = {
