@@ -8,6 +8,8 @@ import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
 import { markDaemon } from '../protocol/marker.js';
 import { FUSE_SUBTYPE, isTagOf, mountTag } from '../protocol/tag.js';
+import { holdsOpen } from '../sys/proc-fds.js';
+import { readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import type { HeldLock } from '../protocol/lock.js';
 import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
 import { openLogger } from './log.js';
@@ -61,7 +63,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     pidfileWritten: false,
   };
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
-  const lost: { unwatch?: () => void; gone?: boolean } = {};
+  const lost: { unwatch?: () => void; gone?: boolean; reason?: string } = {};
   const session = new AbortController();
   const tuning = backendConfigFromEnv(process.env);
   // Source calls end with the session, or earlier when health declares the source failed.
@@ -83,7 +85,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
       { name: 'unmount', run: () => unmountOwn() },
       // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
-      { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.gone ? ctx.state?.finish('failed', 'unmounted externally') : ctx.state?.finish('stopped')) },
+      { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.reason ? ctx.state?.finish('failed', lost.reason) : ctx.state?.finish('stopped')) },
       { name: 'remove-pidfile', always: true, run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
       { name: 'release-lock', always: true, run: () => ctx.lock?.release() },
     ],
@@ -191,15 +193,29 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       onCheck: () => refresh(),
     });
     const mp = ctx.fuse.mountpoint;
+    // Ours = our tagged mount is still at its place AND we still hold /dev/fuse: a connection
+    // aborted under us ends the FUSE session while the (now dead) mount stays in the table.
+    const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId));
     lost.unwatch = watchMount({
-      isOurs: (entries) => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId)),
+      isOurs: (entries) => mounted(entries) && holdsOpen('/dev/fuse'),
       intervalMs: mountWatchIntervalFromEnv(process.env),
       onLost: () => {
         if (shutdown.started) return;
-        lost.gone = true;
-        log.error(`mount at ${mp} is gone: unmounted externally; shutting down`);
-        ctx.state?.update({ status: 'failed', reason: 'unmounted externally' });
-        void shutdown.trigger('unmounted externally', DAEMON_EXIT.runtimeFailure);
+        void readMountInfo().then((entries) => {
+          // Still mounted: our session ended under it (an abort); the dead mount is ours to clean
+          // (our tag, our lock), so the shutdown unmounts it. Gone: someone unmounted it; whatever
+          // sits at the mountpoint now is not proven ours and stays.
+          const sessionEnded = mounted(entries);
+          lost.gone = !sessionEnded;
+          lost.reason = sessionEnded ? 'the FUSE session ended (connection aborted)' : 'unmounted externally';
+          log.error(`mount at ${mp}: ${lost.reason}; shutting down`);
+          ctx.state?.update({ status: 'failed', reason: lost.reason });
+          void shutdown.trigger(lost.reason, DAEMON_EXIT.runtimeFailure);
+        }, (err: unknown) => {
+          // Without a mount table we cannot tell which loss this is; shutting down is right either way.
+          log.error('mount lost, and mountinfo unreadable', err);
+          void shutdown.trigger('mount lost', DAEMON_EXIT.runtimeFailure);
+        });
       },
     });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });

@@ -104,7 +104,8 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     // Immune to SIGKILL means stuck in the kernel (state D), most likely on our own FUSE mount:
     // aborting the connection fails those waits with ENOTCONN, then the kill lands. Nobody else
     // serves that connection once its daemon is dying, so the abort is safe wherever they wait.
-    const entries = before.mounts.length ? before.mounts : (await freshDiscovery(layout, ws)).mounts;
+    // Fresh: a connection number read before the grace period may since name someone else's mount.
+    const entries = (await freshDiscovery(layout, ws)).mounts;
     for (const entry of entries) aborted = (await abortConnection(entry)) || aborted;
     if (alive.length) notes.push(`processes ${alive.map((a) => a.pid).join(', ')} survived SIGKILL; aborted FUSE connection: ${aborted}`);
     if (exiting.length) notes.push(`processes ${exiting.map((a) => a.pid).join(', ')} exited but kept a thread stuck in the kernel; aborted FUSE connection: ${aborted}`);

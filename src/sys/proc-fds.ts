@@ -118,3 +118,22 @@ export function openFiles(pid: number, want: (link: string) => boolean, procRoot
   }
   return out;
 }
+
+/** Does this process hold `path` open (e.g. /dev/fuse: is our FUSE session still alive)? */
+export function holdsOpen(path: string, procRoot = '/proc'): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`${procRoot}/self/fd`);
+  } catch {
+    // No /proc: we cannot tell, so we do not claim the session is gone.
+    return true;
+  }
+  return fds.some((fd) => {
+    try {
+      return readlinkSync(`${procRoot}/self/fd/${fd}`) === path;
+    } catch {
+      // Closed meanwhile (the readdir's own fd, among others).
+      return false;
+    }
+  });
+}

@@ -5,7 +5,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { isMounted, reapAll, waitFor } from '../helpers/sandbox.js';
 import { runCli, startForeground, waitExit, waitForOutput } from '../helpers/cli.js';
-import { daemonsOf, setupWorkspace } from '../helpers/daemons.js';
+import { daemonsOf, logOf, setupWorkspace } from '../helpers/daemons.js';
+import { abortConnection } from '../../src/sys/fusermount.js';
+import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
 import { identityOf } from '../../src/sys/proc.js';
 
 const run = promisify(execFile);
@@ -34,6 +36,26 @@ describe('daemon: mount loss and broken stdio', () => {
     const again = await runCli(home, ['mount', 'ws', '--background'], { env });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  }, 60_000);
+
+  it('a FUSE connection aborted under a live daemon: the daemon notices, cleans its dead mount and exits; status never says running', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const env = { MOUNTIE_MOUNT_WATCH_MS: '200' };
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { pid } = JSON.parse(r.stdout) as { pid: number };
+    const entry = mountAt(await readMountInfo(), mp);
+    expect(entry).toBeDefined();
+    // Our own mount's connection (created by this test), as a recycled connection number once hit a live one.
+    expect(await abortConnection(entry!)).toBe(true);
+    await waitFor('daemon exit', async () => ((await identityOf(pid)) === undefined ? true : undefined), 15_000);
+    expect(await logOf(home, 'ws')).toMatch(/the FUSE session ended/);
+    expect(await isMounted(mp)).toBe(false);
+    const st = await runCli(home, ['status', 'ws']);
+    expect(st.stdout).not.toMatch(/running/);
+    const again = await runCli(home, ['mount', 'ws', '--background'], { env });
+    expect(again.exitCode, again.stderr).toBe(0);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
   }, 60_000);
 

@@ -133,7 +133,8 @@ async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: str
   if (!r.unmounted) return r;
   const joinMs = Math.max(200, Math.floor(timeoutMs / 4));
   if (await binding.stop(h, joinMs)) return r;
-  if (entry) await abortConnection(entry);
+  // Our own connection: we hold its /dev/fuse, so its number cannot have been reused.
+  if (entry) await abortConnection(entry, { pinned: true });
   if (await binding.stop(h, joinMs)) return r;
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
