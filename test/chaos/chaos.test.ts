@@ -85,7 +85,7 @@ describe('chaos', () => {
             expect.fail(`chaos: invariant violated at step ${n} of seed ${seed}\n  ${problems.join('\n  ')}\nreplay: ${replay}\nsteps:\n${history.join('\n')}`);
           }
         }
-        console.log(`chaos: seed ${seed}: steps done ${JSON.stringify(Object.fromEntries([...done].sort()))}`);
+        console.log(`chaos: seed ${seed}: steps done ${JSON.stringify(Object.fromEntries([...done].sort()))}, cursors ${JSON.stringify(Object.fromEntries(w.cursors))}`);
         console.log(`chaos: seed ${seed}: ${STEPS} steps passed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       },
       60_000 + STEPS * 5_000,

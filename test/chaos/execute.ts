@@ -4,7 +4,6 @@
  * daemon and a mount must be there; `nothingLeft`: a stop that exited 0 with no mount racing it)
  * and the problems it saw itself (a hang, a wrong exit code).
  */
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBounded } from '../helpers/stuck.js';
@@ -13,6 +12,7 @@ import type { Op, Step, Via } from './plan.js';
 import { readMounts, statOf, taggedMountAt } from './procfs.js';
 import { describeCall, exitWithin, outputMatches, outputOf, runCall, spawnCall, type Call, type CallResult } from './run.js';
 import { mpOf, srcOf, SQUATTED, wsDir, type World } from './world.js';
+import { damagePidfile } from './pidfile-damage.js';
 
 export interface Outcome {
   readonly log: string[];
@@ -50,42 +50,6 @@ function opCall(w: World, o: Op): Call {
   if (o.op === 'stop') return call(w, o.via, stopArgs(o.ws, o.grace));
   if (o.op === 'stopAll') return call(w, o.via, stopArgs(undefined, o.grace));
   return call(w, o.via, ['status', '--json']);
-}
-
-async function tamperPidfile(w: World, s: Extract<Step, { kind: 'pidfile' }>, out: Outcome): Promise<void> {
-  const file = join(wsDir(w, s.ws), 'daemon.pid');
-  if (!existsSync(wsDir(w, s.ws))) return void out.log.push('no workspace dir yet');
-  const doc = (pid: unknown): string => JSON.stringify({ schema: 'mountie.pid/v1', pid, startTime: 1, bootId: 'x', instanceId: 'forged', epoch: 1, workspace: s.ws });
-  w.tampered.add(s.ws);
-  switch (s.how) {
-    case 'delete':
-      await rm(file, { force: true });
-      return;
-    case 'garbage':
-      return writeFile(file, 'not json at all\n');
-    case 'truncated':
-      return writeFile(file, '{"schema":"mountie.pid/v1","pid":12');
-    case 'pid-minus-1':
-      return writeFile(file, doc(-1));
-    case 'pid-0':
-      return writeFile(file, doc(0));
-    case 'pid-huge':
-      return writeFile(file, doc(1e300));
-    case 'from-other-ws': {
-      const from = join(wsDir(w, s.other), 'daemon.pid');
-      if (existsSync(from)) return copyFile(from, file);
-      return void out.log.push(`no pidfile in ${s.other}`);
-    }
-    case 'from-home2':
-      return copyFile(join(w.home2, 'workspaces', s.ws, 'daemon.pid'), file);
-    case 'names-decoy': {
-      const d = w.decoys[s.pick % w.decoys.length];
-      if (!d) return;
-      const boot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
-      out.log.push(`pidfile names decoy ${d.name} (pid ${d.pid})`);
-      return writeFile(file, JSON.stringify({ schema: 'mountie.pid/v1', pid: d.pid, startTime: d.startTime, bootId: boot, instanceId: 'forged', epoch: 1, workspace: s.ws, argv: d.argv, version: '0.1.0', mountpoint: mpOf(w, s.ws), source: srcOf(w, s.ws), logFile: join(wsDir(w, s.ws), 'daemon.log'), startedAt: new Date().toISOString() }));
-    }
-  }
 }
 
 async function mountFg(w: World, ws: string, via: Via, out: Outcome): Promise<void> {
@@ -193,7 +157,7 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       w.stopped.clear();
       break;
     case 'pidfile':
-      await tamperPidfile(w, s, out);
+      await damagePidfile(w, s, out.log);
       break;
     case 'fgInterrupt': {
       const fgs = [...w.fg.entries()].sort((a, b) => a[0] - b[0]);
@@ -228,6 +192,7 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       break;
     }
   }
+  for (const ws of out.nothingLeft) w.tampered.delete(ws);
   for (const [pid, e] of w.fg) if (e.child.exitCode !== null || e.child.signalCode !== null) w.fg.delete(pid);
   for (const pid of w.stopped.keys()) {
     const st = await statOf(pid);

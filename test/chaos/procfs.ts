@@ -103,3 +103,19 @@ export function taggedFor(m: Mount, ws: string): boolean {
 export function taggedMountAt(mounts: readonly Mount[], mountPoint: string, ws: string): Mount | undefined {
   return mounts.filter((m) => m.mountPoint === mountPoint && taggedFor(m, ws)).pop();
 }
+
+/** One line on what a pid is right now, for failure messages: state, threads, home, /dev/fuse, argv. */
+export async function describePid(pid: number): Promise<string> {
+  const st = await statOf(pid);
+  if (!st) return `pid ${pid}: gone`;
+  const tids = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]); // reaped meanwhile
+  const threads = new Map<string, number>();
+  for (const tid of tids) {
+    const t = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => ''); // thread ended meanwhile
+    const letter = t.slice(t.lastIndexOf(')') + 2).split(' ')[0] || '?';
+    threads.set(letter, (threads.get(letter) ?? 0) + 1);
+  }
+  const fuse = (await fdTargets(pid)).includes('/dev/fuse');
+  const argv = (await argvOf(pid)).join(' ');
+  return `pid ${pid}: ${st.comm} state ${st.state}, threads ${JSON.stringify(Object.fromEntries(threads))}, MOUNTIE_HOME=${(await homeEnvOf(pid)) ?? '-'}, ${fuse ? 'holds' : 'no'} /dev/fuse, argv: ${argv || '(none)'}`;
+}

@@ -81,5 +81,10 @@ export function outputMatches(child: ChildProcess, text: () => string, pattern: 
   });
 }
 
-export const describeCall = (r: CallResult): string =>
-  `${r.call.args.join(' ')} [home=${r.call.home}${r.call.cli.includes('/copy/') ? ' copy' : ''}] -> ${r.timedOut ? 'TIMEOUT' : r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`} ${r.ms}ms`;
+/** One line per call; the output too when the exit code is not the plain 0 or 3. */
+export function describeCall(r: CallResult): string {
+  const head = `${r.call.args.join(' ')} [home=${r.call.home}${r.call.cli.includes('/copy/') ? ' copy' : ''}] -> ${r.timedOut ? 'TIMEOUT' : r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`} ${r.ms}ms`;
+  if (r.exitCode === 0 || r.exitCode === 3) return head;
+  const said = `${r.stdout} ${r.stderr}`.replace(/\s+/g, ' ').trim();
+  return `${head}: ${said.length > 400 ? `${said.slice(0, 400)}…` : said}`;
+}

@@ -3,10 +3,10 @@
  * and after the call; if it moved meanwhile the call is retried (bounded), so a comparison is
  * only ever made against a world that stood still while status looked at it.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveDaemons, type LiveDaemon } from './daemons.js';
-import { readMounts, taggedMountAt } from './procfs.js';
+import { describePid, readMounts, taggedMountAt } from './procfs.js';
 import { runCall, type CallResult } from './run.js';
 import { byWs } from './invariants.js';
 import { mpOf, wsDir, type World } from './world.js';
@@ -33,22 +33,10 @@ async function snap(w: World): Promise<Snap> {
   return { per, mounted, key };
 }
 
-/** What /proc says of a pid, for a failure message: stat, MOUNTIE_HOME, open files. */
-function describeProc(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1').trim();
-    const home = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').find((kv) => kv.startsWith('MOUNTIE_HOME=')) ?? 'no MOUNTIE_HOME';
-    const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return '?'; } });
-    return `/proc/${pid}/stat: ${stat}; ${home}; fds: ${fds.join(' ')}`;
-  } catch (err) {
-    return `/proc/${pid}: ${String(err)}`;
-  }
-}
-
 const LEFTOVER = /^(orphan|stale-pidfile|stale-mount)/;
 const NAMED = /^(running|starting|stopping|orphan)\(pid=(\d+)\)$/;
 
-function compare(w: World, s: Snap, r: CallResult): string[] {
+async function compare(w: World, s: Snap, r: CallResult): Promise<string[]> {
   const bad: string[] = [];
   let doc: { schema?: string; workspaces?: WsStatus[] };
   try {
@@ -69,7 +57,7 @@ function compare(w: World, s: Snap, r: CallResult): string[] {
     const tokens = e.tokens.join(' ');
     for (const t of e.tokens) {
       const m = NAMED.exec(t);
-      if (m && !live.some((d) => d.pid === Number(m[2]))) bad.push(`status says ${ws} ${t}, but pid ${m[2]} is not a live daemon of ${ws} (live: ${live.map((d) => d.pid).join(',') || 'none'}; ${describeProc(Number(m[2]))})`);
+      if (m && !live.some((d) => d.pid === Number(m[2]))) bad.push(`status says ${ws} ${t}, but pid ${m[2]} is not a live daemon of ${ws} (live: ${live.map((d) => d.pid).join(',') || 'none'}); ${await describePid(Number(m[2]))}`);
     }
     for (const d of live) {
       const t = e.tokens.find((x) => NAMED.exec(x)?.[2] === String(d.pid));
@@ -97,7 +85,7 @@ export async function checkStatus(w: World): Promise<{ problems: string[]; calls
     const r = await runCall({ cli: w.cli, home: w.home, args: ['status', '--json'] });
     calls.push(r);
     const after = await snap(w);
-    if (before.key === after.key) return { problems: compare(w, before, r), calls };
+    if (before.key === after.key) return { problems: await compare(w, before, r), calls };
     await new Promise((res) => setTimeout(res, 300));
   }
   return { problems: ['the home kept changing while status ran (4 tries): nothing should move between steps'], calls };
