@@ -161,6 +161,27 @@ describe('a wedged daemon', () => {
     await expectNothingLeft(home, mp, pid);
   });
 
+  it('a zombie leader whose stuck thread holds the mount is a leftover in status (exit 1), and stop aborts it (issue 9, item 13)', async () => {
+    const { home, mp, pid } = await setup('pool-touch-on-usr2');
+    const readers = Array.from({ length: 1 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
+    process.kill(pid, 'SIGUSR2');
+    await waitFor('a pool thread waiting on our own mount', async () => {
+      for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
+      return undefined;
+    }, 5000);
+    process.kill(pid, 'SIGKILL');
+    await waitFor('a zombie leader', async () => ((await procState(pid)) === 'Z' ? true : undefined), 5000);
+    const st = await runCli(home, ['status', 'ws', '--json']);
+    expect(st.exitCode, st.stdout).toBe(1);
+    expect((JSON.parse(st.stdout) as { workspaces: { tokens: string[] }[] }).workspaces[0]?.tokens).toEqual([`orphan(pid=${pid})`]);
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    expect((JSON.parse(stop.stdout) as StopDoc).workspaces[0]?.cleaned.aborted).toBe(true);
+    for (const r of readers) r.child.stdin?.write('go\n');
+    await expectNothingLeft(home, mp, pid);
+  });
+
   it('the same with fusectl not mounted: stop mounts it to reach the abort file', async () => {
     const { home, mp, pid } = await setup('self-touch-on-usr2');
     const readers = await wedgeOnSelf(home, mp, pid);
