@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative } from '../../../../src/daemon/native/binding.js';
@@ -13,10 +13,14 @@ describe('loadNative', () => {
 
   it('returns a reason, never throws, when the file is no loadable addon', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mountie-native-'));
-    const bogus = join(dir, 'bogus.node');
-    await writeFile(bogus, 'not an ELF object');
-    const r = loadNative(bogus);
-    expect(r.ok).toBe(false);
-    expect(!r.ok && r.reason).toMatch(/did not load/);
+    try {
+      const bogus = join(dir, 'bogus.node');
+      await writeFile(bogus, 'not an ELF object');
+      const r = loadNative(bogus);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.reason).toMatch(/did not load/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
