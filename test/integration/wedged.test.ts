@@ -95,6 +95,20 @@ async function fusectlMounted(): Promise<boolean> {
   return (await readMountInfo()).some((e) => e.mountPoint === FUSECTL && e.fstype === 'fusectl');
 }
 
+/** A daemon one of whose pool threads waits on its own mount (the JS thread spins), with `n` readers holding files open there. */
+async function poolThreadOnOwnMount(n: number): Promise<{ home: string; mp: string; pid: number; readers: ReturnType<typeof openedReader>[] }> {
+  const { home, mp, pid } = await setup('pool-touch-on-usr2');
+  const readers = Array.from({ length: n }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+  await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
+  process.kill(pid, 'SIGUSR2');
+  // Not the main thread (it spins, R): one of libuv's pool threads waits for our own answer.
+  await waitFor('a pool thread waiting on our own mount', async () => {
+    for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
+    return undefined;
+  }, 5000);
+  return { home, mp, pid, readers };
+}
+
 describe('a wedged daemon', () => {
   afterEach(reapAll);
 
@@ -137,15 +151,7 @@ describe('a wedged daemon', () => {
   });
 
   it('a pool thread stuck on its own mount outlives the SIGKILLed leader: stop does not take the zombie for dead', async () => {
-    const { home, mp, pid } = await setup('pool-touch-on-usr2');
-    const readers = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
-    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
-    process.kill(pid, 'SIGUSR2');
-    // Not the main thread (it spins, R): one of libuv's pool threads waits for our own answer.
-    await waitFor('a pool thread waiting on our own mount', async () => {
-      for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
-      return undefined;
-    }, 5000);
+    const { home, mp, pid, readers } = await poolThreadOnOwnMount(2);
     for (const r of readers) r.child.stdin?.write('go\n');
     await waitFor('readers in D', async () => ((await Promise.all(readers.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000);
 
@@ -162,14 +168,7 @@ describe('a wedged daemon', () => {
   });
 
   it('a zombie leader whose stuck thread holds the mount is a leftover in status (exit 1), and stop aborts it (issue 9, item 13)', async () => {
-    const { home, mp, pid } = await setup('pool-touch-on-usr2');
-    const readers = Array.from({ length: 1 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
-    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
-    process.kill(pid, 'SIGUSR2');
-    await waitFor('a pool thread waiting on our own mount', async () => {
-      for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
-      return undefined;
-    }, 5000);
+    const { home, mp, pid, readers } = await poolThreadOnOwnMount(1);
     process.kill(pid, 'SIGKILL');
     await waitFor('a zombie leader', async () => ((await procState(pid)) === 'Z' ? true : undefined), 5000);
     const st = await runCli(home, ['status', 'ws', '--json']);
