@@ -57,16 +57,19 @@ export async function ensureFusectl(timeoutMs = 2000): Promise<boolean> {
  * Abort a FUSE connection: every waiter gets ENOTCONN at once, even when the daemon's
  * thread is wedged. Afterwards `fusermount -uz` can detach the mountpoint.
  *
- * Connection numbers are reused as soon as a mount is gone, so an entry read a moment ago may by
- * now name someone else's live connection. Unless the caller pins the connection itself (it holds
- * that /dev/fuse open: `pinned`), the entry must still be in mountinfo, same mount, device, path
- * and source, right before the write.
+ * Connection numbers are reused as soon as a mount's superblock is gone, so an entry read a moment
+ * ago may by now name someone else's live connection. Right before the write, no other mount may
+ * show that number, and unless the caller knows the connection is its own (`pinned`: a daemon
+ * taking down its own lazily detached mount, which mountinfo no longer lists) the entry itself must
+ * still be there: same mount, device, path and source.
  */
 export async function abortConnection(entry: MountEntry, opts: { pinned?: boolean } = {}): Promise<boolean> {
   const conn = fuseConnection(entry);
   if (conn === undefined || !(await ensureFusectl())) return false;
+  const now = await readMountInfo();
+  // Whoever pins it, a connection number that another mount now shows was recycled: not ours.
+  if (now.some((e) => e.device === entry.device && e.mountId !== entry.mountId)) return false;
   if (!opts.pinned) {
-    const now = await readMountInfo();
     const same = now.some((e) => e.mountId === entry.mountId && e.device === entry.device && e.mountPoint === entry.mountPoint && e.source === entry.source);
     if (!same) return false;
   }
