@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || need_apt+=(libfuse2)
+# grep without -q reads all of ldconfig's output: with pipefail, -q's early exit SIGPIPEs ldconfig and
+# the check fails at random (an apt install every few runs).
+ldconfig -p 2>/dev/null | grep 'libfuse\.so\.2' >/dev/null || need_apt+=(libfuse2)
 command -v fusermount >/dev/null 2>&1 || command -v fusermount3 >/dev/null 2>&1 || need_apt+=(fuse3)
 need_native=()
 pkg-config --exists fuse3 2>/dev/null || need_native+=(libfuse3-dev)
