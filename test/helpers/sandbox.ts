@@ -46,14 +46,20 @@ export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOp
 }
 
 export async function pidsLabelled(home: string): Promise<number[]> {
-  const label = `MOUNTIE_HOME=${home}`;
+  // Any variable pointing into the home labels the process: MOUNTIE_HOME itself, a symlinked spelling
+  // beside it (`<home>-alias`), or XDG_STATE_HOME=<home>/state when a test runs without MOUNTIE_HOME.
+  // The reaper must not depend on the build under test labelling its daemons one way.
+  const labelled = (kv: string): boolean => {
+    const value = kv.slice(kv.indexOf('=') + 1);
+    return value === home || value.startsWith(home + '/') || value.startsWith(home + '-');
+  };
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       const env = await readFile(`/proc/${pid}/environ`, 'latin1');
-      if (env.split('\0').includes(label)) pids.push(pid);
+      if (env.split('\0').some(labelled)) pids.push(pid);
     } catch {
       // The process exited while we looked, or is not readable: nothing of ours.
     }
