@@ -220,3 +220,20 @@ export async function runDifferential(seed: number, count: number, plain: string
   }
   return undefined;
 }
+
+/** Every kind of write on a read-only mount, each refused with EROFS; the source file stays as it was. */
+export async function expectAllWritesRefused(mnt: string): Promise<void> {
+  const attempts: [string, () => Promise<unknown>][] = [
+    ['overwrite', () => fsp.writeFile(join(mnt, 'f.txt'), 'x')],
+    ['create', () => fsp.writeFile(join(mnt, 'new.txt'), 'x')],
+    ['mkdir', () => fsp.mkdir(join(mnt, 'd2'))],
+    ['unlink', () => fsp.rm(join(mnt, 'f.txt'))],
+    ['rmdir', () => fsp.rm(join(mnt, 'dir'), { recursive: true })],
+    ['utimes', () => fsp.utimes(join(mnt, 'f.txt'), 1, 1)],
+    ['access W_OK', () => fsp.access(join(mnt, 'f.txt'), 2)],
+  ];
+  for (const [what, attempt] of attempts) {
+    const err = await attempt().then(() => undefined, (e: unknown) => e);
+    if ((err as { code?: string } | undefined)?.code !== 'EROFS') throw new Error(`${what} on a read-only mount: expected EROFS, got ${err === undefined ? 'success' : String(err)}`);
+  }
+}
