@@ -4,11 +4,11 @@ import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { guardStdio, reportError, stdio } from './output.js';
 import { packageVersion } from './version.js';
-import { mountCommand, type MountFlags } from './commands/mount.js';
-import { stopCommand, type StopFlags } from './commands/stop.js';
-import { statusCommand, type StatusFlags } from './commands/status.js';
+import type { MountFlags } from './commands/mount.js';
+import type { StopFlags } from './commands/stop.js';
+import type { StatusFlags } from './commands/status.js';
 import { exitProcess } from './exit.js';
-import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
+import { DEFAULT_GRACE_MS } from '../launcher/defaults.js';
 import { checkHomeAccess } from './home-check.js';
 import { resolveHome } from '../state/paths.js';
 
@@ -43,7 +43,7 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--json', 'print a mountie.mount/v1 document')
     .addOption(new Option('--daemon-child').hideHelp())
     .addOption(new Option('--instance <id>').hideHelp())
-    .action((ws: string, flags: MountFlags) => run(() => mountCommand(ws, flags, stdio), flags.json === true));
+    .action((ws: string, flags: MountFlags) => run(async () => (await import('./commands/mount.js')).mountCommand(ws, flags, stdio), flags.json === true));
 
   program
     .command('stop')
@@ -52,14 +52,14 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--all', 'stop every workspace')
     .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL (kept above the daemon shutdown deadline of 5 s)', parseMs('--grace'), DEFAULT_GRACE_MS)
     .option('--json', 'print a mountie.stop/v1 document')
-    .action((ws: string | undefined, flags: StopFlags) => run(() => stopCommand(ws, flags, stdio), flags.json === true));
+    .action((ws: string | undefined, flags: StopFlags) => run(async () => (await import('./commands/stop.js')).stopCommand(ws, flags, stdio), flags.json === true));
 
   program
     .command('status')
     .description('show what runs and what was left behind')
     .argument('[ws]', 'workspace name')
     .option('--json', 'print a mountie.status/v1 document')
-    .action((ws: string | undefined, flags: StatusFlags) => run(() => statusCommand(ws, flags, stdio), flags.json === true));
+    .action((ws: string | undefined, flags: StatusFlags) => run(async () => (await import('./commands/status.js')).statusCommand(ws, flags, stdio), flags.json === true));
 
   return program;
 }

@@ -12,6 +12,7 @@ import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
+import { DEFAULT_GRACE_MS } from './defaults.js';
 import { exitingThreads, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
 
 /** How each daemon ended. 'appeared': started while we stopped, never signalled by us. */
@@ -48,7 +49,7 @@ async function freshDiscovery(layout: HomeLayout, ws: string): Promise<Discovery
 const EXIT_SETTLE_MS = 300;
 
 /** SIGTERM → SIGKILL delay: above the daemon's own shutdown deadline (5 s), so a stop never kills a daemon mid-cleanup. */
-export const DEFAULT_GRACE_MS = 7000;
+export { DEFAULT_GRACE_MS };
 
 /** Where an exited process's remaining threads wait (wchan), for the report. */
 async function describeStuck(id: ProcessIdentity): Promise<string> {

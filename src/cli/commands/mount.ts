@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { MountieError } from '../../errors.js';
-import { runDaemon } from '../../daemon/run.js';
 import { openReadyChannel } from '../../protocol/channel.js';
 import { discover, homeFacts } from '../../launcher/discover.js';
 import { readMountInfo } from '../../sys/mountinfo.js';
@@ -34,6 +33,8 @@ async function runChild(ws: string, flags: MountFlags): Promise<number> {
   const pendingConfig = parsePendingConfig(process.env[PENDING_CONFIG_ENV], workspace);
   // Not handed on to what the daemon runs (fusermount).
   delete process.env[PENDING_CONFIG_ENV];
+  // Loaded only here: the daemon's modules (and fuse-native) are the bulk of a launch's start-up.
+  const { runDaemon } = await import('../../daemon/run.js');
   return runDaemon({ layout: resolveHome(), workspace, instanceId, argv: process.argv, version: packageVersion(), channel: openReadyChannel(), pendingConfig });
 }
 
@@ -65,6 +66,7 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
     else out.line(`mounted ${plan.config.name} at ${r.mountpoint} (pid=${r.pid}); stop with: mountie stop ${plan.config.name}`);
     return EXIT.ok;
   }
+  const { runDaemon } = await import('../../daemon/run.js');
   return runDaemon({
     layout,
     workspace: plan.config.name,
