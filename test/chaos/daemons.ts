@@ -78,3 +78,19 @@ export async function liveDaemons(view: HomeView): Promise<LiveDaemon[]> {
 export async function unsettled(view: HomeView, except: ReadonlySet<number> = new Set()): Promise<Stat[]> {
   return (await labelled(view)).filter((p) => !isDaemon(p) && p.st.state !== 'T' && !except.has(p.st.pid)).map((p) => p.st);
 }
+
+/**
+ * Marked daemons that hold no /dev/fuse while their workspace's tagged mount is in the table: a
+ * daemon whose FUSE session ended under it (its connection aborted) that has not noticed yet, or a
+ * daemon about to clean a dead mount before its own. Either must move on by itself within the
+ * settle bound: one still there after it runs on without its session while status calls it running.
+ */
+export async function sessionless(view: HomeView, mounted: ReadonlySet<string>): Promise<Stat[]> {
+  const out: Stat[] = [];
+  for (const p of await labelled(view)) {
+    if (p.st.comm !== 'mountie-daemon' || p.fds.includes('/dev/fuse') || p.st.state === 'T' || p.st.state === 't') continue;
+    const ws = await workspaceOf(p, view);
+    if (ws !== undefined && mounted.has(ws)) out.push(p.st);
+  }
+  return out;
+}

@@ -5,6 +5,7 @@
  * and the problems it saw itself (a hang, a wrong exit code).
  */
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBounded } from '../helpers/stuck.js';
 import { liveDaemons, type LiveDaemon } from './daemons.js';
@@ -186,6 +187,9 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       else if (r.exitCode !== want) out.problems.push(`status ${s.ws} exited ${r.exitCode}, README says ${want} for ${tokens?.join(' ')}`);
       break;
     }
+    case 'abortConn':
+      await abortConn(w, s.ws, out.log);
+      break;
     case 'stopSquatted': {
       const r = await run(call(w, s.via, stopArgs(SQUATTED, 300)));
       if (r.exitCode !== 0) out.problems.push(`stop ${SQUATTED} (never started, lock name squatted) exited ${r.exitCode}: ${r.stdout.trim()} ${r.stderr.trim()}`);
@@ -217,5 +221,25 @@ async function waitZombie(pid: number): Promise<void> {
     const st = await statOf(pid);
     if (!st || st.state === 'Z') return;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * What a user may do to a mount that hangs: abort its FUSE connection through fusectl. Only this
+ * home's own tagged mount of `ws`, and only while mountinfo still shows that very mount with that
+ * connection number (numbers are reused); never mounts fusectl (machine-wide state). The daemon
+ * must then notice its session ended and go, which `settle` checks.
+ */
+async function abortConn(w: World, ws: string, log: string[]): Promise<void> {
+  const m = taggedMountAt(await readMounts(), mpOf(w, ws), ws);
+  if (!m) return void log.push('not mounted');
+  const minor = m.device.split(':')[1];
+  const now = await readMounts();
+  if (!minor || now.filter((x) => x.device === m.device).length !== 1 || !now.some((x) => x.id === m.id && x.device === m.device)) return void log.push('the mount moved meanwhile');
+  try {
+    await writeFile(`/sys/fs/fuse/connections/${minor}/abort`, '1');
+    log.push(`aborted connection ${minor} of mount ${m.id} (${ws})`);
+  } catch (err) {
+    log.push(`abort of connection ${minor} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)} (fusectl not mounted?)`);
   }
 }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBounded } from '../helpers/stuck.js';
-import { unsettled, type LiveDaemon } from './daemons.js';
+import { sessionless, unsettled, type LiveDaemon } from './daemons.js';
 import { describePid, readMounts, statOf, taggedMountAt, type Mount } from './procfs.js';
 import type { CallResult } from './run.js';
 import { mpOf, wsDir, type World } from './world.js';
@@ -19,12 +19,14 @@ const STACK = /^\s+at .+:\d+:\d+\)?$/m;
 export async function settle(w: World): Promise<string[]> {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
-    const left = await unsettled(w.view);
+    const mounts = await readMounts();
+    const mounted = new Set(w.view.names.filter((n) => taggedMountAt(mounts, mpOf(w, n), n)));
+    const left = [...(await unsettled(w.view)), ...(await sessionless(w.view, mounted))];
     if (left.length === 0) return [];
     if (Date.now() > deadline) {
       const why = await Promise.all(left.map((s) => describePid(s.pid)));
       // Typically a daemon that lost its mount (so holds no /dev/fuse) but runs on, or a start that hangs.
-      return [`the home did not settle within ${SETTLE_MS} ms: a process of the home neither holds /dev/fuse nor exited (a daemon running on without its mount, or a hung start): ${why.join('; ')}`];
+      return [`the home did not settle within ${SETTLE_MS} ms: a process of the home neither holds /dev/fuse nor exited (a daemon running on without its mount or its FUSE session, or a hung start): ${why.join('; ')}`];
     }
     await new Promise((r) => setTimeout(r, 50));
   }

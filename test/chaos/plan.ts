@@ -23,7 +23,8 @@ export type Step =
   | { readonly kind: 'fgInterrupt'; readonly pick: number }
   | { readonly kind: 'write'; readonly ws: string }
   | { readonly kind: 'status'; readonly ws: string; readonly via: Via }
-  | { readonly kind: 'stopSquatted'; readonly via: Via };
+  | { readonly kind: 'stopSquatted'; readonly via: Via }
+  | { readonly kind: 'abortConn'; readonly ws: string };
 
 export type Kind = Step['kind'];
 
@@ -43,6 +44,8 @@ export const WEIGHTS: Readonly<Record<Kind, number>> = {
   write: 5,
   status: 3,
   stopSquatted: 2,
+  // Last and 0 in the CI profile, so every seed keeps its sequence; CHAOS_WEIGHTS=abortConn:N turns it on.
+  abortConn: 0,
 };
 
 /** Pidfile damages turned off by CHAOS_SKIP=pidfile.<how>: drawn as usual, done as 'delete'. */
@@ -117,6 +120,8 @@ export function drawStep(rng: Rng, names: readonly string[], weights: Readonly<R
       return { kind, ws, via: via(rng) };
     case 'stopSquatted':
       return { kind, via: via(rng) };
+    case 'abortConn':
+      return { kind, ws };
   }
 }
 

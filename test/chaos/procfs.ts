@@ -73,6 +73,8 @@ export async function fdTargets(pid: number): Promise<string[]> {
 
 export interface Mount {
   readonly id: number;
+  /** major:minor; for FUSE the minor is the connection number under /sys/fs/fuse/connections. */
+  readonly device: string;
   readonly mountPoint: string;
   readonly fstype: string;
   readonly source: string;
@@ -88,7 +90,7 @@ export async function readMounts(): Promise<Mount[]> {
     const f = line.split(' ');
     const dash = f.indexOf('-');
     if (dash < 0) continue;
-    out.push({ id: Number(f[0]), mountPoint: unescape(f[4] ?? ''), fstype: f[dash + 1] ?? '', source: unescape(f[dash + 2] ?? '') });
+    out.push({ id: Number(f[0]), device: f[2] ?? '', mountPoint: unescape(f[4] ?? ''), fstype: f[dash + 1] ?? '', source: unescape(f[dash + 2] ?? '') });
   }
   return out;
 }
