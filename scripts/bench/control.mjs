@@ -3,6 +3,8 @@
 // `--version`, `status` with one running workspace, `mount --background` (launch to usable) and
 // `stop` of a healthy daemon. Rounds are interleaved; medians and ratios to `node -e 0`.
 // BENCH_PROCS=N starts N extra sleeping processes first (discovery scans the process table).
+// With rclone on PATH, `rclone mount <dir> <mnt> --daemon` (it returns once the mount is up) is
+// measured too, as issue 12's peer for launch-to-usable, and its unmount (`fusermount -u`).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,14 @@ const time = (argv, env = process.env) => {
   return performance.now() - t0;
 };
 const results = new Map();
+const rclone = (() => {
+  try {
+    execFileSync('rclone', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // not installed: the table has no peer row
+  }
+})();
 const add = (k, v) => (results.get(k) ?? results.set(k, []).get(k)).push(v);
 
 try {
@@ -42,6 +52,14 @@ try {
       add(`${name}: status`, time([process.execPath, cli, 'status'], env));
       add(`${name}: stop`, time([process.execPath, cli, 'stop', 'ws'], env));
     }
+    if (rclone) {
+      const src = join(base, 'rclone-src');
+      const mnt = join(base, 'rclone-mnt');
+      mkdirSync(src, { recursive: true });
+      mkdirSync(mnt, { recursive: true });
+      add('rclone mount --daemon', time(['rclone', 'mount', src, mnt, '--daemon', '--config', '/dev/null']));
+      add('rclone: fusermount -u', time(['fusermount', '-u', mnt]));
+    }
   }
 } finally {
   for (const [, cli] of clis) {
@@ -49,6 +67,13 @@ try {
       execFileSync(process.execPath, [cli, 'stop', '--all'], { env: { ...process.env, MOUNTIE_HOME: join(base, clis.find((c) => c[1] === cli)[0]) }, stdio: 'ignore', timeout: 30_000 });
     } catch {
       // Best effort: the bench must not leave a daemon behind; a failure here shows in the next run.
+    }
+  }
+  if (rclone) {
+    try {
+      execFileSync('fusermount', ['-uz', join(base, 'rclone-mnt')], { stdio: 'ignore' });
+    } catch {
+      // Not mounted: the normal case after the last round.
     }
   }
   if (sleepers) process.kill(-sleepers.pid, 'SIGKILL');
