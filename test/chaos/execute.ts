@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runBounded } from '../helpers/stuck.js';
 import { liveDaemons, type LiveDaemon } from './daemons.js';
 import type { Op, Step, Via } from './plan.js';
-import { readMounts, statOf, taggedMountAt } from './procfs.js';
+import { describePid, readMounts, statOf, taggedMountAt } from './procfs.js';
 import { describeCall, exitWithin, outputMatches, outputOf, runCall, spawnCall, type Call, type CallResult } from './run.js';
 import { mpOf, srcOf, SQUATTED, wsDir, type World } from './world.js';
 import { damagePidfile } from './pidfile-damage.js';
@@ -188,7 +188,7 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       break;
     }
     case 'abortConn':
-      await abortConn(w, s.ws, out.log);
+      await abortConn(w, s.ws, out);
       break;
     case 'stopSquatted': {
       const r = await run(call(w, s.via, stopArgs(SQUATTED, 300)));
@@ -230,16 +230,31 @@ async function waitZombie(pid: number): Promise<void> {
  * connection number (numbers are reused); never mounts fusectl (machine-wide state). The daemon
  * must then notice its session ended and go, which `settle` checks.
  */
-async function abortConn(w: World, ws: string, log: string[]): Promise<void> {
+async function abortConn(w: World, ws: string, out: Outcome): Promise<void> {
   const m = taggedMountAt(await readMounts(), mpOf(w, ws), ws);
-  if (!m) return void log.push('not mounted');
+  if (!m) return void out.log.push('not mounted');
+  // Those serving it now; a stopped one cannot react until SIGCONT, so it is not held to the bound.
+  const serving = (await daemonsOfWs(w, ws)).filter((d) => !w.stopped.has(d.pid));
   const minor = m.device.split(':')[1];
   const now = await readMounts();
-  if (!minor || now.filter((x) => x.device === m.device).length !== 1 || !now.some((x) => x.id === m.id && x.device === m.device)) return void log.push('the mount moved meanwhile');
+  if (!minor || now.filter((x) => x.device === m.device).length !== 1 || !now.some((x) => x.id === m.id && x.device === m.device)) return void out.log.push('the mount moved meanwhile');
   try {
     await writeFile(`/sys/fs/fuse/connections/${minor}/abort`, '1');
-    log.push(`aborted connection ${minor} of mount ${m.id} (${ws})`);
   } catch (err) {
-    log.push(`abort of connection ${minor} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)} (fusectl not mounted?)`);
+    return void out.log.push(`abort of connection ${minor} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)} (fusectl not mounted?)`);
+  }
+  out.log.push(`aborted connection ${minor} of mount ${m.id} (${ws}); serving: ${serving.map((d) => d.pid).join(',') || 'none'}`);
+  // Whatever the data path, a daemon whose session was aborted must notice and go by itself.
+  const deadline = Date.now() + ABORT_EXIT_MS;
+  for (const d of serving) {
+    let st = await statOf(d.pid);
+    while (st && st.state !== 'Z' && st.startTime === d.startTime && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      st = await statOf(d.pid);
+    }
+    if (st && st.state !== 'Z' && st.startTime === d.startTime) out.problems.push(`daemon ${d.pid} of ${ws} still runs ${ABORT_EXIT_MS} ms after its FUSE connection was aborted: ${await describePid(d.pid)}`);
   }
 }
+
+/** How long a daemon may take to notice its aborted session (mount watch: 1 s × 2) and shut down. */
+const ABORT_EXIT_MS = 10_000;
