@@ -7,6 +7,7 @@ import { packageVersion } from './version.js';
 import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
+import { doctorCommand, type DoctorFlags } from './commands/doctor.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -22,7 +23,10 @@ function parseMs(name: string) {
   };
 }
 
-function build(run: (work: () => Promise<number>, json: boolean) => void, json: boolean): Command {
+/** `homeCheck: false`: the command reports an unreadable home itself (doctor) instead of failing on it. */
+type Run = (work: () => Promise<number>, json: boolean, homeCheck?: boolean) => void;
+
+function build(run: Run, json: boolean): Command {
   const program = new Command('mountie')
     .description('Run FUSE mount daemons that can never become orphans')
     .version(packageVersion())
@@ -61,6 +65,13 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--json', 'print a mountie.status/v1 document')
     .action((ws: string | undefined, flags: StatusFlags) => run(() => statusCommand(ws, flags, stdio), flags.json === true));
 
+  program
+    .command('doctor')
+    .description('check this machine and the home for what mountie needs; changes nothing')
+    .option('--allow-other', 'also check user_allow_other in /etc/fuse.conf')
+    .option('--json', 'print a mountie.doctor/v1 document')
+    .action((flags: DoctorFlags) => run(() => doctorCommand(flags, stdio), flags.json === true, false));
+
   return program;
 }
 
@@ -94,8 +105,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let pending: Promise<number> | undefined;
   const json = wantsJson(argv);
-  const program = build((work, json) => {
-    pending = checkHomeAccess(resolveHome())
+  const program = build((work, json, homeCheck = true) => {
+    pending = (homeCheck ? checkHomeAccess(resolveHome()) : Promise.resolve())
       .then(work)
       .catch((err: unknown) => reportError(stdio, err, json));
   }, json);

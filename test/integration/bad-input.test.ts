@@ -118,6 +118,8 @@ export const CASES: readonly Case[] = [
   { id: 'ready-timeout-word', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', 'abc') },
   { id: 'ready-timeout-empty', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', '') },
   { id: 'ready-timeout-fraction', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', '1.5') },
+  { id: 'doctor-extra-argument', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['doctor', 'ws'] },
+  { id: 'doctor-home-a-file', exit: 1, code: '-', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), (c.home = join(c.out, 'home-file'))), args: () => ['doctor'] },
   // Source.
   { id: 'source-required', exit: 2, code: 'ERR_SOURCE_REQUIRED', args: () => ['mount', 'ws'] },
   { id: 'source-empty-string', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['mount', 'ws', '--source', ''] },
@@ -420,7 +422,7 @@ describe('bad-input catalogue (docs/BAD-INPUT.md)', () => {
       expect(doc.error.code, why).toBe(k.code);
       expect(doc.error.hint, why).toBeTruthy();
     } else {
-      expect(r.stdout, why).toMatch(/"schema": "mountie\.(status|stop)\/v1"/);
+      expect(r.stdout, why).toMatch(/"schema": "mountie\.(status|stop|doctor)\/v1"/);
     }
     expect(r.stderr, why).not.toMatch(/internal error|\n\s+at /);
     const after = new Map([...(await snapshot(home, mountsBefore)), ...(await snapshot(out, mountsBefore))]);
