@@ -8,6 +8,7 @@ import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { doctorCommand, type DoctorFlags } from './commands/doctor.js';
+import { unitCommand, type UnitFlags } from './commands/unit.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -71,6 +72,16 @@ function build(run: Run, json: boolean): Command {
     .option('--allow-other', 'also check user_allow_other in /etc/fuse.conf')
     .option('--json', 'print a mountie.doctor/v1 document')
     .action((flags: DoctorFlags) => run(() => doctorCommand(flags, stdio), flags.json === true, false));
+
+  program
+    .command('unit')
+    .description('print a systemd service that runs a workspace (--install writes it; systemctl is yours to run)')
+    .argument('<ws>', 'workspace name (configured: mounted once before)')
+    .option('--user', 'a user unit (default when not root)')
+    .option('--system', 'a system unit (default as root)')
+    .option('--install', 'write it to the unit directory and print the systemctl commands to run')
+    .option('--json', 'print a mountie.unit/v1 document')
+    .action((ws: string, flags: UnitFlags) => run(() => unitCommand(ws, flags, stdio), flags.json === true));
 
   return program;
 }
