@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { guardStdio, reportError, stdio } from './output.js';
@@ -9,6 +9,7 @@ import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { doctorCommand, type DoctorFlags } from './commands/doctor.js';
 import { unitCommand, type UnitFlags } from './commands/unit.js';
+import { completionCommand, SHELLS, workspacesCommand } from './commands/completion.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -82,6 +83,14 @@ function build(run: Run, json: boolean): Command {
     .option('--install', 'write it to the unit directory and print the systemctl commands to run')
     .option('--json', 'print a mountie.unit/v1 document')
     .action((ws: string, flags: UnitFlags) => run(() => unitCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('completion')
+    .description('print a shell completion script (commands, flags, workspace names)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .action((shell: (typeof SHELLS)[number]) => run(() => completionCommand(shell, program, stdio), false, false));
+  // For completion scripts: configured workspace names, fast (a readdir).
+  program.command('__workspaces', { hidden: true }).action(() => run(() => workspacesCommand(stdio), false, false));
 
   return program;
 }

@@ -143,6 +143,8 @@ export const CASES: readonly Case[] = [
       args: () => ['unit', 'ws', '--user', '--install'],
     }),
   ),
+  { id: 'completion-unknown-shell', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['completion', 'fish'] },
+  { id: 'completion-no-shell', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['completion'] },
   { id: 'doctor-home-a-file', exit: 1, code: '-', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), (c.home = join(c.out, 'home-file'))), args: () => ['doctor'] },
   // Source.
   { id: 'source-required', exit: 2, code: 'ERR_SOURCE_REQUIRED', args: () => ['mount', 'ws'] },
