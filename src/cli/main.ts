@@ -10,6 +10,7 @@ import { statusCommand, type StatusFlags } from './commands/status.js';
 import { doctorCommand, type DoctorFlags } from './commands/doctor.js';
 import { unitCommand, type UnitFlags } from './commands/unit.js';
 import { completionCommand, SHELLS, workspacesCommand } from './commands/completion.js';
+import { addHelpTexts } from './help.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -47,6 +48,7 @@ function build(run: Run, json: boolean): Command {
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
+    .option('-q, --quiet', 'print nothing but errors')
     .addOption(new Option('--daemon-child').hideHelp())
     .addOption(new Option('--instance <id>').hideHelp())
     .action((ws: string, flags: MountFlags) => run(() => mountCommand(ws, flags, stdio), flags.json === true));
@@ -58,6 +60,7 @@ function build(run: Run, json: boolean): Command {
     .option('--all', 'stop every workspace')
     .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL (kept above the daemon shutdown deadline of 5 s)', parseMs('--grace'), DEFAULT_GRACE_MS)
     .option('--json', 'print a mountie.stop/v1 document')
+    .option('-q, --quiet', 'print nothing when all went well (the whole report when not)')
     .action((ws: string | undefined, flags: StopFlags) => run(() => stopCommand(ws, flags, stdio), flags.json === true));
 
   program
@@ -92,6 +95,7 @@ function build(run: Run, json: boolean): Command {
   // For completion scripts: configured workspace names, fast (a readdir).
   program.command('__workspaces', { hidden: true }).action(() => run(() => workspacesCommand(stdio), false, false));
 
+  addHelpTexts(program);
   return program;
 }
 
