@@ -83,6 +83,11 @@ export function checkFusermount3(f: DoctorFacts): Check {
   return helperCheck(f, f.fusermount3, 'warn', 'the native data path (libfuse3) mounts with it');
 }
 
+export function checkFlock(f: DoctorFacts): Check {
+  if (!f.flock.path) return { id: 'flock', status: 'fail', summary: 'flock (util-linux) is not on PATH: no workspace lock can be taken, so nothing mounts or stops', fix: sudo(f, ['apt-get', 'install', '-y', 'util-linux']) };
+  return { id: 'flock', status: 'ok', summary: `${f.flock.path} (the workspace lock)` };
+}
+
 export function checkFusectl(f: DoctorFacts): Check {
   if (!f.fusectl.present) return { id: 'fusectl', status: 'warn', summary: '/sys/fs/fuse/connections is missing (fuse module not loaded?): stop cannot abort a wedged FUSE connection', fix: sudo(f, ['modprobe', 'fuse']) };
   if (!f.fusectl.mounted) {
@@ -171,6 +176,7 @@ export function runChecks(f: DoctorFacts): Check[] {
     checkLibfuse3(f),
     checkFusermount(f),
     checkFusermount3(f),
+    checkFlock(f),
     checkFusectl(f),
     checkAllowOther(f),
     checkNative(f),

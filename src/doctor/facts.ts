@@ -64,6 +64,8 @@ export interface DoctorFacts {
   readonly libfuse3?: boolean;
   readonly fusermount: HelperFacts;
   readonly fusermount3: HelperFacts;
+  /** flock(1) from util-linux: the workspace lock is taken through it. */
+  readonly flock: HelperFacts;
   /** /sys/fs/fuse/connections exists (the fuse module is loaded) and fusectl is mounted there. */
   readonly fusectl: { readonly present: boolean; readonly mounted: boolean };
   /** Only when asked (`--allow-other`). */
@@ -186,11 +188,12 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   const env = opts.env ?? process.env;
   const fusectlDir = opts.fusectl ?? '/sys/fs/fuse/connections';
   const addon = opts.addon ?? ADDON_PATH;
-  const [devFuse, libs, fusermount, fusermount3, mounts, home, engines] = await Promise.all([
+  const [devFuse, libs, fusermount, fusermount3, flock, mounts, home, engines] = await Promise.all([
     devFuseFacts(opts.devFuse ?? '/dev/fuse'),
     sharedLibraries(),
     helperFacts('fusermount', env),
     helperFacts('fusermount3', env),
+    helperFacts('flock', env),
     readMountInfo().catch(() => []),
     homeCheckFacts(opts.layout),
     packageEngines(),
@@ -213,6 +216,7 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
     ...(libs === undefined ? {} : { libfuse2: /\blibfuse\.so\.2\b/.test(libs), libfuse3: /\blibfuse3\.so\.3\b/.test(libs) }),
     fusermount,
     fusermount3,
+    flock,
     fusectl: { present: fusectlPresent, mounted: mounts.some((m) => m.mountPoint === fusectlDir) },
     ...(fuseConf ? { fuseConf } : {}),
     native,

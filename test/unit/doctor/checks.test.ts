@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAllowOther, checkDevFuse, checkFusectl, checkFusermount, checkFusermount3, checkHome, checkLeftovers, checkLibfuse2, checkLibfuse3, checkNative, checkNode, runChecks } from '../../../src/doctor/checks.js';
+import { checkAllowOther, checkDevFuse, checkFlock, checkFusectl, checkFusermount, checkFusermount3, checkHome, checkLeftovers, checkLibfuse2, checkLibfuse3, checkNative, checkNode, runChecks } from '../../../src/doctor/checks.js';
 import type { DoctorFacts } from '../../../src/doctor/facts.js';
 
 /** A healthy machine as a user (uid 1000) sees it; each test breaks one thing. */
@@ -11,6 +11,7 @@ function healthy(over: Partial<DoctorFacts> = {}): DoctorFacts {
     libfuse3: true,
     fusermount: { name: 'fusermount', path: '/usr/bin/fusermount', real: { path: '/usr/bin/fusermount3', kind: 'file', mode: 0o4755, uid: 0, gid: 0 } },
     fusermount3: { name: 'fusermount3', path: '/usr/bin/fusermount3', real: { path: '/usr/bin/fusermount3', kind: 'file', mode: 0o4755, uid: 0, gid: 0 } },
+    flock: { name: 'flock', path: '/usr/bin/flock', real: { path: '/usr/bin/flock', kind: 'file', mode: 0o755, uid: 0, gid: 0 } },
     fusectl: { present: true, mounted: true },
     native: { path: '/opt/mountie/native/build/Release/mountie_native.node', built: true, loadable: true },
     node: { version: '20.20.2', engines: '>=20.5 <21 || >=22' },
@@ -38,11 +39,12 @@ describe('doctor checks', () => {
       devFuse: { path: '/dev/fuse', kind: 'missing', readWrite: false },
       libfuse2: false,
       fusermount: { name: 'fusermount' },
+      flock: { name: 'flock' },
       node: { version: '18.19.0', engines: '>=20.5 <21 || >=22' },
       workspaces: [{ workspace: 'ws', verdict: 'leftovers', tokens: ['stale-mount'] }],
     });
     const failed = runChecks(broken).filter((c) => c.status === 'fail');
-    expect(failed.map((c) => c.id)).toEqual(['dev-fuse', 'libfuse2', 'fusermount', 'node', 'leftovers:ws']);
+    expect(failed.map((c) => c.id)).toEqual(['dev-fuse', 'libfuse2', 'fusermount', 'flock', 'node', 'leftovers:ws']);
     for (const c of failed) expect(c.fix, c.id).toMatch(/\S/);
   });
 
@@ -85,6 +87,10 @@ describe('doctor checks', () => {
       expect(checkFusermount(healthy({ fusermount: { name: 'fusermount' } }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y fuse3' });
       expect(checkFusermount3(healthy({ fusermount3: { name: 'fusermount3' } })).status).toBe('warn');
     });
+  });
+
+  it('flock missing fails: no lock, no mount', () => {
+    expect(checkFlock(healthy({ flock: { name: 'flock' } }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y util-linux' });
   });
 
   it('fusectl: not mounted or absent warns with the command', () => {

@@ -32,6 +32,7 @@ describe('gatherFacts on a made-up environment', () => {
     expect(f.native).toMatchObject({ built: false, loadable: false });
     // PATH holds no fusermount: not found.
     expect(f.fusermount.path).toBeUndefined();
+    expect(f.flock.path).toBeUndefined();
     expect(f.home.self).toMatchObject({ kind: 'dir', mode: 0o777 });
     expect(f.mountieHomeEnv).toBe(home);
     const byId = new Map(runChecks(f).map((c) => [c.id, c]));
