@@ -11,7 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { REPO, isMounted, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { REPO, isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { startSlowFs } from '../helpers/slow-fs.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { setupWorkspace } from '../helpers/daemons.js';
 import { UNIT_TIMEOUT_STOP_SEC } from '../../src/systemd/unit.js';
@@ -97,6 +98,25 @@ describe('running under systemd', () => {
     expect(post.exitCode, post.stderr).toBe(0);
     expect(post.stdout).toBe('ws: no daemon was running');
   });
+
+  it('health changes of the source reach systemd as STATUS= (degraded with its reason, then active again)', async () => {
+    const home = await makeHome('mountie-notify-');
+    const slow = await startSlowFs(home, join(home, 'A'));
+    const sock = join(home, 'notify.sock');
+    const { notices } = await startReceiver(home, sock);
+    const env = { NOTIFY_SOCKET: sock, MOUNTIE_HEALTH_INTERVAL_MS: '500', MOUNTIE_PROBE_TIMEOUT_MS: '500' };
+    const r = await runCli(home, ['mount', 'ws', '--source', slow.mountpoint, '--at', join(home, 'B'), '--background'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const statuses = (): string[] => notices.flatMap((n) => n.fields.filter((f) => f.startsWith('STATUS=')));
+    await waitFor('READY', () => (notices.some((n) => n.fields.includes('READY=1')) ? true : undefined), 10_000);
+    await slow.send('fail-all');
+    await waitFor('STATUS=source degraded', () => statuses().find((f) => f.startsWith('STATUS=source degraded: ')), 20_000);
+    await slow.send('heal');
+    await waitFor('STATUS=source active', () => statuses().find((f) => f === 'STATUS=source active'), 20_000);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    expect(statuses()[0]).toMatch(/^STATUS=serving /);
+    expect(notices.some((n) => n.fields.includes('STOPPING=1'))).toBe(true);
+  }, 90_000);
 
   it('a background mount sends nothing when NOTIFY_SOCKET is unset', async () => {
     const { home, src } = await setupWorkspace();
