@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { spawnSync } from 'node:child_process';
-import { CLI, makeHome, reapAll } from '../helpers/sandbox.js';
+import { CLI, REPO, makeHome, reapAll } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/cli.js';
 
 afterEach(reapAll);
@@ -56,6 +56,9 @@ describe('mountie completion', () => {
   it('__workspaces lists configured names only, and nothing (exit 0) for a home that does not exist', async () => {
     const home = await homeWith(['b', 'a']);
     expect((await runCli(home, ['__workspaces'])).stdout).toBe('a\nb');
+    // The installed command (bin.cjs) answers it without loading the whole CLI: the same names.
+    const fast = await execa(process.execPath, [join(REPO, 'dist/cli/bin.cjs'), '__workspaces'], { env: { ...process.env, MOUNTIE_HOME: home } });
+    expect(fast.stdout).toBe('a\nb');
     const none = await runCli(join(home, 'nope'), ['__workspaces']);
     expect(none).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
   });
