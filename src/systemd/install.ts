@@ -26,7 +26,7 @@ export interface InstallResult {
  * not generate. Missing directories are created 0700 (systemd reads user units as that user; the
  * system dir always exists). The file is 0644: units are not secret and systemd must read them.
  */
-export async function installUnit(dir: string, workspace: string, text: string): Promise<InstallResult> {
+export async function installUnit(dir: string, workspace: string, text: string, scope: UnitScope): Promise<InstallResult> {
   const path = join(dir, unitName(workspace));
   let existing: string | undefined;
   try {
@@ -49,7 +49,17 @@ export async function installUnit(dir: string, workspace: string, text: string):
       hint: `compare it with: mountie unit ${workspace}; remove or rename it to install mountie's`,
     });
   }
-  await ensureDir(dir);
-  await writeFileDurable(path, text, { mode: 0o644 });
+  try {
+    await ensureDir(dir);
+    await writeFileDurable(path, text, { mode: 0o644 });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    throw new MountieError('ERR_PERMISSION_DENIED', `cannot write a unit into ${dir} as uid ${process.getuid?.() ?? '?'}`, {
+      data: { path: dir, errno: code },
+      hint: `install it as root (sudo mountie unit ${workspace} --${scope} --install), or write it yourself: mountie unit ${workspace} --${scope} | sudo tee ${path}`,
+      cause: err,
+    });
+  }
   return { path, action: existing === undefined ? 'created' : 'replaced' };
 }

@@ -8,10 +8,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { REPO, isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { CLI, REPO, isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { setupWorkspace } from '../helpers/daemons.js';
@@ -132,6 +132,17 @@ describe('running under systemd', () => {
 });
 
 describe('mountie unit --install', () => {
+  it('as a user, --system: permission denied names the directory and how to install it instead; nothing written', async () => {
+    const { home } = await configured();
+    await chmod(home, 0o755);
+    await execa('chown', ['-R', '65534:65534', home]);
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'unit', 'ws', '--system', '--install', '--json'], { env: { ...process.env, MOUNTIE_HOME: home }, reject: false, timeout: 30_000 });
+    expect(r.exitCode, r.stderr).toBe(2);
+    const err = (JSON.parse(r.stdout) as { error: { code: string; hint: string; data: { path: string } } }).error;
+    expect(err).toMatchObject({ code: 'ERR_PERMISSION_DENIED', data: { path: '/etc/systemd/system' } });
+    expect(err.hint).toContain('mountie unit ws --system | sudo tee /etc/systemd/system/mountie-ws.service');
+  });
+
   it('writes a user unit under XDG_CONFIG_HOME (0644, dirs 0700), then "unchanged", and prints the systemctl commands', async () => {
     const { home } = await configured();
     const env = { XDG_CONFIG_HOME: join(home, 'config') };

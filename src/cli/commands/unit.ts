@@ -60,7 +60,7 @@ export async function unitCommand(ws: string, flags: UnitFlags, out: Out): Promi
     else out.line(text.trimEnd());
     return EXIT.ok;
   }
-  const r = await installUnit(unitDir(scope), workspace, text);
+  const r = await installUnit(unitDir(scope), workspace, text, scope);
   const next = activationCommands(scope, workspace, uid !== 0);
   if (flags.json) out.json({ schema: 'mountie.unit/v1', workspace, scope, name, installed: true, path: r.path, action: r.action, unit: text, next });
   else {
