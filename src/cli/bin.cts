@@ -4,4 +4,5 @@
 // the pool yet, so a foreground daemon gets the same pool as one the launcher spawns (see
 // src/launcher/start.ts); then the real entry is loaded.
 process.env.UV_THREADPOOL_SIZE ??= '64';
-void import('./main.js');
+// Completion's workspace lister runs on every Tab: it skips loading the whole CLI.
+void import(process.argv[2] === '__workspaces' && process.argv.length === 3 ? './workspaces-entry.js' : './main.js');

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { guardStdio, reportError, stdio } from './output.js';
 import { packageVersion } from './version.js';
+// Commands load their modules when they run (`--version` and `--help` load none of them).
 import type { MountFlags } from './commands/mount.js';
 import type { StopFlags } from './commands/stop.js';
 import type { StatusFlags } from './commands/status.js';
+import type { DoctorFlags } from './commands/doctor.js';
+import type { UnitFlags } from './commands/unit.js';
+import { SHELLS } from './commands/completion.js';
+import { addHelpTexts } from './help.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/defaults.js';
 import { checkHomeAccess } from './home-check.js';
@@ -22,7 +27,10 @@ function parseMs(name: string) {
   };
 }
 
-function build(run: (work: () => Promise<number>, json: boolean) => void, json: boolean): Command {
+/** `homeCheck: false`: the command reports an unreadable home itself (doctor) instead of failing on it. */
+type Run = (work: () => Promise<number>, json: boolean, homeCheck?: boolean) => void;
+
+function build(run: Run, json: boolean): Command {
   const program = new Command('mountie')
     .description('Run FUSE mount daemons that can never become orphans')
     .version(packageVersion())
@@ -41,6 +49,7 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
+    .option('-q, --quiet', 'print nothing but errors')
     .addOption(new Option('--daemon-child').hideHelp())
     .addOption(new Option('--instance <id>').hideHelp())
     .action((ws: string, flags: MountFlags) => run(async () => (await import('./commands/mount.js')).mountCommand(ws, flags, stdio), flags.json === true));
@@ -52,6 +61,7 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--all', 'stop every workspace')
     .option('--grace <ms>', 'how long to wait after SIGTERM before SIGKILL (kept above the daemon shutdown deadline of 5 s)', parseMs('--grace'), DEFAULT_GRACE_MS)
     .option('--json', 'print a mountie.stop/v1 document')
+    .option('-q, --quiet', 'print nothing when all went well (the whole report when not)')
     .action((ws: string | undefined, flags: StopFlags) => run(async () => (await import('./commands/stop.js')).stopCommand(ws, flags, stdio), flags.json === true));
 
   program
@@ -61,6 +71,32 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--json', 'print a mountie.status/v1 document')
     .action((ws: string | undefined, flags: StatusFlags) => run(async () => (await import('./commands/status.js')).statusCommand(ws, flags, stdio), flags.json === true));
 
+  program
+    .command('doctor')
+    .description('check this machine and the home for what mountie needs; changes nothing')
+    .option('--allow-other', 'also check user_allow_other in /etc/fuse.conf')
+    .option('--json', 'print a mountie.doctor/v1 document')
+    .action((flags: DoctorFlags) => run(async () => (await import('./commands/doctor.js')).doctorCommand(flags, stdio), flags.json === true, false));
+
+  program
+    .command('unit')
+    .description('print a systemd service that runs a workspace (--install writes it; systemctl is yours to run)')
+    .argument('<ws>', 'workspace name (configured: mounted once before)')
+    .option('--user', 'a user unit (default when not root)')
+    .option('--system', 'a system unit (default as root)')
+    .option('--install', 'write it to the unit directory and print the systemctl commands to run')
+    .option('--json', 'print a mountie.unit/v1 document')
+    .action((ws: string, flags: UnitFlags) => run(async () => (await import('./commands/unit.js')).unitCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('completion')
+    .description('print a shell completion script (commands, flags, workspace names)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .action((shell: (typeof SHELLS)[number]) => run(async () => (await import('./commands/completion.js')).completionCommand(shell, program, stdio), false, false));
+  // For completion scripts: configured workspace names, fast (a readdir).
+  program.command('__workspaces', { hidden: true }).action(() => run(async () => (await import('./commands/completion.js')).workspacesCommand(stdio), false, false));
+
+  addHelpTexts(program);
   return program;
 }
 
@@ -94,8 +130,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let pending: Promise<number> | undefined;
   const json = wantsJson(argv);
-  const program = build((work, json) => {
-    pending = checkHomeAccess(resolveHome())
+  const program = build((work, json, homeCheck = true) => {
+    pending = (homeCheck ? checkHomeAccess(resolveHome()) : Promise.resolve())
       .then(work)
       .catch((err: unknown) => reportError(stdio, err, json));
   }, json);

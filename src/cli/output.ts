@@ -1,6 +1,7 @@
 import { ENVIRONMENT_CODES, isMountieError, MountieError, USAGE_CODES } from '../errors.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { EXIT } from './exit-codes.js';
+import { colourWanted, createProgress, type Progress } from './tty.js';
 
 export interface Out {
   line(text: string): void;
@@ -8,6 +9,12 @@ export interface Out {
   json(doc: unknown): void;
   /** A log line as it is (already ends with a newline), to stderr: the foreground daemon's echo. */
   echo(text: string): void;
+  /** A transient progress line on stderr, only on a TTY (undefined clears it); see tty.ts. */
+  readonly progress?: Progress;
+  /** stdout is a TTY: people read it (a table), not scripts. */
+  readonly stdoutTty?: boolean;
+  /** Colour on stdout is wanted (a TTY, no NO_COLOR). */
+  readonly colour?: boolean;
 }
 
 /** Which of our standard streams are known broken (closed pipe, hung-up terminal). */
@@ -28,6 +35,9 @@ export const stdio: Out = {
   err: (t) => write('stderr', t + '\n'),
   json: (d) => write('stdout', JSON.stringify(d, null, 2) + '\n'),
   echo: (t) => write('stderr', t),
+  progress: createProgress({ isTTY: process.stderr.isTTY, get columns() { return process.stderr.columns; }, write: (t: string) => write('stderr', t) }),
+  stdoutTty: process.stdout.isTTY === true,
+  colour: colourWanted(process.stdout),
 };
 
 /**

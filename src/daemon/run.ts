@@ -79,7 +79,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     log,
     steps: () => [
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
-      { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1')) },
+      { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` })) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
       { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
       { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
@@ -107,6 +107,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     if (h.status === 'active') log.info(line);
     else log.error(line);
     ctx.state?.update({ status: h.status, reason: h.reason });
+    void notifySystemd(undefined, { status: `source ${h.status}${h.reason ? `: ${h.reason}` : ''}` });
     // Terminal: answer every op EIO at once instead of letting each wait for its deadline.
     if (h.status === 'failed') backend.abort(new Error(`source failed: ${h.reason ?? ''}`));
   }
@@ -220,7 +221,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();
-    await notifySystemd('READY=1');
+    await notifySystemd('READY=1', { status: `serving ${config.source} at ${config.mountpoint}` });
     opts.onReady?.({ mountpoint: config.mountpoint, pid: selfPid });
     removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
   } catch (err) {

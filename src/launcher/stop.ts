@@ -38,6 +38,8 @@ export interface StopOptions {
   readonly killWaitMs?: number;
   readonly clock?: Clock;
   readonly kill?: KillFn;
+  /** Told before each wait for signalled daemons to exit (the CLI shows it as a progress line). */
+  readonly onWait?: (w: { readonly signal: 'SIGTERM' | 'SIGKILL'; readonly pids: readonly number[]; readonly ms: number }) => void;
 }
 
 async function freshDiscovery(layout: HomeLayout, ws: string): Promise<Discovery> {
@@ -91,9 +93,11 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
       if (d.sid === d.pid) sessions.push(id);
     } else ends.set(d.pid, 'already-gone');
   }
+  if (targets.length) opts.onWait?.({ signal: 'SIGTERM', pids: targets.map((t) => t.pid), ms: opts.graceMs ?? DEFAULT_GRACE_MS });
   let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock);
   if (alive.length) {
     for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill)) === 'sent') ends.set(id.pid, 'KILL');
+    opts.onWait?.({ signal: 'SIGKILL', pids: alive.map((t) => t.pid), ms: opts.killWaitMs ?? 2000 });
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
   }
   // A zombie leader is not a dead process: a thread of it may still sleep in the kernel, holding

@@ -118,6 +118,34 @@ export const CASES: readonly Case[] = [
   { id: 'ready-timeout-word', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', 'abc') },
   { id: 'ready-timeout-empty', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', '') },
   { id: 'ready-timeout-fraction', exit: 2, code: 'ERR_INVALID_OPTION', args: (c) => mount(c, '--background', '--ready-timeout', '1.5') },
+  { id: 'doctor-extra-argument', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['doctor', 'ws'] },
+  { id: 'unit-bad-name', exit: 2, code: 'ERR_INVALID_NAME', args: () => ['unit', '../x'] },
+  { id: 'unit-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['unit', 'nope'] },
+  { id: 'unit-user-and-system', exit: 2, code: 'ERR_INVALID_OPTION', setup: withConfig, args: () => ['unit', 'ws', '--user', '--system'] },
+  ...(
+    [
+      ['unit-install-symlink', 'ERR_SYMLINK_REFUSED', (c: Ctx, file: string) => symlink(join(c.out, 'victim'), file)],
+      ['unit-install-foreign', 'ERR_CONFIG_CONFLICT', (_c: Ctx, file: string) => writeFile(file, '[Service]\nExecStart=/bin/true\n')],
+    ] as const
+  ).map(
+    ([id, code, plant]): Case => ({
+      id,
+      exit: 2,
+      code,
+      setup: async (c) => {
+        await withConfig(c);
+        await writeFile(join(c.out, 'victim'), 'keep\n');
+        const dir = join(c.out, 'config', 'systemd', 'user');
+        await mkdir(dir, { recursive: true });
+        await plant(c, join(dir, 'mountie-ws.service'));
+        c.env.XDG_CONFIG_HOME = join(c.out, 'config');
+      },
+      args: () => ['unit', 'ws', '--user', '--install'],
+    }),
+  ),
+  { id: 'completion-unknown-shell', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['completion', 'fish'] },
+  { id: 'completion-no-shell', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['completion'] },
+  { id: 'doctor-home-a-file', exit: 1, code: '-', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), (c.home = join(c.out, 'home-file'))), args: () => ['doctor'] },
   // Source.
   { id: 'source-required', exit: 2, code: 'ERR_SOURCE_REQUIRED', args: () => ['mount', 'ws'] },
   { id: 'source-empty-string', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['mount', 'ws', '--source', ''] },
@@ -420,7 +448,7 @@ describe('bad-input catalogue (docs/BAD-INPUT.md)', () => {
       expect(doc.error.code, why).toBe(k.code);
       expect(doc.error.hint, why).toBeTruthy();
     } else {
-      expect(r.stdout, why).toMatch(/"schema": "mountie\.(status|stop)\/v1"/);
+      expect(r.stdout, why).toMatch(/"schema": "mountie\.(status|stop|doctor)\/v1"/);
     }
     expect(r.stderr, why).not.toMatch(/internal error|\n\s+at /);
     const after = new Map([...(await snapshot(home, mountsBefore)), ...(await snapshot(out, mountsBefore))]);

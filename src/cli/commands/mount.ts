@@ -21,6 +21,7 @@ export interface MountFlags {
   readonly readOnly?: boolean;
   readonly background?: boolean;
   readonly json?: boolean;
+  readonly quiet?: boolean;
   readonly readyTimeout?: number;
   readonly daemonChild?: boolean;
   readonly instance?: string;
@@ -59,11 +60,14 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
   const pendingConfig = plan.isNew ? plan.config : undefined;
   if (flags.background) {
     const env = pendingConfig ? { ...process.env, [PENDING_CONFIG_ENV]: JSON.stringify(pendingConfig) } : process.env;
-    const r = await startDaemon({ layout, plan, cliPath: CLI_PATH, env, ...(flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {}) }).catch((err: unknown) => {
-      throw fromSystemError(err);
-    });
+    out.progress?.(`starting ${plan.config.name}: waiting for the daemon to mount ${plan.config.mountpoint}`);
+    const r = await startDaemon({ layout, plan, cliPath: CLI_PATH, env, ...(flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {}) })
+      .catch((err: unknown) => {
+        throw fromSystemError(err);
+      })
+      .finally(() => out.progress?.(undefined));
     if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid: r.pid, instanceId: r.instanceId, mountpoint: r.mountpoint, source: plan.config.source, logFile: r.logFile });
-    else out.line(`mounted ${plan.config.name} at ${r.mountpoint} (pid=${r.pid}); stop with: mountie stop ${plan.config.name}`);
+    else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${r.mountpoint} (pid=${r.pid}); stop with: mountie stop ${plan.config.name}`);
     return EXIT.ok;
   }
   const { runDaemon } = await import('../../daemon/run.js');
@@ -74,10 +78,10 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
     argv: process.argv,
     version: packageVersion(),
     pendingConfig,
-    echo: flags.json ? undefined : (line) => out.echo(line),
+    echo: flags.json || flags.quiet ? undefined : (line) => out.echo(line),
     onReady: ({ mountpoint, pid }) => {
       if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid, mountpoint, source: plan.config.source, logFile: plan.paths.log, foreground: true });
-      else out.line(`mounted ${plan.config.name} at ${mountpoint} (pid=${pid}); press Ctrl-C to unmount`);
+      else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${mountpoint} (pid=${pid}); press Ctrl-C to unmount`);
     },
   });
 }

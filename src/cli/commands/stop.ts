@@ -13,6 +13,7 @@ export interface StopFlags {
   readonly all?: boolean;
   readonly grace: number;
   readonly json?: boolean;
+  readonly quiet?: boolean;
 }
 
 function describe(r: StopReport): string[] {
@@ -57,10 +58,18 @@ export async function stopCommand(ws: string | undefined, flags: StopFlags, out:
   const names = name !== undefined ? [name] : await listWorkspaces(layout, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
   const reports: StopReport[] = [];
   // One at a time: each stop confirms with its own fresh scan. One that fails does not stop the others.
-  for (const n of names) reports.push(await stopWorkspace(layout, n, { graceMs: flags.grace }).catch((err: unknown) => failedReport(n, err)));
+  for (const n of names) {
+    const onWait = ({ signal, pids, ms }: { signal: string; pids: readonly number[]; ms: number }): void =>
+      out.progress?.(`stopping ${n}: waiting for pid ${pids.join(', ')} to exit after ${signal} (up to ${ms / 1000} s)`);
+    const r = await stopWorkspace(layout, n, { graceMs: flags.grace, onWait })
+      .catch((err: unknown) => failedReport(n, err))
+      .finally(() => out.progress?.(undefined));
+    reports.push(r);
+  }
   const ok = reports.every((r) => r.ok);
   if (flags.json) out.json({ schema: 'mountie.stop/v1', ok, workspaces: reports });
-  else {
+  else if (!flags.quiet || !ok) {
+    // --quiet: nothing when all went well; the whole report when not.
     if (reports.length === 0) out.line('no workspaces');
     for (const r of reports) for (const l of describe(r)) out.line(l);
   }
