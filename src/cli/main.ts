@@ -7,6 +7,7 @@ import { packageVersion } from './version.js';
 import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
+import { DEFAULT_LOG_LINES, logsCommand, type LogsFlags } from './commands/logs.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -17,6 +18,16 @@ function parseMs(name: string) {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > 3_600_000) {
       throw new InvalidArgumentError(`${name} takes whole milliseconds from 0 to 3600000, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+function parseCount(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) {
+      throw new InvalidArgumentError(`${name} takes a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
     }
     return n;
   };
@@ -61,6 +72,15 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--json', 'print a mountie.status/v1 document')
     .action((ws: string | undefined, flags: StatusFlags) => run(() => statusCommand(ws, flags, stdio), flags.json === true));
 
+  program
+    .command('logs')
+    .description("show a workspace's daemon log for people (old plain-text lines pass through)")
+    .argument('<ws>', 'workspace name')
+    .option('-n, --lines <n>', 'how many of the last lines to show', parseCount('--lines', 1_000_000), DEFAULT_LOG_LINES)
+    .option('-f, --follow', 'keep printing new lines (across rotation) until Ctrl-C')
+    .option('--json', 'print a mountie.logs/v1 document (with -f: one compact document per line)')
+    .action((ws: string, flags: LogsFlags) => run(() => logsCommand(ws, flags, stdio), flags.json === true));
+
   return program;
 }
 
@@ -72,7 +92,7 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 /** Options that take a value: given twice, commander would silently keep the last one. */
-const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance'];
+const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance', '--lines'];
 
 function duplicateOption(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);

@@ -37,6 +37,7 @@ function line(s: WorkspaceStatus): string {
     // degraded/failed: the source's trouble, in words (state.json and --json carry the numbers).
     if ((s.state.status === 'degraded' || s.state.status === 'failed') && s.state.reason) parts.push(`reason=${JSON.stringify(s.state.reason)}`);
   }
+  parts.push(`log=${field(s.logFile)}`);
   return parts.filter(Boolean).join('  ');
 }
 
