@@ -8,6 +8,8 @@ import { mountCommand, type MountFlags } from './commands/mount.js';
 import { stopCommand, type StopFlags } from './commands/stop.js';
 import { statusCommand, type StatusFlags } from './commands/status.js';
 import { DEFAULT_LOG_LINES, logsCommand, type LogsFlags } from './commands/logs.js';
+import { restartCommand, type RestartFlags } from './commands/restart.js';
+import { forgetCommand, type ForgetFlags } from './commands/forget.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/stop.js';
 import { checkHomeAccess } from './home-check.js';
@@ -49,6 +51,8 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--source <dir>', 'source directory (required the first time, except for "demo")')
     .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
     .option('--read-only', 'mount read-only')
+    .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
+    .option('--reconfigure', 'store the given --source/--at/--[no-]read-only in place of the stored ones (workspace stopped)')
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
@@ -57,7 +61,21 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .action((ws: string, flags: MountFlags) => run(() => mountCommand(ws, flags, stdio), flags.json === true));
 
   program
+    .command('start')
+    .description('the same as mount --background')
+    .argument('<ws>', 'workspace name')
+    .option('--source <dir>', 'source directory (required the first time, except for "demo")')
+    .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
+    .option('--read-only', 'mount read-only')
+    .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
+    .option('--reconfigure', 'store the given options in place of the stored ones (workspace stopped)')
+    .option('--ready-timeout <ms>', 'how long to wait for the daemon', parseMs('--ready-timeout'))
+    .option('--json', 'print a mountie.mount/v1 document')
+    .action((ws: string, flags: MountFlags) => run(() => mountCommand(ws, { ...flags, background: true }, stdio), flags.json === true));
+
+  program
     .command('stop')
+    .aliases(['umount', 'unmount'])
     .description('stop every daemon of a workspace (TERM, then KILL after --grace) and clean up')
     .argument('[ws]', 'workspace name')
     .option('--all', 'stop every workspace')
@@ -71,6 +89,22 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .argument('[ws]', 'workspace name')
     .option('--json', 'print a mountie.status/v1 document')
     .action((ws: string | undefined, flags: StatusFlags) => run(() => statusCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('restart')
+    .description('stop a workspace, then start it again in the background with its stored config')
+    .argument('<ws>', 'workspace name')
+    .option('--grace <ms>', 'as for stop: how long to wait after SIGTERM before SIGKILL', parseMs('--grace'), DEFAULT_GRACE_MS)
+    .option('--ready-timeout <ms>', 'how long to wait for the new daemon', parseMs('--ready-timeout'))
+    .option('--json', 'print a mountie.restart/v1 document')
+    .action((ws: string, flags: RestartFlags) => run(() => restartCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('forget')
+    .description('remove a stopped workspace: config, state, pidfile, log, its directory (never the source)')
+    .argument('<ws>', 'workspace name')
+    .option('--json', 'print a mountie.forget/v1 document')
+    .action((ws: string, flags: ForgetFlags) => run(() => forgetCommand(ws, flags, stdio), flags.json === true));
 
   program
     .command('logs')

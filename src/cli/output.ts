@@ -66,6 +66,7 @@ export function exitCodeFor(err: unknown): number {
   if (USAGE_CODES.has(err.code) || ENVIRONMENT_CODES.has(err.code)) return EXIT.usage;
   switch (err.code) {
     case 'ERR_WORKSPACE_LOCKED':
+    case 'ERR_WORKSPACE_ACTIVE':
       return EXIT.alreadyRunning;
     case 'ERR_UNKNOWN_WORKSPACE':
       return EXIT.unknownWorkspace;

@@ -51,6 +51,7 @@ describe('readLog', () => {
     await writeFile(p, Buffer.concat([Buffer.from(rec('before') + '{"time":"2026-11\n' + 'plain stderr line\n'), Buffer.from([0xff, 0xfe, 0x00, 0x0a]), Buffer.from(rec('after') + '{"cut":')]));
     const { entries } = await readLog(p);
     expect(entries.map((e) => e.kind)).toEqual(['record', 'corrupt', 'text', 'corrupt', 'record', 'corrupt']);
+    // eslint-disable-next-line no-control-regex
     expect(entries.map(renderEntry).join('\n')).not.toMatch(/\u0000/);
   });
 

@@ -36,6 +36,7 @@ describe('log lines', () => {
 
   it('never sends control characters to the terminal (a message holding an escape sequence or a newline)', () => {
     const text = renderEntry(parseLogLine(formatRecord('info', 'path /x\u001b[31mred\nnext', { pid: 1, now }).trim()));
+    // eslint-disable-next-line no-control-regex
     expect(text).not.toMatch(/[\u001b\n]/);
     expect(text).toContain('\\x1b[31mred\\x0anext');
     expect(renderEntry(parseLogLine('plain \u001b]0;title\u0007'))).toBe('plain \\x1b]0;title\\x07');
