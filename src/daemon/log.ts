@@ -5,7 +5,8 @@ import { FILE_MODE } from '../state/paths.js';
 
 export interface Logger {
   info(msg: string, fields?: Readonly<Record<string, unknown>>): void;
-  warn(msg: string, fields?: Readonly<Record<string, unknown>>): void;
+  /** Optional so that loggers written against the older interface still fit. */
+  warn?(msg: string, fields?: Readonly<Record<string, unknown>>): void;
   error(msg: string, err?: unknown, fields?: Readonly<Record<string, unknown>>): void;
   close(): void;
 }

@@ -27,7 +27,7 @@ describe('openLogger', () => {
     const log = openLogger(join(d, 'daemon.log'), { pid: 42 });
     log.info('hello', { workspace: 'ws', msg: 'not the message' });
     log.error('startup failed', Object.assign(new Error('ENOENT: nope'), { code: 'ENOENT' }));
-    log.warn('careful');
+    log.warn?.('careful');
     log.close();
     const [a, b, c] = await records(join(d, 'daemon.log'));
     expect(a).toMatchObject({ level: 'info', pid: 42, msg: 'hello', workspace: 'ws', field_msg: 'not the message' });
