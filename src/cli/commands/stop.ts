@@ -48,13 +48,14 @@ function failedReport(workspace: string, err: unknown): StopReport {
 }
 
 /**
- * `stop <ws>` of a workspace that was never configured exits 4 as `status <ws>` does. Known: as
- * status decides (a config, readable or not, a pidfile, a daemon or a mount of it); the process
- * scan is only paid when there is no config file.
+ * `stop <ws>` of a workspace that was never configured exits 4 as `status <ws>` does: no workspace
+ * directory, and nothing of it runs or is mounted (status' own test). A directory counts as known:
+ * a first mount racing this stop makes it before anything else, and what a failed start left
+ * there is stop's to clean. The process scan is only paid when the directory is missing.
  */
 async function refuseUnknown(layout: HomeLayout, ws: string): Promise<void> {
   const paths = workspacePaths(layout, ws);
-  if (await lstat(paths.config).then(() => true, () => false)) return;
+  if (await lstat(paths.dir).then(() => true, () => false)) return;
   const s = await inspectWorkspace(await discover(layout, ws, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout)));
   if (s.known) return;
   throw new MountieError('ERR_UNKNOWN_WORKSPACE', `unknown workspace ${ws}: not configured, not running, not mounted; nothing to stop`, {
