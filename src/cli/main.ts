@@ -141,7 +141,19 @@ function duplicateOption(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** A flag and its negation both given: commander would silently keep the last one. */
+function contradiction(argv: readonly string[]): [string, string] | undefined {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  const given = end < 0 ? args : args.slice(0, end);
+  return given.includes('--read-only') && given.includes('--no-read-only') ? ['--read-only', '--no-read-only'] : undefined;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  const both = contradiction(argv);
+  if (both) {
+    return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `options ${both[0]} and ${both[1]} contradict each other`, { data: { option: both[0] }, hint: `give one of ${both[0]} and ${both[1]}` }), wantsJson(argv));
+  }
   const dup = duplicateOption(argv);
   if (dup) {
     return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `option ${dup} was given more than once`, { data: { option: dup }, hint: `give ${dup} once` }), wantsJson(argv));

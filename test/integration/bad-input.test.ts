@@ -306,6 +306,7 @@ export const CASES: readonly Case[] = [
     args: () => ['forget', 'ws'],
   },
   { id: 'config-conflict-no-read-only', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: (c) => wsFile(c, 'workspace.json', config(c, { readOnly: true })), args: () => ['mount', 'ws', '--no-read-only'] },
+  { id: 'read-only-and-no-read-only', exit: 2, code: 'ERR_INVALID_OPTION', setup: withConfig, args: () => ['mount', 'ws', '--reconfigure', '--read-only', '--no-read-only'] },
   { id: 'reconfigure-source-missing', exit: 2, code: 'ERR_SOURCE_MISSING', setup: withConfig, args: (c) => ['mount', 'ws', '--reconfigure', '--source', join(c.out, 'nope')] },
   // The home.
   { id: 'home-a-file', exit: 2, code: 'ERR_NOT_DIRECTORY', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), void (c.home = join(c.out, 'home-file'))), args: (c) => mount(c) },
