@@ -53,3 +53,11 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addo
     rm -f native/build-error.log
   fi
 fi
+# `mountie` on PATH: printed, never installed. `npm link` would write into npm's global prefix,
+# which every user and every checkout on this machine shares: one clone's link silently repoints
+# everybody's `mountie` at it. An alias changes nothing outside this shell.
+if ! command -v mountie >/dev/null 2>&1; then
+  echo "setup: \`mountie\` is not on your PATH. In this clone: npx mountie <command>. In your shell:" >&2
+  echo "         alias mountie='node $PWD/dist/cli/bin.cjs'   (add it to ~/.bashrc to keep it)" >&2
+  echo "       on a machine of your own, npm link makes it global for every user instead" >&2
+fi

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'ERR_CONFIG_CORRUPT'
   | 'ERR_UNKNOWN_WORKSPACE'
   | 'ERR_WORKSPACE_LOCKED'
+  /** forget: the workspace runs, starts, or is still mounted (exit 3, like "already running"). */
+  | 'ERR_WORKSPACE_ACTIVE'
   | 'ERR_MOUNT_FAILED'
   | 'ERR_UNMOUNT_FAILED'
   | 'ERR_START_TIMEOUT'

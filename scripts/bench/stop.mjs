@@ -23,7 +23,8 @@ try {
     run('stop', 'ws');
     wall.push(performance.now() - t0);
     const log = readFileSync(join(home, 'workspaces', 'ws', 'daemon.log'), 'utf8').trim().split('\n');
-    const ts = (re) => Date.parse(log.findLast((l) => re.test(l)).split(' ')[0]);
+    // JSON lines (src/protocol/log-line.ts); a plain line (stderr) has no time and never matches.
+    const ts = (re) => Date.parse(JSON.parse(log.findLast((l) => l.startsWith('{') && re.test(l))).time);
     inner.push(ts(/shutdown complete/) - ts(/received SIGTERM/));
   }
 } finally {

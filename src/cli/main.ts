@@ -12,6 +12,10 @@ import type { DoctorFlags } from './commands/doctor.js';
 import type { UnitFlags } from './commands/unit.js';
 import { SHELLS } from './commands/completion.js';
 import { addHelpTexts } from './help.js';
+import type { LogsFlags } from './commands/logs.js';
+import type { RestartFlags } from './commands/restart.js';
+import type { ForgetFlags } from './commands/forget.js';
+import { DEFAULT_LOG_LINES } from './commands/logs.js';
 import { exitProcess } from './exit.js';
 import { DEFAULT_GRACE_MS } from '../launcher/defaults.js';
 import { checkHomeAccess } from './home-check.js';
@@ -22,6 +26,16 @@ function parseMs(name: string) {
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > 3_600_000) {
       throw new InvalidArgumentError(`${name} takes whole milliseconds from 0 to 3600000, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+function parseCount(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) {
+      throw new InvalidArgumentError(`${name} takes a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
     }
     return n;
   };
@@ -46,6 +60,8 @@ function build(run: Run, json: boolean): Command {
     .option('--source <dir>', 'source directory (required the first time, except for "demo")')
     .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
     .option('--read-only', 'mount read-only')
+    .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
+    .option('--reconfigure', 'store the given --source/--at/--[no-]read-only in place of the stored ones (workspace stopped)')
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
@@ -55,7 +71,22 @@ function build(run: Run, json: boolean): Command {
     .action((ws: string, flags: MountFlags) => run(async () => (await import('./commands/mount.js')).mountCommand(ws, flags, stdio), flags.json === true));
 
   program
+    .command('start')
+    .description('the same as mount --background')
+    .argument('<ws>', 'workspace name')
+    .option('--source <dir>', 'source directory (required the first time, except for "demo")')
+    .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
+    .option('--read-only', 'mount read-only')
+    .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
+    .option('--reconfigure', 'store the given options in place of the stored ones (workspace stopped)')
+    .option('--ready-timeout <ms>', 'how long to wait for the daemon', parseMs('--ready-timeout'))
+    .option('--json', 'print a mountie.mount/v1 document')
+    .option('-q, --quiet', 'print nothing but errors')
+    .action((ws: string, flags: MountFlags) => run(async () => (await import('./commands/mount.js')).mountCommand(ws, { ...flags, background: true }, stdio), flags.json === true));
+
+  program
     .command('stop')
+    .aliases(['umount', 'unmount'])
     .description('stop every daemon of a workspace (TERM, then KILL after --grace) and clean up')
     .argument('[ws]', 'workspace name')
     .option('--all', 'stop every workspace')
@@ -70,6 +101,31 @@ function build(run: Run, json: boolean): Command {
     .argument('[ws]', 'workspace name')
     .option('--json', 'print a mountie.status/v1 document')
     .action((ws: string | undefined, flags: StatusFlags) => run(async () => (await import('./commands/status.js')).statusCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('restart')
+    .description('stop a workspace, then start it again in the background with its stored config')
+    .argument('<ws>', 'workspace name')
+    .option('--grace <ms>', 'as for stop: how long to wait after SIGTERM before SIGKILL', parseMs('--grace'), DEFAULT_GRACE_MS)
+    .option('--ready-timeout <ms>', 'how long to wait for the new daemon', parseMs('--ready-timeout'))
+    .option('--json', 'print a mountie.restart/v1 document')
+    .action((ws: string, flags: RestartFlags) => run(async () => (await import('./commands/restart.js')).restartCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('forget')
+    .description('remove a stopped workspace: config, state, pidfile, log, its directory (never the source)')
+    .argument('<ws>', 'workspace name')
+    .option('--json', 'print a mountie.forget/v1 document')
+    .action((ws: string, flags: ForgetFlags) => run(async () => (await import('./commands/forget.js')).forgetCommand(ws, flags, stdio), flags.json === true));
+
+  program
+    .command('logs')
+    .description("show a workspace's daemon log for people (old plain-text lines pass through)")
+    .argument('<ws>', 'workspace name')
+    .option('-n, --lines <n>', 'how many of the last lines to show', parseCount('--lines', 1_000_000), DEFAULT_LOG_LINES)
+    .option('-f, --follow', 'keep printing new lines (across rotation) until Ctrl-C')
+    .option('--json', 'print a mountie.logs/v1 document (with -f: one compact document per line)')
+    .action((ws: string, flags: LogsFlags) => run(async () => (await import('./commands/logs.js')).logsCommand(ws, flags, stdio), flags.json === true));
 
   program
     .command('doctor')
@@ -108,7 +164,7 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 /** Options that take a value: given twice, commander would silently keep the last one. */
-const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance'];
+const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance', '--lines'];
 
 function duplicateOption(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
@@ -123,7 +179,19 @@ function duplicateOption(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** A flag and its negation both given: commander would silently keep the last one. */
+function contradiction(argv: readonly string[]): [string, string] | undefined {
+  const args = argv.slice(2);
+  const end = args.indexOf('--');
+  const given = end < 0 ? args : args.slice(0, end);
+  return given.includes('--read-only') && given.includes('--no-read-only') ? ['--read-only', '--no-read-only'] : undefined;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  const both = contradiction(argv);
+  if (both) {
+    return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `options ${both[0]} and ${both[1]} contradict each other`, { data: { option: both[0] }, hint: `give one of ${both[0]} and ${both[1]}` }), wantsJson(argv));
+  }
   const dup = duplicateOption(argv);
   if (dup) {
     return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `option ${dup} was given more than once`, { data: { option: dup }, hint: `give ${dup} once` }), wantsJson(argv));

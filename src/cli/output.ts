@@ -30,6 +30,11 @@ function write(name: keyof typeof broken, text: string): void {
   }
 }
 
+/** Did a write to this stream fail (its reader went away)? A follow ends then. */
+export function outputBroken(name: keyof typeof broken): boolean {
+  return broken[name];
+}
+
 export const stdio: Out = {
   line: (t) => write('stdout', t + '\n'),
   err: (t) => write('stderr', t + '\n'),
@@ -71,6 +76,7 @@ export function exitCodeFor(err: unknown): number {
   if (USAGE_CODES.has(err.code) || ENVIRONMENT_CODES.has(err.code)) return EXIT.usage;
   switch (err.code) {
     case 'ERR_WORKSPACE_LOCKED':
+    case 'ERR_WORKSPACE_ACTIVE':
       return EXIT.alreadyRunning;
     case 'ERR_UNKNOWN_WORKSPACE':
       return EXIT.unknownWorkspace;
@@ -95,7 +101,10 @@ export function reportError(out: Out, raw: unknown, json: boolean): number {
   if (err instanceof MountieError) {
     out.err(`mountie: ${err.message} [${err.code}]`);
     const tail = err.data.logTail;
-    if (Array.isArray(tail) && tail.length) out.err(`  last log lines:\n${tail.map((l) => `    ${String(l)}`).join('\n')}`);
+    const indent = (l: unknown): string => String(l).replace(/^/gm, '    ');
+    if (Array.isArray(tail) && tail.length) out.err(`  last log lines:\n${tail.map(indent).join('\n')}`);
+    // Its first line: the stack stays in the log (mountie logs <ws>).
+    else if (typeof err.data.lastLogError === 'string') out.err(`  last error in the log: ${err.data.lastLogError.split('\n')[0] ?? ''}`);
     if (err.hint) out.err(`  what to do: ${err.hint}`);
   } else {
     out.err(`mountie: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

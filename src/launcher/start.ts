@@ -16,7 +16,8 @@ import { readPidfile, removeStalePidfile } from '../state/pidfile.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { groupSignalAllowed } from './kill.js';
-import { readLogTail } from './log-tail.js';
+import { logEvidence } from './log-read.js';
+import { appendRecord } from '../protocol/log-line.js';
 
 export interface StartOptions {
   readonly layout: HomeLayout;
@@ -133,22 +134,21 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
       await waitExit(child, 8000);
       if (child.exitCode === null && child.signalCode === null) await abandon(child, opts, instanceId);
       const e = outcome.error;
+      const { lastLogError } = await logEvidence(plan.paths.log);
       throw new MountieError((e.code ?? 'ERR_MOUNT_FAILED') as ErrorCode, e.message ?? 'the daemon failed to start', {
-        data: { ...logData, ...(e.data ?? {}) },
-        hint: e.hint ?? `see ${plan.paths.log}`,
+        data: { ...logData, ...(e.data ?? {}), ...(lastLogError ? { lastLogError } : {}) },
+        hint: e.hint ?? `see ${plan.paths.log} (mountie logs ${ws})`,
       });
     }
-    if (outcome.kind === 'exit') {
-      const tail = await readLogTail(plan.paths.log, 10);
-      throw new MountieError('ERR_DAEMON_EXITED', `daemon exited before it was ready (exit ${outcome.code ?? outcome.signal ?? 'unknown'})`, {
-        data: { ...logData, logTail: tail },
-        hint: `see ${plan.paths.log}`,
-      });
-    }
-    await abandon(child, opts, instanceId);
-    throw new MountieError('ERR_START_TIMEOUT', `daemon was not ready within ${timeoutMs} ms; it was stopped`, {
-      data: { ...logData, logTail: await readLogTail(plan.paths.log, 10) },
-      hint: `see ${plan.paths.log}`,
+    const what = outcome.kind === 'exit' ? `daemon exited before it was ready (exit ${outcome.code ?? outcome.signal ?? 'unknown'})` : `daemon was not ready within ${timeoutMs} ms; it was stopped`;
+    if (outcome.kind === 'timeout') await abandon(child, opts, instanceId);
+    const evidence = await logEvidence(plan.paths.log);
+    // The launcher's own line: a daemon killed before it logged anything still leaves the story in its log.
+    appendRecord(plan.paths.log, 'error', `launcher: ${what}`, { pid: process.pid, fields: { daemonPid: child.pid, instanceId } });
+    const quoted = evidence.lastLogError ? `; last error in its log: ${evidence.lastLogError.split('\n')[0]}` : '; its log holds no error';
+    throw new MountieError(outcome.kind === 'exit' ? 'ERR_DAEMON_EXITED' : 'ERR_START_TIMEOUT', `${what}${quoted}`, {
+      data: { ...logData, ...evidence },
+      hint: `see the log: mountie logs ${ws}   (${plan.paths.log})`,
     });
   } catch (err) {
     // Whatever went wrong here, no half-started daemon is left behind.

@@ -15,6 +15,8 @@ export interface MountRequest {
   readonly source?: string | undefined;
   readonly at?: string | undefined;
   readonly readOnly?: boolean | undefined;
+  /** Replace the stored options by the given ones instead of refusing a difference (the workspace must be stopped). */
+  readonly reconfigure?: boolean | undefined;
 }
 
 /** The checked outcome of a mount request. Producing it writes nothing. */
@@ -27,14 +29,24 @@ export interface MountPlan {
   readonly ownMountPresent: boolean;
   /** The demo workspace's sample source does not exist yet and must be created. */
   readonly demoSourcePending: boolean;
+  /** --reconfigure changed the stored config: the launcher stores `config` (under the lock) before starting. */
+  readonly reconfigured: boolean;
 }
 
 const PROBE_MS = 3000;
 
-function conflict(paths: WorkspacePaths, field: string, stored: unknown, given: unknown): MountieError {
-  return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} already has ${field} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`, {
-    data: { workspace: paths.name, path: paths.config, value: given },
-    hint: `omit --${field === 'readOnly' ? 'read-only' : field} to use the stored value, or delete ${paths.config} while the workspace is stopped`,
+/** The flag a user types for a config field: a conflict names what was typed, never an internal field. */
+function flagOf(field: 'source' | 'at' | 'readOnly', given: unknown): string {
+  return field === 'readOnly' ? (given === false ? '--no-read-only' : '--read-only') : `--${field}`;
+}
+
+function conflict(paths: WorkspacePaths, field: 'source' | 'at' | 'readOnly', stored: unknown, given: unknown): MountieError {
+  const flag = flagOf(field, given);
+  const what = field === 'readOnly' ? `is configured ${stored === true ? 'read-only' : 'read-write'}; ${flag} asks otherwise` : `is configured with ${flag} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`;
+  const retype = field === 'readOnly' ? flag : `${flag} ${JSON.stringify(given)}`;
+  return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} ${what}`, {
+    data: { workspace: paths.name, path: paths.config, option: flag, value: given, stored },
+    hint: `omit ${flag} to use the stored setting, or store the new one (while the workspace is stopped): mountie mount ${paths.name} --reconfigure ${retype}`,
   });
 }
 
@@ -192,12 +204,18 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
   };
   let sourceRaw: string;
   let mountpoint: string;
+  let reconfigured = false;
   if (stored) {
-    if (given.source !== undefined && ((await probePath(given.source, PROBE_MS)).real ?? given.source) !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
-    if (given.at !== undefined && (await realpathLoose(given.at)) !== stored.mountpoint) throw conflict(paths, 'at', stored.mountpoint, given.at);
-    if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'readOnly', stored.readOnly, req.readOnly);
-    sourceRaw = stored.source;
-    mountpoint = stored.mountpoint;
+    const sourceNow = given.source === undefined ? undefined : ((await probePath(given.source, PROBE_MS)).real ?? given.source);
+    const atNow = given.at === undefined ? undefined : await realpathLoose(given.at);
+    if (!req.reconfigure) {
+      if (sourceNow !== undefined && sourceNow !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
+      if (atNow !== undefined && atNow !== stored.mountpoint) throw conflict(paths, 'at', stored.mountpoint, given.at);
+      if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'readOnly', stored.readOnly, req.readOnly);
+    }
+    sourceRaw = given.source ?? stored.source;
+    mountpoint = atNow ?? stored.mountpoint;
+    reconfigured = (sourceNow !== undefined && sourceNow !== stored.source) || mountpoint !== stored.mountpoint || (req.readOnly !== undefined && req.readOnly !== stored.readOnly);
   } else {
     if (given.source === undefined && !isDemo) {
       throw new MountieError('ERR_SOURCE_REQUIRED', `workspace ${name} is new and needs a source directory`, {
@@ -218,15 +236,12 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
     });
   }
   const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home));
-  const config: WorkspaceConfig = stored ?? {
-    schema: WORKSPACE_SCHEMA,
-    name,
-    source,
-    mountpoint,
-    readOnly: req.readOnly === true,
-    createdAt: new Date().toISOString(),
-  };
-  return { paths, config, isNew: !stored, isDemo, ownMountPresent, demoSourcePending: demoPending };
+  const config: WorkspaceConfig = stored
+    ? reconfigured
+      ? { ...stored, source, mountpoint, readOnly: req.readOnly ?? stored.readOnly }
+      : stored
+    : { schema: WORKSPACE_SCHEMA, name, source, mountpoint, readOnly: req.readOnly === true, createdAt: new Date().toISOString() };
+  return { paths, config, isNew: !stored, isDemo, ownMountPresent, demoSourcePending: demoPending, reconfigured };
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -35,7 +35,7 @@ export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig
   } catch (cause) {
     throw new MountieError('ERR_CONFIG_CORRUPT', `workspace config ${paths.config} is unusable: ${cause instanceof Error ? cause.message : String(cause)}`, {
       data: { path: paths.config, workspace: paths.name },
-      hint: 'fix or delete the file (while the workspace is stopped), then mount again',
+      hint: `fix the file, or start over (while the workspace is stopped): mountie forget ${paths.name}, then mount it with --source`,
       cause,
     });
   }
@@ -53,7 +53,7 @@ export async function configForStart(paths: WorkspacePaths, pending: WorkspaceCo
   if (pending && (pending.source !== stored.source || pending.mountpoint !== stored.mountpoint || pending.readOnly !== stored.readOnly)) {
     throw new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} was configured meanwhile with source ${stored.source} at ${stored.mountpoint}`, {
       data: { workspace: paths.name, path: paths.config },
-      hint: `mount it as configured (mountie mount ${paths.name}), or delete ${paths.config} while the workspace is stopped`,
+      hint: `mount it as configured (mountie mount ${paths.name}), or change it while the workspace is stopped: mountie mount ${paths.name} --reconfigure --source DIR`,
     });
   }
   return { config: stored, store: false };

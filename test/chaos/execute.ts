@@ -86,6 +86,11 @@ async function writeThrough(w: World, ws: string, n: number, out: Outcome): Prom
   else out.log.push(`write: exit ${r.code} ${r.stderr.trim()}`);
 }
 
+/** `stop <ws>` of a workspace that was never configured: exit 4, ERR_UNKNOWN_WORKSPACE (README). */
+function isUnknown(r: { exitCode: number | undefined; stdout: string; stderr: string }): boolean {
+  return r.exitCode === 4 && (r.stdout + r.stderr).includes('ERR_UNKNOWN_WORKSPACE');
+}
+
 export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
   const out: Outcome = { log: [], calls: [], mountOk: [], nothingLeft: [], problems: [] };
   const run = async (c: Call): Promise<CallResult> => {
@@ -108,8 +113,10 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       else await mountFg(w, s.ws, s.via, out);
       break;
     case 'stop': {
+      const unknownBefore = !existsSync(wsDir(w, s.ws));
       const r = await run(call(w, s.via, stopArgs(s.ws, s.grace)));
       if (r.exitCode === 0) out.nothingLeft.push(s.ws);
+      else if (unknownBefore && isUnknown(r)) out.log.push('unknown workspace (never configured): exit 4');
       else out.problems.push(`stop ${s.ws} exited ${r.exitCode} (expected 0: nothing here is unkillable): ${r.stdout.trim()} ${r.stderr.trim()}`);
       break;
     }
@@ -120,6 +127,7 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       break;
     }
     case 'concurrent': {
+      const unknownBefore = new Set(s.ops.flatMap((o) => (o.op === 'stop' && !existsSync(wsDir(w, o.ws)) ? [o.ws] : [])));
       const rs = await Promise.all(s.ops.map((o) => opCall(w, o)).map(async (c) => {
         const r = await runCall(c);
         out.calls.push(r);
@@ -131,7 +139,8 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
         const r = rs[i];
         if (!r) return;
         if (o.op === 'mount' && ![0, 3, 4].includes(r.exitCode ?? -1)) out.problems.push(`concurrent mount ${o.ws} exited ${r.exitCode}: ${r.stderr.trim()}`);
-        if ((o.op === 'stop' || o.op === 'stopAll') && ![0, 1].includes(r.exitCode ?? -1)) out.problems.push(`concurrent ${o.op} exited ${r.exitCode}: ${r.stderr.trim()}`);
+        const unknownStop = o.op === 'stop' && unknownBefore.has(o.ws) && isUnknown(r);
+        if ((o.op === 'stop' || o.op === 'stopAll') && ![0, 1].includes(r.exitCode ?? -1) && !unknownStop) out.problems.push(`concurrent ${o.op} exited ${r.exitCode}: ${r.stderr.trim()}`);
         if (o.op === 'stop' && r.exitCode === 0 && !mounting.has(o.ws)) out.nothingLeft.push(o.ws);
         if (o.op === 'stopAll' && r.exitCode === 0) out.nothingLeft.push(...w.view.names.filter((x) => !mounting.has(x)));
       });
@@ -192,7 +201,8 @@ export async function execute(w: World, s: Step, n: number): Promise<Outcome> {
       break;
     case 'stopSquatted': {
       const r = await run(call(w, s.via, stopArgs(SQUATTED, 300)));
-      if (r.exitCode !== 0) out.problems.push(`stop ${SQUATTED} (never started, lock name squatted) exited ${r.exitCode}: ${r.stdout.trim()} ${r.stderr.trim()}`);
+      // Never configured: 4 (README), as long as nothing was signalled (the squatter check follows).
+      if (r.exitCode !== 0 && !(isUnknown(r) && !existsSync(wsDir(w, SQUATTED)))) out.problems.push(`stop ${SQUATTED} (never started, lock name squatted) exited ${r.exitCode}: ${r.stdout.trim()} ${r.stderr.trim()}`);
       break;
     }
   }

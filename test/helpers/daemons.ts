@@ -6,6 +6,8 @@ import { isMarked } from '../../src/protocol/marker.js';
 import { readPidfile, type PidfileDoc } from '../../src/state/pidfile.js';
 import { lockHeldNow } from '../../src/protocol/lock.js';
 import { lstat } from 'node:fs/promises';
+import { readLog } from '../../src/launcher/log-read.js';
+import { renderEntry } from '../../src/protocol/log-line.js';
 
 /** Live (non-zombie) mountie daemon processes of a test home: `mount <ws>` in argv, no --background. */
 export async function daemonsOf(home: string, ws?: string): Promise<number[]> {
@@ -31,8 +33,10 @@ export async function lockHeld(home: string, ws: string): Promise<boolean> {
   return st !== undefined && (await lockHeldNow(st)) === true;
 }
 
+/** The daemon log (daemon.log.1 then daemon.log) rendered for people, as `mountie logs` shows it. */
 export async function logOf(home: string, ws: string): Promise<string> {
-  return readFile(join(home, 'workspaces', ws, 'daemon.log'), 'utf8').catch(() => '');
+  const { entries } = await readLog(join(home, 'workspaces', ws, 'daemon.log')).catch(() => ({ entries: [] }));
+  return entries.map((e) => renderEntry(e) + '\n').join('');
 }
 
 /** A fresh home with a source dir holding a.txt; the default mountpoint of workspace "ws". */

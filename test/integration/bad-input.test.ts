@@ -294,6 +294,48 @@ export const CASES: readonly Case[] = [
   ]),
   { id: 'state-corrupt-status', exit: 3, code: '-', setup: async (c) => (await withConfig(c), await wsFile(c, 'state.json', '{"schema":')), args: () => ['status', 'ws'] },
   { id: 'status-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['status', 'nope'] },
+  // Everyday commands: logs, restart, forget, start, stop of an unknown workspace.
+  { id: 'stop-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['stop', 'nope'] },
+  { id: 'start-no-name', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['start'] },
+  { id: 'logs-bad-name', exit: 2, code: 'ERR_INVALID_NAME', args: () => ['logs', '../x'] },
+  { id: 'logs-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['logs', 'nope'] },
+  { id: 'logs-lines-word', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['logs', 'ws', '-n', 'many'] },
+  { id: 'logs-lines-negative', exit: 2, code: 'ERR_INVALID_OPTION', args: () => ['logs', 'ws', '--lines=-1'] },
+  {
+    id: 'logs-a-symlink',
+    exit: 2,
+    code: 'ERR_SYMLINK_REFUSED',
+    setup: async (c) => (await withConfig(c), await writeFile(join(c.out, 'secret'), 'secret\n'), await symlink(join(c.out, 'secret'), join(c.home, 'workspaces', 'ws', 'daemon.log'))),
+    args: () => ['logs', 'ws'],
+  },
+  { id: 'logs-a-fifo', exit: 2, code: 'ERR_ENVIRONMENT', setup: async (c) => (await withConfig(c), void (await execa('mkfifo', [join(c.home, 'workspaces', 'ws', 'daemon.log')]))), args: () => ['logs', 'ws', '-f'] },
+  { id: 'restart-bad-name', exit: 2, code: 'ERR_INVALID_NAME', args: () => ['restart', 'a;b'] },
+  { id: 'restart-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['restart', 'nope'] },
+  { id: 'restart-config-corrupt', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '{not json'), args: () => ['restart', 'ws'] },
+  { id: 'forget-bad-name', exit: 2, code: 'ERR_INVALID_NAME', args: () => ['forget', '../x'] },
+  { id: 'forget-unknown-workspace', exit: 4, code: 'ERR_UNKNOWN_WORKSPACE', args: () => ['forget', 'nope'] },
+  {
+    id: 'forget-workspace-dir-a-symlink',
+    exit: 2,
+    code: 'ERR_SYMLINK_REFUSED',
+    setup: async (c) => {
+      await mkdir(join(c.out, 'elsewhere'));
+      await writeFile(join(c.out, 'elsewhere', 'workspace.json'), config(c));
+      await mkdir(join(c.home, 'workspaces'), { mode: 0o700 });
+      await symlink(join(c.out, 'elsewhere'), join(c.home, 'workspaces', 'ws'));
+    },
+    args: () => ['forget', 'ws'],
+  },
+  {
+    id: 'forget-workspaces-dir-a-symlink',
+    exit: 2,
+    code: 'ERR_SYMLINK_REFUSED',
+    setup: async (c) => (await mkdir(join(c.out, 'elsewhere', 'ws'), { recursive: true }), await symlink(join(c.out, 'elsewhere'), join(c.home, 'workspaces'))),
+    args: () => ['forget', 'ws'],
+  },
+  { id: 'config-conflict-no-read-only', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: (c) => wsFile(c, 'workspace.json', config(c, { readOnly: true })), args: () => ['mount', 'ws', '--no-read-only'] },
+  { id: 'read-only-and-no-read-only', exit: 2, code: 'ERR_INVALID_OPTION', setup: withConfig, args: () => ['mount', 'ws', '--reconfigure', '--read-only', '--no-read-only'] },
+  { id: 'reconfigure-source-missing', exit: 2, code: 'ERR_SOURCE_MISSING', setup: withConfig, args: (c) => ['mount', 'ws', '--reconfigure', '--source', join(c.out, 'nope')] },
   // The home.
   { id: 'home-a-file', exit: 2, code: 'ERR_NOT_DIRECTORY', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), void (c.home = join(c.out, 'home-file'))), args: (c) => mount(c) },
   { id: 'home-a-file-status', exit: 2, code: 'ERR_NOT_DIRECTORY', setup: async (c) => (await writeFile(join(c.out, 'home-file'), 'x'), void (c.home = join(c.out, 'home-file'))), args: () => ['status'] },

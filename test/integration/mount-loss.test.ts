@@ -25,8 +25,7 @@ describe('daemon: mount loss and broken stdio', () => {
     await run('fusermount', ['-uz', '--', mp]);
     // 2 polls of 200 ms plus the shutdown; bounded generously for a loaded 2-core machine.
     await waitFor('daemon exit', async () => ((await identityOf(pid)) === undefined || (await daemonsOf(home, 'ws')).length === 0 ? true : undefined), 15_000);
-    const log = await readFile(join(home, 'workspaces', 'ws', 'daemon.log'), 'utf8');
-    expect(log).toMatch(/unmounted externally/);
+    expect(await logOf(home, 'ws')).toMatch(/unmounted externally/);
     const state = JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'state.json'), 'utf8')) as { status: string; reason?: string };
     expect(state).toMatchObject({ status: 'failed', reason: 'unmounted externally' });
     const st = await runCli(home, ['status', 'ws', '--json']);

@@ -38,7 +38,7 @@ describe('status tells the truth; stop finishes what it starts', () => {
     expect(one.exitCode, one.stderr).toBe(1);
     expect(all.exitCode, all.stderr).toBe(1);
     expect(one.stdout).toBe(all.stdout);
-    expect(one.stdout).toMatch(/^ws\s+stopped\s+config=corrupt$/);
+    expect(one.stdout).toMatch(/^ws\s+stopped\s+config=corrupt\s+log=\S+daemon\.log$/);
   });
 
   it('a newline in a mountpoint cannot split a status line (item 13)', async () => {

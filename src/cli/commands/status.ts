@@ -39,6 +39,7 @@ function fields(s: WorkspaceStatus): { tokens: string; mountpoint: string; uptim
     // degraded/failed: the source's trouble, in words (state.json and --json carry the numbers).
     if ((s.state.status === 'degraded' || s.state.status === 'failed') && s.state.reason) parts.push(`reason=${JSON.stringify(s.state.reason)}`);
   }
+  parts.push(`log=${field(s.logFile)}`);
   return { tokens: s.tokens.join(' '), mountpoint: s.mountpoint ? field(s.mountpoint) : '', uptime: up, details };
 }
 

@@ -1,8 +1,9 @@
 import { MountieError, isMountieError } from '../../errors.js';
-import { resolveHome } from '../../state/paths.js';
+import { lstat } from 'node:fs/promises';
+import { resolveHome, workspacePaths, type HomeLayout } from '../../state/paths.js';
 import { validateName } from '../../state/names.js';
-import { homeFacts } from '../../launcher/discover.js';
-import { listWorkspaces } from '../../launcher/inspect.js';
+import { discover, homeFacts } from '../../launcher/discover.js';
+import { inspectWorkspace, listWorkspaces } from '../../launcher/inspect.js';
 import { stopWorkspace, type StopReport } from '../../launcher/stop.js';
 import { readMountInfo } from '../../sys/mountinfo.js';
 import { scanProcStats } from '../../sys/proc-stat-scan.js';
@@ -16,7 +17,7 @@ export interface StopFlags {
   readonly quiet?: boolean;
 }
 
-function describe(r: StopReport): string[] {
+export function describeStop(r: StopReport): string[] {
   const lines: string[] = [];
   if (r.processes.length === 0) lines.push(`${r.workspace}: no daemon was running`);
   for (const p of r.processes) {
@@ -47,6 +48,23 @@ function failedReport(workspace: string, err: unknown): StopReport {
   return { workspace, processes: [], swept: [], cleaned: { mount: false, pidfile: false, state: false, aborted: false }, appeared: [], survivors: [], mountLeft: undefined, notes: [], ok: false, error };
 }
 
+/**
+ * `stop <ws>` of a workspace that was never configured exits 4 as `status <ws>` does: no workspace
+ * directory, and nothing of it runs or is mounted (status' own test). A directory counts as known:
+ * a first mount racing this stop makes it before anything else, and what a failed start left
+ * there is stop's to clean. The process scan is only paid when the directory is missing.
+ */
+async function refuseUnknown(layout: HomeLayout, ws: string): Promise<void> {
+  const paths = workspacePaths(layout, ws);
+  if (await lstat(paths.dir).then(() => true, () => false)) return;
+  const s = await inspectWorkspace(await discover(layout, ws, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout)));
+  if (s.known) return;
+  throw new MountieError('ERR_UNKNOWN_WORKSPACE', `unknown workspace ${ws}: not configured, not running, not mounted; nothing to stop`, {
+    data: { workspace: ws },
+    hint: 'run: mountie status   (lists the known workspaces)',
+  });
+}
+
 export async function stopCommand(ws: string | undefined, flags: StopFlags, out: Out): Promise<number> {
   if ((ws === undefined) === !flags.all) {
     throw new MountieError('ERR_INVALID_OPTION', ws === undefined ? 'stop needs a workspace name or --all' : 'give either a workspace name or --all, not both', {
@@ -55,6 +73,7 @@ export async function stopCommand(ws: string | undefined, flags: StopFlags, out:
   }
   const layout = resolveHome();
   const name = ws === undefined ? undefined : validateName(ws);
+  if (name !== undefined) await refuseUnknown(layout, name);
   const names = name !== undefined ? [name] : await listWorkspaces(layout, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
   const reports: StopReport[] = [];
   // One at a time: each stop confirms with its own fresh scan. One that fails does not stop the others.
@@ -71,7 +90,7 @@ export async function stopCommand(ws: string | undefined, flags: StopFlags, out:
   else if (!flags.quiet || !ok) {
     // --quiet: nothing when all went well; the whole report when not.
     if (reports.length === 0) out.line('no workspaces');
-    for (const r of reports) for (const l of describe(r)) out.line(l);
+    for (const r of reports) for (const l of describeStop(r)) out.line(l);
   }
   return ok ? EXIT.ok : EXIT.failure;
 }

@@ -36,16 +36,16 @@ const running = ws({
 const corrupt = ws({ workspace: 'b', verdict: 'failed', configError: 'bad json' });
 
 describe('status text', () => {
-  it('the line form (pipes, scripts) is unchanged: fields two spaces apart, in the old order', () => {
-    expect(line(running)).toBe('alpha  running(pid=42)  /h/mnt/alpha  also-mounted=/elsewhere  up 90s  cursor=7  state=active');
-    expect(line(corrupt)).toBe('b  stopped  config=corrupt');
+  it('the line form (pipes, scripts): fields two spaces apart, in the old order, the log path last', () => {
+    expect(line(running)).toBe('alpha  running(pid=42)  /h/mnt/alpha  also-mounted=/elsewhere  up 90s  cursor=7  state=active  log=/h/workspaces/ws/daemon.log');
+    expect(line(corrupt)).toBe('b  stopped  config=corrupt  log=/h/workspaces/ws/daemon.log');
   });
 
   it('the table (terminals): a header, aligned columns, colour only when asked', () => {
     expect(table([running, corrupt], false)).toEqual([
       'WORKSPACE  STATUS           MOUNTPOINT    UPTIME  DETAILS',
-      'alpha      running(pid=42)  /h/mnt/alpha  up 90s  also-mounted=/elsewhere  cursor=7  state=active',
-      'b          stopped                                config=corrupt',
+      'alpha      running(pid=42)  /h/mnt/alpha  up 90s  also-mounted=/elsewhere  cursor=7  state=active  log=/h/workspaces/ws/daemon.log',
+      'b          stopped                                config=corrupt  log=/h/workspaces/ws/daemon.log',
     ]);
     const coloured = table([running, corrupt], true);
     expect(coloured[1]).toContain('\x1b[32mrunning(pid=42)\x1b[0m');

@@ -4,7 +4,7 @@ import type { Logger } from '../../../src/daemon/log.js';
 
 function memLog(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, info: (m) => void lines.push(m), error: (m) => void lines.push(`E ${m}`), close: () => undefined };
+  return { lines, info: (m) => void lines.push(m), warn: (m) => void lines.push(`W ${m}`), error: (m) => void lines.push(`E ${m}`), close: () => undefined };
 }
 
 describe('createShutdown', () => {

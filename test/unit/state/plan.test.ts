@@ -33,6 +33,25 @@ describe('planMount', () => {
     expect(again.config).toEqual(plan.config);
   });
 
+  it('a conflict names the flag as typed, never the internal field; --reconfigure replaces instead, writing nothing', async () => {
+    const { home, src, layout } = await env();
+    const plan = await planMount({ name: 'ws', source: src, readOnly: true }, layout);
+    await materialize(plan);
+    await saveConfig(plan.paths, plan.config);
+    const refused = planMount({ name: 'ws', readOnly: false }, layout);
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT', data: { option: '--no-read-only', stored: true } });
+    await expect(refused).rejects.toThrow(/read-only; --no-read-only asks otherwise/);
+    await expect(refused).rejects.not.toThrow(/readOnly/);
+    const other = join(home, 'other');
+    await mkdir(other);
+    await expect(planMount({ name: 'ws', source: other }, layout)).rejects.toMatchObject({ data: { option: '--source' } });
+    const re = await planMount({ name: 'ws', readOnly: false, source: other, reconfigure: true }, layout);
+    expect(re).toMatchObject({ isNew: false, reconfigured: true, config: { readOnly: false, source: other, createdAt: plan.config.createdAt } });
+    // Planning wrote nothing: the stored config is as it was.
+    expect((await planMount({ name: 'ws' }, layout)).config).toEqual(plan.config);
+    expect((await planMount({ name: 'ws', readOnly: true, reconfigure: true }, layout)).reconfigured).toBe(false);
+  });
+
   it('the demo workspace needs no flags and its source is created on materialize', async () => {
     const { home, layout } = await env();
     const plan = await planMount({ name: 'demo' }, layout);
