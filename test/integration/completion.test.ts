@@ -41,12 +41,12 @@ describe('mountie completion', () => {
   it('bash: commands, flags, workspace names, choices and directories by prefix', async () => {
     const home = await homeWith(['alpha', 'alps', 'beta']);
     await mkdir(join(home, 'srcdir'));
-    expect(await bashComplete(home, ['st'])).toEqual(['status', 'stop']);
+    expect(await bashComplete(home, ['st'])).toEqual(['start', 'status', 'stop']);
     expect(await bashComplete(home, ['--json', 'do'])).toEqual(['doctor']);
     expect(await bashComplete(home, ['stop', 'al'])).toEqual(['alpha', 'alps']);
     expect(await bashComplete(home, ['status', ''])).toEqual(['alpha', 'alps', 'beta']);
     expect(await bashComplete(home, ['unit', 'beta', '--s'])).toEqual(['--system']);
-    expect(await bashComplete(home, ['mount', 'beta', '--re'])).toEqual(['--read-only', '--ready-timeout']);
+    expect(await bashComplete(home, ['mount', 'beta', '--re'])).toEqual(['--read-only', '--ready-timeout', '--reconfigure']);
     expect(await bashComplete(home, ['completion', 'z'])).toEqual(['zsh']);
     expect(await bashComplete(home, ['mount', 'alpha', '--source', join(home, 'src')])).toEqual([join(home, 'srcdir')]);
     // A value of --grace is a number: no workspace names there.

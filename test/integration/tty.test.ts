@@ -36,7 +36,7 @@ describe('terminal output', () => {
     outs.push(mount.stdout, mount.stderr);
     const status = await runCli(home, ['status']);
     outs.push(status.stdout, status.stderr);
-    expect(status.stdout).toMatch(new RegExp(`^ws  running\\(pid=\\d+\\)  ${mp}  up \\d+s  cursor=\\d+  state=active$`));
+    expect(status.stdout).toMatch(new RegExp(`^ws  running\\(pid=\\d+\\)  ${mp}  up \\d+s  cursor=\\d+  state=active  log=${home}/workspaces/ws/daemon.log$`));
     const stop = await runCli(home, ['stop', 'ws']);
     outs.push(stop.stdout, stop.stderr);
     for (const o of outs) {
