@@ -11,16 +11,19 @@ import { renderEntry } from '../../src/protocol/log-line.js';
 
 /** Live (non-zombie) mountie daemon processes of a test home: `mount <ws>` in argv, no --background. */
 export async function daemonsOf(home: string, ws?: string): Promise<number[]> {
-  const out: number[] = [];
+  const found: { pid: number; ppid: number }[] = [];
   for (const pid of await pidsLabelled(home)) {
     // A daemon marks itself (comm/title `mountie-daemon <ws>`); launchers and other children do not.
     const st = readProcStat(pid);
     if (!st || st.state === 'Z' || !isMarked(st.comm)) continue;
     const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (ws !== undefined && title.split('\0')[0] !== `mountie-daemon ${ws}`) continue;
-    out.push(pid);
+    found.push({ pid, ppid: st.ppid });
   }
-  return out;
+  // A daemon's child between fork and exec (flock, fusermount) still carries its comm and title:
+  // it is that daemon, not a second one.
+  const pids = new Set(found.map((f) => f.pid));
+  return found.filter((f) => !pids.has(f.ppid)).map((f) => f.pid);
 }
 
 export async function pidfileOf(home: string, ws: string): Promise<PidfileDoc | undefined> {
