@@ -64,8 +64,11 @@ async function workspaceOf(p: Labelled, view: HomeView): Promise<string | undefi
 /** Live daemons of a home, with their workspace. */
 export async function liveDaemons(view: HomeView): Promise<LiveDaemon[]> {
   const out: LiveDaemon[] = [];
-  for (const p of await labelled(view)) {
-    if (!isDaemon(p)) continue;
+  const all = await labelled(view);
+  // A daemon's child between fork and exec (flock, fusermount) still carries its comm: it is that daemon.
+  const daemonPids = new Set(all.filter(isDaemon).map((p) => p.st.pid));
+  for (const p of all) {
+    if (!isDaemon(p) || daemonPids.has(p.st.ppid)) continue;
     out.push({ pid: p.st.pid, startTime: p.st.startTime, state: p.st.state, ws: await workspaceOf(p, view), home: p.home });
   }
   return out;
