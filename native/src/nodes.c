@@ -207,6 +207,13 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   return 0;
 }
 
+void node_hold(struct fs *fs, struct node *n) {
+  if (n == &fs->root) return;
+  pthread_mutex_lock(&fs->nodes.lock);
+  n->nlookup++;
+  pthread_mutex_unlock(&fs->nodes.lock);
+}
+
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {
   if (n == &fs->root) return;
   pthread_mutex_lock(&fs->nodes.lock);
