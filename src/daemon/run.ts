@@ -105,7 +105,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     else log.error(line);
     ctx.state?.update({ status: h.status, reason: h.reason });
     // Terminal: answer every op EIO at once instead of letting each wait for its deadline.
-    if (h.status === 'failed') (ctx.data ? ctx.data.cancel(new Error(`source failed: ${h.reason ?? ''}`)) : backend.abort(new Error(`source failed: ${h.reason ?? ''}`)));
+    if (h.status === 'failed') ctx.data?.cancel(new Error(`source failed: ${h.reason ?? ''}`));
   }
 
   const removeHandlers = installLifecycleHandlers({
