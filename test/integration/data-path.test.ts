@@ -1,0 +1,124 @@
+/**
+ * Which data path a daemon serves through (issue 10): the native core by default when its addon
+ * loads, fuse-native when it does not (the reason in the log) or when MOUNTIE_DATA_PATH=js asks
+ * for it. state.json and `status --json` say which; the native core's counters reach state.json.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { runCli, waitExit } from '../helpers/cli.js';
+import { daemonsOf, logOf, setupWorkspace } from '../helpers/daemons.js';
+import { loadNative } from '../../src/daemon/native/binding.js';
+
+afterEach(reapAll);
+
+interface StateView {
+  status: string;
+  dataPath?: string;
+  cursor: number;
+  counters: { ops: Record<string, number>; bytesRead: number; bytesWritten: number; errors: number };
+  backend?: { limit: number; fuseThreads?: number; inFlight: number };
+}
+
+async function stateOnDisk(home: string): Promise<StateView> {
+  return JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'state.json'), 'utf8')) as StateView;
+}
+
+async function statusState(home: string): Promise<StateView | undefined> {
+  const r = await runCli(home, ['status', 'ws', '--json']);
+  return (JSON.parse(r.stdout) as { workspaces: { state?: StateView }[] }).workspaces[0]?.state;
+}
+
+/** A copy of the built CLI with no native/ beside it: the addon cannot load there. */
+async function copyWithoutAddon(): Promise<{ cli: string; remove: () => Promise<void> }> {
+  const copy = await mkdtemp(join(tmpdir(), 'mountie-noaddon-'));
+  await cp(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true });
+  await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.1.0', type: 'module' }));
+  await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  return { cli: join(copy, 'dist/cli/main.js'), remove: () => rm(copy, { recursive: true, force: true }) };
+}
+
+describe.skipIf(!loadNative().ok)('data path: native by default', () => {
+  it('state.json and status --json say native; ops, bytes and the change cursor reach state.json and continue across restarts', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    await writeFile(join(mp, 'b.txt'), 'bravo!\n');
+    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    const st = await waitFor('counters in state.json', async () => {
+      const s = await stateOnDisk(home);
+      return (s.counters.ops.write ?? 0) >= 1 && (s.counters.ops.read ?? 0) >= 1 ? s : undefined;
+    }, 10_000, 100);
+    expect(st).toMatchObject({ status: 'active', dataPath: 'native', counters: { bytesWritten: 7, bytesRead: 6 } });
+    expect(st.cursor).toBeGreaterThanOrEqual(2); // create + write
+    expect(st.backend).toMatchObject({ limit: 64, inFlight: 0 });
+    expect(await statusState(home)).toMatchObject({ dataPath: 'native', status: 'active' });
+    expect(await logOf(home, 'ws')).toContain('(data path: native)');
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    const stopped = await stateOnDisk(home);
+    expect(stopped.status).toBe('stopped');
+
+    // The cursor never goes backwards: the next daemon continues from what is on disk.
+    expect((await runCli(home, ['mount', 'ws', '--background'])).exitCode).toBe(0);
+    await writeFile(join(mp, 'c.txt'), 'c');
+    const again = await waitFor('cursor moved on', async () => {
+      const s = await stateOnDisk(home);
+      return s.cursor > stopped.cursor ? s : undefined;
+    }, 10_000, 100);
+    expect(again.cursor).toBeGreaterThanOrEqual(stopped.cursor + 2);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    expect(await isMounted(mp)).toBe(false);
+  });
+});
+
+describe('data path: fuse-native when the addon is missing or not wanted', () => {
+  it('a build without the addon falls back to fuse-native, says why in the log, and state.json says js', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const copy = await copyWithoutAddon();
+    try {
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background'], { env: { ...process.env, MOUNTIE_HOME: home } });
+      expect((await waitExit(child, 30_000)).code).toBe(0);
+      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+      const log = await logOf(home, 'ws');
+      expect(log).toMatch(/data path: fuse-native, the native core is unavailable: the native addon is not built/);
+      expect(log).toContain('(data path: js)');
+      expect((await stateOnDisk(home)).dataPath).toBe('js');
+      expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    } finally {
+      await copy.remove();
+    }
+  });
+
+  it('MOUNTIE_DATA_PATH=native without the addon fails to start (exit 4, ERR_MOUNT_FAILED) and leaves nothing', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const copy = await copyWithoutAddon();
+    try {
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background', '--json'], {
+        env: { ...process.env, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      expect((await waitExit(child, 30_000)).code).toBe(4);
+      const doc = JSON.parse(out) as { error: { code: string; message: string } };
+      expect(doc.error.code).toBe('ERR_MOUNT_FAILED');
+      expect(doc.error.message).toContain('MOUNTIE_DATA_PATH=native');
+      expect(await isMounted(mp)).toBe(false);
+      expect(await daemonsOf(home, 'ws')).toEqual([]);
+    } finally {
+      await copy.remove();
+    }
+  });
+
+  it('MOUNTIE_DATA_PATH=js serves through fuse-native although the addon loads', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env: { MOUNTIE_DATA_PATH: 'js' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    expect(await logOf(home, 'ws')).toContain('data path: fuse-native (MOUNTIE_DATA_PATH=js)');
+    expect((await statusState(home))?.dataPath).toBe('js');
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  });
+});
