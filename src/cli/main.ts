@@ -38,6 +38,7 @@ function build(run: (work: () => Promise<number>, json: boolean) => void, json: 
     .option('--source <dir>', 'source directory (required the first time, except for "demo")')
     .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
     .option('--read-only', 'mount read-only')
+    .option('--allow-other', 'let other users in, under kernel permission checks (needs user_allow_other in /etc/fuse.conf unless root)')
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')

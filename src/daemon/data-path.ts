@@ -10,6 +10,7 @@ import { holdsOpen } from '../sys/proc-fds.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
 import { FUSE_SUBTYPE } from '../protocol/tag.js';
 import { MountieError } from '../errors.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
 import type { BackendLoad, HealthReport } from './backend/health.js';
 import type { Scheduler } from './backend/scheduler.js';
 import { backendView } from './backend/view.js';
@@ -55,6 +56,8 @@ export interface MountDataPathOptions {
 
 export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPath> {
   const { config } = opts;
+  // Checked by the CLI already; again here, as fuse.conf may have changed since the config was stored.
+  if (config.allowOther) await checkAllowOther();
   const choice = chooseDataPath(opts.env);
   if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native, or unset MOUNTIE_DATA_PATH to fall back to fuse-native' });
   if (choice.kind === 'native') {
@@ -64,6 +67,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
       fsname: opts.fsname,
       subtype: FUSE_SUBTYPE,
       readOnly: config.readOnly,
+      allowOther: config.allowOther === true,
       maxThreads: NATIVE_MAX_THREADS,
       deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
       binding: choice.binding,
@@ -83,7 +87,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   opts.log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   installFuseThreadCounter();
   const ops = opts.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler }));
-  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly });
+  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly, allowOther: config.allowOther === true });
   return {
     kind: 'js',
     mounted,

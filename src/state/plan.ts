@@ -9,12 +9,14 @@ import { validateName } from './names.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from './paths.js';
 import { loadConfig, WORKSPACE_SCHEMA, type WorkspaceConfig } from './workspace.js';
 import { homeIdOf, isTagOf } from '../protocol/tag.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
 
 export interface MountRequest {
   readonly name: unknown;
   readonly source?: string | undefined;
   readonly at?: string | undefined;
   readonly readOnly?: boolean | undefined;
+  readonly allowOther?: boolean | undefined;
 }
 
 /** The checked outcome of a mount request. Producing it writes nothing. */
@@ -34,7 +36,7 @@ const PROBE_MS = 3000;
 function conflict(paths: WorkspacePaths, field: string, stored: unknown, given: unknown): MountieError {
   return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} already has ${field} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`, {
     data: { workspace: paths.name, path: paths.config, value: given },
-    hint: `omit --${field === 'readOnly' ? 'read-only' : field} to use the stored value, or delete ${paths.config} while the workspace is stopped`,
+    hint: `omit --${field === 'readOnly' ? 'read-only' : field === 'allowOther' ? 'allow-other' : field} to use the stored value, or delete ${paths.config} while the workspace is stopped`,
   });
 }
 
@@ -196,6 +198,7 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
     if (given.source !== undefined && ((await probePath(given.source, PROBE_MS)).real ?? given.source) !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
     if (given.at !== undefined && (await realpathLoose(given.at)) !== stored.mountpoint) throw conflict(paths, 'at', stored.mountpoint, given.at);
     if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'readOnly', stored.readOnly, req.readOnly);
+    if (req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true)) throw conflict(paths, 'allowOther', stored.allowOther === true, req.allowOther);
     sourceRaw = stored.source;
     mountpoint = stored.mountpoint;
   } else {
@@ -224,8 +227,10 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
     source,
     mountpoint,
     readOnly: req.readOnly === true,
+    ...(req.allowOther === true ? { allowOther: true } : {}),
     createdAt: new Date().toISOString(),
   };
+  if (config.allowOther) await checkAllowOther();
   return { paths, config, isNew: !stored, isDemo, ownMountPresent, demoSourcePending: demoPending };
 }
 

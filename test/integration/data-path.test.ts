@@ -4,13 +4,18 @@
  * for it. state.json and `status --json` say which; the native core's counters reach state.json.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { daemonsOf, logOf, setupWorkspace } from '../helpers/daemons.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
+import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
+
+const run = promisify(execFile);
 
 afterEach(reapAll);
 
@@ -120,5 +125,44 @@ describe('data path: fuse-native when the addon is missing or not wanted', () =>
     expect(await logOf(home, 'ws')).toContain('data path: fuse-native (MOUNTIE_DATA_PATH=js)');
     expect((await statusState(home))?.dataPath).toBe('js');
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  });
+});
+
+describe.each(loadNative().ok ? (['native', 'js'] as const) : (['js'] as const))('mount --allow-other (%s data path)', (path) => {
+  it('lets another user in under kernel permission checks; stored in the config, so the next mount keeps it', async () => {
+    const { home, src } = await setupWorkspace();
+    await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
+    const mp = join(home, 'shared');
+    await mkdir(mp, { mode: 0o755 });
+    await mkdir(join(src, 'private'), { mode: 0o700 });
+    await writeFile(join(src, 'private', 'p.txt'), 'secret');
+    const env = { MOUNTIE_DATA_PATH: path };
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--at', mp, '--allow-other', '--background'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const as = (cmd: string, ...args: string[]): Promise<{ stdout: string }> => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args]);
+    const check = async (): Promise<void> => {
+      expect(mountAt(await readMountInfo(), mp)?.superOptions.split(',')).toEqual(expect.arrayContaining(['allow_other', 'default_permissions']));
+      expect((await as('cat', join(mp, 'a.txt'))).stdout).toBe('alpha\n');
+      await expect(as('cat', join(mp, 'private', 'p.txt'))).rejects.toMatchObject({ stderr: expect.stringContaining('Permission denied') });
+    };
+    await check();
+    expect(JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8'))).toMatchObject({ allowOther: true });
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    expect((await runCli(home, ['mount', 'ws', '--background'], { env })).exitCode).toBe(0);
+    await check();
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  });
+
+  it('--allow-other on a workspace stored without it is refused (exit 2, ERR_CONFIG_CONFLICT) and changes nothing', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const env = { MOUNTIE_DATA_PATH: path };
+    expect((await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env })).exitCode).toBe(0);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    const before = await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8');
+    const r = await runCli(home, ['mount', 'ws', '--allow-other', '--json'], { env });
+    expect(r.exitCode).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_CONFIG_CONFLICT');
+    expect(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).toBe(before);
+    expect(await isMounted(mp)).toBe(false);
   });
 });

@@ -20,6 +20,7 @@ export interface MountFlags {
   readonly source?: string;
   readonly at?: string;
   readonly readOnly?: boolean;
+  readonly allowOther?: boolean;
   readonly background?: boolean;
   readonly json?: boolean;
   readonly readyTimeout?: number;
@@ -40,7 +41,7 @@ async function runChild(ws: string, flags: MountFlags): Promise<number> {
 export async function mountCommand(ws: string, flags: MountFlags, out: Out): Promise<number> {
   if (flags.daemonChild) return runChild(ws, flags);
   const layout = resolveHome();
-  const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly }, layout);
+  const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly, allowOther: flags.allowOther }, layout);
   // Fast path for the common "already running": the daemon's own lock stays the authority.
   const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
   if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
