@@ -8,8 +8,8 @@ import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { dirname, join } from 'node:path';
+import { CLI, isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { daemonsOf, logOf, setupWorkspace } from '../helpers/daemons.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
@@ -36,10 +36,10 @@ async function statusState(home: string): Promise<StateView | undefined> {
   return (JSON.parse(r.stdout) as { workspaces: { state?: StateView }[] }).workspaces[0]?.state;
 }
 
-/** A copy of the built CLI with no native/ beside it: the addon cannot load there. */
+/** A copy of the built CLI under test (its dist/) with no native/ beside it: the addon cannot load there. */
 async function copyWithoutAddon(): Promise<{ cli: string; remove: () => Promise<void> }> {
   const copy = await mkdtemp(join(tmpdir(), 'mountie-noaddon-'));
-  await cp(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true });
+  await cp(dirname(dirname(CLI)), join(copy, 'dist'), { recursive: true });
   await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.1.0', type: 'module' }));
   await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
   return { cli: join(copy, 'dist/cli/main.js'), remove: () => rm(copy, { recursive: true, force: true }) };
