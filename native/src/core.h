@@ -53,6 +53,7 @@ struct node {
   mode_t type;       /* S_IFMT bits */
   uint64_t nlookup;  /* kernel references; table lock */
   uint32_t stuck;    /* atomic: requests on this node timed out whose worker is still blocked */
+  int hashed;        /* in the table (table lock); a stale handle node is taken out, kept until forgotten */
 };
 
 struct node_table {
