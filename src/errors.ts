@@ -40,7 +40,8 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_FILES'
   | 'ERR_SOURCE_UNRESPONSIVE'
   | 'ERR_MOUNTPOINT_UNSUITABLE'
-  | 'ERR_ENVIRONMENT';
+  | 'ERR_ENVIRONMENT'
+  | 'ERR_ALLOW_OTHER_DENIED';
 
 export interface ErrorData {
   readonly pid?: number;
@@ -102,6 +103,7 @@ export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_MOUNTPOINT_UNSUITABLE',
   'ERR_ENVIRONMENT',
   'ERR_CONFIG_CORRUPT',
+  'ERR_ALLOW_OTHER_DENIED',
 ]);
 
 export function isMountieError(err: unknown): err is MountieError {

@@ -246,6 +246,9 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "nodes", int_value(env, C_NODES));
   napi_set_named_property(env, obj, "timedOut", int_value(env, C_TIMED_OUT));
   napi_set_named_property(env, obj, "stuck", int_value(env, C_STUCK));
+  napi_set_named_property(env, obj, "changes", int_value(env, C_CHANGES));
+  napi_set_named_property(env, obj, "fastFailed", int_value(env, C_FAST_FAILED));
+  napi_set_named_property(env, obj, "loopEnded", int_value(env, C_LOOP_ENDED));
   napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
   napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
   napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));

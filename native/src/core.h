@@ -35,6 +35,9 @@ enum counter_index {
   C_NODES,       /* inodes the kernel holds (entries in the table) */
   C_TIMED_OUT,   /* requests answered ETIMEDOUT by the watchdog */
   C_STUCK,       /* workers still blocked in a request that was timed out */
+  C_CHANGES,     /* mutations answered with success (the change cursor) */
+  C_FAST_FAILED, /* requests answered ETIMEDOUT at once because their node has a stuck request */
+  C_LOOP_ENDED,  /* 1 once the session loop returned (unmounted, or the connection was aborted) */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
@@ -49,6 +52,8 @@ struct node {
   dev_t dev;
   mode_t type;       /* S_IFMT bits */
   uint64_t nlookup;  /* kernel references; table lock */
+  uint32_t stuck;    /* atomic: requests on this node timed out whose worker is still blocked */
+  int hashed;        /* in the table (table lock); a stale handle node is taken out, kept until forgotten */
 };
 
 struct node_table {
@@ -86,6 +91,7 @@ struct slot {
   fuse_req_t req;
   uint64_t deadline_ns;
   int answerable;      /* 0 for forget: nothing to answer */
+  struct node *node;   /* the node the request works on, when it has one (op_target) */
   struct slot *next;
 };
 
@@ -111,6 +117,8 @@ fuse_ino_t node_id(struct fs *fs, struct node *n);
 /* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
 int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
+/* One more reference (given back with node_forget(fs, n, 1)); the root needs none. */
+void node_hold(struct fs *fs, struct node *n);
 /* An O_PATH fd on the node for the rest of this request (-1 and errno set when it is gone). */
 int node_use(struct fs *fs, struct node *n);
 #define NFD(n) node_use(fs, (n))
@@ -118,6 +126,11 @@ int node_use(struct fs *fs, struct node *n);
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
 /* 0: the request was answered already (EIO after cancel): the op must return at once. */
 int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+/*
+ * The node the request works on. 0 when that node has a request stuck in the source: the
+ * request was answered ETIMEDOUT at once (the op must return), as a second call would hang too.
+ */
+int op_target(struct fs *fs, struct node *n);
 /* 1: this worker answers the request; 0: the watchdog already did (answer nothing, undo). */
 int op_claim(void);
 void op_end(int err);

@@ -76,6 +76,7 @@ static void grow(struct node_table *t) {
 
 static void insert(struct node_table *t, struct node *n) {
   if (t->count >= t->nbuckets) grow(t);
+  n->hashed = 1;
   size_t s = slot(t, n->ino, n->dev);
   n->next = t->buckets[s];
   t->buckets[s] = n;
@@ -83,10 +84,31 @@ static void insert(struct node_table *t, struct node *n) {
 }
 
 static void unlink_node(struct node_table *t, struct node *n) {
+  if (!n->hashed) return;
   struct node **p = &t->buckets[slot(t, n->ino, n->dev)];
   while (*p && *p != n) p = &(*p)->next;
   if (*p) *p = n->next;
+  n->hashed = 0;
   t->count--;
+}
+
+/*
+ * A node known by its file handle only does not pin its inode: once the file is deleted its
+ * number may name a new inode at once (ext4 reuses them), and (st_dev, st_ino) would find the
+ * old node, whose handle no longer opens (ESTALE). The handle carries the generation: compare.
+ * 1 when `name` is still the node's inode (or we cannot tell), 0 when it is another one.
+ */
+static int same_inode(int pfd, const char *name, const struct node *n) {
+  if (n->fd >= 0 || !n->handle) return 1; /* an fd pins the inode: its number cannot be reused */
+  struct {
+    struct file_handle h;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } now;
+  now.h.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(pfd, name, &now.h, &mount_id, 0) == -1) return 1;
+  return now.h.handle_type == n->handle->handle_type && now.h.handle_bytes == n->handle->handle_bytes &&
+         memcmp(now.h.f_handle, n->handle->f_handle, now.h.handle_bytes) == 0;
 }
 
 struct node *node_of(struct fs *fs, fuse_ino_t ino) {
@@ -163,6 +185,14 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   pthread_mutex_lock(&fs->nodes.lock);
   struct node *n = ref(fs, e->attr.st_ino, e->attr.st_dev);
   pthread_mutex_unlock(&fs->nodes.lock);
+  if (n && !same_inode(pfd, name, n)) {
+    /* Stale: out of the table (the kernel forgets it later), and our reference given back. */
+    pthread_mutex_lock(&fs->nodes.lock);
+    unlink_node(&fs->nodes, n);
+    pthread_mutex_unlock(&fs->nodes.lock);
+    node_forget(fs, n, 1);
+    n = NULL;
+  }
   if (n) {
     e->ino = node_id(fs, n);
     return 0;
@@ -205,6 +235,13 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   e->ino = node_id(fs, n);
   return 0;
+}
+
+void node_hold(struct fs *fs, struct node *n) {
+  if (n == &fs->root) return;
+  pthread_mutex_lock(&fs->nodes.lock);
+  n->nlookup++;
+  pthread_mutex_unlock(&fs->nodes.lock);
 }
 
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
+/* The request works on this node: fail fast while a request on it is stuck in the source. */
+#define TARGET(fs, ino) \
+  if (!op_target((fs), node_of((fs), (ino)))) return
 
 /* Flags the kernel resolved already, or that our buffers cannot serve (O_DIRECT: unaligned). */
 #define DROP_OPEN_FLAGS (O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
@@ -86,6 +89,7 @@ static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, s
 static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETATTR)) return;
+  TARGET(fs, ino);
   struct stat st;
   int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
@@ -101,6 +105,7 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETATTR)) return;
+  TARGET(fs, ino);
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino);
   char p[64];
@@ -134,6 +139,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READLINK)) return;
+  TARGET(fs, ino);
   char buf[PATH_MAX + 1];
   ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
@@ -248,6 +254,7 @@ static void opened(fuse_req_t req, struct fuse_file_info *fi, int fd) {
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPEN)) return;
+  TARGET(fs, ino);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -295,6 +302,7 @@ void ops_thread_exit(void) {
 static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READ)) return;
+  TARGET(fs, ino);
   if (size > read_cap) {
     char *b = realloc(read_buf, size);
     if (!b) return reply_err(req, ENOMEM);
@@ -311,6 +319,7 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_WRITE)) return;
+  TARGET(fs, ino);
   if (refuse_ro(req)) return;
   struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
@@ -337,6 +346,7 @@ static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_FSYNC)) return;
+  TARGET(FS(req), ino);
   int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
   reply_err(req, res == -1 ? errno : 0);
 }
@@ -344,6 +354,7 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_STATFS)) return;
+  TARGET(fs, ino);
   struct statvfs sv;
   if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_statfs(req, &sv);
@@ -353,6 +364,7 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
 static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_ACCESS)) return;
+  TARGET(fs, ino);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -362,6 +374,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETXATTR)) return;
+  TARGET(fs, ino);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -382,6 +395,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
+  TARGET(fs, ino);
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -402,6 +416,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETXATTR)) return;
+  TARGET(fs, ino);
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -411,6 +426,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
+  TARGET(fs, ino);
   if (refuse_ro(req)) return;
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
@@ -419,6 +435,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_FALLOCATE)) return;
+  TARGET(FS(req), ino);
   if (refuse_ro(req)) return;
   reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
 }
@@ -426,6 +443,7 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
+  TARGET(fs, ino_in);
   if (refuse_ro(req)) return;
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
@@ -436,6 +454,7 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
 
 static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_LSEEK)) return;
+  TARGET(FS(req), ino);
   off_t res = lseek((int)fi->fh, off, whence);
   if (res == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_lseek(req, res);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
+#define TARGET(fs, ino) \
+  if (!op_target((fs), node_of((fs), (ino)))) return
 
 struct dir {
   DIR *dp;
@@ -33,6 +35,7 @@ static void finish(fuse_req_t req, int err) {
 void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPENDIR)) return;
+  TARGET(fs, ino);
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
   int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -66,6 +69,7 @@ static int is_dot(const char *name) {
 static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR)) return;
+  TARGET(fs, ino);
   struct dir *d = dir_of(fi);
   struct node *parent = node_of(fs, ino);
   char *buf = malloc(size);
@@ -161,6 +165,7 @@ void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 
 void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_FSYNCDIR)) return;
+  TARGET(FS(req), ino);
   int fd = dirfd(dir_of(fi)->dp);
   int res = datasync ? fdatasync(fd) : fsync(fd);
   finish(req, res == -1 ? errno : 0);

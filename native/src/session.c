@@ -81,6 +81,8 @@ static void *run_loop(void *arg) {
   fuse_loop_cfg_set_idle_threads(lc, s->fs.cfg.max_threads);
   s->loop_result = fuse_session_loop_mt(s->se, lc);
   fuse_loop_cfg_destroy(lc);
+  /* JavaScript's mount watch reads this: a session ended under a live mount (an abort) is a lost mount. */
+  __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
   return NULL;
 }
 

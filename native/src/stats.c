@@ -21,6 +21,12 @@ static const char *const NAMES[OP_COUNT] = {
 
 #define MAX_HELD 8
 
+/* Requests that change the tree: each success advances the change cursor (as instrument.ts). */
+#define BIT(op) (1ull << (op))
+static const uint64_t MUTATIONS = BIT(OP_SETATTR) | BIT(OP_MKNOD) | BIT(OP_MKDIR) | BIT(OP_UNLINK) | BIT(OP_RMDIR) |
+  BIT(OP_SYMLINK) | BIT(OP_RENAME) | BIT(OP_LINK) | BIT(OP_WRITE) | BIT(OP_CREATE) | BIT(OP_SETXATTR) |
+  BIT(OP_REMOVEXATTR) | BIT(OP_FALLOCATE) | BIT(OP_COPY_FILE_RANGE);
+
 struct current {
   struct fs *fs;
   const void *held_key[MAX_HELD];
@@ -96,6 +102,7 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   cur.t0 = now_ns();
   /* forget has no answer to send: it is never timed out. */
   cur.slot.req = req;
+  cur.slot.node = NULL;
   cur.slot.answerable = op != OP_FORGET;
   cur.slot.deadline_ns = fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
   uint64_t gen = (__atomic_load_n(&cur.slot.word, __ATOMIC_RELAXED) >> 2) + 1;
@@ -108,6 +115,16 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
     return 0;
   }
   return 1;
+}
+
+int op_target(struct fs *fs, struct node *n) {
+  cur.slot.node = n;
+  if (!n || __atomic_load_n(&n->stuck, __ATOMIC_ACQUIRE) == 0) return 1;
+  if (op_claim()) fuse_reply_err(cur.slot.req, ETIMEDOUT);
+  __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&fs->counters[C_FAST_FAILED], 1, __ATOMIC_RELAXED);
+  op_end(ETIMEDOUT);
+  return 0;
 }
 
 int held_fd(const void *key) {
@@ -147,7 +164,17 @@ static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
     /* req and deadline belong to generation w only if the word is still w after reading them. */
     if (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || !answerable) continue;
     if (!all && (!deadline || now < deadline)) continue;
+    struct node *node = s->node;
     if (!__atomic_compare_exchange_n(&s->word, &w, (w & ~3ull) | SLOT_TIMED_OUT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+    /*
+     * Until its worker returns, new requests on the node fail fast. Held before the answer (the
+     * kernel cannot forget a node while a request on it is unanswered), and under slots_lock,
+     * which op_end takes before letting go: the worker never undoes what is not done yet.
+     */
+    if (node) {
+      node_hold(fs, node);
+      __atomic_fetch_add(&node->stuck, 1, __ATOMIC_RELEASE);
+    }
     fuse_reply_err(req, err);
     n++;
     if (err == ETIMEDOUT) __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
@@ -176,10 +203,18 @@ void op_end(int err) {
     if (!__atomic_compare_exchange_n(&cur.slot.word, &w, (w & ~3ull) | SLOT_CLAIMED, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
   }
   if ((w & 3) == SLOT_TIMED_OUT) {
-    /* The watchdog answered this one: the worker is free again. */
+    /* The watchdog answered this one: the worker is free again, and so is its node. */
+    pthread_mutex_lock(&fs->slots_lock);
+    struct node *node = cur.slot.node;
+    if (node) __atomic_fetch_sub(&node->stuck, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&fs->slots_lock);
+    if (node) node_forget(fs, node, 1);
     __atomic_fetch_sub(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);
     err = ETIMEDOUT;
+  } else if (!err && ((MUTATIONS >> cur.op) & 1)) {
+    __atomic_fetch_add(&fs->counters[C_CHANGES], 1, __ATOMIC_RELAXED);
   }
+  cur.slot.node = NULL;
   __atomic_store_n(&cur.slot.word, (w & ~3ull) | SLOT_IDLE, __ATOMIC_RELEASE);
   uint64_t us = (now_ns() - cur.t0) / 1000u;
   int b = 0;

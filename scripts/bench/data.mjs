@@ -1,5 +1,5 @@
 // The data-path table (issue 10): raw directory, bindfs, the fuse-native path and the native path
-// (readdirplus off, and auto), interleaved on one private tmpfs source, medians and ratios
+// (readdirplus off, and auto), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
 // Env: ROUNDS (default 5), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list).
 // Needs root (tmpfs mount), bindfs, and `npm run build` + `npm run build:native` done.
@@ -14,7 +14,8 @@ const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 const WORK = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SLOW_ROUNDS = Number(process.env.SLOW_ROUNDS ?? 3);
-const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto'];
+const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto', 'mountie'];
+const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
 
 const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
@@ -103,6 +104,13 @@ async function view(name) {
   if (name === 'fuse-native') return serve(name, []);
   if (name === 'native') return serve(name, ['--native']);
   if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
+  if (name === 'mountie') {
+    // What a user gets: the daemon (lock, state, health, deadline watchdog) on its default data path.
+    const mnt = join(base, name);
+    const env = { ...process.env, MOUNTIE_HOME: join(base, 'mountie-home') };
+    must(sh(process.execPath, [CLI, 'mount', 'bench', '--source', src, '--at', mnt, '--background'], { env }), 'mountie mount');
+    return { name, dir: mnt, stop: async () => void sh(process.execPath, [CLI, 'stop', 'bench'], { env }) };
+  }
   throw new Error(`unknown target ${name}`);
 }
 
@@ -188,7 +196,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs; mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);

@@ -1,46 +1,81 @@
 #!/usr/bin/env bash
-# pjdfstest (../shared/conformance, the POSIX filesystem suite) against mountie's data paths, by
-# hand (not in CI: a full run takes minutes per path). Builds pjdfstest once into $PJD_DIR, then
-# for each path serves a passthrough of an empty ext4 directory with allow_other (the suite
-# switches to other uids) through test/fixtures/serve-passthrough.mjs, runs `prove -r` from
-# inside the mount and prints "path passed/run" from prove's summary.
-#   bash scripts/conformance/pjdfstest.sh [native] [js] [bindfs]   (default: native js)
-# Needs root, autoconf/automake/gcc (apt-get install autoconf automake), a built tree
-# (npm run build; npm run build:native for the native path).
+# pjdfstest (the POSIX filesystem suite) against mountie's data paths, from the shared copy in
+# ../shared/conformance (no network). Builds it in a temp dir, then for each target mounts a fresh
+# tmpfs-backed source with `mountie mount --allow-other` (pjdfstest switches to other uids) in a
+# private MOUNTIE_HOME, runs `prove -r` inside the mount, and prints one table row per target:
+# assertions passed / run, and failed test files. Targets: native (the default data path),
+# js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes; the reference). Root only.
+#
+#   bash scripts/conformance/pjdfstest.sh [native] [js] [bindfs]     (default: native js)
+#   PJDFSTEST_TESTS="chmod link" bash scripts/conformance/pjdfstest.sh native   (a subset of tests/)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-repo=$(pwd)
-tarball=${PJD_TARBALL:-$repo/../shared/conformance/pjdfstest-85a8aea.tar.gz}
-PJD_DIR=${PJD_DIR:-/tmp/mountie-pjdfstest}
-paths=("$@"); [ ${#paths[@]} -gt 0 ] || paths=(native js)
-if [ ! -x "$PJD_DIR/pjdfstest/pjdfstest" ]; then
-  mkdir -p "$PJD_DIR" && tar xzf "$tarball" -C "$PJD_DIR"
-  (cd "$PJD_DIR/pjdfstest" && autoreconf -ifs && ./configure && make pjdfstest) >"$PJD_DIR/build.log" 2>&1
-fi
-work=$(mktemp -d /tmp/mountie-pjd-run-XXXXXX)
-chmod 755 "$work"
-server=""
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+TARBALL=${PJDFSTEST_TARBALL:-$REPO/../shared/conformance/pjdfstest-85a8aea.tar.gz}
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native js)
+[ "$(id -u)" = 0 ] || { echo "pjdfstest.sh: run as root (pjdfstest switches uids)" >&2; exit 2; }
+[ -f "$TARBALL" ] || { echo "pjdfstest.sh: $TARBALL not found (set PJDFSTEST_TARBALL)" >&2; exit 2; }
+[ -f "$REPO/dist/cli/main.js" ] || { echo "pjdfstest.sh: run npm run build first" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/mountie-pjdfstest-XXXXXX)
+chmod 755 "$WORK" # the uids pjdfstest switches to must reach the mountpoints
+MOUNTED=() # target names still mounted
+unmount_target() {
+  case $1 in
+    native | js) MOUNTIE_HOME="$WORK/home-$1" node "$REPO/dist/cli/main.js" stop pjd >/dev/null 2>&1 || true ;;
+    bindfs) fusermount -u "$WORK/mnt-bindfs" 2>/dev/null || true ;;
+  esac
+}
 cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  fusermount -uz "$work/mnt" 2>/dev/null || true
-  rm -rf "$work"
+  for t in "${MOUNTED[@]}"; do unmount_target "$t"; done
+  # Only our own tmpfs; a daemon that just exited may still hold it for a moment.
+  for _ in 1 2 3 4 5; do mountpoint -q "$WORK/tmpfs" && umount "$WORK/tmpfs" 2>/dev/null && break; sleep 1; done
+  mountpoint -q "$WORK/tmpfs" || rm -rf "$WORK"
 }
 trap cleanup EXIT
-for p in "${paths[@]}"; do
-  rm -rf "$work/src" "$work/mnt" && mkdir -p "$work/src" "$work/mnt" && chmod 755 "$work/src" "$work/mnt"
-  case "$p" in
-    native) node test/fixtures/serve-passthrough.mjs --native --allow-other "$work/src" "$work/mnt" >"$work/server.log" 2>&1 & server=$! ;;
-    js) node test/fixtures/serve-passthrough.mjs --allow-other "$work/src" "$work/mnt" >"$work/server.log" 2>&1 & server=$! ;;
-    bindfs) bindfs -o allow_other,default_permissions "$work/src" "$work/mnt"; server="" ;;
-    *) echo "unknown path $p (native, js, bindfs)" >&2; exit 2 ;;
+
+echo "building pjdfstest in $WORK ..." >&2
+tar -xzf "$TARBALL" -C "$WORK"
+SUITE=$(find "$WORK" -maxdepth 1 -mindepth 1 -type d | head -1)
+(cd "$SUITE" && autoreconf -ifs >/dev/null 2>&1 && ./configure >/dev/null && make pjdfstest >/dev/null)
+mkdir "$WORK/tmpfs"
+mount -t tmpfs -o size=1g,mode=755 tmpfs "$WORK/tmpfs"
+
+TESTS=()
+if [ -n "${PJDFSTEST_TESTS:-}" ]; then
+  for t in $PJDFSTEST_TESTS; do TESTS+=("$SUITE/tests/$t"); done
+else
+  TESTS=("$SUITE/tests")
+fi
+
+run_target() {
+  local name=$1 src="$WORK/tmpfs/src-$1" mnt="$WORK/mnt-$1" home="$WORK/home-$1"
+  mkdir -p "$src" "$mnt"
+  chmod 755 "$src" "$mnt"
+  case $name in
+    native | js)
+      MOUNTIE_HOME=$home MOUNTIE_DATA_PATH=$name node "$REPO/dist/cli/main.js" mount pjd --source "$src" --at "$mnt" --allow-other --background >/dev/null
+      ;;
+    bindfs) bindfs -o big_writes,allow_other "$src" "$mnt" ;;
+    *) echo "unknown target $name" >&2; return 2 ;;
   esac
-  for _ in $(seq 100); do grep -q " $work/mnt " /proc/self/mountinfo && break; sleep 0.1; done
-  grep -q " $work/mnt " /proc/self/mountinfo || { echo "$p: did not mount: $(cat "$work/server.log")" >&2; exit 1; }
-  out=$(cd "$work/mnt" && timeout 3600 prove -r "$PJD_DIR/pjdfstest/tests" 2>&1 || true)
-  echo "$out" >"$work/../mountie-pjd-$p.log"
-  # prove's summary: "Files=N, Tests=M" and per file "Failed K/M subtests"
-  total=$(echo "$out" | sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p')
-  failed=$(echo "$out" | sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' | paste -sd+ | bc)
-  echo "$p: $((total - ${failed:-0})) / $total passed (failures listed in /tmp/mountie-pjd-$p.log)"
-  if [ -n "$server" ]; then kill "$server"; wait "$server" 2>/dev/null || true; server=""; else fusermount -u "$work/mnt"; fi
-done
+  MOUNTED+=("$name")
+  local out="$WORK/prove-$name.txt" t0=$SECONDS
+  (cd "$mnt" && prove -r "${TESTS[@]}" >"$out" 2>&1) || true
+  local secs=$((SECONDS - t0))
+  # The summary: "Files=N, Tests=M" and, per failing file, "(Wstat: 0 Tests: 7 Failed: 1)".
+  local run failed
+  run=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out" | tail -1)
+  failed=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+\)' "$out" | awk '{s+=$4} END {print s+0}' || true)
+  local files
+  files=$(grep -E '^[^ ].*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [1-9]' "$out" | sed -E 's#^.*/tests/([^ ]+) +\(.*#\1#' | tr '\n' ' ' || true)
+  printf '| %s | %s / %s | %s s | %s |\n' "$name" "$(( ${run:-0} - failed ))" "${run:-0}" "$secs" "${files:-none}"
+  cp "$out" "${PJDFSTEST_KEEP:-/dev/null}" 2>/dev/null || true
+  unmount_target "$name"
+  MOUNTED=("${MOUNTED[@]/$name}")
+}
+
+echo "| target | assertions passed / run | time | test files with failures |"
+echo "|---|---:|---:|---|"
+for t in "${TARGETS[@]}"; do run_target "$t"; done

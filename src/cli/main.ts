@@ -61,7 +61,9 @@ function build(run: Run, json: boolean): Command {
     .option('--at <dir>', 'mountpoint (default $MOUNTIE_HOME/mnt/<ws>)')
     .option('--read-only', 'mount read-only')
     .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
-    .option('--reconfigure', 'store the given --source/--at/--[no-]read-only in place of the stored ones (workspace stopped)')
+    .option('--reconfigure', 'store the given --source/--at/--[no-]read-only/--[no-]allow-other in place of the stored ones (workspace stopped)')
+    .option('--allow-other', 'let other users in, under kernel permission checks (needs user_allow_other in /etc/fuse.conf unless root)')
+    .option('--no-allow-other', 'serve the owner only (with --reconfigure: turns a stored --allow-other off)')
     .option('--background', 'start a detached daemon and return once it is mounted')
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
@@ -79,6 +81,8 @@ function build(run: Run, json: boolean): Command {
     .option('--read-only', 'mount read-only')
     .option('--no-read-only', 'mount read-write (with --reconfigure: turns a stored --read-only off)')
     .option('--reconfigure', 'store the given options in place of the stored ones (workspace stopped)')
+    .option('--allow-other', 'let other users in, under kernel permission checks (needs user_allow_other in /etc/fuse.conf unless root)')
+    .option('--no-allow-other', 'serve the owner only (with --reconfigure: turns a stored --allow-other off)')
     .option('--ready-timeout <ms>', 'how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
     .option('-q, --quiet', 'print nothing but errors')
@@ -184,7 +188,11 @@ function contradiction(argv: readonly string[]): [string, string] | undefined {
   const args = argv.slice(2);
   const end = args.indexOf('--');
   const given = end < 0 ? args : args.slice(0, end);
-  return given.includes('--read-only') && given.includes('--no-read-only') ? ['--read-only', '--no-read-only'] : undefined;
+  for (const flag of ['--read-only', '--allow-other']) {
+    const negated = `--no-${flag.slice(2)}`;
+    if (given.includes(flag) && given.includes(negated)) return [flag, negated];
+  }
+  return undefined;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -7,8 +7,7 @@ import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
 import { markDaemon } from '../protocol/marker.js';
-import { FUSE_SUBTYPE, isTagOf, mountTag } from '../protocol/tag.js';
-import { holdsOpen } from '../sys/proc-fds.js';
+import { isTagOf, mountTag } from '../protocol/tag.js';
 import { readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import type { HeldLock } from '../protocol/lock.js';
 import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
@@ -17,16 +16,14 @@ import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
 import { createShutdown } from './shutdown.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
-import { mountFuse, type MountedFuse } from './fuse/mount.js';
-import { createPassthroughOps } from './passthrough/ops.js';
+import type { MountedFuse } from './fuse/mount.js';
+import { mountDataPath, type DataPath } from './data-path.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
 import { createScheduler } from './backend/scheduler.js';
 import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './backend/health.js';
 import { backendConfigFromEnv } from './backend/config.js';
-import { backendView } from './backend/view.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
-import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
 import { applyTestFaults } from './test-faults.js';
 import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
 
@@ -59,7 +56,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
-  const ctx: { lock?: HeldLock; fuse?: MountedFuse; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
     pidfileWritten: false,
   };
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
@@ -82,7 +79,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` })) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
       { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
-      { name: 'cancel-inflight', run: () => session.abort(new Error('daemon shutting down')) },
+      { name: 'cancel-inflight', run: () => (session.abort(new Error('daemon shutting down')), ctx.data?.cancel(new Error('daemon shutting down'))) },
       { name: 'unmount', run: () => unmountOwn() },
       // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
       { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.reason ? ctx.state?.finish('failed', lost.reason) : ctx.state?.finish('stopped')) },
@@ -109,7 +106,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     ctx.state?.update({ status: h.status, reason: h.reason });
     void notifySystemd(undefined, { status: `source ${h.status}${h.reason ? `: ${h.reason}` : ''}` });
     // Terminal: answer every op EIO at once instead of letting each wait for its deadline.
-    if (h.status === 'failed') backend.abort(new Error(`source failed: ${h.reason ?? ''}`));
+    if (h.status === 'failed') ctx.data?.cancel(new Error(`source failed: ${h.reason ?? ''}`));
   }
 
   const removeHandlers = installLifecycleHandlers({
@@ -175,19 +172,20 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     );
     ctx.pidfileWritten = true;
     if (hooks.delayBeforeMountMs > 0) await step('test delay', hooks.delayBeforeMountMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayBeforeMountMs)));
-    installFuseThreadCounter();
-    const ops = ctx.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: backend.signal, scheduler }));
-    ctx.fuse = await step('mount', 10_000, () =>
-      mountFuse({ mountpoint: config.mountpoint, ops, fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly }),
+    const state = ctx.state;
+    const data = await step('mount', 10_000, () =>
+      mountDataPath({ config, fsname, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l) }),
     );
+    ctx.data = data;
+    ctx.fuse = data.mounted;
     if (start.store) await step('store config', 2000, () => saveConfig(paths, config));
-    ctx.state.update({ status: 'active' });
-    log.info(`mounted ${config.source} at ${config.mountpoint}`);
-    ctx.state.trackBackend(() => backendView(scheduler.stats(), ctx.health?.report(), fuseThreadsCreated()));
+    ctx.state.update({ status: 'active', dataPath: data.kind });
+    log.info(`mounted ${config.source} at ${config.mountpoint} (data path: ${data.kind})`);
+    ctx.state.trackBackend(() => data.backendView(ctx.health?.report()));
     const refresh = ctx.state.refresh;
     ctx.health = startHealthMonitor({
       probe: probeDirectory(config.source),
-      load: () => ({ ...scheduler.stats(), fuseThreads: fuseThreadsCreated() }),
+      load: () => data.load(),
       ...(tuning.healthIntervalMs ? { intervalMs: tuning.healthIntervalMs } : {}),
       ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
       onChange: onHealth,
@@ -198,7 +196,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     // aborted under us ends the FUSE session while the (now dead) mount stays in the table.
     const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId));
     lost.unwatch = watchMount({
-      isOurs: (entries) => mounted(entries) && holdsOpen('/dev/fuse'),
+      isOurs: (entries) => mounted(entries) && data.sessionAlive(),
       intervalMs: mountWatchIntervalFromEnv(process.env),
       onLost: () => {
         if (shutdown.started) return;
@@ -245,7 +243,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   function closeBackend(): void {
     scheduler.close();
     session.signal.removeEventListener('abort', endBackend);
-    const stuck = poolCallsPending();
+    const stuck = ctx.data?.stuckCalls() ?? poolCallsPending();
     // The CLI cannot exit normally while these hang (libuv joins its pool at exit); it says how it exits.
     if (stuck > 0) log.error(`${stuck} calls on the source never returned; they hold threads until the process ends`);
   }

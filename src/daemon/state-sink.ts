@@ -5,11 +5,17 @@ import type { WorkspacePaths } from '../state/paths.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
 import { instrumentOps, newCounters, type OpCounters } from './instrument.js';
 import type { Logger } from './log.js';
+import type { CounterSnapshot } from './native/state-view.js';
 
 /** The daemon's view of its state.json: status changes, op counters, and fencing. */
 export interface DaemonStateSink {
   update(patch: Partial<DaemonState>): void;
   instrument(ops: FuseOps): FuseOps;
+  /**
+   * Counters come from elsewhere (the native core's shared memory) instead of instrumented ops;
+   * `read` gets the cursor the previous daemon left. Polled every `pollMs` while monitors run.
+   */
+  useCounters(read: (startCursor: number) => () => CounterSnapshot, pollMs?: number): void;
   /** Include the backend view in every publish from now on. */
   trackBackend(view: () => BackendView): void;
   /** Publish counters and the backend view soon (coalesced); nothing is written if they did not change. */
@@ -34,9 +40,15 @@ export interface OpenStateOptions {
   readonly onFenced: (why: string) => void;
 }
 
-function snapshot(c: OpCounters, backend: (() => BackendView) | undefined): Partial<DaemonState> {
+const NATIVE_POLL_MS = 500;
+
+function fromOps(c: OpCounters): CounterSnapshot {
+  return { counters: { ops: { ...c.ops }, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, errors: c.errors }, cursor: c.cursor, lastOpAt: c.lastOpAt };
+}
+
+function snapshot(c: CounterSnapshot, backend: (() => BackendView) | undefined): Partial<DaemonState> {
   return {
-    counters: { ops: { ...c.ops }, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, errors: c.errors },
+    counters: c.counters,
     cursor: c.cursor,
     ...(c.lastOpAt ? { lastOpAt: new Date(c.lastOpAt).toISOString() } : {}),
     ...(backend ? { backend: backend() } : {}),
@@ -67,11 +79,13 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
   });
   const removeHealth = writer.onHealth((h) => (h.ok ? opts.log.info('state writes healthy again') : opts.log.error(`state write failing: ${h.lastError?.code ?? 'unknown'}`)));
   let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
   let backend: (() => BackendView) | undefined;
+  let read: () => CounterSnapshot = () => fromOps(counters);
   let published = '';
   const publish = (): void => {
     timer = undefined;
-    const snap = snapshot(counters, backend);
+    const snap = snapshot(read(), backend);
     // An idle daemon must not rewrite (and fsync) an unchanged document on every health check.
     const text = JSON.stringify(snap);
     if (text === published) return;
@@ -84,18 +98,29 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
   return {
     update: (patch) => writer.update(patch),
     instrument: (ops) => instrumentOps(ops, counters, soon),
+    useCounters: (source, pollMs = NATIVE_POLL_MS) => {
+      read = source(counters.cursor);
+      if (poll) clearInterval(poll);
+      poll = setInterval(soon, pollMs);
+      // The poll alone must not keep a finished daemon alive.
+      poll.unref();
+    },
     trackBackend: (view) => {
       backend = view;
     },
     refresh: soon,
     stopMonitors: () => {
       if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
       timer = undefined;
+      poll = undefined;
     },
     finish: async (status, reason) => {
       if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      poll = undefined;
       // reason: undefined clears a health reason left from running; it does not explain the stop.
-      writer.update({ ...snapshot(counters, backend), status, reason });
+      writer.update({ ...snapshot(read(), backend), status, reason });
       try {
         await writer.close({ timeoutMs: 2000 });
       } finally {

@@ -37,7 +37,7 @@ export interface WorkspaceStatus {
   readonly stalePidfile: { readonly pid: number | undefined; readonly reason?: string } | undefined;
   readonly staleMount: boolean;
   readonly configError: string | undefined;
-  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'backend'> | undefined;
+  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'backend' | 'dataPath'> | undefined;
 }
 
 const TICKS_PER_SEC = 100; // USER_HZ on every Linux ABI Node supports
@@ -112,7 +112,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     staleMount,
     configError: d.configError,
     state: state
-      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.backend ? { backend: state.backend } : {}) }
+      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.backend ? { backend: state.backend } : {}), ...(state.dataPath ? { dataPath: state.dataPath } : {}) }
       : undefined,
   };
 }

@@ -9,6 +9,7 @@ import { validateName } from './names.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from './paths.js';
 import { loadConfig, WORKSPACE_SCHEMA, type WorkspaceConfig } from './workspace.js';
 import { homeIdOf, isTagOf } from '../protocol/tag.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
 
 export interface MountRequest {
   readonly name: unknown;
@@ -17,6 +18,7 @@ export interface MountRequest {
   readonly readOnly?: boolean | undefined;
   /** Replace the stored options by the given ones instead of refusing a difference (the workspace must be stopped). */
   readonly reconfigure?: boolean | undefined;
+  readonly allowOther?: boolean | undefined;
 }
 
 /** The checked outcome of a mount request. Producing it writes nothing. */
@@ -35,15 +37,19 @@ export interface MountPlan {
 
 const PROBE_MS = 3000;
 
+type ConfigField = 'source' | 'at' | 'readOnly' | 'allowOther';
+
 /** The flag a user types for a config field: a conflict names what was typed, never an internal field. */
-function flagOf(field: 'source' | 'at' | 'readOnly', given: unknown): string {
-  return field === 'readOnly' ? (given === false ? '--no-read-only' : '--read-only') : `--${field}`;
+function flagOf(field: ConfigField, given: unknown): string {
+  if (field === 'readOnly') return given === false ? '--no-read-only' : '--read-only';
+  if (field === 'allowOther') return given === false ? '--no-allow-other' : '--allow-other';
+  return `--${field}`;
 }
 
-function conflict(paths: WorkspacePaths, field: 'source' | 'at' | 'readOnly', stored: unknown, given: unknown): MountieError {
+function conflict(paths: WorkspacePaths, field: ConfigField, stored: unknown, given: unknown): MountieError {
   const flag = flagOf(field, given);
-  const what = field === 'readOnly' ? `is configured ${stored === true ? 'read-only' : 'read-write'}; ${flag} asks otherwise` : `is configured with ${flag} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`;
-  const retype = field === 'readOnly' ? flag : `${flag} ${JSON.stringify(given)}`;
+  const what = field === 'readOnly' ? `is configured ${stored === true ? 'read-only' : 'read-write'}; ${flag} asks otherwise` : field === 'allowOther' ? `is configured ${stored === true ? 'with' : 'without'} --allow-other; ${flag} asks otherwise` : `is configured with ${flag} ${JSON.stringify(stored)}, not ${JSON.stringify(given)}`;
+  const retype = field === 'readOnly' || field === 'allowOther' ? flag : `${flag} ${JSON.stringify(given)}`;
   return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} ${what}`, {
     data: { workspace: paths.name, path: paths.config, option: flag, value: given, stored },
     hint: `omit ${flag} to use the stored setting, or store the new one (while the workspace is stopped): mountie mount ${paths.name} --reconfigure ${retype}`,
@@ -212,10 +218,11 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
       if (sourceNow !== undefined && sourceNow !== stored.source) throw conflict(paths, 'source', stored.source, given.source);
       if (atNow !== undefined && atNow !== stored.mountpoint) throw conflict(paths, 'at', stored.mountpoint, given.at);
       if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'readOnly', stored.readOnly, req.readOnly);
+      if (req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true)) throw conflict(paths, 'allowOther', stored.allowOther === true, req.allowOther);
     }
     sourceRaw = given.source ?? stored.source;
     mountpoint = atNow ?? stored.mountpoint;
-    reconfigured = (sourceNow !== undefined && sourceNow !== stored.source) || mountpoint !== stored.mountpoint || (req.readOnly !== undefined && req.readOnly !== stored.readOnly);
+    reconfigured = (sourceNow !== undefined && sourceNow !== stored.source) || mountpoint !== stored.mountpoint || (req.readOnly !== undefined && req.readOnly !== stored.readOnly) || (req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true));
   } else {
     if (given.source === undefined && !isDemo) {
       throw new MountieError('ERR_SOURCE_REQUIRED', `workspace ${name} is new and needs a source directory`, {
@@ -236,11 +243,25 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
     });
   }
   const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home));
+  const reconfiguredConfig = (s: WorkspaceConfig): WorkspaceConfig => {
+    const { allowOther: _old, ...rest } = s;
+    const allowOther = req.allowOther ?? s.allowOther === true;
+    return { ...rest, source, mountpoint, readOnly: req.readOnly ?? s.readOnly, ...(allowOther ? { allowOther: true } : {}) };
+  };
   const config: WorkspaceConfig = stored
     ? reconfigured
-      ? { ...stored, source, mountpoint, readOnly: req.readOnly ?? stored.readOnly }
+      ? reconfiguredConfig(stored)
       : stored
-    : { schema: WORKSPACE_SCHEMA, name, source, mountpoint, readOnly: req.readOnly === true, createdAt: new Date().toISOString() };
+    : {
+        schema: WORKSPACE_SCHEMA,
+        name,
+        source,
+        mountpoint,
+        readOnly: req.readOnly === true,
+        ...(req.allowOther === true ? { allowOther: true } : {}),
+        createdAt: new Date().toISOString(),
+      };
+  if (config.allowOther) await checkAllowOther();
   return { paths, config, isNew: !stored, isDemo, ownMountPresent, demoSourcePending: demoPending, reconfigured };
 }
 

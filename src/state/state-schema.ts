@@ -42,7 +42,7 @@ export interface BackendView {
   readonly probeMs?: number;
   readonly probeError?: string;
   readonly consecutiveFailures: number;
-  /** libfuse worker threads created since start; fuse-native leaks a little memory and loop time for each. */
+  /** JS path: libfuse worker threads created since start (fuse-native leaks a little memory and loop time for each). Native path: live workers (at most `limit`). */
   readonly fuseThreads?: number;
 }
 
@@ -53,6 +53,8 @@ export interface DaemonState {
   /** Why the status is degraded, failed or stopped. */
   readonly reason?: string;
   readonly backend?: BackendView;
+  /** What serves requests: the native core (libfuse 3) or fuse-native (JS). Absent in documents of older daemons. */
+  readonly dataPath?: 'native' | 'js';
   readonly mount: { readonly mountpoint: string; readonly source: string; readonly fsname: string };
   readonly counters: StateCounters;
   /** Monotonic count of mutations through the mount; never goes backwards across restarts. */

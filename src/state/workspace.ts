@@ -13,7 +13,15 @@ export interface WorkspaceConfig {
   readonly source: string;
   readonly mountpoint: string;
   readonly readOnly: boolean;
+  /** Let other users in (under kernel permission checks). Absent in configs written before it existed: false. */
+  readonly allowOther?: boolean;
   readonly createdAt: string;
+}
+
+/** Booleans as booleans; allowOther only when set, so older configs read and compare the same. */
+function normalized(doc: Partial<WorkspaceConfig>): WorkspaceConfig {
+  const { allowOther, ...rest } = doc;
+  return { ...rest, readOnly: doc.readOnly === true, ...(allowOther === true ? { allowOther: true } : {}) } as WorkspaceConfig;
 }
 
 export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig | undefined> {
@@ -31,7 +39,7 @@ export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig
     }
     // A config copied from another workspace must not start a daemon for the wrong one.
     if (doc.name !== paths.name) throw new Error(`it describes workspace ${JSON.stringify(doc.name)}, not ${JSON.stringify(paths.name)}`);
-    return { ...doc, readOnly: doc.readOnly === true } as WorkspaceConfig;
+    return normalized(doc);
   } catch (cause) {
     throw new MountieError('ERR_CONFIG_CORRUPT', `workspace config ${paths.config} is unusable: ${cause instanceof Error ? cause.message : String(cause)}`, {
       data: { path: paths.config, workspace: paths.name },
@@ -50,7 +58,7 @@ export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig
 export async function configForStart(paths: WorkspacePaths, pending: WorkspaceConfig | undefined): Promise<{ config: WorkspaceConfig; store: boolean } | undefined> {
   const stored = await loadConfig(paths);
   if (!stored) return pending ? { config: pending, store: true } : undefined;
-  if (pending && (pending.source !== stored.source || pending.mountpoint !== stored.mountpoint || pending.readOnly !== stored.readOnly)) {
+  if (pending && (pending.source !== stored.source || pending.mountpoint !== stored.mountpoint || pending.readOnly !== stored.readOnly || (pending.allowOther === true) !== (stored.allowOther === true))) {
     throw new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} was configured meanwhile with source ${stored.source} at ${stored.mountpoint}`, {
       data: { workspace: paths.name, path: paths.config },
       hint: `mount it as configured (mountie mount ${paths.name}), or change it while the workspace is stopped: mountie mount ${paths.name} --reconfigure --source DIR`,
@@ -65,7 +73,7 @@ export function parsePendingConfig(text: string | undefined, name: string): Work
   try {
     const doc = JSON.parse(text) as Partial<WorkspaceConfig>;
     if (doc.schema === WORKSPACE_SCHEMA && doc.name === name && typeof doc.source === 'string' && typeof doc.mountpoint === 'string') {
-      return { ...doc, readOnly: doc.readOnly === true } as WorkspaceConfig;
+      return normalized(doc);
     }
   } catch {
     // Not ours or garbled: the daemon then starts only from a stored config.

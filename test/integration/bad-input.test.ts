@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { CLI, REPO, makeHome, pidsLabelled, reapAll, waitFor } from '../helpers/sandbox.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
+import { allowsUserAllowOther } from '../../src/sys/fuse-conf.js';
 
 interface Ctx {
   /** MOUNTIE_HOME of the case (created empty unless the case says otherwise). */
@@ -235,6 +236,20 @@ export const CASES: readonly Case[] = [
   { id: 'config-conflict-source', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: withConfig, args: (c) => ['mount', 'ws', '--source', c.out] },
   { id: 'config-conflict-at', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: withConfig, args: (c) => ['mount', 'ws', '--at', join(c.out, 'mp2')] },
   { id: 'config-conflict-read-only', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: withConfig, args: () => ['mount', 'ws', '--read-only'] },
+  { id: 'config-conflict-allow-other', exit: 2, code: 'ERR_CONFIG_CONFLICT', setup: withConfig, args: () => ['mount', 'ws', '--allow-other'] },
+  {
+    id: 'allow-other-not-permitted',
+    exit: 2,
+    code: 'ERR_ALLOW_OTHER_DENIED',
+    asNobody: true,
+    setup: async (c) => {
+      // Debian's default fuse.conf: user_allow_other commented out. Never changed here (machine-wide state).
+      if (allowsUserAllowOther(await readFile('/etc/fuse.conf', 'utf8').catch(() => ''))) throw new Error('this row needs an /etc/fuse.conf without user_allow_other');
+      await nobodyHome(c);
+      await chmod(c.src, 0o755);
+    },
+    args: (c) => mount(c, '--allow-other'),
+  },
   { id: 'config-garbage', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '{not json'), args: () => ['mount', 'ws'] },
   { id: 'config-wrong-schema', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', config(c, { schema: 'other/v9' })), args: () => ['mount', 'ws'] },
   { id: 'config-not-object', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '[1,2]'), args: () => ['mount', 'ws'] },

@@ -2,6 +2,12 @@
  * A wedged daemon, end to end on a real FUSE mount: its JS thread never answers again, readers
  * are stuck in the kernel on its mount, and `mountie stop` must still end it, free the readers
  * with an error and remove the mount. The faults come from src/daemon/test-faults.ts.
+ *
+ * These run on the JS data path (MOUNTIE_DATA_PATH=js): every fault wedges the JS thread, and
+ * only there does that leave requests unanswered. On the native path libfuse 3 worker threads
+ * answer requests without the JS thread, so a spinning or self-touching JS thread wedges no
+ * reader (the last test here shows it); what can still wedge it is a source that never answers
+ * (slow-backend.test.ts, deadline.test.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit } from '../helpers/cli.js';
 import { daemonsOf, logOf, pidfileOf } from '../helpers/daemons.js';
-import { collect, procState, processesUsing, threadStates, wchanOf } from '../helpers/stuck.js';
+import { collect, procState, processesUsing, runBounded, threadStates, wchanOf } from '../helpers/stuck.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { runFile } from '../../src/sys/run.js';
 
@@ -23,13 +29,13 @@ interface StopDoc {
   workspaces: { processes: { pid: number; ended: string }[]; cleaned: { mount: boolean; aborted: boolean }; survivors: number[]; notes: string[]; ok: boolean }[];
 }
 
-async function setup(fault: string): Promise<{ home: string; mp: string; pid: number }> {
+async function setup(fault: string, path: 'js' | 'native' = 'js'): Promise<{ home: string; mp: string; pid: number }> {
   const home = await makeHome('mountie-wedged-');
   const src = join(home, 'src');
   await mkdir(src);
   // Never read before the wedge, so every read below must ask the daemon (no page cache).
   for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${i}`), randomBytes(256 * 1024));
-  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault } });
+  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault, MOUNTIE_DATA_PATH: path } });
   expect(r.exitCode, r.stderr).toBe(0);
   const { pid, mountpoint } = JSON.parse(r.stdout) as { pid: number; mountpoint: string };
   await waitFor('fault armed', async () => ((await logOf(home, 'ws')).includes('on SIGUSR2') ? true : undefined));
@@ -178,6 +184,25 @@ describe('a wedged daemon', () => {
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     expect((JSON.parse(stop.stdout) as StopDoc).workspaces[0]?.cleaned.aborted).toBe(true);
     for (const r of readers) r.child.stdin?.write('go\n');
+    await expectNothingLeft(home, mp, pid);
+  });
+
+  it('native data path: a JS thread spinning forever wedges no reader; stop escalates to SIGKILL and cleans the mount', async () => {
+    const { home, mp, pid } = await setup('wedge-on-usr2', 'native');
+    process.kill(pid, 'SIGUSR2');
+    await waitFor('daemon spinning', async () => ((await logOf(home, 'ws')).includes('SIGUSR2 received') ? true : undefined));
+    // Never read before: each of these asks the daemon (lookup, open, read, readdir), and libfuse 3 workers answer.
+    const src = join(home, 'src');
+    for (const [cmd, args] of [['cmp', [join(mp, 'f0'), join(src, 'f0')]], ['stat', [join(mp, 'f4')]], ['ls', ['-l', mp]]] as const) {
+      const r = await runBounded(cmd, args, { timeoutMs: 10_000 });
+      expect(r.code, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    expect(await procState(pid)).toBe('R'); // the JS thread still spins
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '1000', '--json'], { timeoutMs: 20_000 });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    const ws = (JSON.parse(stop.stdout) as StopDoc).workspaces[0];
+    expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
+    expect(ws?.survivors).toEqual([]);
     await expectNothingLeft(home, mp, pid);
   });
 

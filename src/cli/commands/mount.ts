@@ -21,6 +21,7 @@ export interface MountFlags {
   readonly at?: string;
   readonly readOnly?: boolean;
   readonly reconfigure?: boolean;
+  readonly allowOther?: boolean;
   readonly background?: boolean;
   readonly json?: boolean;
   readonly quiet?: boolean;
@@ -49,7 +50,7 @@ export interface Prepared {
 /** Plan, refuse a running workspace, store a --reconfigure'd config (under the lock), materialize. */
 export async function prepareMount(ws: string, flags: MountFlags): Promise<Prepared> {
   const layout = resolveHome();
-  const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly, reconfigure: flags.reconfigure }, layout);
+  const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly, allowOther: flags.allowOther, reconfigure: flags.reconfigure }, layout);
   // Fast path for the common "already running": the daemon's own lock stays the authority.
   const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
   if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {

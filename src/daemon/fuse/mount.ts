@@ -28,6 +28,8 @@ export interface MountFuseOptions {
   /** Keep cached pages across opens only while mtime and size are unchanged. Default true. */
   readonly autoCache?: boolean;
   readonly readOnly?: boolean;
+  /** Let other users in; the kernel then checks permissions (default_permissions), as the daemon would answer them all as itself. */
+  readonly allowOther?: boolean;
 }
 
 export interface MountedFuse {
@@ -133,6 +135,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     attrTimeout: CACHE_TIMEOUT_S,
     entryTimeout: CACHE_TIMEOUT_S,
     timeout: opts.opTimeoutMs ?? 15_000,
+    ...(opts.allowOther ? { allowOther: true, defaultPermissions: true } : {}),
   };
   const ops = opts.readOnly ? readOnlyOps(opts.ops) : opts.ops;
 
@@ -175,7 +178,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
       st.timedOut = true;
       return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
     });
-    const options = [`fsname=${fsname}`, `subtype=${opts.subtype}`, fuseOpts.autoCache && 'auto_cache', `entry_timeout=${CACHE_TIMEOUT_S}`, `attr_timeout=${CACHE_TIMEOUT_S}`];
+    const options = [`fsname=${fsname}`, `subtype=${opts.subtype}`, fuseOpts.autoCache && 'auto_cache', opts.allowOther && 'allow_other,default_permissions', `entry_timeout=${CACHE_TIMEOUT_S}`, `attr_timeout=${CACHE_TIMEOUT_S}`];
     return handle(fuse, st.mountpoint, options.filter(Boolean).join(','));
   } catch (err) {
     if (!st.timedOut) {

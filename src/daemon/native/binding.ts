@@ -16,6 +16,9 @@ export interface CounterLayout {
   readonly nodes: number;
   readonly timedOut: number;
   readonly stuck: number;
+  readonly changes: number;
+  readonly fastFailed: number;
+  readonly loopEnded: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;

@@ -19,6 +19,12 @@ export interface NativeCounters {
   readonly timedOut: number;
   /** Workers still blocked in a request that was answered ETIMEDOUT. */
   readonly stuck: number;
+  /** Mutations answered with success (they advance the change cursor). */
+  readonly changes: number;
+  /** Requests answered ETIMEDOUT at once because their node had a request stuck in the source (counted in timedOut too). */
+  readonly fastFailed: number;
+  /** The session loop returned: the connection is gone (unmounted or aborted). */
+  readonly loopEnded: boolean;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -42,6 +48,9 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     nodes: at(layout.nodes),
     timedOut: at(layout.timedOut),
     stuck: Math.max(0, Number(BigInt.asIntN(64, c[layout.stuck] ?? 0n))),
+    changes: at(layout.changes),
+    fastFailed: at(layout.fastFailed),
+    loopEnded: at(layout.loopEnded) !== 0,
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }

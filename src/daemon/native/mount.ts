@@ -43,6 +43,8 @@ export interface MountNativeOptions {
 export interface MountedNative extends MountedFuse {
   /** Cheap: reads shared memory. */
   counters(): NativeCounters;
+  /** Answer every request in flight EIO now and every later one at once (shutdown, a failed source); returns how many were in flight. */
+  cancel(): number;
 }
 
 const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
@@ -127,11 +129,12 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
  * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */
-async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number): Promise<UnmountResult> {
+async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
   binding.cancel(h);
   const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
   if (!r.unmounted) return r;
-  const joinMs = Math.max(200, Math.floor(timeoutMs / 4));
+  // A worker blocked in the source keeps libfuse from joining it: no wait can end that, so only a glance.
+  const joinMs = stuck() > 0 ? 50 : Math.max(200, Math.floor(timeoutMs / 4));
   if (await binding.stop(h, joinMs)) return r;
   // Our own connection: we hold its /dev/fuse, so its number cannot have been reused.
   if (entry) await abortConnection(entry, { pinned: true });
@@ -141,17 +144,19 @@ async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: str
 
 function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, unmark: () => void): MountedNative {
   const layout = binding.layout();
+  const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;
   // The native threads are no libuv handle: like a listening server, a mount keeps the process alive until unmounted.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   return {
     mountpoint,
     options,
-    counters: () => readCounters(layout, s.counters),
+    counters,
+    cancel: () => binding.cancel(s.handle),
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
-      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs).then((r) => {
+      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs, () => counters().stuck).then((r) => {
         if (!r.unmounted || r.detail) result = undefined;
         else {
           unmark();

@@ -69,6 +69,8 @@ describe('planMount', () => {
     await expect(planMount({ name: 'ws', source: other }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
     await expect(planMount({ name: 'ws', at: '/tmp/other-mp' }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
     await expect(planMount({ name: 'ws', readOnly: true }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+    await expect(planMount({ name: 'ws', allowOther: true }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT', hint: expect.stringContaining('omit --allow-other') });
+    await expect(planMount({ name: 'ws', allowOther: false }, layout)).resolves.toMatchObject({ isNew: false });
     const link = join(home, 'link-to-src');
     await symlink(src, link);
     await expect(planMount({ name: 'ws', source: link }, layout)).resolves.toMatchObject({ isNew: false });
@@ -89,6 +91,19 @@ describe('planMount', () => {
     await saveConfig(plan.paths, plan.config);
     expect(await configForStart(plan.paths, plan.config)).toEqual({ config: plan.config, store: false });
     await expect(configForStart(plan.paths, { ...plan.config, readOnly: true })).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+    await expect(configForStart(plan.paths, { ...plan.config, allowOther: true })).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
+  });
+
+  it('--allow-other is stored in a new config (and only then), and read back as it was written', async () => {
+    const { src, layout } = await env();
+    const plain = await planMount({ name: 'ws', source: src }, layout);
+    expect(plain.config).not.toHaveProperty('allowOther');
+    const plan = await planMount({ name: 'ws', source: src, allowOther: true }, layout);
+    expect(plan.config.allowOther).toBe(true);
+    await materialize(plan);
+    await saveConfig(plan.paths, plan.config);
+    expect((await planMount({ name: 'ws' }, layout)).config.allowOther).toBe(true);
+    await expect(planMount({ name: 'ws', allowOther: true }, layout)).resolves.toMatchObject({ isNew: false });
   });
 
   it.each([

@@ -1,0 +1,101 @@
+/**
+ * The daemon's data path, mounted: the native core (libfuse 3 worker threads, native/) when its
+ * addon loads, else fuse-native with the passthrough ops in JavaScript. Both look the same to
+ * the daemon: counters for state.json, a backend view and load for the health monitor, a cancel
+ * that answers everything EIO (shutdown, a failed source), and whether the FUSE session still runs.
+ */
+import type { BackendView } from '../state/state-schema.js';
+import type { WorkspaceConfig } from '../state/workspace.js';
+import { holdsOpen } from '../sys/proc-fds.js';
+import { poolCallsPending } from '../sys/pool-calls.js';
+import { FUSE_SUBTYPE } from '../protocol/tag.js';
+import { MountieError } from '../errors.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
+import type { BackendLoad, HealthReport } from './backend/health.js';
+import type { Scheduler } from './backend/scheduler.js';
+import { backendView } from './backend/view.js';
+import { mountFuse, type MountedFuse } from './fuse/mount.js';
+import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
+import { chooseDataPath, type DataPathKind } from './native/choose.js';
+import { mountNative } from './native/mount.js';
+import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
+import { createPassthroughOps } from './passthrough/ops.js';
+import type { DaemonStateSink } from './state-sink.js';
+
+/** Native workers at most: a hung source holds one per stuck request (one per node, then fail-fast), the rest keep serving. */
+export const NATIVE_MAX_THREADS = 64;
+/** As the JS path's scheduler default. */
+const DEFAULT_DEADLINE_MS = 5000;
+
+export interface DataPath {
+  readonly kind: DataPathKind;
+  readonly mounted: MountedFuse;
+  backendView(health: HealthReport | undefined): BackendView;
+  load(): BackendLoad;
+  /** Answer every request in flight EIO now and every later one at once. */
+  cancel(reason: Error): void;
+  /** False once the FUSE session ended (the connection was aborted under the mount). */
+  sessionAlive(): boolean;
+  /** Source calls that never returned (each holds a thread until the process ends). */
+  stuckCalls(): number;
+}
+
+export interface MountDataPathOptions {
+  readonly config: WorkspaceConfig;
+  readonly fsname: string;
+  readonly state: DaemonStateSink;
+  /** JS path only: every source call goes through it; `backend` aborts it. */
+  readonly scheduler: Scheduler;
+  readonly backend: AbortController;
+  readonly signal: AbortSignal;
+  readonly deadlineMs: number | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  /** Why the JS path serves, when it was not asked for. */
+  readonly log: (line: string) => void;
+}
+
+export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPath> {
+  const { config } = opts;
+  // Checked by the CLI already; again here, as fuse.conf may have changed since the config was stored.
+  if (config.allowOther) await checkAllowOther();
+  const choice = chooseDataPath(opts.env);
+  if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native, or unset MOUNTIE_DATA_PATH to fall back to fuse-native' });
+  if (choice.kind === 'native') {
+    const m = await mountNative({
+      mountpoint: config.mountpoint,
+      source: config.source,
+      fsname: opts.fsname,
+      subtype: FUSE_SUBTYPE,
+      readOnly: config.readOnly,
+      allowOther: config.allowOther === true,
+      maxThreads: NATIVE_MAX_THREADS,
+      deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+      binding: choice.binding,
+    });
+    opts.state.useCounters((start) => nativeCounterSource(() => m.counters(), start));
+    let cancelled = 0;
+    return {
+      kind: 'native',
+      mounted: m,
+      backendView: (h) => nativeBackendView(m.counters(), NATIVE_MAX_THREADS, cancelled, h),
+      load: () => nativeLoad(m.counters(), NATIVE_MAX_THREADS),
+      cancel: () => void (cancelled += m.cancel()),
+      sessionAlive: () => !m.counters().loopEnded,
+      stuckCalls: () => m.counters().stuck + poolCallsPending(),
+    };
+  }
+  opts.log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
+  installFuseThreadCounter();
+  const ops = opts.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler }));
+  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly, allowOther: config.allowOther === true });
+  return {
+    kind: 'js',
+    mounted,
+    backendView: (h) => backendView(opts.scheduler.stats(), h, fuseThreadsCreated()),
+    load: () => ({ ...opts.scheduler.stats(), fuseThreads: fuseThreadsCreated() }),
+    cancel: (reason) => opts.backend.abort(reason),
+    // Our session holds /dev/fuse: an abort under a live mount ends it and fuse-native closes the fd.
+    sessionAlive: () => holdsOpen('/dev/fuse'),
+    stuckCalls: poolCallsPending,
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * Which data path a daemon serves through (issue 10): the native core by default when its addon
+ * loads, fuse-native when it does not (the reason in the log) or when MOUNTIE_DATA_PATH=js asks
+ * for it. state.json and `status --json` say which; the native core's counters reach state.json.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { CLI, isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { runCli, waitExit } from '../helpers/cli.js';
+import { daemonsOf, logOf, setupWorkspace } from '../helpers/daemons.js';
+import { loadNative } from '../../src/daemon/native/binding.js';
+import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
+
+const run = promisify(execFile);
+
+afterEach(reapAll);
+
+interface StateView {
+  status: string;
+  dataPath?: string;
+  cursor: number;
+  counters: { ops: Record<string, number>; bytesRead: number; bytesWritten: number; errors: number };
+  backend?: { limit: number; fuseThreads?: number; inFlight: number };
+}
+
+async function stateOnDisk(home: string): Promise<StateView> {
+  return JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'state.json'), 'utf8')) as StateView;
+}
+
+async function statusState(home: string): Promise<StateView | undefined> {
+  const r = await runCli(home, ['status', 'ws', '--json']);
+  return (JSON.parse(r.stdout) as { workspaces: { state?: StateView }[] }).workspaces[0]?.state;
+}
+
+/** A copy of the built CLI under test (its dist/) with no native/ beside it: the addon cannot load there. */
+async function copyWithoutAddon(): Promise<{ cli: string; remove: () => Promise<void> }> {
+  const copy = await mkdtemp(join(tmpdir(), 'mountie-noaddon-'));
+  await cp(dirname(dirname(CLI)), join(copy, 'dist'), { recursive: true });
+  await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.1.0', type: 'module' }));
+  await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  return { cli: join(copy, 'dist/cli/main.js'), remove: () => rm(copy, { recursive: true, force: true }) };
+}
+
+describe.skipIf(!loadNative().ok)('data path: native by default', () => {
+  it('state.json and status --json say native; ops, bytes and the change cursor reach state.json and continue across restarts', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    await writeFile(join(mp, 'b.txt'), 'bravo!\n');
+    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    const st = await waitFor('counters in state.json', async () => {
+      const s = await stateOnDisk(home);
+      return (s.counters.ops.write ?? 0) >= 1 && (s.counters.ops.read ?? 0) >= 1 ? s : undefined;
+    }, 10_000, 100);
+    expect(st).toMatchObject({ status: 'active', dataPath: 'native', counters: { bytesWritten: 7, bytesRead: 6 } });
+    expect(st.cursor).toBeGreaterThanOrEqual(2); // create + write
+    expect(st.backend).toMatchObject({ limit: 64, inFlight: 0 });
+    expect(await statusState(home)).toMatchObject({ dataPath: 'native', status: 'active' });
+    expect(await logOf(home, 'ws')).toContain('(data path: native)');
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    const stopped = await stateOnDisk(home);
+    expect(stopped.status).toBe('stopped');
+
+    // The cursor never goes backwards: the next daemon continues from what is on disk.
+    expect((await runCli(home, ['mount', 'ws', '--background'])).exitCode).toBe(0);
+    await writeFile(join(mp, 'c.txt'), 'c');
+    const again = await waitFor('cursor moved on', async () => {
+      const s = await stateOnDisk(home);
+      return s.cursor > stopped.cursor ? s : undefined;
+    }, 10_000, 100);
+    expect(again.cursor).toBeGreaterThanOrEqual(stopped.cursor + 2);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    expect(await isMounted(mp)).toBe(false);
+  });
+});
+
+describe('data path: fuse-native when the addon is missing or not wanted', () => {
+  it('a build without the addon falls back to fuse-native, says why in the log, and state.json says js', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const copy = await copyWithoutAddon();
+    try {
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background'], { env: { ...process.env, MOUNTIE_HOME: home } });
+      expect((await waitExit(child, 30_000)).code).toBe(0);
+      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+      const log = await logOf(home, 'ws');
+      expect(log).toMatch(/data path: fuse-native, the native core is unavailable: the native addon is not built/);
+      expect(log).toContain('(data path: js)');
+      expect((await stateOnDisk(home)).dataPath).toBe('js');
+      expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    } finally {
+      await copy.remove();
+    }
+  });
+
+  it('MOUNTIE_DATA_PATH=native without the addon fails to start (exit 4, ERR_MOUNT_FAILED) and leaves nothing', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const copy = await copyWithoutAddon();
+    try {
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background', '--json'], {
+        env: { ...process.env, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      expect((await waitExit(child, 30_000)).code).toBe(4);
+      const doc = JSON.parse(out) as { error: { code: string; message: string } };
+      expect(doc.error.code).toBe('ERR_MOUNT_FAILED');
+      expect(doc.error.message).toContain('MOUNTIE_DATA_PATH=native');
+      expect(await isMounted(mp)).toBe(false);
+      expect(await daemonsOf(home, 'ws')).toEqual([]);
+    } finally {
+      await copy.remove();
+    }
+  });
+
+  it('MOUNTIE_DATA_PATH=js serves through fuse-native although the addon loads', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env: { MOUNTIE_DATA_PATH: 'js' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    expect(await logOf(home, 'ws')).toContain('data path: fuse-native (MOUNTIE_DATA_PATH=js)');
+    expect((await statusState(home))?.dataPath).toBe('js');
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  });
+});
+
+describe.each(loadNative().ok ? (['native', 'js'] as const) : (['js'] as const))('mount --allow-other (%s data path)', (path) => {
+  it('lets another user in under kernel permission checks; stored in the config, so the next mount keeps it', async () => {
+    const { home, src } = await setupWorkspace();
+    await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
+    const mp = join(home, 'shared');
+    await mkdir(mp, { mode: 0o755 });
+    await mkdir(join(src, 'private'), { mode: 0o700 });
+    await writeFile(join(src, 'private', 'p.txt'), 'secret');
+    const env = { MOUNTIE_DATA_PATH: path };
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--at', mp, '--allow-other', '--background'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const as = (cmd: string, ...args: string[]): Promise<{ stdout: string }> => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args]);
+    const check = async (): Promise<void> => {
+      expect(mountAt(await readMountInfo(), mp)?.superOptions.split(',')).toEqual(expect.arrayContaining(['allow_other', 'default_permissions']));
+      expect((await as('cat', join(mp, 'a.txt'))).stdout).toBe('alpha\n');
+      await expect(as('cat', join(mp, 'private', 'p.txt'))).rejects.toMatchObject({ stderr: expect.stringContaining('Permission denied') });
+    };
+    await check();
+    expect(JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8'))).toMatchObject({ allowOther: true });
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    expect((await runCli(home, ['mount', 'ws', '--background'], { env })).exitCode).toBe(0);
+    await check();
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  });
+
+  it('--allow-other on a workspace stored without it is refused (exit 2, ERR_CONFIG_CONFLICT) and changes nothing', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const env = { MOUNTIE_DATA_PATH: path };
+    expect((await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env })).exitCode).toBe(0);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    const before = await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8');
+    const r = await runCli(home, ['mount', 'ws', '--allow-other', '--json'], { env });
+    expect(r.exitCode).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_CONFIG_CONFLICT');
+    expect(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).toBe(before);
+    expect(await isMounted(mp)).toBe(false);
+  });
+});
