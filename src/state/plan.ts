@@ -244,9 +244,10 @@ async function plan(req: MountRequest, layout: HomeLayout, cwd: string): Promise
   }
   const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home));
   const reconfiguredConfig = (s: WorkspaceConfig): WorkspaceConfig => {
-    const { allowOther: _old, ...rest } = s;
-    const allowOther = req.allowOther ?? s.allowOther === true;
-    return { ...rest, source, mountpoint, readOnly: req.readOnly ?? s.readOnly, ...(allowOther ? { allowOther: true } : {}) };
+    const next: WorkspaceConfig = { ...s, source, mountpoint, readOnly: req.readOnly ?? s.readOnly };
+    // Stored only when set, as a first mount stores it.
+    if (req.allowOther === false) delete (next as { allowOther?: boolean }).allowOther;
+    return req.allowOther === true ? { ...next, allowOther: true } : next;
   };
   const config: WorkspaceConfig = stored
     ? reconfigured
