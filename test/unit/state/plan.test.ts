@@ -106,6 +106,20 @@ describe('planMount', () => {
     await expect(planMount({ name: 'ws', allowOther: true }, layout)).resolves.toMatchObject({ isNew: false });
   });
 
+  it('--reconfigure turns --allow-other on and off (--no-allow-other drops it), naming the flag in a conflict otherwise', async () => {
+    const { src, layout } = await env();
+    const first = await planMount({ name: 'ws', source: src }, layout);
+    await materialize(first);
+    await saveConfig(first.paths, first.config);
+    const on = await planMount({ name: 'ws', allowOther: true, reconfigure: true }, layout);
+    expect(on).toMatchObject({ reconfigured: true, config: { allowOther: true } });
+    await saveConfig(on.paths, on.config);
+    await expect(planMount({ name: 'ws', allowOther: false }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT', data: { option: '--no-allow-other' } });
+    const off = await planMount({ name: 'ws', allowOther: false, reconfigure: true }, layout);
+    expect(off.reconfigured).toBe(true);
+    expect(off.config).not.toHaveProperty('allowOther');
+  });
+
   it.each([
     [{ source: '' }, 'ERR_INVALID_OPTION'],
     [{ at: '' }, 'ERR_INVALID_OPTION'],
