@@ -4,6 +4,7 @@ import { writeFileDurable } from './atomic.js';
 import { ensureDir } from './dirs.js';
 import type { WorkspacePaths } from './paths.js';
 
+/** The `schema` field of workspace.json. */
 export const WORKSPACE_SCHEMA = 'mountie.workspace/v1';
 
 /** workspace.json: what a workspace is. Written once on first use, reused after. */
@@ -16,6 +17,7 @@ export interface WorkspaceConfig {
   readonly createdAt: string;
 }
 
+/** A workspace's stored config, or undefined when it has none; a corrupt one throws `ERR_CONFIG_CORRUPT`. */
 export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig | undefined> {
   let text: string;
   try {
