@@ -31,6 +31,7 @@ export interface ReapReport {
   readonly removed: boolean;
 }
 
+/** How a reap ends. */
 export interface ReapOptions {
   /** Remove the directory afterwards (never while anything is still mounted below it). Default false. */
   readonly remove?: boolean;

@@ -31,6 +31,7 @@ export interface TestSession {
   close(): Promise<ReapReport>;
 }
 
+/** Where the session lives and which runner its reaper watches. */
 export interface TestSessionOptions {
   /** Where the session directory is created. Default: the OS temp directory. */
   readonly parent?: string;
