@@ -2,9 +2,10 @@
  * The test session reaper's process (src/testing/session.ts starts it): `node test-reaper.js <dir>
  * <runnerPid> <runnerStartTime>`. It says "watching" on stdout, then waits for the runner's end: its
  * stdin closing (the runner died or closed the session) or the runner's pid no longer naming the
- * same process (polled every 200 ms). Then it reaps the session directory (every daemon and mount
+ * same process (two polls 200 ms apart). Then it reaps the session directory (every daemon and mount
  * of it, src/testing/reap.ts), logs what it did on stderr (the session's log file) and exits.
  */
+import { existsSync } from 'node:fs';
 import { readProcStat } from '../sys/proc-stat-scan.js';
 import { reapUnder } from '../testing/reap.js';
 
@@ -13,9 +14,12 @@ const runnerPid = Number(pidText);
 const runnerStart = Number(startText);
 const POLL_MS = 200;
 
-function runnerAlive(): boolean {
+/** The runner, as far as /proc says: 'gone' only on proof (no /proc entry, another start time, a zombie). */
+function runnerState(): 'alive' | 'gone' | 'unknown' {
   const st = readProcStat(runnerPid);
-  return st !== undefined && st.state !== 'Z' && st.startTime === runnerStart;
+  if (st !== undefined) return st.state !== 'Z' && st.startTime === runnerStart ? 'alive' : 'gone';
+  // An unreadable stat is not a death (a failed read under load): only a missing /proc entry is.
+  return existsSync(`/proc/${runnerPid}`) ? 'unknown' : 'gone';
 }
 
 if (!dir || !Number.isSafeInteger(runnerPid) || runnerPid <= 1 || !Number.isSafeInteger(runnerStart)) {
@@ -23,8 +27,11 @@ if (!dir || !Number.isSafeInteger(runnerPid) || runnerPid <= 1 || !Number.isSafe
   process.exitCode = 2;
 } else {
   let done = false;
+  // Reaping a live run would kill its daemons mid-test: two polls in a row must see the runner gone.
+  let goneSeen = 0;
   const poll = setInterval(() => {
-    if (!runnerAlive()) void reap('runner gone');
+    goneSeen = runnerState() === 'gone' ? goneSeen + 1 : 0;
+    if (goneSeen >= 2) void reap(`runner ${runnerPid} gone`);
   }, POLL_MS);
   const reap = async (why: string): Promise<void> => {
     if (done) return;

@@ -4,7 +4,8 @@
  * SIGKILL. The reaper is detached (its own session and process group: a Ctrl-C or a kill of the
  * runner's group does not reach it) and learns of the runner's death two ways: its stdin, a pipe
  * whose only writer is the runner, ends (at once, whatever killed the runner); and a poll of the
- * runner's pid and start time every 200 ms, for a write end some child inherited after all.
+ * runner's pid and start time every 200 ms (gone on two polls in a row), for a write end some
+ * child inherited after all.
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, open, unlink } from 'node:fs/promises';
@@ -27,7 +28,7 @@ export interface TestSession {
   readonly dir: string;
   /** The reaper process watching the runner. */
   readonly reaperPid: number;
-  /** Reap the session now and end the reaper; resolves with what the reap did. Idempotent. */
+  /** Reap the session now and end the reaper; resolves with what the reap did. Idempotent. Rejects when the reaper had already ended (it reaped while the runner lived). */
   close(): Promise<ReapReport>;
 }
 
@@ -79,13 +80,24 @@ export async function startTestSession(opts: TestSessionOptions = {}): Promise<T
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   if (opts.exportEnv !== false) process.env[SESSION_ENV] = dir;
 
+  // The reaper ends only after the runner did or close() asked: ending earlier means it reaped a
+  // live run (its daemons killed mid-test). close() then fails, and its log stays.
+  let closeCalled = false;
+  let exitedEarly = false;
+  child.once('exit', () => {
+    if (!closeCalled) exitedEarly = true;
+  });
   let closing: Promise<ReapReport> | undefined;
   return {
     dir,
     reaperPid: child.pid as number,
     close() {
+      closeCalled = true;
       closing ??= (async () => {
         const report = await reapUnder(dir, { remove: true });
+        if (exitedEarly) {
+          throw new MountieError('ERR_INTERNAL', `the test reaper ${child.pid} ended before the session was closed (it may have reaped a live run); see ${dir}.reaper.log`, { data: { pid: child.pid, path: `${dir}.reaper.log` } });
+        }
         // Ending stdin tells the reaper to reap (nothing left now) and exit.
         const exited = new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) resolve();
