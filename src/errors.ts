@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'ERR_ENVIRONMENT'
   | 'ERR_ALLOW_OTHER_DENIED';
 
+/** An error's machine-readable details (the pid, path or workspace it is about). */
 export interface ErrorData {
   readonly pid?: number;
   readonly path?: string;
@@ -52,6 +53,7 @@ export interface ErrorData {
   readonly [key: string]: unknown;
 }
 
+/** Every failure mountie reports: a stable `code` to match on, `data` fields, a `hint` saying what to do, the `cause` chained. */
 export class MountieError extends Error {
   readonly code: ErrorCode;
   readonly data: ErrorData;
@@ -65,6 +67,7 @@ export class MountieError extends Error {
     this.hint = opts.hint;
   }
 
+  /** The `error` object of a `mountie.error/v1` document. */
   toJSON(): { code: ErrorCode; message: string; hint?: string; data: ErrorData } {
     return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}), data: this.data };
   }
@@ -106,6 +109,7 @@ export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_ALLOW_OTHER_DENIED',
 ]);
 
+/** Is `err` a {@link MountieError}? */
 export function isMountieError(err: unknown): err is MountieError {
   return err instanceof MountieError;
 }

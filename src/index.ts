@@ -1,8 +1,8 @@
-// mountie as a library. Subpaths (mountie/launcher, mountie/daemon, mountie/state, mountie/sys)
-// mirror the architecture; this root re-exports them as namespaces plus the error type.
+// mountie as a library: the controlling side (launch, stop, status, discover), the daemon side
+// (runDaemon), the files on disk (read only) and the error type. The same names, split by side, are
+// the subpaths `mountie/launcher`, `mountie/daemon`, `mountie/state`. Importing any of them has no
+// side effect (no native module, no patch, no handler).
 export { MountieError, isMountieError, type ErrorCode, type ErrorData } from './errors.js';
-export * as launcher from './launcher/index.js';
-export * as daemon from './daemon/index.js';
-export * as state from './state/index.js';
-export * as protocol from './protocol/index.js';
-export * as sys from './sys/index.js';
+export * from './launcher/index.js';
+export * from './daemon/index.js';
+export * from './state/index.js';

@@ -23,6 +23,7 @@ export function testHooksFromEnv(env: NodeJS.ProcessEnv): TestHooks {
   };
 }
 
+/** What {@link runDaemon} needs: the home, the workspace, this instance's id (the launcher passes it), and optional callbacks. */
 export interface DaemonOptions {
   readonly layout: HomeLayout;
   readonly workspace: string;

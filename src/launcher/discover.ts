@@ -17,6 +17,7 @@ export interface Daemon extends DaemonRef {
   readonly argv: readonly string[];
 }
 
+/** What {@link discover} found for one workspace, unjudged. */
 export interface Discovery {
   readonly workspace: string;
   readonly paths: WorkspacePaths;

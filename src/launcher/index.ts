@@ -1,5 +1,7 @@
-// The controlling side: start a daemon and wait for READY, discover, stop, inspect.
-export { startDaemon, DEFAULT_READY_TIMEOUT_MS, DAEMON_THREADPOOL_SIZE, type StartOptions, type StartResult } from './start.js';
-export { discover, homeFacts, type Daemon, type Discovery, type Snapshot, type HomeFacts } from './discover.js';
-export { stopWorkspace, DEFAULT_GRACE_MS, type StopOptions, type StopReport, type ProcessEnd } from './stop.js';
-export { inspectWorkspace, listWorkspaces, type WorkspaceStatus, type Verdict } from './inspect.js';
+// The controlling side: start a daemon and wait until its mount is usable, stop it, tell its
+// status, discover what runs. Everything else in src/launcher is internal.
+export { launch, stop, status, discover, type HomeOption, type LaunchOptions, type StopCallOptions } from './api.js';
+export { DEFAULT_READY_TIMEOUT_MS, type StartResult } from './start.js';
+export { DEFAULT_GRACE_MS, type StopReport, type ProcessEnd } from './stop.js';
+export type { Daemon, Discovery } from './discover.js';
+export type { WorkspaceStatus, Verdict, DaemonView } from './inspect.js';

@@ -9,6 +9,7 @@ import type { Discovery, HomeFacts, Snapshot } from './discover.js';
 /** running: a daemon serves it; leftovers: something is left that nobody serves; failed: its daemon runs but the mount failed; stopped: nothing. */
 export type Verdict = 'running' | 'leftovers' | 'failed' | 'stopped';
 
+/** One daemon as `status` shows it. */
 export interface DaemonView {
   readonly pid: number;
   readonly uptimeSec: number | undefined;
@@ -19,6 +20,7 @@ export interface DaemonView {
   readonly exiting?: boolean;
 }
 
+/** One workspace as `mountie status` shows it; `verdict` sums it up. */
 export interface WorkspaceStatus {
   readonly workspace: string;
   readonly verdict: Verdict;

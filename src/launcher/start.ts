@@ -30,6 +30,7 @@ export interface StartOptions {
   readonly spawn?: (cmd: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
 }
 
+/** The daemon a launch started, once its mount is usable. */
 export interface StartResult {
   readonly pid: number;
   readonly instanceId: string;
@@ -37,6 +38,7 @@ export interface StartResult {
   readonly logFile: string;
 }
 
+/** How long a launch waits for the daemon's READY and its mount, by default (ms). */
 export const DEFAULT_READY_TIMEOUT_MS = 15_000;
 export const DAEMON_THREADPOOL_SIZE = 64;
 

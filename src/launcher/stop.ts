@@ -18,6 +18,7 @@ import { exitingThreads, signalDaemon, sweepSession, waitGone, waitThreadsGone, 
 /** How each daemon ended. 'appeared': started while we stopped, never signalled by us. */
 export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone' | 'appeared';
 
+/** How a stop went: each daemon and how it ended, what was cleaned, what survived (`ok` false then). */
 export interface StopReport {
   readonly workspace: string;
   readonly processes: readonly { pid: number; ended: ProcessEnd; inPidfile: boolean }[];

@@ -1,5 +1,6 @@
 import { MountieError } from '../errors.js';
 
+/** What a workspace name must match. */
 export const WORKSPACE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 /** Workspace names become directory names and argv tokens: a strict pattern, nothing else. */

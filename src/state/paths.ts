@@ -12,6 +12,7 @@ export interface HomeLayout {
   readonly mntDir: string;
 }
 
+/** Where one workspace's files sit (see the README, "Where files live"). */
 export interface WorkspacePaths {
   readonly name: string;
   readonly dir: string;
@@ -26,6 +27,7 @@ export interface WorkspacePaths {
   readonly demoSource: string;
 }
 
+/** The home as the `mountie` command resolves it: `MOUNTIE_HOME`, else `$XDG_STATE_HOME/mountie`, else `~/.local/state/mountie`. */
 export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomeLayout {
   // The pidfile's place never depends on XDG_RUNTIME_DIR: a stop from cron or sudo (without it)
   // must find the same files as the shell that started the daemon.
@@ -37,6 +39,7 @@ export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomeLayout {
   return { home, workspacesDir: join(home, 'workspaces'), mntDir: join(home, 'mnt') };
 }
 
+/** The paths of one workspace's files in a home. */
 export function workspacePaths(layout: HomeLayout, name: string): WorkspacePaths {
   const dir = join(layout.workspacesDir, name);
   return {

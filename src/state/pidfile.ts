@@ -2,6 +2,7 @@ import { readFile, unlink } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
 import { writeFileDurable } from './atomic.js';
 
+/** The `schema` field of daemon.pid. */
 export const PIDFILE_SCHEMA = 'mountie.pid/v1';
 
 /**
@@ -25,11 +26,13 @@ export interface PidfileDoc {
   readonly startedAt: string;
 }
 
+/** A pidfile as read: absent, unusable (with why), or its document. */
 export type PidfileRead =
   | { readonly kind: 'absent' }
   | { readonly kind: 'corrupt'; readonly reason: string }
   | { readonly kind: 'ok'; readonly doc: PidfileDoc };
 
+/** Read a workspace's daemon.pid without judging it (whether its process lives is {@link discover}'s job). */
 export async function readPidfile(path: string): Promise<PidfileRead> {
   let text: string;
   try {

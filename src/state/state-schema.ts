@@ -6,8 +6,10 @@
 import { open, readFile } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
 
+/** The `schema` field of state.json. */
 export const STATE_SCHEMA = 'mountie.state/v1';
 
+/** A daemon's life as state.json tells it: `active` serves, `degraded`/`failed` name the source's trouble. */
 export type DaemonStatus = 'starting' | 'active' | 'degraded' | 'stopping' | 'stopped' | 'failed';
 
 export const DAEMON_STATUSES: readonly DaemonStatus[] = ['starting', 'active', 'degraded', 'stopping', 'stopped', 'failed'];
@@ -78,6 +80,7 @@ export interface StateHeader {
   readonly health: WriterHealth;
 }
 
+/** state.json (`mountie.state/v1`): written only by the daemon holding the lock, fenced by its epoch. */
 export type StateDoc = StateHeader & DaemonState;
 
 export type ReadStateReason = 'missing' | 'unreadable' | 'corrupt' | 'schema';

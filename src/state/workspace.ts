@@ -4,6 +4,7 @@ import { writeFileDurable } from './atomic.js';
 import { ensureDir } from './dirs.js';
 import type { WorkspacePaths } from './paths.js';
 
+/** The `schema` field of workspace.json. */
 export const WORKSPACE_SCHEMA = 'mountie.workspace/v1';
 
 /** workspace.json: what a workspace is. Written once on first use, reused after. */
@@ -24,6 +25,7 @@ function normalized(doc: Partial<WorkspaceConfig>): WorkspaceConfig {
   return { ...rest, readOnly: doc.readOnly === true, ...(allowOther === true ? { allowOther: true } : {}) } as WorkspaceConfig;
 }
 
+/** A workspace's stored config, or undefined when it has none; a corrupt one throws `ERR_CONFIG_CORRUPT`. */
 export async function loadConfig(paths: WorkspacePaths): Promise<WorkspaceConfig | undefined> {
   let text: string;
   try {

@@ -1,6 +1,6 @@
 /** Listing every process: /proc in parallel, or `ps` where there is no /proc. */
 import { readdir } from 'node:fs/promises';
-import psList from 'ps-list';
+import type psListFn from 'ps-list';
 import { errnoCode } from '../errors.js';
 import { readProcWith, type ProcInfo } from './proc-read.js';
 
@@ -8,7 +8,7 @@ export interface ScanOptions {
   readonly procRoot?: string;
   /** cmdline reads in flight: measured flat from 8 to 32 on 2 CPUs; 16 leaves headroom. */
   readonly concurrency?: number;
-  readonly psList?: typeof psList;
+  readonly psList?: typeof psListFn;
 }
 
 /** Every process on the machine, read from /proc; via `ps` where there is no /proc. */
@@ -19,7 +19,9 @@ export async function scanProcesses(opts: ScanOptions = {}): Promise<ProcInfo[]>
     names = await readdir(procRoot);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
-    return scanWithPs(opts.psList ?? psList);
+    // Loaded only here: ps-list imports node:process, whose module facade creates the stdio
+    // streams; importing mountie must not.
+    return scanWithPs(opts.psList ?? (await import('ps-list')).default);
   }
   const pids = names.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number);
   const out: ProcInfo[] = [];
@@ -42,7 +44,7 @@ export async function scanProcesses(opts: ScanOptions = {}): Promise<ProcInfo[]>
  * effort and mark the entry argvExact: false. There is no state letter ('?'), and startTime is
  * ps's start date in whole seconds since the epoch, not clock ticks since boot.
  */
-async function scanWithPs(list: typeof psList): Promise<ProcInfo[]> {
+async function scanWithPs(list: typeof psListFn): Promise<ProcInfo[]> {
   return (await list({ all: true })).map((p) => ({
     pid: p.pid,
     ppid: p.ppid,

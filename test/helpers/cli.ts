@@ -9,8 +9,10 @@ export interface CliResult {
 }
 
 /** Run the built CLI against a home, bounded; never throws on a non-zero exit. */
-export async function runCli(home: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  const r = await execa(process.execPath, [CLI, ...args], {
+/** `wrap`: a command the CLI runs under, e.g. `nsenter --mount=… --` (test/helpers/mount-ns.ts). */
+export async function runCli(home: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[] } = {}): Promise<CliResult> {
+  const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
+  const r = await execa(cmd as string, [...pre, CLI, ...args], {
     env: { ...process.env, MOUNTIE_HOME: home, ...opts.env },
     reject: false,
     timeout: opts.timeoutMs ?? 30_000,

@@ -1,7 +1,9 @@
 /**
- * Test sandbox: a temporary MOUNTIE_HOME per test, and a reaper that, in teardown and even
- * after a failed assertion, kills every process that carries that home in its environment
- * (the label, as Ryuk's) and detaches every mount below it.
+ * Test sandbox: a temporary MOUNTIE_HOME per test (inside the run's test session, see
+ * test/global-setup.ts), and a reaper that, in teardown and even after a failed assertion, does what
+ * mountie/testing's reap does (every daemon proven to be the home's, every mount below it or tagged
+ * for it), then kills every other process that carries that home in its environment (the label, as
+ * Ryuk's: readers, fixtures, daemons of an older build under test) and detaches what is left.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +12,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { abortConnection, unmountPath } from '../../src/sys/fusermount.js';
 import { readStatNow } from '../../src/sys/proc.js';
+import { reapUnder } from '../../src/testing/reap.js';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 /** The built CLI under test; MOUNTIE_TEST_CLI runs the same tests against another build (e.g. to see a new test fail on the old one). */
@@ -76,7 +79,8 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
 }
 
 export async function reapHome(home: string): Promise<{ killed: number[]; unmounted: string[] }> {
-  const unmounted: string[] = [];
+  const first = await reapUnder(home);
+  const unmounted: string[] = [...first.unmounted];
   // Abort first: a wedged daemon would otherwise keep its readers (and our kill) waiting.
   for (const e of await readMountInfo()) {
     if (e.mountPoint === home || e.mountPoint.startsWith(home + '/')) {

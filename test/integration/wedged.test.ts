@@ -18,7 +18,8 @@ import { makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js'
 import { runCli, waitExit } from '../helpers/cli.js';
 import { daemonsOf, logOf, pidfileOf } from '../helpers/daemons.js';
 import { collect, procState, processesUsing, runBounded, threadStates, wchanOf } from '../helpers/stuck.js';
-import { readMountInfo } from '../../src/sys/mountinfo.js';
+import { readMountInfo, type MountEntry } from '../../src/sys/mountinfo.js';
+import { privateMountNamespace } from '../helpers/mount-ns.js';
 import { runFile } from '../../src/sys/run.js';
 
 const FUSECTL = '/sys/fs/fuse/connections';
@@ -29,13 +30,13 @@ interface StopDoc {
   workspaces: { processes: { pid: number; ended: string }[]; cleaned: { mount: boolean; aborted: boolean }; survivors: number[]; notes: string[]; ok: boolean }[];
 }
 
-async function setup(fault: string, path: 'js' | 'native' = 'js'): Promise<{ home: string; mp: string; pid: number }> {
+async function setup(fault: string, path: 'js' | 'native' = 'js', wrap: readonly string[] = []): Promise<{ home: string; mp: string; pid: number }> {
   const home = await makeHome('mountie-wedged-');
   const src = join(home, 'src');
   await mkdir(src);
   // Never read before the wedge, so every read below must ask the daemon (no page cache).
   for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${i}`), randomBytes(256 * 1024));
-  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault, MOUNTIE_DATA_PATH: path } });
+  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault, MOUNTIE_DATA_PATH: path }, wrap });
   expect(r.exitCode, r.stderr).toBe(0);
   const { pid, mountpoint } = JSON.parse(r.stdout) as { pid: number; mountpoint: string };
   await waitFor('fault armed', async () => ((await logOf(home, 'ws')).includes('on SIGUSR2') ? true : undefined));
@@ -57,8 +58,9 @@ function track(child: ChildProcess, what: string): Reader {
  * (a line on stdin): the read then waits in the kernel for a page the daemon never fills, in
  * state D.
  */
-function openedReader(home: string, file: string): Reader {
-  const child = spawnTracked('bash', ['-c', 'exec 3<"$1" && read -r _ && exec cat <&3', 'reader', file], {
+function openedReader(home: string, file: string, wrap: readonly string[] = []): Reader {
+  const [cmd, ...pre] = [...wrap, 'bash'];
+  const child = spawnTracked(cmd as string, [...pre, '-c', 'exec 3<"$1" && read -r _ && exec cat <&3', 'reader', file], {
     env: { ...process.env, MOUNTIE_HOME: home },
     stdio: ['pipe', 'ignore', 'pipe'],
   });
@@ -66,8 +68,9 @@ function openedReader(home: string, file: string): Reader {
 }
 
 /** A reader that looks a name up after the wedge: it waits for the daemon's LOOKUP answer. */
-function lookupReader(home: string, cmd: string, args: string[]): Reader {
-  const child = spawnTracked(cmd, args, { env: { ...process.env, MOUNTIE_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
+function lookupReader(home: string, cmd: string, args: string[], wrap: readonly string[] = []): Reader {
+  const [run, ...pre] = [...wrap, cmd];
+  const child = spawnTracked(run as string, [...pre, ...args], { env: { ...process.env, MOUNTIE_HOME: home }, stdio: ['ignore', 'ignore', 'pipe'] });
   return track(child, `${cmd} ${args.join(' ')}`);
 }
 
@@ -89,16 +92,16 @@ async function expectReadersFailed(readers: readonly Reader[]): Promise<void> {
 }
 
 /** Nothing is left on the mount: no daemon, no task in D, no process using it, no mount. */
-async function expectNothingLeft(home: string, mp: string, pid: number): Promise<void> {
+async function expectNothingLeft(home: string, mp: string, pid: number, mountinfo: () => Promise<MountEntry[]> = readMountInfo): Promise<void> {
   expect(await daemonsOf(home, 'ws')).toEqual([]);
   expect([...(await threadStates(pid)).values()].filter((s) => s !== 'Z')).toEqual([]);
   expect(await processesUsing(mp)).toEqual([]);
-  expect((await readMountInfo()).filter((e) => e.mountPoint === mp)).toEqual([]);
+  expect((await mountinfo()).filter((e) => e.mountPoint === mp)).toEqual([]);
   expect(await pidfileOf(home, 'ws')).toBeUndefined();
 }
 
-async function fusectlMounted(): Promise<boolean> {
-  return (await readMountInfo()).some((e) => e.mountPoint === FUSECTL && e.fstype === 'fusectl');
+async function fusectlMounted(mountinfo: () => Promise<MountEntry[]> = readMountInfo): Promise<boolean> {
+  return (await mountinfo()).some((e) => e.mountPoint === FUSECTL && e.fstype === 'fusectl');
 }
 
 /** A daemon one of whose pool threads waits on its own mount (the JS thread spins), with `n` readers holding files open there. */
@@ -206,26 +209,29 @@ describe('a wedged daemon', () => {
     await expectNothingLeft(home, mp, pid);
   });
 
-  it('the same with fusectl not mounted: stop mounts it to reach the abort file', async () => {
-    const { home, mp, pid } = await setup('self-touch-on-usr2');
-    const readers = await wedgeOnSelf(home, mp, pid);
-    const before = await fusectlMounted();
-    try {
-      if (before) {
-        const u = await runFile('umount', [FUSECTL], 5000);
-        expect(u.exitCode, `umount ${FUSECTL}: ${u.stderr}`).toBe(0);
-      }
-      expect(await fusectlMounted()).toBe(false);
-      const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
-      expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
-      expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
-      expect(await fusectlMounted()).toBe(true);
-      await expectReadersFailed(readers);
-      await expectNothingLeft(home, mp, pid);
-    } finally {
-      // Leave the machine as we found it (the reaper needs fusectl too).
-      if (before && !(await fusectlMounted())) await runFile('mount', ['-t', 'fusectl', 'none', FUSECTL], 5000);
+  it('the same with fusectl not mounted: stop mounts it to reach the abort file (in a mount namespace of its own: the host keeps its fusectl)', async () => {
+    // fusectl is machine-wide state every other test and daemon uses: it is unmounted only inside a
+    // private mount namespace, where the daemon, its readers and stop all run.
+    const ns = await privateMountNamespace();
+    const hostFusectl = async (): Promise<number | undefined> => (await readMountInfo()).find((e) => e.mountPoint === FUSECTL && e.fstype === 'fusectl')?.mountId;
+    const hostBefore = await hostFusectl();
+    if (await fusectlMounted(ns.mountinfo)) {
+      const u = await runFile(ns.enter[0] as string, [...ns.enter.slice(1), 'umount', FUSECTL], 5000);
+      expect(u.exitCode, `umount ${FUSECTL} in the namespace: ${u.stderr}`).toBe(0);
     }
+    expect(await fusectlMounted(ns.mountinfo)).toBe(false);
+    const { home, mp, pid } = await setup('self-touch-on-usr2', 'js', ns.enter);
+    const readers = await wedgeOnSelf(home, mp, pid, ns.enter);
+    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000, wrap: ns.enter });
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
+    expect(await fusectlMounted(ns.mountinfo)).toBe(true);
+    await expectReadersFailed(readers);
+    await expectNothingLeft(home, mp, pid, ns.mountinfo);
+    // The host never saw any of it: the very same fusectl mount (or none) as before, and the test's
+    // mount never appeared there.
+    expect(await hostFusectl()).toBe(hostBefore);
+    expect((await readMountInfo()).filter((e) => e.mountPoint === mp)).toEqual([]);
   });
 });
 
@@ -233,13 +239,13 @@ describe('a wedged daemon', () => {
  * SIGUSR2 makes the daemon stat a file on its own mount from its JS thread; wait until that
  * thread sleeps in the kernel waiting for itself, with readers stuck behind it. Returns them.
  */
-async function wedgeOnSelf(home: string, mp: string, pid: number): Promise<Reader[]> {
-  const opened = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
+async function wedgeOnSelf(home: string, mp: string, pid: number, wrap: readonly string[] = []): Promise<Reader[]> {
+  const opened = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`), wrap));
   await waitFor('files opened', async () => ((await processesUsing(mp)).length >= opened.length ? true : undefined));
   process.kill(pid, 'SIGUSR2');
   await waitFor('daemon waiting on itself', async () => ((await wchanOf(pid)) === 'request_wait_answer' ? true : undefined), 5000);
   for (const r of opened) r.child.stdin?.write('go\n');
-  const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')]), lookupReader(home, 'cat', [join(mp, 'f5')])];
+  const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')], wrap), lookupReader(home, 'cat', [join(mp, 'f5')], wrap)];
   await waitFor('readers in D', async () => ((await Promise.all(opened.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000).catch(
     async (err: unknown) => {
       throw new Error(`readers not stuck:\n${await describeReaders(readers)}`, { cause: err });

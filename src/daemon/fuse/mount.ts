@@ -73,11 +73,13 @@ function safeUnmount(mnt: string, cb: (err: Error | null) => void): void {
   );
 }
 
-/** Idempotent; runs at import so no Fuse instance in this process can reach the shell version. */
+/**
+ * Idempotent. mountFuse calls it before it creates a Fuse instance, so no mount of ours can reach
+ * the shell version; it is not run at import (importing mountie patches nothing).
+ */
 export function installSafeUnmount(): void {
   if (Fuse.unmount !== safeUnmount) Fuse.unmount = safeUnmount;
 }
-installSafeUnmount();
 
 export function checkName(what: string, value: string): void {
   if (!SAFE_NAME.test(value)) {

@@ -1,0 +1,113 @@
+/**
+ * The controlling side in four calls, what the `mountie` command does for `mount --background`,
+ * `stop` and `status`: each takes the home (`MOUNTIE_HOME` or the XDG default when not given)
+ * and reads the process and mount tables itself.
+ */
+import { fileURLToPath } from 'node:url';
+import { MountieError } from '../errors.js';
+import { resolveHome, type HomeLayout } from '../state/paths.js';
+import { planMount } from '../state/plan.js';
+import { materialize } from '../state/materialize.js';
+import { validateName } from '../state/names.js';
+import { PENDING_CONFIG_ENV } from '../state/workspace.js';
+import { fromSystemError } from '../sys/errno-error.js';
+import { readMountInfo } from '../sys/mountinfo.js';
+import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { discover as discoverIn, homeFacts, type Discovery } from './discover.js';
+import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspect.js';
+import { startDaemon, type StartResult } from './start.js';
+import { stopWorkspace, type StopReport } from './stop.js';
+
+/** The entry every daemon runs (`node <cli> mount <ws> --daemon-child …`), beside this package's launcher. */
+const CLI_ENTRY = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+/** Which home to act on. */
+export interface HomeOption {
+  /** The home directory (what `MOUNTIE_HOME` names). Default: from `env`, as the `mountie` command resolves it. */
+  readonly home?: string;
+  /** The environment the home is resolved from and the daemon inherits. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface LaunchOptions extends HomeOption {
+  /** The directory to serve. Required on a workspace's first mount (except `demo`); later mounts reuse the stored one. */
+  readonly source?: string;
+  /** The mountpoint. Default `<home>/mnt/<workspace>`. */
+  readonly at?: string;
+  readonly readOnly?: boolean;
+  /** How long to wait for the daemon's READY and its mount. Default 15 000 ms. */
+  readonly readyTimeoutMs?: number;
+}
+
+function layoutOf(opts: HomeOption): HomeLayout {
+  const env = opts.env ?? process.env;
+  return resolveHome(opts.home === undefined ? env : { ...env, MOUNTIE_HOME: opts.home });
+}
+
+/**
+ * Start a detached daemon for `workspace` and resolve once its mount is usable (the daemon said
+ * READY and `/proc/self/mountinfo` shows its mount). Bad input rejects before anything is written;
+ * a daemon that fails to start is reaped, nothing of it is left running.
+ *
+ * @throws {@link MountieError} `ERR_WORKSPACE_LOCKED` when a daemon already serves it, a usage code
+ * (`ERR_INVALID_NAME`, `ERR_SOURCE_*`, `ERR_MOUNTPOINT_*`, …) for bad input, `ERR_DAEMON_EXITED` or
+ * `ERR_START_TIMEOUT` when the daemon did not come up.
+ */
+export async function launch(workspace: string, opts: LaunchOptions = {}): Promise<StartResult> {
+  const layout = layoutOf(opts);
+  const plan = await planMount({ name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly }, layout);
+  const now = await discover(plan.config.name, { home: layout.home });
+  if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
+    const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
+    throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
+      data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
+    });
+  }
+  await materialize(plan).catch((err: unknown) => {
+    throw fromSystemError(err);
+  });
+  const base = opts.env ?? process.env;
+  // A first mount's config is stored by the daemon once its mount succeeded (ARCHITECTURE.md, "Config").
+  const env = plan.isNew ? { ...base, [PENDING_CONFIG_ENV]: JSON.stringify(plan.config) } : base;
+  return startDaemon({ layout, plan, cliPath: CLI_ENTRY, env, ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) }).catch((err: unknown) => {
+    throw fromSystemError(err);
+  });
+}
+
+export interface StopCallOptions extends HomeOption {
+  /** SIGTERM → SIGKILL delay. Default 7000 ms (above the daemon's own 5 s shutdown deadline). */
+  readonly graceMs?: number;
+}
+
+/**
+ * Stop every daemon of `workspace` (proven ours: marker and lock file, identity checked again
+ * before each signal): SIGTERM, SIGKILL after `graceMs`, a FUSE abort for a wedged one; then clean
+ * what the dead left (stale mount, stale pidfile). Never throws for a daemon that survives: the
+ * report names it (`ok: false`, `survivors`).
+ */
+export async function stop(workspace: string, opts: StopCallOptions = {}): Promise<StopReport> {
+  return stopWorkspace(layoutOf(opts), validateName(workspace), opts.graceMs === undefined ? {} : { graceMs: opts.graceMs });
+}
+
+/**
+ * What `mountie status` shows: one entry per workspace (or only `workspace`), with its verdict
+ * (`running`, `leftovers`, `failed`, `stopped`), its tokens (`running(pid=N)`, `orphan(pid=N)`, …)
+ * and its state.json.
+ */
+export async function status(workspace?: string, opts: HomeOption = {}): Promise<WorkspaceStatus[]> {
+  const layout = layoutOf(opts);
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  const snap = { procs: scanProcStats(), mounts };
+  const names = workspace !== undefined ? [validateName(workspace)] : await listWorkspaces(layout, snap, facts);
+  return Promise.all(names.map(async (n) => inspectWorkspace(await discoverIn(layout, n, snap, facts))));
+}
+
+/**
+ * Everything known about one workspace, unjudged: its daemons (only processes proven to be its
+ * own), the pidfile, the lock, and every mount tagged for it.
+ */
+export async function discover(workspace: string, opts: HomeOption = {}): Promise<Discovery> {
+  const layout = layoutOf(opts);
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  return discoverIn(layout, validateName(workspace), { procs: scanProcStats(), mounts }, facts);
+}

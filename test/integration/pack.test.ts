@@ -1,0 +1,108 @@
+/**
+ * The package as a stranger gets it: `npm pack` of a clean copy of the tree (no dist/), installed
+ * from the tarball into an empty project. Then `npx mountie --version`, an import of every subpath
+ * export, and a consumer file compiled with `tsc --noEmit` and `skipLibCheck: false` must all work.
+ * Dependencies come from npm's cache when it has them (`--prefer-offline`); the registry is the only
+ * network this needs. No FUSE, no root.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from '../helpers/sandbox.js';
+
+const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; exports: Record<string, string> };
+const SUBPATHS = Object.keys(pkg.exports).filter((k) => !k.endsWith('.json'));
+const specifier = (subpath: string): string => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`);
+
+/** npm reads npm_* variables as its own config: the outer `npm test`'s must not leak into the inner npm. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith('npm_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+async function run(cmd: string, args: readonly string[], cwd: string, timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
+  const r = await execa(cmd, args, { cwd, env: cleanEnv(env), extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore', all: true });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}):\n${r.all ?? ''}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+let dir = '';
+let consumer = '';
+let installLog = '';
+
+describe('npm pack → install into an empty project', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mountie-pack-'));
+    // A clean tree: what git tracks (and new files not ignored), no dist/, no native build.
+    const clean = join(dir, 'clean');
+    const files = (await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], REPO, 10_000)).stdout.split('\0').filter((f) => f && existsSync(join(REPO, f)));
+    for (const f of files) {
+      if (f === 'node_modules') continue;
+      await mkdir(join(clean, f, '..'), { recursive: true });
+      await cp(join(REPO, f), join(clean, f), { verbatimSymlinks: true });
+    }
+    // prepack runs tsc: the development dependencies, linked rather than installed again.
+    await symlink(join(REPO, 'node_modules'), join(clean, 'node_modules'));
+    await run('npm', ['pack', '--silent', '--pack-destination', dir], clean, 120_000);
+
+    consumer = join(dir, 'consumer');
+    await mkdir(consumer);
+    await writeFile(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+    const tarball = join(dir, `${pkg.name}-${pkg.version}.tgz`);
+    const r = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=warn', tarball], consumer, 180_000);
+    installLog = r.stdout + r.stderr;
+  }, 300_000);
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the tarball holds dist/ (prepack built it), the declarations and the native sources, and no tests or source maps', async () => {
+    const root = join(consumer, 'node_modules', pkg.name);
+    expect(existsSync(join(root, 'dist/index.js'))).toBe(true);
+    expect(existsSync(join(root, 'dist/index.d.ts'))).toBe(true);
+    expect(existsSync(join(root, 'native/binding.gyp'))).toBe(true);
+    expect(existsSync(join(root, 'test'))).toBe(false);
+    expect(existsSync(join(root, 'src'))).toBe(false);
+    const maps = (await readdir(join(root, 'dist'), { recursive: true })).filter((f) => f.endsWith('.map'));
+    expect(maps).toEqual([]);
+  });
+
+  it('the install built the native addon when libfuse3-dev is here, and said so when it did not', async () => {
+    const built = existsSync(join(consumer, 'node_modules', pkg.name, 'native/build/Release/mountie_native.node'));
+    const canBuild = (await execa('pkg-config', ['--exists', 'fuse3'], { reject: false })).exitCode === 0;
+    if (canBuild) expect(built, installLog).toBe(true);
+    else expect(installLog).toMatch(/native addon not built/);
+  });
+
+  it('npx mountie --version prints the package version', async () => {
+    const r = await run('npx', ['--offline', '--no-install', 'mountie', '--version'], consumer, 30_000);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it.each(SUBPATHS)('import of the subpath export %s works', async (subpath) => {
+    const r = await run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(specifier(subpath))}); console.log(Object.keys(m).length)`], consumer, 30_000);
+    expect(Number(r.stdout.trim())).toBeGreaterThan(0);
+  });
+
+  it('a consumer file type-checks against the shipped declarations with skipLibCheck: false', async () => {
+    // The consumer's own @types/node (any consumer of a Node library has it), and tsc, from our tree.
+    await mkdir(join(consumer, 'node_modules/@types'), { recursive: true });
+    await symlink(join(REPO, 'node_modules/@types/node'), join(consumer, 'node_modules/@types/node'));
+    const imports = SUBPATHS.map((s, i) => `import * as m${i} from ${JSON.stringify(specifier(s))};`).join('\n');
+    const uses = SUBPATHS.map((_, i) => `void m${i};`).join('\n');
+    await writeFile(join(consumer, 'consumer.ts'), `${imports}\n${uses}\n${await readFile(join(REPO, 'test/fixtures/consumer/usage.ts'), 'utf8')}`);
+    await writeFile(
+      join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true, skipLibCheck: false, types: ['node'], noEmit: true },
+        files: ['consumer.ts'],
+      }),
+    );
+    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer, 60_000);
+  });
+});
