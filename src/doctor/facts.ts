@@ -7,6 +7,7 @@ import { constants } from 'node:fs';
 import { access, lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
 import { ADDON_PATH, loadNative } from '../daemon/native/binding.js';
+import { allowsUserAllowOther, FUSE_CONF } from '../sys/fuse-conf.js';
 import { discover, homeFacts } from '../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces } from '../launcher/inspect.js';
 import type { HomeLayout } from '../state/paths.js';
@@ -201,9 +202,10 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   const fusectlPresent = (await pathFacts(fusectlDir, true)).kind === 'dir';
   let fuseConf: DoctorFacts['fuseConf'];
   if (opts.allowOther) {
-    const path = opts.fuseConf ?? '/etc/fuse.conf';
+    const path = opts.fuseConf ?? FUSE_CONF;
     const text = await readFile(path, 'utf8').catch(() => undefined);
-    fuseConf = { path, exists: text !== undefined, userAllowOther: text !== undefined && /^\s*user_allow_other\s*$/m.test(text) };
+    // The same reading of fuse.conf as the mount's own check (src/sys/fuse-conf.ts).
+    fuseConf = { path, exists: text !== undefined, userAllowOther: text !== undefined && allowsUserAllowOther(text) };
   }
   const built = (await pathFacts(addon, true)).kind === 'file';
   const load = built ? loadNative(addon) : undefined;

@@ -3,23 +3,15 @@
  * `stop` and `status`: each takes the home (`MOUNTIE_HOME` or the XDG default when not given)
  * and reads the process and mount tables itself.
  */
-import { fileURLToPath } from 'node:url';
-import { MountieError } from '../errors.js';
 import { resolveHome, type HomeLayout } from '../state/paths.js';
-import { planMount } from '../state/plan.js';
-import { materialize } from '../state/materialize.js';
 import { validateName } from '../state/names.js';
-import { PENDING_CONFIG_ENV } from '../state/workspace.js';
-import { fromSystemError } from '../sys/errno-error.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { discover as discoverIn, homeFacts, type Discovery } from './discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspect.js';
-import { startDaemon, type StartResult } from './start.js';
+import type { StartResult } from './start.js';
+import { prepareMount, startPrepared } from './prepare.js';
 import { stopWorkspace, type StopReport } from './stop.js';
-
-/** The entry every daemon runs (`node <cli> mount <ws> --daemon-child …`), beside this package's launcher. */
-const CLI_ENTRY = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** Which home to act on. */
 export interface HomeOption {
@@ -54,24 +46,8 @@ function layoutOf(opts: HomeOption): HomeLayout {
  * `ERR_START_TIMEOUT` when the daemon did not come up.
  */
 export async function launch(workspace: string, opts: LaunchOptions = {}): Promise<StartResult> {
-  const layout = layoutOf(opts);
-  const plan = await planMount({ name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly }, layout);
-  const now = await discover(plan.config.name, { home: layout.home });
-  if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
-    const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
-    throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
-      data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
-    });
-  }
-  await materialize(plan).catch((err: unknown) => {
-    throw fromSystemError(err);
-  });
-  const base = opts.env ?? process.env;
-  // A first mount's config is stored by the daemon once its mount succeeded (ARCHITECTURE.md, "Config").
-  const env = plan.isNew ? { ...base, [PENDING_CONFIG_ENV]: JSON.stringify(plan.config) } : base;
-  return startDaemon({ layout, plan, cliPath: CLI_ENTRY, env, ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) }).catch((err: unknown) => {
-    throw fromSystemError(err);
-  });
+  const prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly });
+  return startPrepared(prepared, { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
 }
 
 export interface StopCallOptions extends HomeOption {

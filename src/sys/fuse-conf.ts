@@ -4,7 +4,7 @@
  * says what to change instead of libfuse's words on the daemon's stderr.
  */
 import { readFile } from 'node:fs/promises';
-import { MountieError, errnoCode } from '../errors.js';
+import { MountieError } from '../errors.js';
 
 export const FUSE_CONF = '/etc/fuse.conf';
 
@@ -16,13 +16,8 @@ export function allowsUserAllowOther(text: string): boolean {
 /** Throws ERR_ALLOW_OTHER_DENIED when allow_other cannot be used by this user. Root always may. */
 export async function checkAllowOther(euid: number = process.geteuid?.() ?? 0, path: string = FUSE_CONF): Promise<void> {
   if (euid === 0) return;
-  let text = '';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    // Missing: nothing enables it. Unreadable: fusermount (setuid) may still read it; say so below.
-    if (errnoCode(err) !== 'ENOENT') text = '';
-  }
+  // Missing or unreadable: nothing we can see enables it.
+  const text = await readFile(path, 'utf8').catch(() => '');
   if (allowsUserAllowOther(text)) return;
   throw new MountieError('ERR_ALLOW_OTHER_DENIED', `--allow-other needs user_allow_other in ${path} for a user other than root`, {
     data: { path, uid: euid },

@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { MountieError } from '../../errors.js';
 import { openReadyChannel } from '../../protocol/channel.js';
-import { discover, homeFacts } from '../../launcher/discover.js';
-import { readMountInfo } from '../../sys/mountinfo.js';
-import { scanProcStats } from '../../sys/proc-stat-scan.js';
-import { startDaemon } from '../../launcher/start.js';
-import { resolveHome, type HomeLayout } from '../../state/paths.js';
-import { planMount, type MountPlan } from '../../state/plan.js';
-import { acquireLock } from '../../protocol/lock.js';
-import { materialize } from '../../state/materialize.js';
+import { resolveHome } from '../../state/paths.js';
+import { prepareMount as prepareLaunch, startPrepared, type PreparedMount } from '../../launcher/prepare.js';
 import { validateName } from '../../state/names.js';
-import { parsePendingConfig, PENDING_CONFIG_ENV, saveConfig } from '../../state/workspace.js';
-import { fromSystemError } from '../../sys/errno-error.js';
+import { parsePendingConfig, PENDING_CONFIG_ENV } from '../../state/workspace.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
-import { CLI_PATH, packageVersion } from '../version.js';
+import { packageVersion } from '../version.js';
 
 export interface MountFlags {
   readonly source?: string;
@@ -42,41 +34,9 @@ async function runChild(ws: string, flags: MountFlags): Promise<number> {
   return runDaemon({ layout: resolveHome(), workspace, instanceId, argv: process.argv, version: packageVersion(), channel: openReadyChannel(), pendingConfig });
 }
 
-export interface Prepared {
-  readonly layout: HomeLayout;
-  readonly plan: MountPlan;
-}
-
 /** Plan, refuse a running workspace, store a --reconfigure'd config (under the lock), materialize. */
-export async function prepareMount(ws: string, flags: MountFlags): Promise<Prepared> {
-  const layout = resolveHome();
-  const plan = await planMount({ name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly, allowOther: flags.allowOther, reconfigure: flags.reconfigure }, layout);
-  // Fast path for the common "already running": the daemon's own lock stays the authority.
-  const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
-  if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
-    const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
-    throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
-      data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
-      hint: flags.reconfigure ? `stop it first (mountie stop ${plan.config.name}), then mount it with --reconfigure` : `use it as it is, or run: mountie stop ${plan.config.name}`,
-    });
-  }
-  try {
-    if (plan.reconfigured) await storeConfigStopped(plan);
-    await materialize(plan);
-  } catch (err) {
-    throw fromSystemError(err);
-  }
-  return { layout, plan };
-}
-
-/** --reconfigure: the new config is stored while we hold the workspace lock, so no daemon runs on the old one meanwhile. */
-async function storeConfigStopped(plan: MountPlan): Promise<void> {
-  const lock = await acquireLock(plan.paths.lock, plan.config.name);
-  try {
-    await saveConfig(plan.paths, plan.config);
-  } finally {
-    await lock.release();
-  }
+export function prepareMount(ws: string, flags: MountFlags): Promise<PreparedMount> {
+  return prepareLaunch(resolveHome(), { name: ws, source: flags.source, at: flags.at, readOnly: flags.readOnly, allowOther: flags.allowOther, reconfigure: flags.reconfigure });
 }
 
 export interface MountDoc {
@@ -91,12 +51,9 @@ export interface MountDoc {
 }
 
 /** Start a detached daemon for a prepared mount and wait until it is usable. */
-export async function startBackground({ layout, plan }: Prepared, flags: Pick<MountFlags, 'readyTimeout'>): Promise<MountDoc> {
-  const pendingConfig = plan.isNew ? plan.config : undefined;
-  const env = pendingConfig ? { ...process.env, [PENDING_CONFIG_ENV]: JSON.stringify(pendingConfig) } : process.env;
-  const r = await startDaemon({ layout, plan, cliPath: CLI_PATH, env, ...(flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {}) }).catch((err: unknown) => {
-    throw fromSystemError(err);
-  });
+export async function startBackground(prepared: PreparedMount, flags: Pick<MountFlags, 'readyTimeout'>): Promise<MountDoc> {
+  const { plan } = prepared;
+  const r = await startPrepared(prepared, flags.readyTimeout ? { readyTimeoutMs: flags.readyTimeout } : {});
   return { schema: 'mountie.mount/v1', workspace: plan.config.name, pid: r.pid, instanceId: r.instanceId, mountpoint: r.mountpoint, source: plan.config.source, logFile: r.logFile, readOnly: plan.config.readOnly };
 }
 
