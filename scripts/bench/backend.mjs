@@ -50,7 +50,7 @@ function pct(a, p) {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 const ms = (v) => `${v.toFixed(3)} ms`;
-const summary = (lat) => `n=${lat.length} p50 ${ms(pct(lat, 50))} p99 ${ms(pct(lat, 99))} max ${ms(Math.max(...lat))}`;
+const summary = (lat) => `n=${lat.length} p50 ${ms(pct(lat, 50))} p99 ${ms(pct(lat, 99))} max ${ms(lat.reduce((a, b) => (b > a ? b : a), -Infinity))}`; // no spread: 10^5+ samples overflow the stack
 
 function waitLine(child, re, timeoutMs = 15_000) {
   return new Promise((resolve, reject) => {
