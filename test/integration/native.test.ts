@@ -145,6 +145,15 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     expect(counters.ops.readdir).toBeGreaterThan(0);
   });
 
+  it('costs no FLUSH round trip per close(2): nothing is buffered, so the kernel is told not to send it', async () => {
+    const { mnt, daemon } = await setup();
+    for (let i = 0; i < 20; i++) await writeFile(join(mnt, `f${i}`), 'x');
+    expect(await readFile(join(mnt, 'f7'), 'utf8')).toBe('x');
+    const counters = await stopCleanly(daemon, mnt);
+    expect(counters.ops.release ?? 0).toBeGreaterThanOrEqual(21);
+    expect(counters.ops.flush ?? 0).toBe(0);
+  });
+
   it('sets mtime alone to the nanosecond and leaves atime (UTIME_OMIT)', async () => {
     const { source, mnt, daemon } = await setup();
     const f = join(mnt, 'f');
