@@ -167,4 +167,7 @@ void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
+/* loop.c: serve the session until the kernel closes it (0), or a read error (-errno). */
+int loop_run(struct fuse_session *se, unsigned max_threads);
+
 #endif

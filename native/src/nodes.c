@@ -165,7 +165,12 @@ int node_use(struct fs *fs, struct node *n) {
   int fd = held_fd(n);
   if (fd >= 0) return fd;
   fd = open_by_handle_at(fs->mount_fd, n->handle, O_PATH | O_CLOEXEC);
-  if (fd == -1) return -1;
+  if (fd == -1) {
+    /* The inode is gone from the source (removed beside the mount): as on the source itself,
+     * and as the JS path answers, "no such file" (ESTALE would make the VFS retry, then fail). */
+    if (errno == ESTALE) errno = ENOENT;
+    return -1;
+  }
   return hold_fd(n, fd);
 }
 

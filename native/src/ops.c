@@ -21,6 +21,13 @@
 /* The request works on this node: fail fast while a request on it is stuck in the source. */
 #define TARGET(fs, ino) \
   if (!op_target((fs), node_of((fs), (ino)))) return
+/*
+ * The node's fd for this request (a handle-only node is reopened once, then held until the answer,
+ * so the NFD() calls after this cannot fail): a node whose source inode is gone answers its errno
+ * (ENOENT) instead of passing fd -1 to a syscall (EBADF).
+ */
+#define USE(fs, n) \
+  if (node_use((fs), (n)) == -1) return reply_err(req, errno)
 
 /* Flags the kernel resolved already, or that our buffers cannot serve (O_DIRECT: unaligned). */
 #define DROP_OPEN_FLAGS (O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
@@ -82,6 +89,7 @@ static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, struct stat *st) {
+  if (!fi && node_use(fs, n) == -1) return errno;
   int res = fi ? fstat((int)fi->fh, st) : fstatat(NFD(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   return res == -1 ? errno : 0;
 }
@@ -108,6 +116,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino);
+  USE(fs, n);
   char p[64];
   proc_path(p, sizeof p, NFD(n));
   int res = 0;
@@ -140,6 +149,7 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READLINK)) return;
   TARGET(fs, ino);
+  USE(fs, node_of(fs, ino));
   char buf[PATH_MAX + 1];
   ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
@@ -180,6 +190,7 @@ static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const c
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
+  USE(fs, parent);
   int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
           : kind == MAKE_SYMLINK ? symlinkat(target, NFD(parent), name)
           : mknodat(NFD(parent), name, mode, rdev);
@@ -208,6 +219,7 @@ static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, con
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(req)) return;
+  USE(fs, node_of(fs, parent));
   reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
 
@@ -223,6 +235,8 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_RENAME)) return;
   if (refuse_ro(req)) return;
+  USE(fs, node_of(fs, parent));
+  USE(fs, node_of(fs, newparent));
   int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
 }
@@ -232,6 +246,8 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   if (!op_begin(req, fs, OP_LINK)) return;
   if (refuse_ro(req)) return;
   struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
+  USE(fs, n);
+  USE(fs, np);
   int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
   if (res == -1 && (errno == ENOENT || errno == EPERM) && !S_ISLNK(n->type)) {
     /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for everyone. */
@@ -256,6 +272,7 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (!op_begin(req, fs, OP_OPEN)) return;
   TARGET(fs, ino);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
@@ -271,6 +288,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
   if (!op_begin(req, fs, OP_CREATE)) return;
   if (refuse_ro(req)) return;
   struct node *parent = node_of(fs, parent_ino);
+  USE(fs, parent);
   int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
   if (fd == -1) return reply_err(req, errno);
   int err = restore_mode(fs, parent, name, fd, mode);
@@ -332,12 +350,6 @@ static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
   op_end(0);
 }
 
-/* Nothing is buffered here; close() happens in release. */
-static void do_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_FLUSH)) return;
-  reply_err(req, 0);
-}
-
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_RELEASE)) return;
   close((int)fi->fh);
@@ -355,6 +367,7 @@ static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_STATFS)) return;
   TARGET(fs, ino);
+  USE(fs, node_of(fs, ino));
   struct statvfs sv;
   if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_statfs(req, &sv);
@@ -366,6 +379,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   if (!op_begin(req, fs, OP_ACCESS)) return;
   TARGET(fs, ino);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, faccessat(AT_FDCWD, p, mask, 0) == -1 ? errno : 0);
@@ -375,6 +389,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETXATTR)) return;
   TARGET(fs, ino);
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -396,6 +411,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
   TARGET(fs, ino);
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
@@ -418,6 +434,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   if (!op_begin(req, fs, OP_SETXATTR)) return;
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, setxattr(p, name, value, size, flags) == -1 ? errno : 0);
@@ -428,6 +445,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
+  USE(fs, node_of(fs, ino));
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   reply_err(req, removexattr(p, name) == -1 ? errno : 0);
@@ -495,7 +513,12 @@ const struct fuse_lowlevel_ops mountie_ops = {
   .create = do_create,
   .read = do_read,
   .write_buf = do_write_buf,
-  .flush = do_flush,
+  /*
+   * No flush: nothing is buffered here and close() happens in release, so a flush would be an
+   * empty round trip on every close(2). Without the handler libfuse answers the first FLUSH
+   * ENOSYS and the kernel never sends another (fc->no_flush). No POSIX lock ops either, so the
+   * kernel keeps locks itself and needs no flush to drop them.
+   */
   .release = do_release,
   .fsync = do_fsync,
   .opendir = do_opendir,

@@ -36,6 +36,7 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPENDIR)) return;
   TARGET(fs, ino);
+  if (node_use(fs, node_of(fs, ino)) == -1) return finish(req, errno); /* its source inode is gone: ENOENT */
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
   int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -70,17 +70,8 @@ static void *run_loop(void *arg) {
   struct session *s = arg;
   /* Workers inherit the name: /proc/<pid>/task/<tid>/comm shows every thread of the data path. */
   pthread_setname_np(pthread_self(), "mountie-fuse");
-  struct fuse_loop_config *lc = fuse_loop_cfg_create();
-  if (!lc) {
-    s->loop_result = -ENOMEM;
-    return NULL;
-  }
-  fuse_loop_cfg_set_clone_fd(lc, 0);
-  fuse_loop_cfg_set_max_threads(lc, s->fs.cfg.max_threads);
-  /* Idle workers stay (up to the bound): no thread churn under swinging load. */
-  fuse_loop_cfg_set_idle_threads(lc, s->fs.cfg.max_threads);
-  s->loop_result = fuse_session_loop_mt(s->se, lc);
-  fuse_loop_cfg_destroy(lc);
+  /* One reader at a time, at most max_threads workers, idle ones kept (loop.c). */
+  s->loop_result = loop_run(s->se, s->fs.cfg.max_threads);
   /* JavaScript's mount watch reads this: a session ended under a live mount (an abort) is a lost mount. */
   __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
   return NULL;

@@ -2,8 +2,8 @@
 // bindfs; RSS flat over 1M requests with 24 client threads). Each target serves the same private
 // tmpfs source: `mountie mount` (its default data path, or MOUNTIE_DATA_PATH=js with TARGETS=js)
 // and bindfs -o big_writes. 24 worker threads each create, write one byte to, and unlink their own
-// files (every step reaches the daemon: LOOKUP, CREATE, WRITE, FLUSH, RELEASE, UNLINK), ITER
-// times. The daemon's CPU (utime+stime from /proc/<pid>/stat) and RSS (VmRSS) are sampled each
+// files (every step reaches the daemon: LOOKUP, CREATE, WRITE, RELEASE, UNLINK; neither daemon
+// takes FLUSH), ITER times. The daemon's CPU (utime+stime from /proc/<pid>/stat) and RSS (VmRSS) are sampled each
 // second. For mountie the request count comes from state.json's counters; bindfs serves the same
 // workload, so CPU per workload compares as CPU per request.
 //   node scripts/bench/cpu-rss.mjs            (env: ITER per thread, default 3800, about 1M requests; TARGETS=mountie,bindfs[,js])

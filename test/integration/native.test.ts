@@ -118,6 +118,32 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     await stopCleanly(daemon, mnt);
   });
 
+  it('a handle-only directory removed in the source answers ENOENT inside it, as a plain directory does, not ESTALE (fd budget 1)', async () => {
+    const { home, source, mnt, daemon } = await setup(['--fd-budget=1']);
+    const plain = join(home, 'plain');
+    await mkdir(plain);
+    for (const root of [source, plain]) {
+      await mkdir(join(root, 'pad'));
+      await mkdir(join(root, 'd'));
+      await writeFile(join(root, 'd', 'f'), 'x');
+    }
+    await stat(join(mnt, 'pad')); // the one fd of the budget: d below is a file handle
+    // A shell whose cwd is d (the kernel holds d's node) while d goes away beside it: a lookup in d
+    // at once (d's attributes still cached: LOOKUP reaches the node, whose handle no longer opens;
+    // it was ESTALE), and after the attribute cache (GETATTR of d first; it was EBADF).
+    const inRemoved = async (dir: string, removeRoot: string): Promise<string> => {
+      const script = `cd "$1" && rm -r "$2/d" && ls new 2>&1; sleep ${(ATTR_CACHE_MS + 300) / 1000}; ls new 2>&1; stat -c %F new 2>&1; true`;
+      const { stdout } = await run('sh', ['-c', script, 'sh', join(dir, 'd'), removeRoot], { timeout: 10_000 });
+      return stdout;
+    };
+    const throughMount = await inRemoved(mnt, source);
+    const onPlain = await inRemoved(plain, plain);
+    expect(onPlain).toContain('No such file or directory');
+    expect(throughMount).not.toContain('Stale');
+    expect(throughMount.split('\n').filter((l) => l.includes('No such file or directory')).length).toBe(3);
+    await stopCleanly(daemon, mnt);
+  });
+
   it('shows source inode numbers: a hard link made through the mount has the same inode', async () => {
     const { source, mnt, daemon } = await setup();
     await writeFile(join(mnt, 'a'), 'x');
@@ -143,6 +169,15 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     // Node stats an entry whose type readdir left unknown: that would be a LOOKUP.
     expect(counters.ops.lookup ?? 0).toBe(0);
     expect(counters.ops.readdir).toBeGreaterThan(0);
+  });
+
+  it('costs no FLUSH round trip per close(2): nothing is buffered, so the kernel is told not to send it', async () => {
+    const { mnt, daemon } = await setup();
+    for (let i = 0; i < 20; i++) await writeFile(join(mnt, `f${i}`), 'x');
+    expect(await readFile(join(mnt, 'f7'), 'utf8')).toBe('x');
+    const counters = await stopCleanly(daemon, mnt);
+    expect(counters.ops.release ?? 0).toBeGreaterThanOrEqual(21);
+    expect(counters.ops.flush ?? 0).toBe(0);
   });
 
   it('sets mtime alone to the nanosecond and leaves atime (UTIME_OMIT)', async () => {

@@ -1,0 +1,177 @@
+/*
+ * The session loop: libfuse's multithreaded loop, with one reader at a time.
+ *
+ * fuse_session_loop_mt keeps every idle worker blocked in read(/dev/fuse), and the kernel wakes
+ * the one that has waited longest for each request: with one client, every request woke a
+ * sleeping thread while the worker that had just answered went back to sleep (1.3 context
+ * switches per request against bindfs's 0.9, 1.5–2× its CPU; BENCHMARKS.md). Here one worker
+ * reads; it serves what it read itself and then reads again, so back-to-back requests often find
+ * it awake, as a single-threaded server does. Concurrency stays:
+ *   - the loop thread checks every RESCUE_NS while requests are served (it sleeps while idle): one
+ *     request served that long with nobody reading (a slow or hung source), or requests queued in
+ *     the kernel (parallel clients), hand the reading to one more worker; so a hung source stalls
+ *     other requests for about that long, then holds one worker per stuck request, as before, and
+ *     a backlog gets one more reader per interval until it clears.
+ * Workers are created when a hand-off finds none idle (at most max_threads) and stay until the
+ * session ends: the kernel closes the connection (unmount, abort), every reader gets ENODEV,
+ * and the loop thread joins them all (a worker blocked in the source keeps the join waiting, as
+ * with libfuse's own loop).
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* How long a request may be served with nobody reading before another worker reads. */
+#define RESCUE_NS 1000000ull
+/* Idle checks in a row before the loop thread stops checking (no wake-ups while idle). */
+#define QUIET_CHECKS 3
+
+struct pool {
+  struct fuse_session *se;
+  pthread_mutex_t lock;
+  pthread_cond_t idle_wake; /* idle workers */
+  pthread_cond_t mon_wake;  /* the loop thread */
+  unsigned max;
+  unsigned workers;
+  unsigned idle;
+  int reading;      /* a worker is (or is about to be) in receive */
+  unsigned busy;    /* workers serving a request */
+  uint64_t taken;   /* requests read so far */
+  int mon_asleep;   /* the loop thread waits without a timeout */
+  int handoff;      /* one idle worker is asked to read */
+  int exiting;
+  int error;
+  pthread_t *threads;
+};
+
+static void *worker(void *arg);
+
+/* Lock held. Someone else should read now: an idle worker, else a new one (bounded). */
+static void hand_off(struct pool *p) {
+  if (p->handoff || p->exiting) return;
+  if (p->idle > 0) {
+    p->handoff = 1;
+    pthread_cond_signal(&p->idle_wake);
+    return;
+  }
+  if (p->workers >= p->max) return;
+  if (pthread_create(&p->threads[p->workers], NULL, worker, p) == 0) {
+    p->workers++;
+    p->handoff = 1;
+  }
+}
+
+static void *worker(void *arg) {
+  struct pool *p = arg;
+  struct fuse_buf buf = {.mem = NULL};
+  pthread_mutex_lock(&p->lock);
+  /* A new worker is started by a hand-off: the reading is its job. */
+  for (;;) {
+    if (p->exiting || fuse_session_exited(p->se)) {
+      p->exiting = 1;
+      pthread_cond_broadcast(&p->idle_wake);
+      pthread_cond_signal(&p->mon_wake);
+      break;
+    }
+    if (p->reading && !p->handoff) {
+      p->idle++;
+      pthread_cond_wait(&p->idle_wake, &p->lock);
+      p->idle--;
+      continue;
+    }
+    p->handoff = 0; /* asked for a reader (us, or whoever comes first): there is one now */
+    p->reading++;
+    pthread_mutex_unlock(&p->lock);
+    int res = fuse_session_receive_buf(p->se, &buf);
+    pthread_mutex_lock(&p->lock);
+    p->reading--;
+    if (res == -EINTR || res == -EAGAIN) continue;
+    if (res <= 0) {
+      if (res < 0 && !p->error) p->error = res;
+      p->exiting = 1;
+      pthread_cond_broadcast(&p->idle_wake);
+      pthread_cond_signal(&p->mon_wake);
+      break;
+    }
+    p->busy++;
+    p->taken++;
+    /* Nobody reads while we serve this: the loop thread watches from now on (one wake-up per idle spell). */
+    if (!p->reading && p->mon_asleep) pthread_cond_signal(&p->mon_wake);
+    pthread_mutex_unlock(&p->lock);
+    fuse_session_process_buf(p->se, &buf);
+    pthread_mutex_lock(&p->lock);
+    p->busy--;
+  }
+  pthread_mutex_unlock(&p->lock);
+  free(buf.mem);
+  return NULL;
+}
+
+static void deadline_in(struct timespec *t, uint64_t ns) {
+  clock_gettime(CLOCK_MONOTONIC, t);
+  t->tv_nsec += (long)ns;
+  while (t->tv_nsec >= 1000000000L) {
+    t->tv_sec++;
+    t->tv_nsec -= 1000000000L;
+  }
+}
+
+/* Requests queued in the kernel that nobody has read yet. */
+static int pending(int fd) {
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  return poll(&pf, 1, 0) > 0 && (pf.revents & POLLIN);
+}
+
+int loop_run(struct fuse_session *se, unsigned max_threads) {
+  struct pool p = {.se = se, .max = max_threads ? max_threads : 1};
+  int fd = fuse_session_fd(se);
+  p.threads = calloc(p.max, sizeof *p.threads);
+  if (!p.threads) return -ENOMEM;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&p.lock, NULL);
+  pthread_cond_init(&p.idle_wake, NULL);
+  pthread_cond_init(&p.mon_wake, &ca);
+  pthread_condattr_destroy(&ca);
+
+  pthread_mutex_lock(&p.lock);
+  if (pthread_create(&p.threads[0], NULL, worker, &p) == 0) p.workers = 1;
+  else p.exiting = 1, p.error = -EAGAIN;
+  /* The rescue: a request served for RESCUE_NS while nobody reads gets another reader. */
+  uint64_t seen = p.taken;
+  unsigned quiet = 0;
+  while (!p.exiting) {
+    if (quiet >= QUIET_CHECKS) {
+      p.mon_asleep = 1;
+      pthread_cond_wait(&p.mon_wake, &p.lock);
+      p.mon_asleep = 0;
+      quiet = 0;
+      seen = p.taken;
+      continue;
+    }
+    struct timespec until;
+    deadline_in(&until, RESCUE_NS);
+    pthread_cond_timedwait(&p.mon_wake, &p.lock, &until);
+    if (p.exiting) break;
+    /* One request served a whole interval with nobody reading (slow, hung), or a backlog (parallel clients). */
+    int stalled = p.busy > 0 && !p.reading && !p.handoff;
+    if (stalled && p.taken == seen) hand_off(&p);
+    else if (p.busy > 0 && !p.handoff && pending(fd)) hand_off(&p);
+    quiet = (!stalled && p.busy == 0) ? quiet + 1 : 0;
+    seen = p.taken;
+  }
+  unsigned n = p.workers;
+  pthread_mutex_unlock(&p.lock);
+  for (unsigned i = 0; i < n; i++) pthread_join(p.threads[i], NULL);
+  int err = p.error;
+  pthread_cond_destroy(&p.idle_wake);
+  pthread_cond_destroy(&p.mon_wake);
+  pthread_mutex_destroy(&p.lock);
+  free(p.threads);
+  return err == -ENODEV ? 0 : err;
+}
