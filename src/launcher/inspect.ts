@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { readState } from '../state/state-schema.js';
 import type { StateDoc } from '../state/state-schema.js';
-import type { HomeLayout } from '../state/paths.js';
+import { kindOf, type HomeLayout } from '../state/paths.js';
+import { isKindConfig } from '../state/workspace.js';
 import { WORKSPACE_NAME } from '../state/names.js';
 import { findHomeDaemons } from '../protocol/daemons.js';
 import type { Discovery, HomeFacts, Snapshot } from './discover.js';
@@ -103,7 +104,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     tokens,
     known: d.config !== undefined || d.configError !== undefined || d.pidfile.kind !== 'absent' || d.daemons.length > 0 || d.mounts.length > 0,
     mountpoint: d.mountpoint,
-    source: d.config?.source,
+    source: d.config && !isKindConfig(d.config) ? d.config.source : undefined,
     mounted: d.mount !== undefined,
     mountpoints: d.mounts.map((m) => m.mountPoint),
     logFile: d.paths.log,
@@ -127,6 +128,6 @@ export async function listWorkspaces(layout: HomeLayout, snap: Snapshot, facts: 
   } catch {
     // No workspaces directory yet: nothing configured.
   }
-  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts)) names.add(d.workspace);
+  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts, { kind: kindOf(layout) })) names.add(d.workspace);
   return [...names].sort();
 }
