@@ -104,7 +104,9 @@ export async function status(workspace?: string, opts: KindOption = {}): Promise
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   const snap = { procs: scanProcStats(), mounts };
   const names = workspace !== undefined ? [validateName(workspace)] : await listWorkspaces(layout, snap, facts);
-  return Promise.all(names.map(async (n) => inspectWorkspace(await discoverIn(layout, n, snap, facts))));
+  const found = await Promise.all(names.map((n) => discoverIn(layout, n, snap, facts)));
+  // Listing a home: another kind's workspaces there are not this kind's to show (asked by name, they say so).
+  return Promise.all(found.filter((d) => workspace !== undefined || d.configErrorCode !== 'ERR_KIND_MISMATCH').map((d) => inspectWorkspace(d)));
 }
 
 /**

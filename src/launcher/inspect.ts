@@ -86,8 +86,10 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   }
   for (const s of starting) tokens.push(`starting(pid=${s.pid})`);
   for (const o of orphans) tokens.push(`orphan(pid=${o.pid})`);
+  // Another kind's workspace (two kinds in one home): its pidfile names a daemon we cannot see, not a stale one.
+  const foreign = d.configErrorCode === 'ERR_KIND_MISMATCH';
   const stalePidfile =
-    d.pidfileState === 'stale' || d.pidfileState === 'corrupt'
+    !foreign && (d.pidfileState === 'stale' || d.pidfileState === 'corrupt')
       ? { pid: d.pidfile.kind === 'ok' ? d.pidfile.doc.pid : undefined, ...(d.pidfile.kind === 'corrupt' ? { reason: d.pidfile.reason } : {}) }
       : undefined;
   if (stalePidfile) tokens.push(`stale-pidfile(pid=${stalePidfile.pid ?? '?'})`);
