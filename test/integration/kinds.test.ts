@@ -118,6 +118,24 @@ describe('a daemon of its own kind', () => {
   }, 30_000);
 });
 
+describe("the test reaper and another kind's daemons", () => {
+  afterEach(reapAll);
+
+  it("reapUnder and leftoversUnder see and reap another kind's daemon and mount below the directory, and nothing outside it", async () => {
+    const testing = (await import(join(REPO, 'dist/testing/index.js'))) as typeof import('../../src/testing/index.js');
+    const inside = await makeHome();
+    const outside = await makeHome();
+    const t = await api.launch('ws', { daemon: testfs, home: inside, options });
+    const o = await api.launch('ws', { daemon: testfs, home: outside, options });
+    expect(await testing.leftoversUnder(inside)).toEqual({ daemons: [t.pid], mounts: [t.mountpoint] });
+    const r = await testing.reapUnder(inside, { remove: true });
+    expect(r).toMatchObject({ daemons: [t.pid], survivors: [], mountsLeft: [], removed: true });
+    await waitFor('the reaped daemon to be gone', () => (alive(t.pid) ? undefined : true), 5000);
+    expect(alive(o.pid)).toBe(true);
+    expect(await readFile(join(o.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from testfs\n');
+  }, 30_000);
+});
+
 describe('two kinds', () => {
   afterEach(reapAll);
 
