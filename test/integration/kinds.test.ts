@@ -67,6 +67,25 @@ describe('a daemon of its own kind', () => {
     expect((await api.stop('ws', { home, kind: TESTFS })).processes.map((p) => p.pid)).toEqual([again.pid]);
   }, 40_000);
 
+  it("serves its ops counted and behind the read-only guard, with the author's probe as its health", async () => {
+    const home = await makeHome();
+    const env = { ...process.env, MOUNTIE_HEALTH_INTERVAL_MS: '100' };
+    const ro = await api.launch('ro', { daemon: testfs, home, env, readOnly: true, options: { ...options, probe: 'fail' } });
+    const rw = await api.launch('rw', { daemon: testfs, home, env, options });
+    expect(await readFile(join(ro.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from testfs\n');
+    await expect(writeFile(join(ro.mountpoint, 'new.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    // The same write in a read-write workspace reaches the author's ops, which have no create.
+    await expect(writeFile(join(rw.mountpoint, 'new.txt'), 'x')).rejects.toMatchObject({ code: 'ENOSYS' });
+    const stateOf = async (ws: string): Promise<{ status: string; counters: { ops: Record<string, number> } }> => JSON.parse(await readFile(join(home, 'workspaces', ws, 'state.json'), 'utf8')) as never;
+    await waitFor('the failing probe to show in state.json', async () => ((await stateOf('ro')).status !== 'active' ? true : undefined), 10_000);
+    await waitFor('ops counted', async () => (((await stateOf('ro')).counters.ops.read ?? 0) > 0 ? true : undefined), 10_000);
+    expect(await readFile(join(home, 'workspaces/ro/daemon.log'), 'utf8')).toContain('testfs backend unreachable');
+    // A probe that passes keeps the workspace active.
+    expect((await stateOf('rw')).status).toBe('active');
+    expect((await api.stop('ro', { home, kind: TESTFS })).ok).toBe(true);
+    expect((await api.stop('rw', { home, kind: TESTFS })).ok).toBe(true);
+  }, 40_000);
+
   it('kill -9 leaves leftovers that status shows and stop cleans', async () => {
     const home = await makeHome();
     const { pid } = await api.launch('ws', { daemon: testfs, home, options });
