@@ -1,4 +1,4 @@
-/** The operations a daemon of its own serves, and the types they take (src/daemon/define.ts). */
+// The operations a daemon of its own serves, and the types they take (src/daemon/define.ts).
 /** Callback with only a return code (0 or negative errno). */
 export type FsDone = (code: number) => void;
 
