@@ -1,0 +1,42 @@
+// The httpfs command: `httpfs mount <ws> --url URL [--timeout-ms N]`, `httpfs stop <ws>`, `httpfs status [<ws>]`.
+// Its home: $HTTPFS_HOME, else $XDG_STATE_HOME/httpfs, else ~/.local/state/httpfs (the kind decides).
+import { parseArgs } from 'node:util';
+import { isMountieError, MountieError } from 'mountie';
+import { launch, status, stop } from 'mountie/launcher';
+import { httpfs } from './daemon.js';
+
+const USAGE = 'usage: httpfs mount <ws> --url URL [--timeout-ms N] | httpfs stop <ws> | httpfs status [<ws>]';
+/** Exit codes as mountie's own command uses them: 2 bad input (nothing written), 3 already running, 4 failed to start. */
+const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_WORKSPACE_LOCKED: 3 };
+const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
+const attempt = <T>(what: string, fn: () => T): T => {
+  try {
+    return fn();
+  } catch (err) {
+    throw usage(`${what}: ${(err as Error).message}`);
+  }
+};
+
+try {
+  const { positionals: [cmd, ws], values } = attempt('arguments', () =>
+    parseArgs({ allowPositionals: true, options: { url: { type: 'string' }, 'timeout-ms': { type: 'string' } } }));
+  if (cmd === 'mount' && ws) {
+    // Given only on a first mount (or a changed one): later mounts reuse the options stored with the workspace.
+    const timeout = values['timeout-ms'] === undefined ? {} : { timeoutMs: Number(values['timeout-ms']) };
+    const options = values.url === undefined ? undefined : { url: values.url, ...timeout };
+    const { pid, mountpoint } = await launch(ws, { daemon: httpfs, options, readOnly: true });
+    console.log(`${ws}: mounted at ${mountpoint} (pid=${pid})`);
+  } else if (cmd === 'stop' && ws) {
+    const report = await stop(ws, { kind: httpfs.kind });
+    for (const p of report.processes) console.log(`${ws}: pid ${p.pid} ended by ${p.ended}`);
+    if (report.cleaned.mount) console.log(`${ws}: stale mount cleaned`);
+    process.exitCode = report.ok ? 0 : 1;
+  } else if (cmd === 'status') {
+    const all = await status(ws, { kind: httpfs.kind });
+    for (const s of all) console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}`);
+    process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
+  } else throw usage(cmd ? `${cmd}: unknown command, or the workspace is missing` : 'no command');
+} catch (err) {
+  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
+  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70; // 70: a bug, its stack printed
+}
