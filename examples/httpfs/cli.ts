@@ -6,24 +6,26 @@ import { launch, status, stop } from 'mountie/launcher';
 import { httpfs } from './daemon.js';
 
 const USAGE = 'usage: httpfs mount <ws> --url URL [--timeout-ms N] | httpfs stop <ws> | httpfs status [<ws>]';
-/** Exit codes as mountie's own command uses them: 2 bad input (nothing written), 3 already running, 4 failed to start. */
-const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_WORKSPACE_LOCKED: 3 };
+/** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
+const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_WORKSPACE_LOCKED: 3 };
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
-const attempt = <T>(what: string, fn: () => T): T => {
+
+function parse(): { cmd?: string; ws?: string; options?: { url?: string; timeoutMs?: number } } {
   try {
-    return fn();
+    const flags = { url: { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
+    const { positionals: [cmd, ws], values } = parseArgs({ allowPositionals: true, options: flags });
+    const timeout = values['timeout-ms'] === undefined ? {} : { timeoutMs: Number(values['timeout-ms']) };
+    // Options only when given: a later mount reuses those stored with the workspace.
+    const given = values.url !== undefined || values['timeout-ms'] !== undefined;
+    return { cmd, ws, options: given ? { url: values.url, ...timeout } : undefined };
   } catch (err) {
-    throw usage(`${what}: ${(err as Error).message}`);
+    throw usage(`bad arguments: ${(err as Error).message}`);
   }
-};
+}
 
 try {
-  const { positionals: [cmd, ws], values } = attempt('arguments', () =>
-    parseArgs({ allowPositionals: true, options: { url: { type: 'string' }, 'timeout-ms': { type: 'string' } } }));
+  const { cmd, ws, options } = parse();
   if (cmd === 'mount' && ws) {
-    // Given only on a first mount (or a changed one): later mounts reuse the options stored with the workspace.
-    const timeout = values['timeout-ms'] === undefined ? {} : { timeoutMs: Number(values['timeout-ms']) };
-    const options = values.url === undefined ? undefined : { url: values.url, ...timeout };
     const { pid, mountpoint } = await launch(ws, { daemon: httpfs, options, readOnly: true });
     console.log(`${ws}: mounted at ${mountpoint} (pid=${pid})`);
   } else if (cmd === 'stop' && ws) {
@@ -35,8 +37,8 @@ try {
     const all = await status(ws, { kind: httpfs.kind });
     for (const s of all) console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}`);
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
-  } else throw usage(cmd ? `${cmd}: unknown command, or the workspace is missing` : 'no command');
+  } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {
-  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
-  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70; // 70: a bug, its stack printed
+  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})\n  ${err.hint ?? ''}` : err);
+  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
 }

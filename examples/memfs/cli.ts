@@ -6,23 +6,24 @@ import { launch, status, stop } from 'mountie/launcher';
 import { memfs } from './daemon.js';
 
 const USAGE = 'usage: memfs mount <ws> [--tree JSON] | memfs stop <ws> | memfs status [<ws>]';
-/** Exit codes as mountie's own command uses them: 2 bad input (nothing written), 3 already running, 4 failed to start. */
-const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_WORKSPACE_LOCKED: 3 };
+/** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
+const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_WORKSPACE_LOCKED: 3 };
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
-const attempt = <T>(what: string, fn: () => T): T => {
+
+function parse(): { cmd?: string; ws?: string; tree?: unknown } {
   try {
-    return fn();
+    const flags = { tree: { type: 'string' } } as const;
+    const { positionals: [cmd, ws], values } = parseArgs({ allowPositionals: true, options: flags });
+    return { cmd, ws, tree: values.tree === undefined ? undefined : JSON.parse(values.tree) };
   } catch (err) {
-    throw usage(`${what}: ${(err as Error).message}`);
+    throw usage(`bad arguments: ${(err as Error).message}`);
   }
-};
+}
 
 try {
-  const { positionals: [cmd, ws], values } = attempt('arguments', () =>
-    parseArgs({ allowPositionals: true, options: { tree: { type: 'string' } } }));
+  const { cmd, ws, tree } = parse();
   if (cmd === 'mount' && ws) {
-    const options = values.tree === undefined ? undefined : attempt('--tree', () => JSON.parse(values.tree as string));
-    const { pid, mountpoint } = await launch(ws, { daemon: memfs, options, readOnly: true });
+    const { pid, mountpoint } = await launch(ws, { daemon: memfs, options: tree, readOnly: true });
     console.log(`${ws}: mounted at ${mountpoint} (pid=${pid})`);
   } else if (cmd === 'stop' && ws) {
     const report = await stop(ws, { kind: memfs.kind });
@@ -33,8 +34,8 @@ try {
     const all = await status(ws, { kind: memfs.kind });
     for (const s of all) console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}`);
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
-  } else throw usage(cmd ? `${cmd}: unknown command, or the workspace is missing` : 'no command');
+  } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {
-  console.error(isMountieError(err) ? `memfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
-  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70; // 70: a bug, its stack printed
+  console.error(isMountieError(err) ? `memfs: ${err.message} (${err.code})\n  ${err.hint ?? ''}` : err);
+  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
 }

@@ -4,19 +4,18 @@ import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
 import { defineDaemon, defineKind, MountieError, type FsOps } from 'mountie/daemon';
 
-/** What memfs serves, by path ("/", "/docs", "/docs/b.md"): a file's bytes, or a directory's names. */
-export type Nodes = Map<string, Buffer | string[]>;
+export type Nodes = Map<string, Buffer | string[]>; // by path ("/docs/b.md"): a file's bytes, a directory's names
 const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;
 
 /** The options parser: the tree flattened to Nodes; anything else is refused (exit 2, nothing written). */
 export function parseTree(raw: unknown, path = '/', nodes: Nodes = new Map()): Nodes {
   const bad = (what: string): MountieError =>
-    new MountieError('ERR_INVALID_OPTION', `options: ${path} ${what}`, { hint: 'give a tree: {"a.txt": "hi\\n", "d": {}}' });
+    new MountieError('ERR_INVALID_OPTION', `options: ${path} ${what}`, { hint: 'e.g. {"a.txt": "hi\\n", "d": {}}' });
   if (typeof raw === 'string' && path !== '/') return nodes.set(path, Buffer.from(raw));
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('is neither a directory (object) nor a file');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('is neither a string nor an object');
   nodes.set(path, Object.keys(raw));
   for (const [name, value] of Object.entries(raw)) {
-    if (['', '.', '..'].includes(name) || /[/\0]/.test(name)) throw bad(`holds ${JSON.stringify(name)}, not a file name`);
+    if (['', '.', '..'].includes(name) || /[/\0]/.test(name)) throw bad(`holds ${JSON.stringify(name)}, not a name`);
     parseTree(value, path === '/' ? `/${name}` : `${path}/${name}`, nodes);
   }
   return nodes;
