@@ -35,7 +35,12 @@ try {
     process.exitCode = report.ok ? 0 : 1;
   } else if (cmd === 'status') {
     const all = await status(ws, { kind: httpfs.kind });
-    for (const s of all) console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}`);
+    for (const s of all) {
+      // The server's health, from the daemon's probe: active, degraded (it stopped answering), failed (for good).
+      const live = s.state && (s.verdict === 'running' || s.verdict === 'failed');
+      const health = live ? `  state=${s.state?.status}${s.state?.reason ? ` (${s.state.reason})` : ''}` : '';
+      console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}${health}`);
+    }
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
   } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {

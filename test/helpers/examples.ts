@@ -15,9 +15,10 @@ export type Example = 'memfs' | 'httpfs';
 export const exampleCli = (example: Example): string => join(REPO, 'dist-examples', example, 'cli.js');
 
 /** Run `<example> <args…>` against `home` (never throws on a non-zero exit; a hang past `timeoutMs` fails the test). */
-export async function runExample(example: Example, home: string, args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
+export async function runExample(example: Example, home: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const r = await execa(process.execPath, [exampleCli(example), ...args], {
-    env: { ...process.env, [`${example.toUpperCase()}_HOME`]: home },
+    env: { ...process.env, ...opts.env, [`${example.toUpperCase()}_HOME`]: home },
     reject: false,
     timeout: timeoutMs,
     stdin: 'ignore',

@@ -44,7 +44,7 @@ describe('examples/httpfs through its command', () => {
     expect((await mountAtPath(mountpoint))?.fstype).toBe('fuse.httpfs');
 
     const st = await runExample('httpfs', home, ['status']);
-    expect([st.exitCode, st.stdout]).toEqual([0, `ws  running(pid=${pid})  ${mountpoint}`]);
+    expect([st.exitCode, st.stdout]).toEqual([0, `ws  running(pid=${pid})  ${mountpoint}  state=active`]);
 
     const stop = await runExample('httpfs', home, ['stop', 'ws']);
     expect(stop.exitCode, stop.stderr).toBe(0);
@@ -56,7 +56,8 @@ describe('examples/httpfs through its command', () => {
   it('the server hangs, then goes away: reads answer EIO within the request bound, and the daemon keeps serving', async () => {
     const s = await server();
     const home = await makeHome();
-    const { pid, mountpoint } = mounted(await runExample('httpfs', home, ['mount', 'ws', '--url', s.url, '--timeout-ms', '500']));
+    const fastProbe = { MOUNTIE_HEALTH_INTERVAL_MS: '200' };
+    const { pid, mountpoint } = mounted(await runExample('httpfs', home, ['mount', 'ws', '--url', s.url, '--timeout-ms', '500'], { env: fastProbe }));
     expect(await readFile(join(mountpoint, 'a.txt'), 'utf8')).toBe('alpha\n');
 
     s.hang(true);
@@ -72,7 +73,11 @@ describe('examples/httpfs through its command', () => {
     // Metadata comes from the listing read at mount: still there, and the daemon still runs.
     expect((await readdir(mountpoint)).sort()).toContain('c.txt');
     expect(alive(pid)).toBe(true);
-    const st = await runExample('httpfs', home, ['status', 'ws']);
+    // The daemon's probe (HEAD index.json every MOUNTIE_HEALTH_INTERVAL_MS) tells status the server is gone.
+    const st = await waitFor('status to say the server is gone', async () => {
+      const r = await runExample('httpfs', home, ['status', 'ws']);
+      return /state=(degraded|failed)/.test(r.stdout) ? r : undefined;
+    }, 15_000, 200);
     expect(st.stdout).toContain(`running(pid=${pid})`);
 
     expect((await runExample('httpfs', home, ['stop', 'ws'])).exitCode).toBe(0);
