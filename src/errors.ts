@@ -41,7 +41,13 @@ export type ErrorCode =
   | 'ERR_SOURCE_UNRESPONSIVE'
   | 'ERR_MOUNTPOINT_UNSUITABLE'
   | 'ERR_ENVIRONMENT'
-  | 'ERR_ALLOW_OTHER_DENIED';
+  | 'ERR_ALLOW_OTHER_DENIED'
+  /** A kind's name is not 2 to 8 lowercase letters and digits (defineKind). */
+  | 'ERR_INVALID_KIND'
+  /** The workspace belongs to another kind than the caller's (two kinds pointed at one home). */
+  | 'ERR_KIND_MISMATCH'
+  /** defineDaemon was given a malformed definition, or a launch a daemon it cannot start. */
+  | 'ERR_INVALID_DEFINITION';
 
 /** An error's machine-readable details (the pid, path or workspace it is about). */
 export interface ErrorData {
@@ -85,6 +91,9 @@ export const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_MOUNTPOINT_BUSY',
   'ERR_MOUNTPOINT_OVERLAP',
   'ERR_CONFIG_CONFLICT',
+  'ERR_INVALID_KIND',
+  'ERR_KIND_MISMATCH',
+  'ERR_INVALID_DEFINITION',
 ]);
 
 /**

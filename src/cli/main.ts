@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
 import { guardStdio, reportError, stdio } from './output.js';
@@ -68,8 +68,6 @@ function build(run: Run, json: boolean): Command {
     .option('--ready-timeout <ms>', 'with --background: how long to wait for the daemon', parseMs('--ready-timeout'))
     .option('--json', 'print a mountie.mount/v1 document')
     .option('-q, --quiet', 'print nothing but errors')
-    .addOption(new Option('--daemon-child').hideHelp())
-    .addOption(new Option('--instance <id>').hideHelp())
     .action((ws: string, flags: MountFlags) => run(async () => (await import('./commands/mount.js')).mountCommand(ws, flags, stdio), flags.json === true));
 
   program
@@ -168,7 +166,7 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 /** Options that take a value: given twice, commander would silently keep the last one. */
-const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--instance', '--lines'];
+const VALUE_OPTIONS = ['--source', '--at', '--grace', '--ready-timeout', '--lines'];
 
 function duplicateOption(argv: readonly string[]): string | undefined {
   const args = argv.slice(2);

@@ -7,7 +7,7 @@ import { MountieError } from '../errors.js';
 import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
 import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { homeIdOf } from '../protocol/tag.js';
-import type { HomeLayout, WorkspacePaths } from '../state/paths.js';
+import { kindOf, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 
@@ -21,7 +21,7 @@ export async function homeOf(layout: HomeLayout, workspace: string, selfPid: num
   const homeId = await homeIdOf(layout.home);
   if (homeId === undefined) throw new MountieError('ERR_MOUNT_FAILED', `home ${layout.home} is not reachable`, { data: { path: layout.home } });
   const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: await realpath(layout.workspacesDir).catch(() => undefined) };
-  return { homeId, others: async () => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: workspace, selfPid }) };
+  return { homeId, others: async () => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: workspace, selfPid, kind: kindOf(layout) }) };
 }
 
 /**

@@ -8,7 +8,6 @@ import type { BackendView } from '../state/state-schema.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
 import { holdsOpen } from '../sys/proc-fds.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
-import { FUSE_SUBTYPE } from '../protocol/tag.js';
 import { MountieError } from '../errors.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
 import type { BackendLoad, HealthReport } from './backend/health.js';
@@ -43,6 +42,8 @@ export interface DataPath {
 export interface MountDataPathOptions {
   readonly config: WorkspaceConfig;
   readonly fsname: string;
+  /** The kind's name: the mount's type becomes `fuse.<subtype>`. */
+  readonly subtype: string;
   readonly state: DaemonStateSink;
   /** JS path only: every source call goes through it; `backend` aborts it. */
   readonly scheduler: Scheduler;
@@ -65,7 +66,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
       mountpoint: config.mountpoint,
       source: config.source,
       fsname: opts.fsname,
-      subtype: FUSE_SUBTYPE,
+      subtype: opts.subtype,
       readOnly: config.readOnly,
       allowOther: config.allowOther === true,
       maxThreads: NATIVE_MAX_THREADS,
@@ -87,7 +88,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   opts.log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   installFuseThreadCounter();
   const ops = opts.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler }));
-  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: FUSE_SUBTYPE, readOnly: config.readOnly, allowOther: config.allowOther === true });
+  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true });
   return {
     kind: 'js',
     mounted,

@@ -1,5 +1,6 @@
 import type { HomeLayout } from '../state/paths.js';
-import type { WorkspaceConfig } from '../state/workspace.js';
+import type { AnyConfig } from '../state/workspace.js';
+import type { MountieDaemon } from './define.js';
 import type { ReadyChannel } from '../protocol/channel.js';
 
 /** Test-only fault injection, read from the environment (MOUNTIE_TEST_*). Documented in ARCHITECTURE.md. */
@@ -39,5 +40,8 @@ export interface DaemonOptions {
   readonly startupTimeoutMs?: number;
   readonly hooks?: TestHooks;
   /** A first mount's config: stored by the daemon only once its mount succeeded. */
-  readonly pendingConfig?: WorkspaceConfig | undefined;
+  readonly pendingConfig?: AnyConfig | undefined;
+  /** The daemon to run; its kind must be the layout's. Default: mountie's passthrough. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any options type
+  readonly daemon?: MountieDaemon<any>;
 }

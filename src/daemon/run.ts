@@ -1,6 +1,6 @@
-import { ENVIRONMENT_CODES, MountieError, errnoCode, isMountieError, USAGE_CODES } from '../errors.js';
-import { configForStart, saveConfig } from '../state/workspace.js';
-import { workspacePaths } from '../state/paths.js';
+import { ENVIRONMENT_CODES, MountieError, errnoCode, isMountieError } from '../errors.js';
+import { configForStart, isKindConfig, saveConfig, type AnyConfig, type WorkspaceConfig } from '../state/workspace.js';
+import { kindOf, workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
 import { nextEpoch } from '../state/epoch.js';
 import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
@@ -20,6 +20,10 @@ import type { MountedFuse } from './fuse/mount.js';
 import { mountDataPath, type DataPath } from './data-path.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
+import { validateOptions, type MountContext, type Served } from './define.js';
+import { passthroughDaemon } from './passthrough/daemon.js';
+import { mountOps } from './ops-path.js';
+import { sameKind } from '../protocol/kind.js';
 import { createScheduler } from './backend/scheduler.js';
 import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './backend/health.js';
 import { backendConfigFromEnv } from './backend/config.js';
@@ -27,16 +31,9 @@ import { poolCallsPending } from '../sys/pool-calls.js';
 import { applyTestFaults } from './test-faults.js';
 import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
 
-/** Exit codes shared with the CLI (README documents them). */
-export const DAEMON_EXIT = { ok: 0, runtimeFailure: 1, usage: 2, locked: 3, startFailed: 4 } as const;
+import { DAEMON_EXIT, exitCodeForStartError } from './run-exit.js';
 
-export function exitCodeForStartError(err: unknown): number {
-  if (isMountieError(err)) {
-    if (err.code === 'ERR_WORKSPACE_LOCKED') return DAEMON_EXIT.locked;
-    if (USAGE_CODES.has(err.code)) return DAEMON_EXIT.usage;
-  }
-  return DAEMON_EXIT.startFailed;
-}
+export { DAEMON_EXIT, exitCodeForStartError };
 
 function describe(err: unknown): unknown {
   // The environment failed this start (exit 4), quoted: the CLI maps these codes to exit 2 otherwise.
@@ -51,8 +48,12 @@ function describe(err: unknown): unknown {
  */
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const hooks = opts.hooks ?? testHooksFromEnv(process.env);
+  const kind = kindOf(opts.layout);
+  const daemon = opts.daemon ?? passthroughDaemon;
+  const definition = daemon.definition;
   // First act: the marker discovery recognises (src/protocol/marker.ts), before any lock or mount.
-  markDaemon(opts.workspace);
+  markDaemon(opts.workspace, process, kind);
+  if (!sameKind(daemon.kind, kind)) throw new MountieError('ERR_INVALID_DEFINITION', `a ${daemon.kind.name} daemon cannot serve a ${kind.name} home`, { data: { workspace: opts.workspace } });
   const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
@@ -62,6 +63,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
   const lost: { unwatch?: () => void; gone?: boolean; reason?: string } = {};
   const session = new AbortController();
+  // The author's ctx.signal: aborted as the shutdown begins, before anything is torn down.
+  const authorAbort = new AbortController();
+  let mctx: MountContext<unknown> | undefined;
   const tuning = backendConfigFromEnv(process.env);
   // Source calls end with the session, or earlier when health declares the source failed.
   const backend = new AbortController();
@@ -75,12 +79,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     deadlineMs: opts.shutdownDeadlineMs ?? 5000,
     log,
     steps: () => [
+      { name: 'abort-author-signal', run: () => authorAbort.abort(new Error('daemon shutting down')) },
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` })) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
       { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
       { name: 'cancel-inflight', run: () => (session.abort(new Error('daemon shutting down')), ctx.data?.cancel(new Error('daemon shutting down'))) },
       { name: 'unmount', run: () => unmountOwn() },
+      // The author's cleanup: only for a daemon whose mount() ran (it may hold what mount() opened).
+      { name: 'author-shutdown', run: () => (mctx && definition.shutdown ? definition.shutdown(mctx) : undefined) },
       // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
       { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.reason ? ctx.state?.finish('failed', lost.reason) : ctx.state?.finish('stopped')) },
       { name: 'remove-pidfile', always: true, run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
@@ -139,17 +146,20 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const homeId = home.homeId;
     ctx.lock = await step('take lock', 4000, () => takeWorkspaceLock(paths, opts.workspace, home));
     // Under the lock: a first mount's pending config meets any config stored meanwhile here.
-    const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig));
+    const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig, kind));
     if (!start) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
     const { config } = start;
+    // Validated again here: the stored options may predate the author's current parser.
+    const options = validateOptions(definition, rawOptions(config), opts.workspace);
+    const sourceOf = isKindConfig(config) ? '' : config.source;
     ctx.mountpoint = config.mountpoint;
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
-    const fsname = mountTag(opts.workspace, homeId);
+    const fsname = mountTag(opts.workspace, homeId, kind);
     ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
     await step('clean stale mount', 6000, async () => {
       // Stale only when no other live daemon of this workspace exists (one whose lock file was
       // deleted under it still runs and still owns its mount).
-      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await home.others(), log: (l) => log.info(l) });
+      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await home.others(), log: (l) => log.info(l), kind });
       await checkMountpointFree(config.mountpoint, opts.workspace);
     });
     if (hooks.delayAfterLockMs > 0) await step('test delay after lock', hooks.delayAfterLockMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayAfterLockMs)));
@@ -165,7 +175,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         argv: opts.argv,
         version: opts.version,
         mountpoint: config.mountpoint,
-        source: config.source,
+        source: sourceOf,
         logFile: paths.log,
         startedAt: new Date().toISOString(),
       }),
@@ -173,18 +183,40 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     ctx.pidfileWritten = true;
     if (hooks.delayBeforeMountMs > 0) await step('test delay', hooks.delayBeforeMountMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayBeforeMountMs)));
     const state = ctx.state;
-    const data = await step('mount', 10_000, () =>
-      mountDataPath({ config, fsname, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l) }),
-    );
+    const authorCtx: MountContext<unknown> = {
+      workspace: opts.workspace,
+      mountpoint: config.mountpoint,
+      options,
+      readOnly: config.readOnly,
+      signal: authorAbort.signal,
+      log: { info: (l) => log.info(l), error: (l, e) => log.error(l, e) },
+    };
+    mctx = authorCtx;
+    let served: Served | undefined;
+    const data = await step('mount', 10_000, async () => {
+      served = await definition.mount(authorCtx);
+      if ('passthrough' in served) {
+        const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
+        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l) });
+      }
+      if (typeof served !== 'object' || served === null || typeof served.ops !== 'object' || served.ops === null) {
+        throw new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
+      }
+      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler });
+    });
+    const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
+    const serving = ptSource ?? `${kind.name} ops`;
     ctx.data = data;
     ctx.fuse = data.mounted;
     if (start.store) await step('store config', 2000, () => saveConfig(paths, config));
     ctx.state.update({ status: 'active', dataPath: data.kind });
-    log.info(`mounted ${config.source} at ${config.mountpoint} (data path: ${data.kind})`);
+    log.info(`mounted ${serving} at ${config.mountpoint} (data path: ${data.kind})`);
     ctx.state.trackBackend(() => data.backendView(ctx.health?.report()));
     const refresh = ctx.state.refresh;
-    ctx.health = startHealthMonitor({
-      probe: probeDirectory(config.source),
+    // Passthrough: its source, as always. Own ops: the author's probe, or no health monitor at all.
+    const probe = ptSource !== undefined ? probeDirectory(ptSource) : definition.probe ? () => definition.probe?.(authorCtx) ?? Promise.resolve() : undefined;
+    if (probe) ctx.health = startHealthMonitor({
+      probe,
       load: () => data.load(),
       ...(tuning.healthIntervalMs ? { intervalMs: tuning.healthIntervalMs } : {}),
       ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
@@ -194,7 +226,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const mp = ctx.fuse.mountpoint;
     // Ours = our tagged mount is still at its place AND we still hold /dev/fuse: a connection
     // aborted under us ends the FUSE session while the (now dead) mount stays in the table.
-    const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId));
+    const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId, kind));
     lost.unwatch = watchMount({
       isOurs: (entries) => mounted(entries) && data.sessionAlive(),
       intervalMs: mountWatchIntervalFromEnv(process.env),
@@ -219,7 +251,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     });
     opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
     opts.channel?.close();
-    await notifySystemd('READY=1', { status: `serving ${config.source} at ${config.mountpoint}` });
+    await notifySystemd('READY=1', { status: `serving ${serving} at ${config.mountpoint}` });
     opts.onReady?.({ mountpoint: config.mountpoint, pid: selfPid });
     removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
   } catch (err) {
@@ -247,4 +279,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     // The CLI cannot exit normally while these hang (libuv joins its pool at exit); it says how it exits.
     if (stuck > 0) log.error(`${stuck} calls on the source never returned; they hold threads until the process ends`);
   }
+}
+
+/** What the definition's options parser gets: another kind's stored options, or mountie's `{ source }`. */
+function rawOptions(config: AnyConfig): unknown {
+  return isKindConfig(config) ? config.options : { source: config.source };
 }

@@ -2,7 +2,7 @@ import type { FuseOps } from 'fuse-native';
 import { readState, type BackendView, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
 import { StateWriter } from '../state/writer/writer.js';
 import type { WorkspacePaths } from '../state/paths.js';
-import type { WorkspaceConfig } from '../state/workspace.js';
+import { isKindConfig, type AnyConfig } from '../state/workspace.js';
 import { instrumentOps, newCounters, type OpCounters } from './instrument.js';
 import type { Logger } from './log.js';
 import type { CounterSnapshot } from './native/state-view.js';
@@ -29,7 +29,7 @@ const PUBLISH_EVERY_MS = 250;
 
 export interface OpenStateOptions {
   readonly paths: WorkspacePaths;
-  readonly config: WorkspaceConfig;
+  readonly config: AnyConfig;
   /** The mount's tag (src/protocol/tag.ts). */
   readonly fsname: string;
   /** Our pid as /proc names it (procSelfPid). */
@@ -66,7 +66,7 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
     instanceId: opts.instanceId,
     initial: {
       status: 'starting',
-      mount: { mountpoint: opts.config.mountpoint, source: opts.config.source, fsname: opts.fsname },
+      mount: { mountpoint: opts.config.mountpoint, source: isKindConfig(opts.config) ? '' : opts.config.source, fsname: opts.fsname },
       counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
       cursor: counters.cursor,
       pid: opts.pid,

@@ -1,8 +1,12 @@
 /**
  * The controlling side in four calls, what the `mountie` command does for `mount --background`,
- * `stop` and `status`: each takes the home (`MOUNTIE_HOME` or the XDG default when not given)
- * and reads the process and mount tables itself.
+ * `stop` and `status`: each takes the kind (through `daemon` for launch, `kind` for the rest;
+ * default mountie's own) and the home (`<KIND>_HOME` or the XDG default when not given) and reads
+ * the process and mount tables itself.
  */
+import { MountieError } from '../errors.js';
+import { MOUNTIE, sameKind, type Kind } from '../protocol/kind.js';
+import type { MountieDaemon } from '../daemon/define.js';
 import { resolveHome, type HomeLayout } from '../state/paths.js';
 import { validateName } from '../state/names.js';
 import { readMountInfo } from '../sys/mountinfo.js';
@@ -10,19 +14,29 @@ import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { discover as discoverIn, homeFacts, type Discovery } from './discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspect.js';
 import type { StartResult } from './start.js';
-import { prepareMount, startPrepared } from './prepare.js';
+import { PASSTHROUGH_MODULE, prepareKindMount, prepareMount, startPrepared } from './prepare.js';
 import { stopWorkspace, type StopReport } from './stop.js';
 
 /** Which home to act on. */
 export interface HomeOption {
-  /** The home directory (what `MOUNTIE_HOME` names). Default: from `env`, as the `mountie` command resolves it. */
+  /** The home directory (what `MOUNTIE_HOME`, or the kind's `<NAME>_HOME`, names). Default: from `env`, as the `mountie` command resolves it. */
   readonly home?: string;
   /** The environment the home is resolved from and the daemon inherits. Default `process.env`. */
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** Which kind's daemons and mounts a call sees (default mountie's own, {@link MOUNTIE}). */
+export interface KindOption extends HomeOption {
+  readonly kind?: Kind;
+}
+
 export interface LaunchOptions extends HomeOption {
-  /** The directory to serve. Required on a workspace's first mount (except `demo`); later mounts reuse the stored one. */
+  /** The daemon to start (what `defineDaemon` returned). Default: mountie's own passthrough (kind MOUNTIE). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any options type
+  readonly daemon?: MountieDaemon<any>;
+  /** The author's options (JSON), validated by the daemon's `options` and stored in workspace.json on a first launch; later launches reuse the stored ones. */
+  readonly options?: unknown;
+  /** mountie's passthrough only: the directory to serve. Required on a workspace's first mount (except `demo`); later mounts reuse the stored one. */
   readonly source?: string;
   /** The mountpoint. Default `<home>/mnt/<workspace>`. */
   readonly at?: string;
@@ -31,9 +45,13 @@ export interface LaunchOptions extends HomeOption {
   readonly readyTimeoutMs?: number;
 }
 
-function layoutOf(opts: HomeOption): HomeLayout {
+function layoutOf(opts: HomeOption, kind: Kind = MOUNTIE): HomeLayout {
   const env = opts.env ?? process.env;
-  return resolveHome(opts.home === undefined ? env : { ...env, MOUNTIE_HOME: opts.home });
+  return resolveHome(opts.home === undefined ? env : { ...env, [kind.homeEnv]: opts.home }, kind);
+}
+
+function badInput(message: string, option: string, hint: string): MountieError {
+  return new MountieError('ERR_INVALID_OPTION', message, { data: { option }, hint });
 }
 
 /**
@@ -46,11 +64,22 @@ function layoutOf(opts: HomeOption): HomeLayout {
  * `ERR_START_TIMEOUT` when the daemon did not come up.
  */
 export async function launch(workspace: string, opts: LaunchOptions = {}): Promise<StartResult> {
-  const prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly });
+  const daemon = opts.daemon;
+  const kind = daemon?.kind ?? MOUNTIE;
+  let prepared;
+  if (sameKind(kind, MOUNTIE)) {
+    if (daemon !== undefined && daemon.module !== PASSTHROUGH_MODULE) throw new MountieError('ERR_INVALID_DEFINITION', 'kind MOUNTIE is mountie\'s own passthrough; a daemon of your own needs its own kind', { data: { workspace }, hint: 'define one with defineKind({ name })' });
+    if (opts.options !== undefined) throw badInput('mountie\'s passthrough takes `source`, not `options`', 'options', 'pass { source } instead');
+    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly });
+  } else {
+    if (daemon === undefined) throw new MountieError('ERR_INTERNAL', 'unreachable: a kind without a daemon');
+    if (opts.source !== undefined) throw badInput(`\`source\` is for mountie's passthrough only; a ${kind.name} daemon takes \`options\``, 'source', 'pass your daemon\'s settings in options');
+    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly });
+  }
   return startPrepared(prepared, { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
 }
 
-export interface StopCallOptions extends HomeOption {
+export interface StopCallOptions extends KindOption {
   /** SIGTERM → SIGKILL delay. Default 7000 ms (above the daemon's own 5 s shutdown deadline). */
   readonly graceMs?: number;
 }
@@ -62,7 +91,7 @@ export interface StopCallOptions extends HomeOption {
  * report names it (`ok: false`, `survivors`).
  */
 export async function stop(workspace: string, opts: StopCallOptions = {}): Promise<StopReport> {
-  return stopWorkspace(layoutOf(opts), validateName(workspace), opts.graceMs === undefined ? {} : { graceMs: opts.graceMs });
+  return stopWorkspace(layoutOf(opts, opts.kind), validateName(workspace), opts.graceMs === undefined ? {} : { graceMs: opts.graceMs });
 }
 
 /**
@@ -70,20 +99,22 @@ export async function stop(workspace: string, opts: StopCallOptions = {}): Promi
  * (`running`, `leftovers`, `failed`, `stopped`), its tokens (`running(pid=N)`, `orphan(pid=N)`, …)
  * and its state.json.
  */
-export async function status(workspace?: string, opts: HomeOption = {}): Promise<WorkspaceStatus[]> {
-  const layout = layoutOf(opts);
+export async function status(workspace?: string, opts: KindOption = {}): Promise<WorkspaceStatus[]> {
+  const layout = layoutOf(opts, opts.kind);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   const snap = { procs: scanProcStats(), mounts };
   const names = workspace !== undefined ? [validateName(workspace)] : await listWorkspaces(layout, snap, facts);
-  return Promise.all(names.map(async (n) => inspectWorkspace(await discoverIn(layout, n, snap, facts))));
+  const found = await Promise.all(names.map((n) => discoverIn(layout, n, snap, facts)));
+  // Listing a home: another kind's workspaces there are not this kind's to show (asked by name, they say so).
+  return Promise.all(found.filter((d) => workspace !== undefined || d.configErrorCode !== 'ERR_KIND_MISMATCH').map((d) => inspectWorkspace(d)));
 }
 
 /**
  * Everything known about one workspace, unjudged: its daemons (only processes proven to be its
  * own), the pidfile, the lock, and every mount tagged for it.
  */
-export async function discover(workspace: string, opts: HomeOption = {}): Promise<Discovery> {
-  const layout = layoutOf(opts);
+export async function discover(workspace: string, opts: KindOption = {}): Promise<Discovery> {
+  const layout = layoutOf(opts, opts.kind);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   return discoverIn(layout, validateName(workspace), { procs: scanProcStats(), mounts }, facts);
 }

@@ -1,10 +1,11 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
+import { isMountieError, type MountieError } from '../errors.js';
 import { lockHeldNow } from '../protocol/lock.js';
 import { homeIdOf, mountsOf } from '../protocol/tag.js';
 import { readPidfile, type PidfileRead } from '../state/pidfile.js';
-import { workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
-import { loadConfig, type WorkspaceConfig } from '../state/workspace.js';
+import { kindOf, workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
+import { loadAnyConfig, type AnyConfig } from '../state/workspace.js';
 import { mountAt, type MountEntry } from '../sys/mountinfo.js';
 import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 
@@ -22,9 +23,14 @@ export interface Discovery {
   readonly workspace: string;
   readonly paths: WorkspacePaths;
   readonly homeId: string | undefined;
-  readonly config: WorkspaceConfig | undefined;
+  /** workspace.json: mountie's own (with `source`) or another kind's (with `options`). */
+  readonly config: AnyConfig | undefined;
   /** Why workspace.json could not be read, when it exists but is unusable. */
   readonly configError: string | undefined;
+  /** Its code: `ERR_CONFIG_CORRUPT`, or `ERR_KIND_MISMATCH` for another kind's workspace. */
+  readonly configErrorCode?: string;
+  /** @internal The error itself (stop rethrows a kind mismatch). */
+  readonly configErrorCause?: MountieError;
   readonly pidfile: PidfileRead;
   /** 'stale' = a pidfile whose process is gone or is not that daemon any more. */
   readonly pidfileState: 'absent' | 'corrupt' | 'live' | 'stale';
@@ -61,11 +67,14 @@ export async function homeFacts(layout: HomeLayout): Promise<HomeFacts> {
 export async function discover(layout: HomeLayout, workspace: string, snap: Snapshot, facts?: HomeFacts): Promise<Discovery> {
   const paths = workspacePaths(layout, workspace);
   const home = facts ?? (await homeFacts(layout));
+  const kind = kindOf(layout);
   let configError: string | undefined;
+  let configErrorCause: MountieError | undefined;
   const [config, pidfile, lockId] = await Promise.all([
-    loadConfig(paths).catch((err: unknown) => {
+    loadAnyConfig(paths, kind).catch((err: unknown) => {
       // A corrupt config: status still reports processes and mounts, and says the config is broken.
       configError = err instanceof Error ? err.message : String(err);
+      if (isMountieError(err)) configErrorCause = err;
       return undefined;
     }),
     readPidfile(paths.pidfile),
@@ -73,10 +82,10 @@ export async function discover(layout: HomeLayout, workspace: string, snap: Snap
   ]);
   const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: home.realWorkspacesDir };
   const lockedNow = lockId !== undefined && (await lockHeldNow(lockId)) === true;
-  let refs = await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace });
+  let refs = await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace, kind });
   // The snapshot may predate the holder (a daemon that started and locked since): look again,
   // so that a held lock is attributed whenever its holder is a daemon.
-  if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanProcStats(), dirs, snap.mounts, { ws: workspace });
+  if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanProcStats(), dirs, snap.mounts, { ws: workspace, kind });
   const doc = pidfile.kind === 'ok' ? pidfile.doc : undefined;
   const described = doc ? refs.find((r) => r.pid === doc.pid && r.startTime === doc.startTime && r.bootId === doc.bootId) : undefined;
   const pidfileState: Discovery['pidfileState'] = pidfile.kind === 'ok' ? (described ? 'live' : 'stale') : pidfile.kind;
@@ -88,8 +97,8 @@ export async function discover(layout: HomeLayout, workspace: string, snap: Snap
   }));
   const lockHeld = lockedNow || daemons.some((d) => d.holdsLock);
   const mountpoint = config?.mountpoint ?? doc?.mountpoint;
-  const mounts = mountsOf(snap.mounts, workspace, home.homeId);
+  const mounts = mountsOf(snap.mounts, workspace, home.homeId, kind);
   const atMp = mountpoint === undefined ? undefined : mountAt(snap.mounts, mountpoint);
   const mount = atMp && mounts.includes(atMp) ? atMp : mounts[0];
-  return { workspace, paths, homeId: home.homeId, config, configError, pidfile, pidfileState, daemons, lockHeld, mountpoint, mounts, mount };
+  return { workspace, paths, homeId: home.homeId, config, configError, ...(configErrorCause ? { configErrorCode: configErrorCause.code, configErrorCause } : {}), pidfile, pidfileState, daemons, lockHeld, mountpoint, mounts, mount };
 }

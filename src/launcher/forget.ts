@@ -9,6 +9,7 @@ import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { discover, homeFacts } from './discover.js';
+import { isKindConfig } from '../state/workspace.js';
 
 export interface ForgetReport {
   readonly workspace: string;
@@ -52,6 +53,8 @@ export async function forgetWorkspace(layout: HomeLayout, name: string): Promise
   const wsDirStat = await checkDirs(layout, ws);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   const d = await discover(layout, ws, { procs: scanProcStats(), mounts }, facts);
+  // Another kind's workspace in this home: never ours to delete.
+  if (d.configErrorCode === 'ERR_KIND_MISMATCH' && d.configErrorCause) throw d.configErrorCause;
   if (d.daemons.length > 0 || d.lockHeld) {
     const pid = (d.daemons.find((x) => x.holdsLock) ?? d.daemons[0])?.pid;
     throw new MountieError('ERR_WORKSPACE_ACTIVE', `workspace ${ws} is running${pid === undefined ? '' : ` (pid ${pid})`}; only a stopped workspace can be forgotten`, {
@@ -82,7 +85,7 @@ export async function forgetWorkspace(layout: HomeLayout, name: string): Promise
   const left: { path: string; reason: string }[] = [];
   if (wsDirStat) await removeWorkspaceDir(d.paths, ws, removed, left);
   await removeMountpoint(mountpoint, d.paths.defaultMountpoint, removed, kept, left);
-  if (d.config) kept.push({ path: d.config.source, reason: 'the source: never touched' });
+  if (d.config && !isKindConfig(d.config)) kept.push({ path: d.config.source, reason: 'the source: never touched' });
   return { workspace: ws, removed, kept, left, ok: left.length === 0 };
 }
 

@@ -1,7 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { readState } from '../state/state-schema.js';
 import type { StateDoc } from '../state/state-schema.js';
-import type { HomeLayout } from '../state/paths.js';
+import { kindOf, type HomeLayout } from '../state/paths.js';
+import { isKindConfig } from '../state/workspace.js';
 import { WORKSPACE_NAME } from '../state/names.js';
 import { findHomeDaemons } from '../protocol/daemons.js';
 import type { Discovery, HomeFacts, Snapshot } from './discover.js';
@@ -85,8 +86,10 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   }
   for (const s of starting) tokens.push(`starting(pid=${s.pid})`);
   for (const o of orphans) tokens.push(`orphan(pid=${o.pid})`);
+  // Another kind's workspace (two kinds in one home): its pidfile names a daemon we cannot see, not a stale one.
+  const foreign = d.configErrorCode === 'ERR_KIND_MISMATCH';
   const stalePidfile =
-    d.pidfileState === 'stale' || d.pidfileState === 'corrupt'
+    !foreign && (d.pidfileState === 'stale' || d.pidfileState === 'corrupt')
       ? { pid: d.pidfile.kind === 'ok' ? d.pidfile.doc.pid : undefined, ...(d.pidfile.kind === 'corrupt' ? { reason: d.pidfile.reason } : {}) }
       : undefined;
   if (stalePidfile) tokens.push(`stale-pidfile(pid=${stalePidfile.pid ?? '?'})`);
@@ -103,7 +106,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     tokens,
     known: d.config !== undefined || d.configError !== undefined || d.pidfile.kind !== 'absent' || d.daemons.length > 0 || d.mounts.length > 0,
     mountpoint: d.mountpoint,
-    source: d.config?.source,
+    source: d.config && !isKindConfig(d.config) ? d.config.source : undefined,
     mounted: d.mount !== undefined,
     mountpoints: d.mounts.map((m) => m.mountPoint),
     logFile: d.paths.log,
@@ -127,6 +130,6 @@ export async function listWorkspaces(layout: HomeLayout, snap: Snapshot, facts: 
   } catch {
     // No workspaces directory yet: nothing configured.
   }
-  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts)) names.add(d.workspace);
+  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts, { kind: kindOf(layout) })) names.add(d.workspace);
   return [...names].sort();
 }

@@ -51,11 +51,12 @@ export function groupSignalAllowed(pid: number, pgrp: number | undefined): boole
  * the daemon marker are checked again: a reused pid or a process that is not a daemon is left
  * alone. pid <= 1 is never signalled, nor a group containing us or init.
  */
-export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn): Promise<'sent' | 'identity-mismatch'> {
+/** `marked`: whose marker the process must carry (default mountie's; a reap takes any kind's). */
+export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn, marked: (comm: string) => boolean = isMarked): Promise<'sent' | 'identity-mismatch'> {
   if (!Number.isSafeInteger(id.pid) || id.pid <= 1) return 'identity-mismatch';
   if (!(await verifyIdentity(id))) return 'identity-mismatch';
   const st = readProcStat(id.pid);
-  if (!st || !isMarked(st.comm)) return 'identity-mismatch';
+  if (!st || !marked(st.comm)) return 'identity-mismatch';
   if (!(groupSignalAllowed(id.pid, st.pgrp) && trySignal(kill, -id.pid, signal))) trySignal(kill, id.pid, signal);
   return 'sent';
 }

@@ -10,8 +10,9 @@ import { acquireLock } from '../protocol/lock.js';
 import { daemonTitle } from '../protocol/marker.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
 import { homeIdOf, isTagOf } from '../protocol/tag.js';
-import { FILE_MODE, type HomeLayout } from '../state/paths.js';
+import { FILE_MODE, kindOf, type HomeLayout } from '../state/paths.js';
 import type { MountPlan } from '../state/plan.js';
+import type { AnyConfig } from '../state/workspace.js';
 import { readPidfile, removeStalePidfile } from '../state/pidfile.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
@@ -21,9 +22,11 @@ import { appendRecord } from '../protocol/log-line.js';
 
 export interface StartOptions {
   readonly layout: HomeLayout;
-  readonly plan: MountPlan;
-  /** The CLI entry the daemon runs (its argv keeps `mount <ws>` for process-table scans). */
+  readonly plan: MountPlan<AnyConfig>;
+  /** The child entry the daemon runs (src/cli/daemon-child.ts). */
   readonly cliPath: string;
+  /** The `import.meta.url` of the module that exports the daemon's definition (the child imports it). */
+  readonly module: string;
   readonly nodePath?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly readyTimeoutMs?: number;
@@ -98,7 +101,8 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   const instanceId = randomUUID();
   const timeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
   // The daemon serves the layout's home, whatever the caller's environment says (XDG_* included).
-  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), [READY_FD_ENV]: '3', MOUNTIE_HOME: opts.layout.home };
+  const kind = kindOf(opts.layout);
+  const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env), [READY_FD_ENV]: '3', [kind.homeEnv]: opts.layout.home };
   // A hung source call holds its libuv pool thread until it returns (it cannot be cancelled), so
   // the pool must be larger than the hung calls we promise to survive (16) plus the reserve for
   // lifecycle I/O: 64 threads cost stacks only (ARCHITECTURE.md, "Backend I/O").
@@ -109,7 +113,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   try {
     // --title marks the daemon (src/protocol/marker.ts) while node is still starting, so a stop that
     // races this start finds it from its first milliseconds; the daemon marks itself again anyway.
-    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [`--title=${daemonTitle(ws)}`, opts.cliPath, 'mount', ws, '--daemon-child', '--instance', instanceId], {
+    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [`--title=${daemonTitle(ws, kind)}`, opts.cliPath, opts.module, ws, '--kind', kind.name, '--instance', instanceId], {
       cwd: '/',
       detached: true,
       env,
@@ -127,7 +131,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
     if (outcome.kind === 'ready') {
       const entry = mountAt(await readMountInfo(), plan.config.mountpoint);
       const homeId = await homeIdOf(opts.layout.home);
-      if (entry && homeId !== undefined && isTagOf(entry, ws, homeId)) return { pid: outcome.msg.pid, instanceId, mountpoint: plan.config.mountpoint, logFile: plan.paths.log };
+      if (entry && homeId !== undefined && isTagOf(entry, ws, homeId, kind)) return { pid: outcome.msg.pid, instanceId, mountpoint: plan.config.mountpoint, logFile: plan.paths.log };
       await abandon(child, opts, instanceId);
       throw new MountieError('ERR_MOUNT_FAILED', `daemon ${child.pid} said READY but ${plan.config.mountpoint} is not mounted; it was stopped`, { data: logData });
     }
@@ -191,8 +195,9 @@ async function abandon(child: ChildProcess, opts: StartOptions, instanceId: stri
     if (pf.kind === 'ok' && pf.doc.instanceId === instanceId) await removeStalePidfile(plan.paths.pidfile, pf);
     const homeId = await homeIdOf(opts.layout.home);
     const dirs = { workspacesDir: opts.layout.workspacesDir, realWorkspacesDir: await realpath(opts.layout.workspacesDir).catch(() => undefined) };
-    const live = await findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws });
-    if (homeId !== undefined) await cleanStaleMounts({ workspace: ws, homeId, liveDaemons: live, log: () => undefined }).catch(() => undefined);
+    const kind = kindOf(opts.layout);
+    const live = await findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws, kind });
+    if (homeId !== undefined) await cleanStaleMounts({ workspace: ws, homeId, liveDaemons: live, log: () => undefined, kind }).catch(() => undefined);
   } finally {
     await lock.release();
   }

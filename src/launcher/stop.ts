@@ -4,7 +4,8 @@ import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
 import { removeStalePidfile } from '../state/pidfile.js';
 import { readState } from '../state/state-schema.js';
-import { DIR_MODE, type HomeLayout } from '../state/paths.js';
+import { DIR_MODE, kindOf, type HomeLayout } from '../state/paths.js';
+import { isMarked } from '../protocol/marker.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import type { ProcessIdentity } from '../sys/proc.js';
@@ -76,6 +77,10 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const kill: KillFn = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
   const notes: string[] = [];
   const before = await freshDiscovery(layout, ws);
+  // Another kind's workspace (two kinds pointed at one home): nothing of it is ours to signal or clean.
+  if (before.configErrorCode === 'ERR_KIND_MISMATCH' && before.configErrorCause) throw before.configErrorCause;
+  const kind = kindOf(layout);
+  const marked = (comm: string): boolean => isMarked(comm, kind);
   const ends = new Map<number, ProcessEnd>();
   const targets: ProcessIdentity[] = [];
   const sessions: ProcessIdentity[] = [];
@@ -88,7 +93,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
       ends.set(d.pid, 'already-gone');
       continue;
     }
-    if ((await signalDaemon(id, 'SIGTERM', kill)) === 'sent') {
+    if ((await signalDaemon(id, 'SIGTERM', kill, marked)) === 'sent') {
       targets.push(id);
       ends.set(d.pid, 'TERM');
       if (d.sid === d.pid) sessions.push(id);
@@ -97,7 +102,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   if (targets.length) opts.onWait?.({ signal: 'SIGTERM', pids: targets.map((t) => t.pid), ms: opts.graceMs ?? DEFAULT_GRACE_MS });
   let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock);
   if (alive.length) {
-    for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill)) === 'sent') ends.set(id.pid, 'KILL');
+    for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill, marked)) === 'sent') ends.set(id.pid, 'KILL');
     opts.onWait?.({ signal: 'SIGKILL', pids: alive.map((t) => t.pid), ms: opts.killWaitMs ?? 2000 });
     alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
   }
@@ -186,7 +191,7 @@ async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount
       notes.push(`a daemon of the workspace appeared meanwhile (pid ${live.map((x) => x.pid).join(', ')}); its mount and pidfile are left alone`);
       return;
     }
-    if (d.mounts.length) cleaned.mount = (await cleanStaleMounts({ workspace: d.workspace, homeId: d.homeId ?? '', liveDaemons: live, log: (l) => void notes.push(l) }).catch(note('clean the stale mount'))) !== false;
+    if (d.mounts.length) cleaned.mount = (await cleanStaleMounts({ workspace: d.workspace, homeId: d.homeId ?? '', liveDaemons: live, log: (l) => void notes.push(l), kind: kindOf(layout) }).catch(note('clean the stale mount'))) !== false;
     if (d.pidfileState === 'stale' || d.pidfileState === 'corrupt') cleaned.pidfile = await removeStalePidfile(d.paths.pidfile, d.pidfile).catch(note('remove the stale pidfile'));
     if (stateLies) cleaned.state = await finalizeDeadState(d.paths, 'the daemon ended without shutting down; cleaned up by mountie stop').catch(note('mark state.json stopped'));
   } finally {

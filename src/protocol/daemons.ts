@@ -12,6 +12,7 @@ import { devString, openFiles, type FdInfo } from '../sys/proc-fds.js';
 import type { ProcStat } from '../sys/proc-stat-scan.js';
 import type { MountEntry } from '../sys/mountinfo.js';
 import { isMarked } from './marker.js';
+import type { Kind } from './kind.js';
 
 export interface DaemonRef {
   readonly pid: number;
@@ -68,17 +69,17 @@ function sameFile(info: FdInfo, id: LockFileId, mounts: readonly MountEntry[]): 
 }
 
 /**
- * Every daemon of this home (of `ws` only, if given), from one stat scan. `mounts` is our
+ * Every daemon of this home (of `ws` only, if given; of `kind`, default mountie's), from one stat scan. `mounts` is our
  * mountinfo (to map fdinfo mount ids to devices). The calling process is never reported.
  */
-export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs, mounts: readonly MountEntry[], opts: { ws?: string; selfPid?: number; procRoot?: string } = {}): Promise<DaemonRef[]> {
+export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs, mounts: readonly MountEntry[], opts: { ws?: string; selfPid?: number; procRoot?: string; kind?: Kind } = {}): Promise<DaemonRef[]> {
   if (dirs.realWorkspacesDir === undefined) return [];
   const boot = await bootId();
   const cache = new Map<string, LockFileId | null>();
   const realDir = dirs.realWorkspacesDir;
   const out: DaemonRef[] = [];
   for (const p of procs) {
-    if (p.pid === (opts.selfPid ?? process.pid) || p.pid <= 1 || !isMarked(p.comm) || p.state === 'X') continue;
+    if (p.pid === (opts.selfPid ?? process.pid) || p.pid <= 1 || !isMarked(p.comm, opts.kind) || p.state === 'X') continue;
     const files = openFiles(p.pid, (link) => LOCK_LINK.test(link), opts.procRoot);
     for (const f of files) {
       const m = LOCK_LINK.exec(f.link);

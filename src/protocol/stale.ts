@@ -11,6 +11,7 @@ import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import type { DaemonRef } from './daemons.js';
 import { mountsOf } from './tag.js';
+import type { Kind } from './kind.js';
 
 /**
  * Bounded probe of a mountpoint: 'enotconn' for a dead FUSE server, 'hung' when it does not answer
@@ -32,6 +33,8 @@ export interface StaleCleanupInput {
   /** Live daemons of this workspace other than the caller (from findHomeDaemons). */
   readonly liveDaemons: readonly DaemonRef[];
   readonly log: (line: string) => void;
+  /** Whose mounts: default mountie's own. */
+  readonly kind?: Kind;
 }
 
 /** Abort and lazily detach one of our mounts; true when it is gone from mountinfo. */
@@ -51,7 +54,7 @@ async function detach(entry: MountEntry, log: (line: string) => void): Promise<b
  * workspace lock. Throws ERR_WORKSPACE_LOCKED when a live daemon owns them (nothing is touched).
  */
 export async function cleanStaleMounts(input: StaleCleanupInput): Promise<number> {
-  const mine = mountsOf(await readMountInfo(), input.workspace, input.homeId);
+  const mine = mountsOf(await readMountInfo(), input.workspace, input.homeId, input.kind);
   if (mine.length === 0) return 0;
   const live = input.liveDaemons[0];
   if (live) {

@@ -1,6 +1,7 @@
 /**
- * How a mountie mount names its owner. The fsname (the mount's source in /proc/self/mountinfo,
- * fstype `fuse.mountie`) is `mountie:<ws>@<homeId>`, where homeId is derived from the home
+ * How a mount names its owner. The fsname (the mount's source in /proc/self/mountinfo, fstype
+ * `fuse.<kind>`) is `<kind>:<ws>@<homeId>` (mountie's own: `mountie:<ws>@<homeId>`, fstype
+ * `fuse.mountie`; see ./kind.ts), where homeId is derived from the home
  * directory's device and inode: the same home reached through a symlink or a bind mount has the
  * same id, two homes never share one. So every mount of a workspace is found by its tag wherever
  * it sits (even where a swapped symlink sent it), and another home's mount is never taken for ours.
@@ -9,36 +10,42 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
+import { MOUNTIE, type Kind } from './kind.js';
 
-export const FUSE_SUBTYPE = 'mountie';
-export const FUSE_FSTYPE = `fuse.${FUSE_SUBTYPE}`;
+/** mountie's own subtype and fstype (MOUNTIE's). */
+export const FUSE_SUBTYPE = MOUNTIE.name;
+export const FUSE_FSTYPE = MOUNTIE.fstype;
 
 export interface MountTag {
   readonly workspace: string;
   readonly homeId: string;
+  /** The kind's name the tag starts with. */
+  readonly kind: string;
 }
 
-export function mountTag(workspace: string, homeId: string): string {
-  return `mountie:${workspace}@${homeId}`;
+export function mountTag(workspace: string, homeId: string, kind: Kind = MOUNTIE): string {
+  return `${kind.name}:${workspace}@${homeId}`;
 }
 
-export function parseTag(source: string): MountTag | undefined {
-  const m = /^mountie:([a-z0-9][a-z0-9._-]{0,62})@([0-9a-f]{16})$/.exec(source);
-  return m ? { workspace: m[1] as string, homeId: m[2] as string } : undefined;
+/** A tag of any kind (`<kind>:<ws>@<homeId>`); with `kind`, only that kind's. */
+export function parseTag(source: string, kind?: Kind): MountTag | undefined {
+  const m = /^([a-z][a-z0-9]{1,7}):([a-z0-9][a-z0-9._-]{0,62})@([0-9a-f]{16})$/.exec(source);
+  if (!m || (kind !== undefined && m[1] !== kind.name)) return undefined;
+  return { workspace: m[2] as string, homeId: m[3] as string, kind: m[1] as string };
 }
 
-/** A mountie mount of any home or workspace (including pre-0.2 tags `mountie:<ws>`). */
-export function isMountieMount(e: MountEntry): boolean {
-  return e.fstype === FUSE_FSTYPE && e.source.startsWith('mountie:');
+/** A mount of this kind, of any home or workspace (including pre-0.2 tags `mountie:<ws>`). */
+export function isMountieMount(e: MountEntry, kind: Kind = MOUNTIE): boolean {
+  return e.fstype === kind.fstype && e.source.startsWith(`${kind.name}:`);
 }
 
-export function isTagOf(e: MountEntry, workspace: string, homeId: string): boolean {
-  return e.fstype === FUSE_FSTYPE && e.source === mountTag(workspace, homeId);
+export function isTagOf(e: MountEntry, workspace: string, homeId: string, kind: Kind = MOUNTIE): boolean {
+  return e.fstype === kind.fstype && e.source === mountTag(workspace, homeId, kind);
 }
 
-/** Every mount of this workspace of this home, wherever it sits, in mount order. */
-export function mountsOf(entries: readonly MountEntry[], workspace: string, homeId: string | undefined): MountEntry[] {
-  return homeId === undefined ? [] : entries.filter((e) => isTagOf(e, workspace, homeId));
+/** Every mount of this kind's workspace of this home, wherever it sits, in mount order. */
+export function mountsOf(entries: readonly MountEntry[], workspace: string, homeId: string | undefined, kind: Kind = MOUNTIE): MountEntry[] {
+  return homeId === undefined ? [] : entries.filter((e) => isTagOf(e, workspace, homeId, kind));
 }
 
 export function homeIdFrom(dev: number, ino: number): string {

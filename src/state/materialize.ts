@@ -5,6 +5,7 @@ import { errnoCode } from '../errors.js';
 import { ensureDir } from './dirs.js';
 import { FILE_MODE } from './paths.js';
 import type { MountPlan } from './plan.js';
+import { isKindConfig, type AnyConfig } from './workspace.js';
 
 const DEMO_FILES: Record<string, string> = {
   'README.txt': 'This is the mountie demo workspace.\nEverything you see here is served by a FUSE daemon from the demo source directory.\n',
@@ -42,11 +43,11 @@ function touchLog(path: string): void {
  * The mountpoint comes first: it is the path the user chose, so the likeliest to fail, and a
  * failure there must leave no workspace dir behind.
  */
-export async function materialize(plan: MountPlan): Promise<void> {
+export async function materialize(plan: MountPlan<AnyConfig>): Promise<void> {
   const home = dirname(dirname(plan.paths.dir));
   // Never mkdir over our own (possibly hung) mount: the daemon deals with that after its lock.
   if (!plan.ownMountPresent) await ensureDir(plan.config.mountpoint);
   await ensureDir(plan.paths.dir, { noSymlinksBelow: home });
   touchLog(plan.paths.log);
-  if (plan.demoSourcePending) await createDemoSource(plan.config.source);
+  if (plan.demoSourcePending && !isKindConfig(plan.config)) await createDemoSource(plan.config.source);
 }

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { MOUNTIE, sameKind, type Kind } from '../protocol/kind.js';
 
 /**
  * Where mountie keeps its files. With MOUNTIE_HOME set everything lives under it; without,
@@ -8,6 +9,8 @@ import { join, resolve } from 'node:path';
  */
 export interface HomeLayout {
   readonly home: string;
+  /** Whose home this is: its daemons' marker, its mounts' tag. Absent: mountie's own (MOUNTIE). */
+  readonly kind?: Kind;
   readonly workspacesDir: string;
   readonly mntDir: string;
 }
@@ -27,16 +30,27 @@ export interface WorkspacePaths {
   readonly demoSource: string;
 }
 
-/** The home as the `mountie` command resolves it: `MOUNTIE_HOME`, else `$XDG_STATE_HOME/mountie`, else `~/.local/state/mountie`. */
-export function resolveHome(env: NodeJS.ProcessEnv = process.env): HomeLayout {
+/**
+ * The home as the `mountie` command resolves it: `MOUNTIE_HOME`, else `$XDG_STATE_HOME/mountie`,
+ * else `~/.local/state/mountie`. For another kind: `$<NAME>_HOME`, else `$XDG_STATE_HOME/<name>`,
+ * else `~/.local/state/<name>`.
+ */
+export function resolveHome(env: NodeJS.ProcessEnv = process.env, kind: Kind = MOUNTIE): HomeLayout {
   // The pidfile's place never depends on XDG_RUNTIME_DIR: a stop from cron or sudo (without it)
   // must find the same files as the shell that started the daemon.
-  const home = env.MOUNTIE_HOME
-    ? resolve(env.MOUNTIE_HOME)
+  const own = env[kind.homeEnv];
+  const home = own
+    ? resolve(own)
     : env.XDG_STATE_HOME
-      ? join(resolve(env.XDG_STATE_HOME), 'mountie')
-      : join(env.HOME || homedir(), '.local', 'state', 'mountie');
-  return { home, workspacesDir: join(home, 'workspaces'), mntDir: join(home, 'mnt') };
+      ? join(resolve(env.XDG_STATE_HOME), kind.name)
+      : join(env.HOME || homedir(), '.local', 'state', kind.name);
+  // mountie's own layout keeps its exact shape (no kind field): tests and callers compare it.
+  return { home, workspacesDir: join(home, 'workspaces'), mntDir: join(home, 'mnt'), ...(sameKind(kind, MOUNTIE) ? {} : { kind }) };
+}
+
+/** The kind a layout belongs to (mountie's own when it names none). */
+export function kindOf(layout: HomeLayout): Kind {
+  return layout.kind ?? MOUNTIE;
 }
 
 /** The paths of one workspace's files in a home. */

@@ -7,9 +7,10 @@ import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import { validateName } from './names.js';
 import { workspacePaths, type HomeLayout, type WorkspacePaths } from './paths.js';
-import { loadConfig, WORKSPACE_SCHEMA, type WorkspaceConfig } from './workspace.js';
+import { loadConfig, WORKSPACE_SCHEMA, type AnyConfig, type WorkspaceConfig } from './workspace.js';
 import { homeIdOf, isTagOf } from '../protocol/tag.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
+import { MOUNTIE, type Kind } from '../protocol/kind.js';
 
 export interface MountRequest {
   readonly name: unknown;
@@ -22,9 +23,10 @@ export interface MountRequest {
 }
 
 /** The checked outcome of a mount request. Producing it writes nothing. */
-export interface MountPlan {
+export interface MountPlan<C extends AnyConfig = WorkspaceConfig> {
   readonly paths: WorkspacePaths;
-  readonly config: WorkspaceConfig;
+  /** mountie's own config (with `source`), or another kind's (with `options`, src/state/plan-kind.ts). */
+  readonly config: C;
   readonly isNew: boolean;
   readonly isDemo: boolean;
   /** A mount of this workspace already sits at the mountpoint (live or stale: the lock decides). */
@@ -57,7 +59,7 @@ function conflict(paths: WorkspacePaths, field: ConfigField, stored: unknown, gi
 }
 
 /** Resolve symlinks in the longest existing prefix of `p`; the rest is appended as given. */
-async function realpathLoose(p: string): Promise<string> {
+export async function realpathLoose(p: string): Promise<string> {
   let head = p;
   const tail: string[] = [];
   for (;;) {
@@ -133,7 +135,7 @@ function checkMountpointFs(mp: string, paths: WorkspacePaths, mounts: readonly M
 }
 
 /** An option that names a path must name one: '' would mean the current directory. */
-function checkPathOption(flag: string, value: string | undefined): void {
+export function checkPathOption(flag: string, value: string | undefined): void {
   if (value === undefined) return;
   const bad = value === '' ? 'is empty' : value.includes('\0') ? 'contains a NUL byte' : Buffer.byteLength(value) > 4095 ? 'is longer than 4095 bytes' : undefined;
   if (bad) {
@@ -148,9 +150,9 @@ function checkPathOption(flag: string, value: string | undefined): void {
  * Check the mountpoint without ever touching a mount: /proc/self/mountinfo first, and the
  * directory itself only when nothing is mounted there.
  */
-async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readonly MountEntry[], homeId: string | undefined): Promise<boolean> {
+export async function checkMountpoint(mp: string, paths: WorkspacePaths, mounts: readonly MountEntry[], homeId: string | undefined, kind: Kind = MOUNTIE): Promise<boolean> {
   // Ours = tagged for this workspace of this very home; any other mount there is someone else's.
-  const ours = (e: MountEntry): boolean => homeId !== undefined && isTagOf(e, paths.name, homeId);
+  const ours = (e: MountEntry): boolean => homeId !== undefined && isTagOf(e, paths.name, homeId, kind);
   const entry = mountAt(mounts, mp);
   if (entry) {
     if (ours(entry)) return true;

@@ -1,13 +1,14 @@
 /**
  * Reap everything of mountie that lives under one directory (a test's home, or a whole test
- * session holding many homes): the daemons whose workspace lock file sits below it and every FUSE
- * mount below it or tagged for one of its homes. Nothing else is touched: a daemon counts only
- * with the daemon marker AND a lock file below the root open (read from /proc/<pid>/fd links, never
+ * session holding many homes), of ANY kind (an author's suite runs its own kind's daemons): the
+ * daemons whose workspace lock file sits below it and every FUSE mount below it or tagged (by any
+ * kind) for one of its homes. Nothing else is touched: a daemon counts only with a kind's daemon
+ * marker (`<kind>-daemon`) AND a lock file below the root open (read from /proc/<pid>/fd links, never
  * environ or cmdline, which hang on a wedged process); a mount only by its place or its tag.
  */
 import { readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMarked } from '../protocol/marker.js';
+import { isMarkedAnyKind } from '../protocol/marker.js';
 import { homeIdOf, parseTag } from '../protocol/tag.js';
 import { signalDaemon, waitGone } from '../launcher/kill.js';
 import { abortConnection, unmountPath } from '../sys/fusermount.js';
@@ -62,11 +63,11 @@ async function homesBelow(root: string, mounts: readonly MountEntry[], depth = 3
   return homes;
 }
 
-/** Marked processes holding a workspace lock file below `root` open. */
+/** Processes marked by any kind holding a workspace lock file below `root` open. */
 function daemonsBelow(root: string, boot: string): ProcessIdentity[] {
   const out: ProcessIdentity[] = [];
   for (const p of scanProcStats()) {
-    if (p.pid === process.pid || !isMarked(p.comm) || p.state === 'Z') continue;
+    if (p.pid === process.pid || !isMarkedAnyKind(p.comm) || p.state === 'Z') continue;
     if (openFiles(p.pid, (link) => within(link, root) && LOCK_BELOW.test(link)).length > 0) out.push({ pid: p.pid, startTime: p.startTime, bootId: boot });
   }
   return out;
@@ -94,7 +95,7 @@ export async function reapUnder(dir: string, opts: ReapOptions = {}): Promise<Re
   for (const m of await mountsOfRoot(root, homeIds)) await abortConnection(m);
   const daemons = daemonsBelow(root, boot);
   const kill = process.kill.bind(process);
-  for (const id of daemons) await signalDaemon(id, 'SIGKILL', kill);
+  for (const id of daemons) await signalDaemon(id, 'SIGKILL', kill, isMarkedAnyKind);
   const survivors = await waitGone(daemons, opts.waitMs ?? 2000, systemClock);
   const unmounted: string[] = [];
   // Deepest first: a mount inside another mount goes before it.

@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { openReadyChannel } from '../../protocol/channel.js';
 import { resolveHome } from '../../state/paths.js';
 import { prepareMount as prepareLaunch, startPrepared, type PreparedMount } from '../../launcher/prepare.js';
-import { validateName } from '../../state/names.js';
-import { parsePendingConfig, PENDING_CONFIG_ENV } from '../../state/workspace.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 import { packageVersion } from '../version.js';
@@ -18,20 +15,6 @@ export interface MountFlags {
   readonly json?: boolean;
   readonly quiet?: boolean;
   readonly readyTimeout?: number;
-  readonly daemonChild?: boolean;
-  readonly instance?: string;
-}
-
-/** The daemon child the launcher spawned: no validation output, the channel carries the result. */
-async function runChild(ws: string, flags: MountFlags): Promise<number> {
-  const instanceId = flags.instance ?? randomUUID();
-  const workspace = validateName(ws);
-  const pendingConfig = parsePendingConfig(process.env[PENDING_CONFIG_ENV], workspace);
-  // Not handed on to what the daemon runs (fusermount).
-  delete process.env[PENDING_CONFIG_ENV];
-  // Loaded only here: the daemon's modules (and fuse-native) are the bulk of a launch's start-up.
-  const { runDaemon } = await import('../../daemon/run.js');
-  return runDaemon({ layout: resolveHome(), workspace, instanceId, argv: process.argv, version: packageVersion(), channel: openReadyChannel(), pendingConfig });
 }
 
 /** Plan, refuse a running workspace, store a --reconfigure'd config (under the lock), materialize. */
@@ -58,7 +41,6 @@ export async function startBackground(prepared: PreparedMount, flags: Pick<Mount
 }
 
 export async function mountCommand(ws: string, flags: MountFlags, out: Out): Promise<number> {
-  if (flags.daemonChild) return runChild(ws, flags);
   const prepared = await prepareMount(ws, flags);
   const { layout, plan } = prepared;
   if (flags.background) {
@@ -68,8 +50,10 @@ export async function mountCommand(ws: string, flags: MountFlags, out: Out): Pro
     else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${doc.mountpoint} (pid=${doc.pid}${plan.reconfigured ? ', new options stored' : ''}); stop with: mountie stop ${plan.config.name}`);
     return EXIT.ok;
   }
-  const { runDaemon } = await import('../../daemon/run.js');
+  // The same harness and definition a background daemon runs (src/daemon/passthrough/daemon.ts).
+  const [{ runDaemon }, { passthroughDaemon }] = await Promise.all([import('../../daemon/run.js'), import('../../daemon/passthrough/daemon.js')]);
   return runDaemon({
+    daemon: passthroughDaemon,
     layout,
     workspace: plan.config.name,
     instanceId: randomUUID(),

@@ -78,7 +78,9 @@ export async function statusCommand(ws: string | undefined, flags: StatusFlags, 
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   const snap = { procs: scanProcStats(), mounts };
   const names = name !== undefined ? [name] : await listWorkspaces(layout, snap, facts);
-  const all = await Promise.all(names.map(async (n) => inspectWorkspace(await discover(layout, n, snap, facts))));
+  const found = await Promise.all(names.map((n) => discover(layout, n, snap, facts)));
+  // Another kind's workspaces in this home are not mountie's to list (asked by name, status says whose it is).
+  const all = await Promise.all(found.filter((d) => name !== undefined || d.configErrorCode !== 'ERR_KIND_MISMATCH').map((d) => inspectWorkspace(d)));
   const one = name !== undefined ? all[0] : undefined;
   if (one && !one.known) {
     throw new MountieError('ERR_UNKNOWN_WORKSPACE', `unknown workspace ${one.workspace}: not configured, not running, not mounted`, {

@@ -13,7 +13,7 @@ describe('mount tags', () => {
 
   it('round-trips and rejects look-alikes', () => {
     const t = mountTag('ws', '0123456789abcdef');
-    expect(parseTag(t)).toEqual({ workspace: 'ws', homeId: '0123456789abcdef' });
+    expect(parseTag(t)).toEqual({ workspace: 'ws', homeId: '0123456789abcdef', kind: 'mountie' });
     expect(parseTag('mountie:ws')).toBeUndefined(); // 0.1 tag: owner unknown, never ours
     expect(parseTag('mountie:WS@0123456789abcdef')).toBeUndefined();
     expect(isTagOf(entry('/m', t), 'ws', '0123456789abcdef')).toBe(true);

@@ -1,0 +1,64 @@
+/**
+ * A kind is a product's identity on a machine: the fsname tag and fstype of its mounts, the
+ * process marker of its daemons, the variable that names its home. Everything that finds,
+ * judges or cleans a daemon or a mount takes one, so two tools built on mountie never mistake
+ * each other's daemons or mounts (a `memfs` stop never signals a `mountie` daemon, and the other
+ * way round). Both sides of the protocol see this module; it has no dependencies but the errors.
+ */
+import { MountieError } from '../errors.js';
+
+/** A product's identity; two kinds never see each other's daemons or mounts. */
+export interface Kind {
+  /** `/^[a-z][a-z0-9]{1,7}$/`: short enough that `${name}-daemon` fits the kernel's 15-byte comm. */
+  readonly name: string;
+  /** `fuse.${name}`: the fstype of its mounts in /proc/self/mountinfo. */
+  readonly fstype: string;
+  /** `${name}-daemon`: the process marker (/proc/<pid>/stat comm) of its daemons. */
+  readonly comm: string;
+  /** `${NAME}_HOME`: the variable that names its home (mountie's is `MOUNTIE_HOME`). */
+  readonly homeEnv: string;
+}
+
+/** What a kind's name must look like: lowercase, a letter first, 2 to 8 characters. */
+export const KIND_NAME = /^[a-z][a-z0-9]{1,7}$/;
+
+function makeKind(name: string): Kind {
+  return Object.freeze({ name, fstype: `fuse.${name}`, comm: `${name}-daemon`, homeEnv: `${name.toUpperCase()}_HOME` });
+}
+
+/** mountie's own kind: tag `mountie:<ws>@<homeId>`, fstype `fuse.mountie`, marker `mountie-daemon`, home `$MOUNTIE_HOME`. */
+export const MOUNTIE: Kind = makeKind('mountie');
+
+/**
+ * Define a kind from its name. Its mounts are tagged `${name}:<ws>@<homeId>` with fstype
+ * `fuse.${name}`, its daemons carry the comm `${name}-daemon`, and its default home is
+ * `$<NAME>_HOME`, else `$XDG_STATE_HOME/<name>`, else `~/.local/state/<name>`.
+ *
+ * @throws {@link MountieError} `ERR_INVALID_KIND` when the name does not match {@link KIND_NAME}, or
+ * is `mountie` (mountie's own kind is {@link MOUNTIE}).
+ */
+export function defineKind(spec: { name: string }): Kind {
+  const name = (spec as { name?: unknown } | undefined)?.name;
+  if (typeof name !== 'string' || !KIND_NAME.test(name)) {
+    throw new MountieError('ERR_INVALID_KIND', `kind name ${JSON.stringify(name)} is not 2 to 8 lowercase letters and digits starting with a letter`, {
+      data: { value: name },
+      hint: 'name the kind like "memfs" (so that its daemons\' marker "<name>-daemon" fits the 15-byte process name)',
+    });
+  }
+  if (name === MOUNTIE.name) {
+    throw new MountieError('ERR_INVALID_KIND', 'kind name "mountie" is mountie\'s own kind', { data: { value: name }, hint: 'use MOUNTIE for mountie\'s own passthrough, or give your product its own name' });
+  }
+  return makeKind(name);
+}
+
+/** Is `k` a kind as {@link defineKind} makes it (its derived names consistent with its name)? */
+export function isKind(k: unknown): k is Kind {
+  if (typeof k !== 'object' || k === null) return false;
+  const { name, fstype, comm, homeEnv } = k as Partial<Kind>;
+  return typeof name === 'string' && KIND_NAME.test(name) && fstype === `fuse.${name}` && comm === `${name}-daemon` && homeEnv === `${name.toUpperCase()}_HOME`;
+}
+
+/** Two kinds are the same product when they have the same name. */
+export function sameKind(a: Kind, b: Kind): boolean {
+  return a.name === b.name;
+}
