@@ -5,7 +5,7 @@
 // shutdown; one that fails, times out or answers other than 2xx makes the operation answer EIO.
 import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
-import { defineDaemon, defineKind, MountieError, type FsOps, type DaemonLog } from 'mountie/daemon';
+import { defineDaemon, defineKind, MountieError, type DaemonLog, type FsOps } from 'mountie';
 
 export interface HttpOptions {
   /** The server's base URL (http or https). */
@@ -40,15 +40,28 @@ export function parseOptions(raw: unknown): HttpOptions {
   return { url: url.endsWith('/') ? url : `${url}/`, timeoutMs };
 }
 
-/** GET `path` below the base URL, bounded; rejects on a network error, the timeout, `signal` or a status other than 2xx. */
-export async function get(opts: HttpOptions, path: string, signal: AbortSignal, init: RequestInit = {}): Promise<Response> {
+/**
+ * Request `path` below the base URL and read its answer with `read`, the whole bounded by
+ * `timeoutMs` and by `signal`; rejects on a network error, the timeout, `signal`, or a status
+ * other than 2xx.
+ */
+export async function request<T>(opts: HttpOptions, path: string, signal: AbortSignal, read: (res: Response) => Promise<T>, init: RequestInit = {}): Promise<T> {
   const url = new URL(path.split('/').filter(Boolean).map(encodeURIComponent).join('/'), opts.url);
-  const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]) });
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined); // the status is the answer; the body is not needed
-    throw new Error(`${init.method ?? 'GET'} ${url.href}: HTTP ${res.status}`);
+  // AbortSignal.any holds its sources weakly: in Node 20 a timeout signal that nothing else
+  // references can be garbage-collected before it fires, and the request then never times out
+  // (seen: reads hung until fuse-native's own 15 s limit). `deadline` stays referenced to the end.
+  const deadline = AbortSignal.timeout(opts.timeoutMs);
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, deadline]) });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined); // the status is the answer; the body is not needed
+      throw new Error(`HTTP ${res.status}`);
+    }
+    return await read(res);
+  } catch (err) {
+    const why = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+    throw new Error(`${init.method ?? 'GET'} ${url.href}: ${why}`, { cause: err });
   }
-  return res;
 }
 
 /** What httpfs serves, by path ("/", "/docs", "/docs/b.md"): a file's size, or a directory's names. */
@@ -80,7 +93,7 @@ export function parseIndex(doc: unknown): Listing {
 
 /** Fetch and parse the listing (at mount: a server that is not there fails the mount). */
 export async function fetchListing(opts: HttpOptions, signal: AbortSignal): Promise<Listing> {
-  return parseIndex(await (await get(opts, 'index.json', signal)).json());
+  return parseIndex(await request(opts, 'index.json', signal, (res) => res.json()));
 }
 
 /** The operations: the listing answers metadata, the server the bytes; any failure of the server is EIO. */
@@ -90,10 +103,10 @@ export function httpOps(opts: HttpOptions, listing: Listing, signal: AbortSignal
   async function readRange(path: string, size: number, buf: Buffer, len: number, pos: number): Promise<number> {
     const end = Math.min(size, pos + len);
     if (pos >= end) return 0;
-    const res = await get(opts, path, signal, { headers: { range: `bytes=${pos}-${end - 1}` } });
-    const body = Buffer.from(await res.arrayBuffer());
+    const range = { headers: { range: `bytes=${pos}-${end - 1}` } };
+    const [status, body] = await request(opts, path, signal, async (res) => [res.status, Buffer.from(await res.arrayBuffer())] as const, range);
     // 206: the range asked for; 200: a server without ranges sent the whole file.
-    return (res.status === 206 ? body : body.subarray(pos)).copy(buf, 0, 0, end - pos);
+    return (status === 206 ? body : body.subarray(pos)).copy(buf, 0, 0, end - pos);
   }
   return {
     getattr(path, cb) {
@@ -129,5 +142,5 @@ export const httpfs = defineDaemon({
     return { ops: httpOps(ctx.options, listing, ctx.signal, ctx.log) };
   },
   /** Healthy while the server answers for its index (the harness bounds and schedules it). */
-  probe: async (ctx) => void (await get(ctx.options, 'index.json', ctx.signal, { method: 'HEAD' })),
+  probe: (ctx) => request(ctx.options, 'index.json', ctx.signal, async () => undefined, { method: 'HEAD' }),
 });

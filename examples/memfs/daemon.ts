@@ -2,7 +2,7 @@
 // { "a.txt": "hello\n", "docs": { "b.md": "# B\n" } } (a string is a file, an object a directory).
 import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
-import { defineDaemon, defineKind, MountieError, type FsOps } from 'mountie/daemon';
+import { defineDaemon, defineKind, MountieError, type FsOps } from 'mountie';
 
 export type Nodes = Map<string, Buffer | string[]>; // by path ("/docs/b.md"): a file's bytes, a directory's names
 const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;

@@ -4,10 +4,14 @@
  * hangs or is gone. Runs against the built package (the example imports `mountie` by name).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { constants as fs } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { constants as os } from 'node:os';
 import { fetchListing, httpfs, httpOps, parseIndex, parseOptions, type HttpOptions } from '../../../../examples/httpfs/daemon.js';
 import { startFileServer, type FileServer } from '../../../helpers/file-server.js';
+import { REPO } from '../../../helpers/sandbox.js';
 import { answer } from '../answer.js';
 
 const { ENOENT, ENOTDIR, EISDIR, EROFS, EIO } = os.errno;
@@ -126,6 +130,26 @@ describe('httpfs operations against a live server', () => {
     const opts = parseOptions({ url: other.url });
     const stale = httpOps(opts, parseIndex({ 'gone.txt': 3 }), never, log);
     expect(await answer((cb) => stale.read?.('/gone.txt', 0, buf, 3, 0, cb))).toEqual([-EIO]); // 404
+  });
+});
+
+describe('httpfs requests are bounded', () => {
+  it('a hung request times out even while the garbage collector runs (Node 20: AbortSignal.any holds its sources weakly)', async () => {
+    const s = await server();
+    s.hang(true);
+    // The built example in a process of its own, collecting garbage every 20 ms as a busy daemon does.
+    const example = pathToFileURL(join(REPO, 'dist-examples/httpfs/daemon.js')).href;
+    const script = `
+      const { request, parseOptions } = await import(${JSON.stringify(example)});
+      const gc = setInterval(() => globalThis.gc(), 20);
+      const t0 = Date.now();
+      const got = await request(parseOptions({ url: process.argv[1], timeoutMs: 300 }), 'a.txt', new AbortController().signal, async () => 'answered')
+        .catch((err) => err.message);
+      clearInterval(gc);
+      console.log(JSON.stringify({ got, ms: Date.now() - t0 }));`;
+    const r = await execa(process.execPath, ['--expose-gc', '--input-type=module', '-e', script, s.url], { timeout: 10_000, reject: false });
+    expect(r.timedOut, 'the request never timed out').toBe(false);
+    expect((JSON.parse(r.stdout) as { got: string }).got).toMatch(/GET .*a\.txt: no answer within 300 ms/);
   });
 });
 
