@@ -44,6 +44,6 @@ try {
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
   } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {
-  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})\n  ${err.hint ?? ''}` : err);
+  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
   process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
 }

@@ -59,7 +59,9 @@ export async function request<T>(opts: HttpOptions, path: string, signal: AbortS
     }
     return await read(res);
   } catch (err) {
-    const why = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, …) is on its cause.
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    const why = deadline.aborted ? `no answer within ${opts.timeoutMs} ms` : `${err instanceof Error ? err.message : String(err)}${typeof code === 'string' ? ` (${code})` : ''}`;
     throw new Error(`${init.method ?? 'GET'} ${url.href}: ${why}`, { cause: err });
   }
 }

@@ -106,7 +106,8 @@ describe('examples/httpfs through its command', () => {
     const home = await makeHome();
     const r = await runExample('httpfs', home, ['mount', 'ws', '--url', s.url, '--timeout-ms', '1000']);
     expect(r.exitCode, r.stdout).toBe(4);
-    expect(r.stderr).toMatch(/fetch failed|ECONNREFUSED/);
+    expect(r.stderr).toMatch(/ERR_MOUNT_FAILED/);
+    expect(r.stderr).toMatch(/index\.json: fetch failed \(ECONNREFUSED\)/);
     expect(await mountAtPath(join(home, 'mnt', 'ws'))).toBeUndefined();
     const st = await runExample('httpfs', home, ['status']);
     expect(st.stdout).not.toMatch(/running|orphan|stale/);
