@@ -1,8 +1,8 @@
-// The daemon side: define a daemon of a kind, run one in the foreground. Nothing here loads
-// fuse-native until a daemon starts (src/daemon/entry.ts, src/launcher/foreground.ts).
+// The daemon side: define a kind and a daemon of it, run one in the foreground. Nothing here
+// loads fuse-native until a daemon starts (the launcher's child, or runForeground, import the
+// harness src/daemon/run.ts only then). The harness itself (runDaemon) is internal since kinds:
+// a daemon is run through its definition.
 export { defineKind, MOUNTIE, type Kind } from '../protocol/kind.js';
 export { defineDaemon, type DaemonDefinition, type MountieDaemon, type MountContext, type Served, type DaemonLog } from './define.js';
 export type { FsOps, FsStat, FsStatfs, FsDone } from './fs-ops.js';
 export { runForeground, type ForegroundOptions } from '../launcher/foreground.js';
-export { runDaemon } from './entry.js';
-export type { DaemonOptions } from './options.js';

@@ -143,7 +143,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
       const { lastLogError } = await logEvidence(plan.paths.log);
       throw new MountieError((e.code ?? 'ERR_MOUNT_FAILED') as ErrorCode, e.message ?? 'the daemon failed to start', {
         data: { ...logData, ...(e.data ?? {}), ...(lastLogError ? { lastLogError } : {}) },
-        hint: e.hint ?? `see ${plan.paths.log} (mountie logs ${ws})`,
+        hint: e.hint ?? (kind.name === 'mountie' ? `see ${plan.paths.log} (mountie logs ${ws})` : `see ${plan.paths.log}`),
       });
     }
     const what = outcome.kind === 'exit' ? `daemon exited before it was ready (exit ${outcome.code ?? outcome.signal ?? 'unknown'})` : `daemon was not ready within ${timeoutMs} ms; it was stopped`;
@@ -154,7 +154,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
     const quoted = evidence.lastLogError ? `; last error in its log: ${evidence.lastLogError.split('\n')[0]}` : '; its log holds no error';
     throw new MountieError(outcome.kind === 'exit' ? 'ERR_DAEMON_EXITED' : 'ERR_START_TIMEOUT', `${what}${quoted}`, {
       data: { ...logData, ...evidence },
-      hint: `see the log: mountie logs ${ws}   (${plan.paths.log})`,
+      hint: kind.name === 'mountie' ? `see the log: mountie logs ${ws}   (${plan.paths.log})` : `see the log: ${plan.paths.log}`,
     });
   } catch (err) {
     // Whatever went wrong here, no half-started daemon is left behind.

@@ -67,6 +67,25 @@ describe('a daemon of its own kind', () => {
     expect((await api.stop('ws', { home, kind: TESTFS })).processes.map((p) => p.pid)).toEqual([again.pid]);
   }, 40_000);
 
+  it("serves its ops counted and behind the read-only guard, with the author's probe as its health", async () => {
+    const home = await makeHome();
+    const env = { ...process.env, MOUNTIE_HEALTH_INTERVAL_MS: '100' };
+    const ro = await api.launch('ro', { daemon: testfs, home, env, readOnly: true, options: { ...options, probe: 'fail' } });
+    const rw = await api.launch('rw', { daemon: testfs, home, env, options });
+    expect(await readFile(join(ro.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from testfs\n');
+    await expect(writeFile(join(ro.mountpoint, 'new.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    // The same write in a read-write workspace reaches the author's ops, which have no create.
+    await expect(writeFile(join(rw.mountpoint, 'new.txt'), 'x')).rejects.toMatchObject({ code: 'ENOSYS' });
+    const stateOf = async (ws: string): Promise<{ status: string; counters: { ops: Record<string, number> } }> => JSON.parse(await readFile(join(home, 'workspaces', ws, 'state.json'), 'utf8')) as never;
+    await waitFor('the failing probe to show in state.json', async () => ((await stateOf('ro')).status !== 'active' ? true : undefined), 10_000);
+    await waitFor('ops counted', async () => (((await stateOf('ro')).counters.ops.read ?? 0) > 0 ? true : undefined), 10_000);
+    expect(await readFile(join(home, 'workspaces/ro/daemon.log'), 'utf8')).toContain('testfs backend unreachable');
+    // A probe that passes keeps the workspace active.
+    expect((await stateOf('rw')).status).toBe('active');
+    expect((await api.stop('ro', { home, kind: TESTFS })).ok).toBe(true);
+    expect((await api.stop('rw', { home, kind: TESTFS })).ok).toBe(true);
+  }, 40_000);
+
   it('kill -9 leaves leftovers that status shows and stop cleans', async () => {
     const home = await makeHome();
     const { pid } = await api.launch('ws', { daemon: testfs, home, options });
@@ -115,6 +134,24 @@ describe('a daemon of its own kind', () => {
     expect(await waitExit(bad)).toEqual({ code: 2, signal: null });
     expect(stderr).toMatch(/^ERR_INVALID_OPTION/);
     expect(await readdir(join(home, 'workspaces'))).toEqual(['ws']);
+  }, 30_000);
+});
+
+describe("the test reaper and another kind's daemons", () => {
+  afterEach(reapAll);
+
+  it("reapUnder and leftoversUnder see and reap another kind's daemon and mount below the directory, and nothing outside it", async () => {
+    const testing = (await import(join(REPO, 'dist/testing/index.js'))) as typeof import('../../src/testing/index.js');
+    const inside = await makeHome();
+    const outside = await makeHome();
+    const t = await api.launch('ws', { daemon: testfs, home: inside, options });
+    const o = await api.launch('ws', { daemon: testfs, home: outside, options });
+    expect(await testing.leftoversUnder(inside)).toEqual({ daemons: [t.pid], mounts: [t.mountpoint] });
+    const r = await testing.reapUnder(inside, { remove: true });
+    expect(r).toMatchObject({ daemons: [t.pid], survivors: [], mountsLeft: [], removed: true });
+    await waitFor('the reaped daemon to be gone', () => (alive(t.pid) ? undefined : true), 5000);
+    expect(alive(o.pid)).toBe(true);
+    expect(await readFile(join(o.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from testfs\n');
   }, 30_000);
 });
 
