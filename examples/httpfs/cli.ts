@@ -7,7 +7,9 @@ import { httpfs } from './daemon.js';
 
 const USAGE = 'usage: httpfs mount <ws> --url URL [--timeout-ms N] | httpfs stop <ws> | httpfs status [<ws>]';
 /** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
-const EXIT: Partial<Record<string, number>> = { ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_WORKSPACE_LOCKED: 3 };
+const EXIT: Partial<Record<string, number>> = {
+  ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_KIND_MISMATCH: 2, ERR_WORKSPACE_LOCKED: 3,
+};
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
 
 function parse(): { cmd?: string; ws?: string; options?: { url?: string; timeoutMs?: number } } {

@@ -63,7 +63,9 @@ describe('examples/memfs through its command', () => {
     expect(await mountAtPath(mountpoint)).toBeUndefined();
     expect((await runExample('memfs', home, ['status'])).stdout).toBe(`ws  stopped  ${mountpoint}`);
 
-    // A later mount reuses the stored tree.
+    // Another tree for a stored workspace is a conflict (exit 2, nothing changed); a later mount reuses the stored tree.
+    const conflict = await runExample('memfs', home, ['mount', 'ws', '--tree', '{"other.txt": "x"}']);
+    expect([conflict.exitCode, conflict.stderr]).toEqual([2, expect.stringMatching(/ERR_CONFIG_CONFLICT/)]);
     const { pid: pid2 } = mounted(await runExample('memfs', home, ['mount', 'ws']));
     expect(pid2).not.toBe(pid);
     expect(await readFile(join(mountpoint, 'a.txt'), 'utf8')).toBe('alpha\n');
