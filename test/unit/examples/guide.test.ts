@@ -20,12 +20,15 @@ describe('docs/GUIDE.md', () => {
     expect(text).toBe(await readFile(join(REPO, file), 'utf8'));
   });
 
-  it('the definition is under 50 lines, none longer than 120 characters, and the guide says how many', async () => {
+  it('the definition is under 50 lines, none longer than 120 characters, and the guide (README, TOOLKIT) says how many', async () => {
     const lines = (await readFile(join(REPO, 'examples/memfs/daemon.ts'), 'utf8')).split('\n').slice(0, -1);
     expect(lines.length).toBeLessThan(50);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(120);
     expect(guide).toContain(`${lines.length} lines, counted with \`wc -l\``);
     const cli = (await readFile(join(REPO, 'examples/memfs/cli.ts'), 'utf8')).split('\n').length - 1;
     expect(guide).toContain(`its definition is\n${lines.length} lines, its command ${cli}.`);
+    // README and TOOLKIT quote the count too.
+    expect(await readFile(join(REPO, 'README.md'), 'utf8')).toContain(`(examples/memfs/daemon.ts), ${lines.length} lines;`);
+    expect(await readFile(join(REPO, 'docs/TOOLKIT.md'), 'utf8')).toContain(`(memfs, ${lines.length} lines)`);
   });
 });
