@@ -31,6 +31,7 @@ try {
     const report = await stop(ws, { kind: memfs.kind });
     for (const p of report.processes) console.log(`${ws}: pid ${p.pid} ended by ${p.ended}`);
     if (report.cleaned.mount) console.log(`${ws}: stale mount cleaned`);
+    if (report.processes.length === 0 && !report.cleaned.mount) console.log(`${ws}: nothing was running`);
     process.exitCode = report.ok ? 0 : 1;
   } else if (cmd === 'status') {
     const all = await status(ws, { kind: memfs.kind });

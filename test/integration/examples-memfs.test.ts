@@ -114,5 +114,8 @@ describe('examples/memfs through its command', () => {
     expect(r.stderr).toMatch(/ERR_INVALID_OPTION/);
     expect(await readdir(home, { recursive: true })).toEqual([]);
     expect((await runExample('memfs', home, ['status'])).stdout).toBe('');
+    const stop = await runExample('memfs', home, ['stop', 'ws']);
+    expect([stop.exitCode, stop.stdout]).toEqual([0, 'ws: nothing was running']);
+    expect(await readdir(home, { recursive: true })).toEqual([]);
   });
 });
