@@ -11,7 +11,9 @@ import type { FsOps } from './fs-ops.js';
 
 /** Where a daemon's lines go: the workspace's daemon.log. */
 export interface DaemonLog {
+  /** A line at level info. */
   info(line: string): void;
+  /** A line at level error, with the error's message and stack when given. */
   error(line: string, err?: unknown): void;
 }
 

@@ -34,7 +34,7 @@ export const MOUNTIE: Kind = makeKind('mountie');
  * `fuse.${name}`, its daemons carry the comm `${name}-daemon`, and its default home is
  * `$<NAME>_HOME`, else `$XDG_STATE_HOME/<name>`, else `~/.local/state/<name>`.
  *
- * @throws {@link MountieError} `ERR_INVALID_KIND` when the name does not match {@link KIND_NAME}, or
+ * @throws {@link MountieError} `ERR_INVALID_KIND` when the name does not match `/^[a-z][a-z0-9]{1,7}$/`, or
  * is `mountie` (mountie's own kind is {@link MOUNTIE}).
  */
 export function defineKind(spec: { name: string }): Kind {

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { REPO, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit, waitForOutput } from '../helpers/cli.js';
 import { setupWorkspace } from '../helpers/daemons.js';
@@ -100,7 +101,7 @@ describe('a daemon of its own kind', () => {
     expect((await api.status('ws', { home, kind: TESTFS }))[0]?.tokens).toEqual(['stopped']);
   }, 30_000);
 
-  it('bad options are refused with ERR_INVALID_OPTION before anything is written; bad stored options by the daemon (exit 2)', async () => {
+  it('bad options are refused with ERR_INVALID_OPTION before anything is written; bad stored options by the launcher and by the daemon itself (exit 2)', async () => {
     const home = await makeHome();
     expect(await codeOf(api.launch('ws', { daemon: testfs, home, options: { greeting: 7 } }))).toBe('ERR_INVALID_OPTION');
     expect(await codeOf(api.launch('ws', { daemon: testfs, home }))).toBe('ERR_INVALID_OPTION');
@@ -116,6 +117,14 @@ describe('a daemon of its own kind', () => {
     await writeFile(file, JSON.stringify({ ...doc, options: { greeting: '' } }));
     // The launcher validates the stored options too (nothing is started).
     expect(await codeOf(api.launch('ws', { daemon: testfs, home }))).toBe('ERR_INVALID_OPTION');
+    // And the daemon at start, for whatever reaches it without a launcher: exit 2, nothing mounted.
+    const child = spawnTracked(process.execPath, [join(REPO, 'dist/cli/daemon-child.js'), pathToFileURL(FIXTURE).href, 'ws', '--kind', 'testfs', '--instance', 'by-hand'], { env: { ...process.env, TESTFS_HOME: home } });
+    expect(await waitExit(child)).toEqual({ code: 2, signal: null });
+    expect(await readFile(join(home, 'workspaces/ws/daemon.log'), 'utf8')).toContain('testfs needs options');
+    expect((await api.status('ws', { home, kind: TESTFS }))[0]?.mounted).toBe(false);
+    // A mount() that says nothing to serve: the daemon refuses it and leaves nothing running or mounted.
+    expect(await codeOf(api.launch('broken', { daemon: testfs, home, options: { ...options, serveNothing: true } }))).toBe('ERR_INVALID_DEFINITION');
+    expect((await api.status('broken', { home, kind: TESTFS }))[0]?.tokens).toEqual(['stopped']);
   }, 30_000);
 
   it('runs in the foreground of an author CLI (runForeground) and ends with exit 0 on SIGTERM', async () => {
