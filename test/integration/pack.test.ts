@@ -3,7 +3,8 @@
  * from the tarball into an empty project. Then `npx mountie --version`, an import of every subpath
  * export, and a consumer file compiled with `tsc --noEmit` and `skipLibCheck: false` must all work.
  * Dependencies come from npm's cache when it has them (`--prefer-offline`); the registry is the only
- * network this needs. No FUSE, no root.
+ * network this needs. No FUSE, no root, except the last test, which follows docs/GUIDE.md in the
+ * installed project: its memfs (the guide's listings) compiled, mounted, read, stopped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -11,7 +12,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'n
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../helpers/sandbox.js';
+import { REPO, isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
 
 const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; exports: Record<string, string> };
 const SUBPATHS = Object.keys(pkg.exports).filter((k) => !k.endsWith('.json'));
@@ -104,5 +105,35 @@ describe('npm pack → install into an empty project', () => {
       }),
     );
     await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer, 60_000);
+  });
+
+  it('docs/GUIDE.md from the tarball: its memfs compiles with its tsconfig, mounts, serves, reports and stops (FUSE)', async () => {
+    const guide = await readFile(join(REPO, 'docs/GUIDE.md'), 'utf8');
+    const project = join(consumer, 'guide'); // below the consumer: `mountie` resolves to the installed tarball
+    await mkdir(join(project, 'src'), { recursive: true });
+    await writeFile(join(project, 'tsconfig.json'), /```json\n([\s\S]*?)```/.exec(guide)?.[1] ?? 'no tsconfig in the guide');
+    for (const [file, to] of [['examples/memfs/daemon.ts', 'daemon.ts'], ['examples/memfs/cli.ts', 'cli.ts']] as const) {
+      const listing = new RegExp(`<!-- guide-file: ${file} -->\n\`\`\`ts\n([\\s\\S]*?)\`\`\`\n`).exec(guide)?.[1];
+      expect(listing, file).toBeDefined();
+      await writeFile(join(project, 'src', to), listing ?? '');
+    }
+    if (!existsSync(join(consumer, 'node_modules/@types/node'))) {
+      await mkdir(join(consumer, 'node_modules/@types'), { recursive: true });
+      await symlink(join(REPO, 'node_modules/@types/node'), join(consumer, 'node_modules/@types/node'));
+    }
+    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project, 60_000);
+
+    const home = await makeHome();
+    try {
+      const memfs = (args: string[]) => run(process.execPath, [join(project, 'dist/cli.js'), ...args], project, 30_000, { MEMFS_HOME: home });
+      const mounted = await memfs(['mount', 'notes', '--tree', '{"hello.txt": "hi\\n", "docs": {"a.md": "# A\\n"}}']);
+      const pid = Number(/\(pid=(\d+)\)/.exec(mounted.stdout)?.[1]);
+      expect(await readFile(join(home, 'mnt/notes/hello.txt'), 'utf8')).toBe('hi\n');
+      expect((await memfs(['status'])).stdout).toBe(`notes  running(pid=${pid})  ${join(home, 'mnt/notes')}`);
+      expect((await memfs(['stop', 'notes'])).stdout).toBe(`notes: pid ${pid} ended by TERM`);
+      expect(await isMounted(join(home, 'mnt/notes'))).toBe(false);
+    } finally {
+      await reapAll();
+    }
   });
 });
