@@ -8,11 +8,14 @@ import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
 import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { homeIdOf } from '../protocol/tag.js';
 import { kindOf, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
+import type { Kind } from '../protocol/kind.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 
 export interface HomeOfDaemon {
   readonly homeId: string;
+  /** The kind of the home's daemons. */
+  readonly kind: Kind;
   /** Live daemons of this workspace other than us, found afresh on each call. */
   others(): Promise<DaemonRef[]>;
 }
@@ -21,7 +24,7 @@ export async function homeOf(layout: HomeLayout, workspace: string, selfPid: num
   const homeId = await homeIdOf(layout.home);
   if (homeId === undefined) throw new MountieError('ERR_MOUNT_FAILED', `home ${layout.home} is not reachable`, { data: { path: layout.home } });
   const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: await realpath(layout.workspacesDir).catch(() => undefined) };
-  return { homeId, others: async () => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: workspace, selfPid, kind: kindOf(layout) }) };
+  return { homeId, kind: kindOf(layout), others: async () => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: workspace, selfPid, kind: kindOf(layout) }) };
 }
 
 /**
@@ -29,7 +32,7 @@ export async function homeOf(layout: HomeLayout, workspace: string, selfPid: num
  * file deleted or replaced meanwhile would let a second daemon lock a new one.
  */
 export async function takeWorkspaceLock(paths: WorkspacePaths, workspace: string, home: HomeOfDaemon): Promise<HeldLock> {
-  const lock = await acquireLock(paths.lock, workspace, async () => (await home.others()).find((d) => d.holdsLock)?.pid);
+  const lock = await acquireLock(paths.lock, workspace, async () => (await home.others()).find((d) => d.holdsLock)?.pid, home.kind);
   const now = await lstat(paths.lock).catch(() => undefined);
   if (now?.ino !== lock.ino || now.dev !== lock.dev) {
     await lock.release();

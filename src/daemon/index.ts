@@ -2,6 +2,7 @@
 // loads fuse-native until a daemon starts (the launcher's child, or runForeground, import the
 // harness src/daemon/run.ts only then). The harness itself (runDaemon) is internal since kinds:
 // a daemon is run through its definition.
+export { MountieError, isMountieError } from '../errors.js';
 export { defineKind, MOUNTIE, type Kind } from '../protocol/kind.js';
 export { defineDaemon, type DaemonDefinition, type MountieDaemon, type MountContext, type Served, type DaemonLog } from './define.js';
 export type { FsOps, FsStat, FsStatfs, FsDone } from './fs-ops.js';

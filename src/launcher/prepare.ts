@@ -8,7 +8,8 @@
 import { fileURLToPath } from 'node:url';
 import { MountieError } from '../errors.js';
 import { acquireLock } from '../protocol/lock.js';
-import type { HomeLayout } from '../state/paths.js';
+import { kindOf, type HomeLayout } from '../state/paths.js';
+import { stopHint } from '../protocol/kind.js';
 import { planMount, type MountPlan, type MountRequest } from '../state/plan.js';
 import { materialize } from '../state/materialize.js';
 import { PENDING_CONFIG_ENV, saveConfig, type AnyConfig, type WorkspaceConfig } from '../state/workspace.js';
@@ -56,7 +57,7 @@ async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan
     const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
     throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
       data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
-      hint: reconfigure ? `stop it first (mountie stop ${plan.config.name}), then mount it with --reconfigure` : `use it as it is, or run: mountie stop ${plan.config.name}`,
+      hint: reconfigure ? `stop it first (mountie stop ${plan.config.name}), then mount it with --reconfigure` : `use it as it is, or run: ${stopHint(plan.config.name, kindOf(layout))}`,
     });
   }
   try {

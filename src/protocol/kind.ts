@@ -62,3 +62,11 @@ export function isKind(k: unknown): k is Kind {
 export function sameKind(a: Kind, b: Kind): boolean {
   return a.name === b.name;
 }
+
+/**
+ * How to stop a workspace, for a hint: mountie's own command for MOUNTIE; for another kind, whose
+ * command mountie does not know, the library call its tool makes.
+ */
+export function stopHint(ws: string, kind: Kind = MOUNTIE): string {
+  return sameKind(kind, MOUNTIE) ? `mountie stop ${ws}` : `stop the ${kind.name} workspace ${ws} (stop('${ws}', { kind }))`;
+}

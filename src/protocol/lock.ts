@@ -13,6 +13,7 @@
  * and exits, and the lock stays with our fd. Who holds it is never taken on anyone's word: the
  * kernel shows it in the holder's /proc/<pid>/fdinfo (see ./daemons.ts).
  */
+import { stopHint, type Kind } from './kind.js';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
@@ -50,7 +51,7 @@ async function openLockFile(path: string, workspace: string): Promise<FileHandle
  * Take the workspace lock or throw ERR_WORKSPACE_LOCKED. `holder` names the current holder for
  * the message (found by the caller in /proc, never asked of the holder).
  */
-export async function acquireLock(path: string, workspace: string, holder?: () => Promise<number | undefined>): Promise<HeldLock> {
+export async function acquireLock(path: string, workspace: string, holder?: () => Promise<number | undefined>, kind?: Kind): Promise<HeldLock> {
   const fh = await openLockFile(path, workspace);
   let taken = false;
   try {
@@ -63,7 +64,7 @@ export async function acquireLock(path: string, workspace: string, holder?: () =
       const pid = await holder?.().catch(() => undefined);
       throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${workspace} is already mounted or being cleaned by ${pid === undefined ? 'another process' : `pid ${pid}`}`, {
         data: { workspace, ...(pid === undefined ? {} : { pid }) },
-        hint: `use it as it is, or run: mountie stop ${workspace}`,
+        hint: `use it as it is, or run: ${stopHint(workspace, kind)}`,
       });
     }
     let released = false;

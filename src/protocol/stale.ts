@@ -11,7 +11,7 @@ import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import type { DaemonRef } from './daemons.js';
 import { mountsOf } from './tag.js';
-import type { Kind } from './kind.js';
+import { stopHint, type Kind } from './kind.js';
 
 /**
  * Bounded probe of a mountpoint: 'enotconn' for a dead FUSE server, 'hung' when it does not answer
@@ -60,7 +60,7 @@ export async function cleanStaleMounts(input: StaleCleanupInput): Promise<number
   if (live) {
     throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${input.workspace} is still served by pid ${live.pid}; its mount is not stale`, {
       data: { workspace: input.workspace, pid: live.pid, path: mine[0]?.mountPoint },
-      hint: `run: mountie stop ${input.workspace}`,
+      hint: `run: ${stopHint(input.workspace, input.kind)}`,
     });
   }
   let cleaned = 0;

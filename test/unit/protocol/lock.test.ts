@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, lockHeldNow, type HeldLock } from '../../../src/protocol/lock.js';
+import { defineKind } from '../../../src/protocol/kind.js';
 import { reapAll, spawnTracked, waitFor } from '../../helpers/sandbox.js';
 import { waitForOutput, waitExit } from '../../helpers/cli.js';
 
@@ -22,6 +23,18 @@ describe('workspace lock (flock on a file in the 0700 workspace dir)', () => {
     await mkdir(join(dir, 'ws'), { mode: 0o700 });
     return join(dir, 'ws', 'lock');
   };
+
+  it("a taken lock's hint names mountie's command for mountie only, never for another kind", async () => {
+    const path = await fresh();
+    held.push(await acquireLock(path, 'ws'));
+    const mine = await acquireLock(path, 'ws').catch((e: unknown) => e as { hint?: string });
+    expect(mine).toMatchObject({ code: 'ERR_WORKSPACE_LOCKED' });
+    expect(mine.hint).toContain('mountie stop ws');
+    const theirs = await acquireLock(path, 'ws', undefined, defineKind({ name: 'memfs' })).catch((e: unknown) => e as { hint?: string });
+    expect(theirs).toMatchObject({ code: 'ERR_WORKSPACE_LOCKED' });
+    expect(theirs.hint).not.toContain('mountie');
+    expect(theirs.hint).toContain('memfs');
+  });
 
   it('is exclusive, shows in /proc/locks, and is free again after release', async () => {
     const path = await fresh();
