@@ -74,6 +74,17 @@ function lookupReader(home: string, cmd: string, args: string[], wrap: readonly 
   return track(child, `${cmd} ${args.join(' ')}`);
 }
 
+/**
+ * Blocked in the kernel on the wedged daemon: in D (a read waiting for a page the daemon must fill,
+ * a lookup waiting for the inode lock), or in S inside request_wait_answer (a request such as the
+ * GETATTR a read sends first once the 1 s attribute cache expired, which waits interruptibly until
+ * the kernel knows the daemon ignores interrupts). Which one depends on timing, not on the wedge.
+ */
+async function blockedOnMount(pid: number): Promise<boolean> {
+  const state = await procState(pid);
+  return state === 'D' || (state === 'S' && (await wchanOf(pid)) === 'request_wait_answer');
+}
+
 async function describeReaders(readers: readonly Reader[]): Promise<string> {
   const lines = await Promise.all(readers.map(async (r) => `${r.what}: pid ${r.child.pid} state ${await procState(r.child.pid ?? 0)} in ${await wchanOf(r.child.pid ?? 0)}`));
   return lines.join('\n');
@@ -129,8 +140,9 @@ describe('a wedged daemon', () => {
     await waitFor('daemon spinning', async () => ((await logOf(home, 'ws')).includes('SIGUSR2 received') ? true : undefined));
     for (const r of opened) r.child.stdin?.write('go\n');
     const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')]), lookupReader(home, 'ls', ['-l', mp])];
-    // The reads wait for pages only the daemon can fill: uninterruptible sleep.
-    await waitFor('readers in D', async () => ((await Promise.all(opened.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000).catch(
+    // The reads wait for pages only the daemon can fill (uninterruptible sleep), or, when the
+    // attribute cache expired meanwhile, for the GETATTR before the read (see blockedOnMount).
+    await waitFor('readers blocked on the mount', async () => ((await Promise.all(opened.map((r) => blockedOnMount(r.child.pid ?? 0)))).every(Boolean) ? true : undefined), 5000).catch(
       async (err: unknown) => {
         throw new Error(`readers not stuck:\n${await describeReaders(readers)}`, { cause: err });
       },
@@ -162,7 +174,7 @@ describe('a wedged daemon', () => {
   it('a pool thread stuck on its own mount outlives the SIGKILLed leader: stop does not take the zombie for dead', async () => {
     const { home, mp, pid, readers } = await poolThreadOnOwnMount(2);
     for (const r of readers) r.child.stdin?.write('go\n');
-    await waitFor('readers in D', async () => ((await Promise.all(readers.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000);
+    await waitFor('readers blocked on the mount', async () => ((await Promise.all(readers.map((r) => blockedOnMount(r.child.pid ?? 0)))).every(Boolean) ? true : undefined), 5000);
 
     const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
@@ -246,7 +258,7 @@ async function wedgeOnSelf(home: string, mp: string, pid: number, wrap: readonly
   await waitFor('daemon waiting on itself', async () => ((await wchanOf(pid)) === 'request_wait_answer' ? true : undefined), 5000);
   for (const r of opened) r.child.stdin?.write('go\n');
   const readers = [...opened, lookupReader(home, 'stat', [join(mp, 'f4')], wrap), lookupReader(home, 'cat', [join(mp, 'f5')], wrap)];
-  await waitFor('readers in D', async () => ((await Promise.all(opened.map((r) => procState(r.child.pid ?? 0)))).every((s) => s === 'D') ? true : undefined), 5000).catch(
+  await waitFor('readers blocked on the mount', async () => ((await Promise.all(opened.map((r) => blockedOnMount(r.child.pid ?? 0)))).every(Boolean) ? true : undefined), 5000).catch(
     async (err: unknown) => {
       throw new Error(`readers not stuck:\n${await describeReaders(readers)}`, { cause: err });
     },
