@@ -391,7 +391,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   USE(fs, node_of(fs, ino));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = xattr_get(NFD(node_of(fs, ino)), name, buf, size);
+  ssize_t n = xattr_get(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -411,7 +411,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   USE(fs, node_of(fs, ino));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = xattr_list(NFD(node_of(fs, ino)), buf, size);
+  ssize_t n = xattr_list(NFD(node_of(fs, ino)), node_of(fs, ino)->type, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -430,7 +430,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
   USE(fs, node_of(fs, ino));
-  reply_err(req, xattr_set(NFD(node_of(fs, ino)), name, value, size, flags) == -1 ? errno : 0);
+  reply_err(req, xattr_set(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, value, size, flags) == -1 ? errno : 0);
 }
 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
@@ -439,7 +439,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
   USE(fs, node_of(fs, ino));
-  reply_err(req, xattr_remove(NFD(node_of(fs, ino)), name) == -1 ? errno : 0);
+  reply_err(req, xattr_remove(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name) == -1 ? errno : 0);
 }
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
