@@ -153,6 +153,12 @@ extern const struct fuse_lowlevel_ops mountie_ops;
 void proc_path(char *buf, size_t len, int fd);
 void ops_thread_exit(void);
 
+/* xattr.c: the *xattr calls on a node's O_PATH fd (type: its S_IFMT bits); -1 and errno on failure. */
+ssize_t xattr_get(int fd, mode_t type, const char *name, void *buf, size_t size);
+ssize_t xattr_list(int fd, mode_t type, char *buf, size_t size);
+int xattr_set(int fd, mode_t type, const char *name, const void *value, size_t size, int flags);
+int xattr_remove(int fd, mode_t type, const char *name);
+
 /* session.c */
 struct session;
 struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen);

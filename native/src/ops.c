@@ -1,6 +1,6 @@
 /*
  * The passthrough's requests, each the same operation on the source inode, through the
- * node's O_PATH fd (*at calls, or /proc/self/fd/N where no *at form exists). Every request
+ * node's O_PATH fd (*at calls, or /proc/self/fd/N where no *at form exists; xattrs: xattr.c). Every request
  * is answered from the worker thread that received it; none waits on JavaScript.
  * With default_permissions the kernel has checked access before a request reaches us.
  */
@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
-#include <sys/xattr.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -390,11 +389,9 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   if (!op_begin(req, fs, OP_GETXATTR)) return;
   TARGET(fs, ino);
   USE(fs, node_of(fs, ino));
-  char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = getxattr(p, name, buf, size);
+  ssize_t n = xattr_get(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -412,11 +409,9 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
   TARGET(fs, ino);
   USE(fs, node_of(fs, ino));
-  char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = listxattr(p, buf, size);
+  ssize_t n = xattr_list(NFD(node_of(fs, ino)), node_of(fs, ino)->type, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -435,9 +430,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
   USE(fs, node_of(fs, ino));
-  char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
-  reply_err(req, setxattr(p, name, value, size, flags) == -1 ? errno : 0);
+  reply_err(req, xattr_set(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, value, size, flags) == -1 ? errno : 0);
 }
 
 static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
@@ -446,9 +439,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   TARGET(fs, ino);
   if (refuse_ro(req)) return;
   USE(fs, node_of(fs, ino));
-  char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
-  reply_err(req, removexattr(p, name) == -1 ? errno : 0);
+  reply_err(req, xattr_remove(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name) == -1 ? errno : 0);
 }
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {

@@ -3,7 +3,7 @@
 // started, interleaved on one private tmpfs source, with the load average. The answer measured
 // here: the session (with kernel.sched_autogroup_enabled=1 each session is a scheduling group;
 // a server in the clients' session skips a cross-group wake-up per request). BENCHMARKS.md.
-//   node scripts/bench/sessions.mjs [targets…]   env: ROUNDS (6), COUNT (3000), WORK (cstat|find|lsR)
+//   node scripts/bench/sessions.mjs [targets…]   env: ROUNDS (6), COUNT (3000), WORK (cstat|find|lsR|du)
 // Targets: fixture (serve-passthrough.mjs --native, in this session), fixture-setsid (the same in
 // a session of its own), fg (`mountie mount` in the foreground, this session), child (the daemon
 // spawned by hand as src/launcher/start.ts does, but in this session), child-setsid (the same,
@@ -99,10 +99,14 @@ async function view(name) {
   throw new Error(`unknown target ${name}`);
 }
 
-function once(v, r) {
+const COMMANDS = { find: 'find', lsR: 'ls -lR', du: 'du -s' };
+
+async function once(v, r) {
   if (WORK === 'cstat') return Number(sh(process.execPath, [WORKER, 'cstat', join(v.dir, `c-${r}`), String(COUNT)]).stdout.trim());
+  // du is quick: let the 1 s entry/attr cache of the last round expire, so every entry is looked up again.
+  if (WORK === 'du') await sleep(1100);
   const t0 = performance.now();
-  sh('sh', ['-c', WORK === 'find' ? `find '${v.dir}/tree' > /dev/null` : `ls -lR '${v.dir}/tree' > /dev/null`]);
+  sh('sh', ['-c', `${COMMANDS[WORK]} '${v.dir}/tree' > /dev/null`]);
   return performance.now() - t0;
 }
 
@@ -112,7 +116,7 @@ try {
   const ms = new Map(TARGETS.map((t) => [t, []]));
   const loads = [load()];
   for (let r = 0; r < ROUNDS; r++) {
-    for (const v of r % 2 ? [...views].reverse() : views) ms.get(v.name).push(once(v, r));
+    for (const v of r % 2 ? [...views].reverse() : views) ms.get(v.name).push(await once(v, r));
     loads.push(load());
   }
   const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];

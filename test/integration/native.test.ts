@@ -22,6 +22,7 @@ afterEach(reapAll);
 const run = promisify(execFile);
 const native = loadNative();
 const OPS_PER_SEED = 400;
+const XATTR_PROBE = new URL('../fixtures/xattr-probe.py', import.meta.url).pathname;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
@@ -143,6 +144,25 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     expect(throughMount.split('\n').filter((l) => l.includes('No such file or directory')).length).toBe(3);
     await stopCleanly(daemon, mnt);
   });
+
+  for (const flags of [[], ['--fd-budget=1']]) {
+    it(`sets, gets, lists and removes user.* xattrs on a file, a directory and a symlink with the source's answers, ENODATA and ERANGE included${flags.length ? ` (${flags.join(' ')}: handle-only nodes)` : ''}`, async () => {
+      const { home, source, mnt, daemon } = await setup(flags);
+      const plain = join(home, 'plain');
+      await mkdir(plain);
+      const probe = async (root: string): Promise<unknown> =>
+        JSON.parse((await run('python3', [XATTR_PROBE, root])).stdout) as unknown;
+      const expected = await probe(plain);
+      expect(JSON.stringify(expected)).toContain('ERANGE');
+      expect(await probe(mnt)).toEqual(expected);
+      const keep = async (root: string): Promise<string> =>
+        (await run('python3', ['-c', 'import os,sys; print(os.getxattr(sys.argv[1], "user.keep").decode())', root])).stdout.trim();
+      expect(await keep(join(source, 'f'))).toBe('kept');
+      expect(await keep(join(source, 'd'))).toBe('kept');
+      const { ops } = await stopCleanly(daemon, mnt);
+      for (const op of ['setxattr', 'getxattr', 'listxattr', 'removexattr']) expect(ops[op], op).toBeGreaterThan(0);
+    });
+  }
 
   it('shows source inode numbers: a hard link made through the mount has the same inode', async () => {
     const { source, mnt, daemon } = await setup();
