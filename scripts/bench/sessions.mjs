@@ -14,10 +14,14 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const CLI = join(REPO, 'dist/cli/main.js');
 const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
+// What src/launcher/start.ts spawns for mountie's kind: the child entry and the passthrough's definition module.
+const CHILD = join(REPO, 'dist/cli/daemon-child.js');
+const PASSTHROUGH = pathToFileURL(join(REPO, 'dist/daemon/passthrough/daemon.js')).href;
 const WORKER = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const COUNT = Number(process.env.COUNT ?? 3000);
@@ -86,7 +90,7 @@ async function view(name) {
     cliOk(['mount', ws, '--source', src, '--at', mnt, '--background']);
     cliOk(['stop', ws]);
     const logFd = openSync(join(base, `${name}.log`), 'a');
-    const child = spawn(process.execPath, [`--title=mountie-bench-${ws}`, CLI, 'mount', ws, '--daemon-child', '--instance', randomUUID()], {
+    const child = spawn(process.execPath, [`--title=mountie-bench-${ws}`, CHILD, PASSTHROUGH, ws, '--kind', 'mountie', '--instance', randomUUID()], {
       env: { ...env, UV_THREADPOOL_SIZE: '64' },
       cwd: '/',
       detached: name === 'child-setsid',
