@@ -8,3 +8,13 @@ export function answer(call: (cb: (...result: unknown[]) => void) => void, timeo
     });
   });
 }
+
+/** The error code a synchronous call throws (or the error as text), undefined when it returns. */
+export function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    return (err as { code?: string }).code ?? String(err);
+  }
+}

@@ -12,19 +12,10 @@ import { constants as os } from 'node:os';
 import { fetchListing, httpfs, httpOps, parseIndex, parseOptions, type HttpOptions } from '../../../../examples/httpfs/daemon.js';
 import { startFileServer, type FileServer } from '../../../helpers/file-server.js';
 import { REPO } from '../../../helpers/sandbox.js';
-import { answer } from '../answer.js';
+import { answer, codeOf } from '../answer.js';
 
 const { ENOENT, ENOTDIR, EISDIR, EROFS, EIO } = os.errno;
 const FILES = { 'a.txt': 'alpha\n', 'docs/b.md': '# B\n', 'docs/deep/c.bin': Buffer.alloc(300_000, 7) };
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-}
 
 const servers: FileServer[] = [];
 async function server(): Promise<FileServer> {

@@ -7,19 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
 import { memfs, memOps, parseTree, type Nodes } from '../../../../examples/memfs/daemon.js';
-import { answer } from '../answer.js';
+import { answer, codeOf } from '../answer.js';
 
 const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;
 const TREE = { 'a.txt': 'alpha\n', 'é.txt': 'été', docs: { 'b.md': '# B\n', empty: {} } };
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code ?? String(err);
-  }
-}
 
 describe('memfs options (parseTree)', () => {
   it('flattens a tree into nodes by path: a file is its bytes, a directory its names', () => {
