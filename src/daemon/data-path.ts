@@ -6,15 +6,13 @@
  */
 import type { BackendView } from '../state/state-schema.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
-import { holdsOpen } from '../sys/proc-fds.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
 import { MountieError } from '../errors.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
 import type { BackendLoad, HealthReport } from './backend/health.js';
 import type { Scheduler } from './backend/scheduler.js';
-import { backendView } from './backend/view.js';
-import { mountFuse, type MountedFuse } from './fuse/mount.js';
-import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
+import type { MountedFuse } from './fuse/mount.js';
+import { mountOps } from './ops-path.js';
 import { chooseDataPath, type DataPathKind } from './native/choose.js';
 import { mountNative } from './native/mount.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
@@ -86,17 +84,9 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     };
   }
   opts.log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
-  installFuseThreadCounter();
-  const ops = opts.state.instrument(createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler }));
-  const mounted = await mountFuse({ mountpoint: config.mountpoint, ops, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true });
-  return {
-    kind: 'js',
-    mounted,
-    backendView: (h) => backendView(opts.scheduler.stats(), h, fuseThreadsCreated()),
-    load: () => ({ ...opts.scheduler.stats(), fuseThreads: fuseThreadsCreated() }),
-    cancel: (reason) => opts.backend.abort(reason),
-    // Our session holds /dev/fuse: an abort under a live mount ends it and fuse-native closes the fd.
-    sessionAlive: () => holdsOpen('/dev/fuse'),
-    stuckCalls: poolCallsPending,
-  };
+  // The passthrough's ops in JavaScript, mounted as any daemon's own ops are (./ops-path.ts); its
+  // source calls run through the scheduler, so a cancel aborts them all at once.
+  const ops = createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler });
+  const data = await mountOps({ ops, mountpoint: config.mountpoint, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true, state: opts.state, scheduler: opts.scheduler });
+  return { ...data, cancel: (reason) => opts.backend.abort(reason) };
 }

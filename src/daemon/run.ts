@@ -192,18 +192,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log: { info: (l) => log.info(l), error: (l, e) => log.error(l, e) },
     };
     mctx = authorCtx;
+    const notServed = (): MountieError => new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
     let served: Served | undefined;
     const data = await step('mount', 10_000, async () => {
       served = await definition.mount(authorCtx);
       if (typeof served !== 'object' || served === null) {
-        throw new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
+        throw notServed();
       }
       if ('passthrough' in served) {
         const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
         return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l) });
       }
       if (typeof served.ops !== 'object' || served.ops === null) {
-        throw new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
+        throw notServed();
       }
       return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler });
     });
