@@ -1,22 +1,55 @@
 // One timed workload on a directory, run as its own process so the runner never touches a mount
 // synchronously. Prints the elapsed milliseconds of the loop itself (Node's startup excluded).
-// Usage: node data-work.mjs randread <file> <count> | cstat <dir> <count>
+// Usage: node data-work.mjs randread <file> <count> [threads] | cstat <dir> <count>
+// randread with threads > 1: that many worker threads, each with its own fd and seed, count/threads
+// reads each, timed from when all are ready until the last is done.
 import { closeSync, openSync, readSync, statSync, unlinkSync, writeFileSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
-const [kind, target, countArg] = process.argv.slice(2);
-const count = Number(countArg);
-let seed = 12345;
-const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-
-const t0 = performance.now();
-if (kind === 'randread') {
-  const fd = openSync(target, 'r');
-  const size = statSync(target).size;
+function randread(file, count, seed0) {
+  let seed = seed0;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const fd = openSync(file, 'r');
+  const size = statSync(file).size;
   const buf = Buffer.allocUnsafe(4096);
   const pages = Math.floor(size / 4096);
   for (let i = 0; i < count; i++) readSync(fd, buf, 0, 4096, Math.floor(rand() * pages) * 4096);
   closeSync(fd);
+}
+
+if (!isMainThread) {
+  // A worker of `randread … <threads>`: wait for the start, read, report.
+  parentPort.once('message', () => {
+    randread(workerData.file, workerData.count, workerData.seed);
+    parentPort.postMessage('done');
+  });
+  parentPort.postMessage('ready');
+} else {
+  await main();
+}
+
+async function main() {
+const [kind, target, countArg, threadsArg] = process.argv.slice(2);
+const count = Number(countArg);
+const threads = Number(threadsArg ?? 1);
+
+if (kind === 'randread' && threads > 1) {
+  const workers = Array.from({ length: threads }, (_, i) => new Worker(new URL(import.meta.url), { workerData: { file: target, count: Math.ceil(count / threads), seed: 12345 + i } }));
+  const next = (w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+  await Promise.all(workers.map(next));
+  const t0 = performance.now();
+  const done = workers.map(next);
+  for (const w of workers) w.postMessage('go');
+  await Promise.all(done);
+  console.log((performance.now() - t0).toFixed(2));
+  await Promise.all(workers.map((w) => w.terminate()));
+  return;
+}
+
+const t0 = performance.now();
+if (kind === 'randread') {
+  randread(target, count, 12345);
 } else if (kind === 'cstat') {
   mkdirSync(target);
   for (let i = 0; i < count; i++) writeFileSync(join(target, `f${i}`), 'x');
@@ -28,3 +61,4 @@ if (kind === 'randread') {
   process.exit(2);
 }
 console.log((performance.now() - t0).toFixed(2));
+}

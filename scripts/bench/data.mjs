@@ -1,7 +1,9 @@
 // The data-path table (issue 10): raw directory, bindfs, the fuse-native path and the native path
 // (readdirplus off, and auto), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
-// Env: ROUNDS (default 5), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list).
+// Env: ROUNDS (default 5), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list), ONLY (workload
+// name prefixes, comma list; also prints every round's figure), SETTLE_MS
+// (default 1100: the least time between two workloads on one view, so each starts with expired caches).
 // Needs root (tmpfs mount), bindfs, and `npm run build` + `npm run build:native` done.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ const WORK = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SLOW_ROUNDS = Number(process.env.SLOW_ROUNDS ?? 3);
 const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto', 'mountie'];
+const CHOICES = ['native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
 const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
 
@@ -108,6 +111,10 @@ async function view(name) {
   if (name === 'fuse-native') return serve(name, []);
   if (name === 'native') return serve(name, ['--native']);
   if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
+  // Choices measured on demand (TARGETS=…), not in the default table.
+  if (name === 'native-splice') return serve(name, ['--native', '--splice']);
+  if (name === 'native-ttl10') return serve(name, ['--native', '--ttl=10']);
+  if (name === 'native-threads1') return serve(name, ['--native', '--max-threads=1']);
   if (name === 'mountie') {
     // What a user gets: the daemon (lock, state, health, deadline watchdog) on its default data path.
     const mnt = join(base, name);
@@ -133,6 +140,7 @@ const WORKLOADS = [
     return timed('dd', [`if=${join(v.dir, 'big.bin')}`, 'of=/dev/null', 'bs=1M', 'status=none']);
   }],
   ['4 KiB random read ×20k, 1 thread', (v) => inner('randread', join(v.dir, 'big.bin'), '20000')],
+  ['4 KiB random read ×20k, 4 threads', (v) => inner('randread', join(v.dir, 'big.bin'), '20000', '4')],
   ['create+stat+unlink 5000 files', (v) => inner('cstat', join(v.dir, `cstat-${v.name}-${serial++}`), '5000')],
   ['untar 3,000 files', (v) => {
     const into = join(v.dir, `untar-${v.name}-${serial++}`);
@@ -148,11 +156,28 @@ const WORKLOADS = [
   ['git status', (v) => timed('git', ['-c', `safe.directory=*`, '-C', join(v.dir, 'repo'), 'status', '--porcelain'])],
 ];
 
+// ONLY: run just the workloads whose names start with one of these (comma list), for a closer look.
+const ONLY = process.env.ONLY?.split(',');
+if (ONLY) WORKLOADS.splice(0, WORKLOADS.length, ...WORKLOADS.filter(([w]) => ONLY.some((p) => w.startsWith(p))));
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+
+// Every view starts each workload with its kernel caches expired: at least SETTLE_MS since its
+// previous workload ended (entry and attribute timeouts are 1 s on bindfs and native alike).
+// Without it, whether a view's names and attributes from the workload before were still valid
+// depended on how long the other views took in between (its place in the order, fuse-native's
+// 3 s `find` in the first rounds only), and `du -s`/`ls -lR` compared a warm view with a cold one.
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 1100);
+const lastEnd = new Map(); // view name → when its last workload ended
+async function settle(v) {
+  if (v.name === 'raw') return;
+  const wait = (lastEnd.get(v.name) ?? 0) + SETTLE_MS - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
 
 async function main() {
   buildSource();
@@ -169,7 +194,9 @@ async function main() {
         if (v.name === 'fuse-native' && r >= SLOW_ROUNDS) continue;
         const key = `${wname}|${v.name}`;
         if (!results.has(key)) results.set(key, []);
+        await settle(v);
         results.get(key).push(fn(v));
+        lastEnd.set(v.name, Date.now());
       }
     }
     loads.push(load());
@@ -184,6 +211,7 @@ function table({ results, loads, secs }) {
   const rows = WORKLOADS.map(([w]) => {
     const med = Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`) ? median(results.get(`${w}|${t}`)) : NaN]));
     const ratio = (t) => (med.bindfs ? (med[t] / med.bindfs).toFixed(2) + '×' : '–');
+    if (process.env.ONLY) console.log(w, JSON.stringify(Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`)?.map((x) => Math.round(x))]))));
     return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |`;
   });
   return [
@@ -200,7 +228,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with its 1 s caches expired). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough/ops.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);
@@ -210,10 +238,12 @@ try {
   const r = await main();
   const text = table(r);
   console.log(text);
-  writeReport(text);
+  // A partial run (some targets or workloads) prints its table but leaves BENCHMARKS.md alone.
+  if (process.env.ONLY || process.env.TARGETS) console.log('partial run (ONLY or TARGETS set): BENCHMARKS.md not written');
+  else writeReport(text);
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const name of ALL) if (mounted(join(base, name))) sh('fusermount', ['-uz', join(base, name)]);
+  for (const name of [...ALL, ...CHOICES]) if (mounted(join(base, name))) sh('fusermount', ['-uz', join(base, name)]);
   sh('umount', [fsRoot]);
   rmSync(base, { recursive: true, force: true });
 }

@@ -6,12 +6,16 @@
 # assertions passed / run, and failed test files. Targets: native (the default data path),
 # js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes; the reference). Root only.
 #
-#   bash scripts/conformance/pjdfstest.sh [native] [js] [bindfs]     (default: native js)
+#   bash scripts/conformance/pjdfstest.sh [--write] [native] [js] [bindfs]     (default: native js)
 #   PJDFSTEST_TESTS="chmod link" bash scripts/conformance/pjdfstest.sh native   (a subset of tests/)
+# --write: also put the table (with the command, date and load average) into docs/CONFORMANCE.md,
+# between its pjdfstest markers (a run of the whole suite only).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 TARBALL=${PJDFSTEST_TARBALL:-$REPO/../shared/conformance/pjdfstest-85a8aea.tar.gz}
+WRITE=0
+if [ "${1:-}" = --write ]; then WRITE=1; shift; fi
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native js)
 [ "$(id -u)" = 0 ] || { echo "pjdfstest.sh: run as root (pjdfstest switches uids)" >&2; exit 2; }
@@ -70,12 +74,31 @@ run_target() {
   failed=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+\)' "$out" | awk '{s+=$4} END {print s+0}' || true)
   local files
   files=$(grep -E '^[^ ].*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [1-9]' "$out" | sed -E 's#^.*/tests/([^ ]+) +\(.*#\1#' | tr '\n' ' ' || true)
-  printf '| %s | %s / %s | %s s | %s |\n' "$name" "$(( ${run:-0} - failed ))" "${run:-0}" "$secs" "${files:-none}"
+  printf '| %s | %s / %s | %s s | %s |\n' "$name" "$(( ${run:-0} - failed ))" "${run:-0}" "$secs" "${files:-none}" | tee -a "$TABLE"
   cp "$out" "${PJDFSTEST_KEEP:-/dev/null}" 2>/dev/null || true
   unmount_target "$name"
   MOUNTED=("${MOUNTED[@]/$name}")
 }
 
-echo "| target | assertions passed / run | time | test files with failures |"
-echo "|---|---:|---:|---|"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$(date -u +%Y-%m-%dT%H:%MZ)
+TABLE="$WORK/table.md"
+{
+  echo "| target | assertions passed / run | time | test files with failures |"
+  echo "|---|---:|---:|---|"
+} | tee "$TABLE"
 for t in "${TARGETS[@]}"; do run_target "$t"; done
+
+if [ "$WRITE" = 1 ] && [ -z "${PJDFSTEST_TESTS:-}" ]; then
+  HEAD="\`bash scripts/conformance/pjdfstest.sh --write ${TARGETS[*]}\`, $START, load average $LOAD0 → $(cut -d' ' -f1-3 /proc/loadavg) (2 cores, shared):"
+  DOC="$REPO/docs/CONFORMANCE.md" HEAD="$HEAD" TABLE="$TABLE" node -e '
+    const fs = require("node:fs");
+    const [a, b] = ["<!-- pjdfstest:start -->", "<!-- pjdfstest:end -->"];
+    const doc = fs.readFileSync(process.env.DOC, "utf8");
+    const i = doc.indexOf(a), j = doc.indexOf(b);
+    if (i < 0 || j < i) throw new Error(`${process.env.DOC} has no pjdfstest markers`);
+    const body = `${a}\n${process.env.HEAD}\n\n${fs.readFileSync(process.env.TABLE, "utf8")}${b}`;
+    fs.writeFileSync(process.env.DOC, doc.slice(0, i) + body + doc.slice(j + b.length));
+  '
+  echo "written to docs/CONFORMANCE.md" >&2
+fi

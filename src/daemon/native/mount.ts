@@ -30,6 +30,8 @@ export interface MountNativeOptions {
   readonly keepCache?: boolean;
   /** Default 'off': readdir answers names with types; see ARCHITECTURE.md "Native data path". */
   readonly readdirplus?: ReaddirPlus;
+  /** Replies to reads spliced from the source fd, requests spliced from /dev/fuse. Default false (measured: BENCHMARKS.md). */
+  readonly splice?: boolean;
   /** libfuse worker threads at most. Default 16. */
   readonly maxThreads?: number;
   /** Nodes that keep an fd at most (then file handles). Default: half of RLIMIT_NOFILE. */
@@ -79,7 +81,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     maxThreads: opts.maxThreads ?? 16,
     maxWrite: MIB,
     maxReadahead: MIB,
-    splice: 0,
+    splice: opts.splice ? 1 : 0,
     fdBudget: opts.fdBudget ?? 0,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
   };
