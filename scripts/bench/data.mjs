@@ -22,6 +22,10 @@ const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
 
 const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
+if (process.getuid?.() !== 0 || sh('bindfs', ['--version']).status !== 0) {
+  console.error('data.mjs: skipped: needs root (it mounts a private tmpfs) and bindfs (the peer every ratio is against)');
+  process.exit(2);
+}
 const must = (r, what) => {
   if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr || r.error}`);
   return r;
@@ -228,7 +232,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench:data\` (scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with its 1 s caches expired). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough/ops.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with its 1 s caches expired). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough/ops.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);
