@@ -154,6 +154,13 @@ const WORKLOADS = [
     must(sh('rm', ['-rf', into]), 'rm untar');
     return ms;
   }],
+  ['git clone, 2,000 files', (v) => {
+    // From the raw source (outside the view) into the view: pack transfer, then a checkout of every file.
+    const into = join(v.dir, `clone-${v.name}-${serial++}`);
+    const ms = timed('git', ['clone', '-q', '--no-local', join(src, 'repo'), into]);
+    must(sh('rm', ['-rf', into]), 'rm clone');
+    return ms;
+  }],
   ['find (20k entries)', (v) => timed('find', [join(v.dir, 'tree')])],
   ['du -s', (v) => timed('du', ['-s', join(v.dir, 'tree')])],
   ['ls -lR', (v) => timed('ls', ['-lR', join(v.dir, 'tree')])],

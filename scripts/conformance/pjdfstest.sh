@@ -73,7 +73,7 @@ run_target() {
   run=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out" | tail -1)
   failed=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+\)' "$out" | awk '{s+=$4} END {print s+0}' || true)
   local files
-  files=$(grep -E '^[^ ].*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [1-9]' "$out" | sed -E 's#^.*/tests/([^ ]+) +\(.*#\1#' | tr '\n' ' ' || true)
+  files=$(grep -E '^[^ ].*\(Wstat: [0-9]+ Tests: [0-9]+ Failed: [1-9]' "$out" | sed -E 's#^.*/tests/([^ ]+) +\(.*#\1#' | tr '\n' ' ' | sed 's/ $//' || true)
   printf '| %s | %s / %s | %s s | %s |\n' "$name" "$(( ${run:-0} - failed ))" "${run:-0}" "$secs" "${files:-none}" | tee -a "$TABLE"
   cp "$out" "${PJDFSTEST_KEEP:-/dev/null}" 2>/dev/null || true
   unmount_target "$name"
