@@ -1,8 +1,8 @@
 // The data-path table (issue 10): raw directory, bindfs, the fuse-native path and the native path
 // (readdirplus off, and auto), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
-// Env: ROUNDS (default 5), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list), ONLY (workload
-// name prefixes, comma list; also prints every round's figure), SETTLE_MS
+// Env: ROUNDS (default 7), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list), ONLY (workload
+// name prefixes, comma list), SETTLE_MS
 // (default 1100: the least time between two workloads on one view, so each starts with expired caches).
 // Needs root (tmpfs mount), bindfs, and `npm run build` + `npm run build:native` done.
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 const REPO = new URL('../..', import.meta.url).pathname;
 const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 const WORK = join(REPO, 'scripts/bench/data-work.mjs');
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const SLOW_ROUNDS = Number(process.env.SLOW_ROUNDS ?? 3);
 const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto', 'mountie'];
 const CHOICES = ['native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
@@ -222,7 +222,7 @@ function table({ results, loads, secs }) {
   const rows = WORKLOADS.map(([w]) => {
     const med = Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`) ? median(results.get(`${w}|${t}`)) : NaN]));
     const ratio = (t) => (med.bindfs ? (med[t] / med.bindfs).toFixed(2) + '×' : '–');
-    if (process.env.ONLY) console.log(w, JSON.stringify(Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`)?.map((x) => Math.round(x))]))));
+    console.log(w, JSON.stringify(Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`)?.map((x) => Math.round(x))]))));
     return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |`;
   });
   return [
