@@ -30,35 +30,39 @@ if (!isMainThread) {
 }
 
 async function main() {
-const [kind, target, countArg, threadsArg] = process.argv.slice(2);
-const count = Number(countArg);
-const threads = Number(threadsArg ?? 1);
+  const [kind, target, countArg, threadsArg] = process.argv.slice(2);
+  const count = Number(countArg);
+  const threads = Number(threadsArg ?? 1);
 
-if (kind === 'randread' && threads > 1) {
-  const workers = Array.from({ length: threads }, (_, i) => new Worker(new URL(import.meta.url), { workerData: { file: target, count: Math.ceil(count / threads), seed: 12345 + i } }));
-  const next = (w) => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
-  await Promise.all(workers.map(next));
+  if (kind === 'randread' && threads > 1) {
+    const workers = Array.from({ length: threads }, (_, i) => new Worker(new URL(import.meta.url), { workerData: { file: target, count: Math.ceil(count / threads), seed: 12345 + i } }));
+    const next = (w) =>
+      new Promise((res, rej) => {
+        w.once('message', res);
+        w.once('error', rej);
+      });
+    await Promise.all(workers.map(next));
+    const t0 = performance.now();
+    const done = workers.map(next);
+    for (const w of workers) w.postMessage('go');
+    await Promise.all(done);
+    console.log((performance.now() - t0).toFixed(2));
+    await Promise.all(workers.map((w) => w.terminate()));
+    return;
+  }
+
   const t0 = performance.now();
-  const done = workers.map(next);
-  for (const w of workers) w.postMessage('go');
-  await Promise.all(done);
+  if (kind === 'randread') {
+    randread(target, count, 12345);
+  } else if (kind === 'cstat') {
+    mkdirSync(target);
+    for (let i = 0; i < count; i++) writeFileSync(join(target, `f${i}`), 'x');
+    for (let i = 0; i < count; i++) statSync(join(target, `f${i}`));
+    for (let i = 0; i < count; i++) unlinkSync(join(target, `f${i}`));
+    rmdirSync(target);
+  } else {
+    console.error(`unknown workload ${kind}`);
+    process.exit(2);
+  }
   console.log((performance.now() - t0).toFixed(2));
-  await Promise.all(workers.map((w) => w.terminate()));
-  return;
-}
-
-const t0 = performance.now();
-if (kind === 'randread') {
-  randread(target, count, 12345);
-} else if (kind === 'cstat') {
-  mkdirSync(target);
-  for (let i = 0; i < count; i++) writeFileSync(join(target, `f${i}`), 'x');
-  for (let i = 0; i < count; i++) statSync(join(target, `f${i}`));
-  for (let i = 0; i < count; i++) unlinkSync(join(target, `f${i}`));
-  rmdirSync(target);
-} else {
-  console.error(`unknown workload ${kind}`);
-  process.exit(2);
-}
-console.log((performance.now() - t0).toFixed(2));
 }

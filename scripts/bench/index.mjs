@@ -1,5 +1,5 @@
 // Runs every benchmark in scripts/bench one after another (node scripts/bench/<name>.mjs for one):
-// the data-path table first (data.mjs, about 5 minutes; needs root and bindfs, writes BENCHMARKS.md),
+// the data-path table first (data.mjs, about 4 minutes; needs root and bindfs, writes BENCHMARKS.md),
 // then the rest in name order. Not data-work.mjs (data.mjs's worker) nor ab-builds.mjs (needs OLD=).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';

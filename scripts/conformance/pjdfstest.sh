@@ -101,4 +101,6 @@ if [ "$WRITE" = 1 ] && [ -z "${PJDFSTEST_TESTS:-}" ]; then
     fs.writeFileSync(process.env.DOC, doc.slice(0, i) + body + doc.slice(j + b.length));
   '
   echo "written to docs/CONFORMANCE.md" >&2
+elif [ "$WRITE" = 1 ]; then
+  echo "not written to docs/CONFORMANCE.md: PJDFSTEST_TESTS runs a subset" >&2
 fi

@@ -30,7 +30,7 @@ export interface MountNativeOptions {
   readonly keepCache?: boolean;
   /** Default 'off': readdir answers names with types; see ARCHITECTURE.md "Native data path". */
   readonly readdirplus?: ReaddirPlus;
-  /** Replies to reads spliced from the source fd, requests spliced from /dev/fuse. Default false (measured: BENCHMARKS.md). */
+  /** Replies to reads spliced from the source fd, requests spliced from /dev/fuse. Default false (measured: docs/ARCHITECTURE.md "Choices, measured"). */
   readonly splice?: boolean;
   /** libfuse worker threads at most. Default 16. */
   readonly maxThreads?: number;
