@@ -5,84 +5,12 @@
  */
 declare module 'fuse-native' {
   namespace Fuse {
-    /** Callback with only a return code (0 or negative errno). */
-    export type FuseDone = (code: number) => void;
-
-    export interface FuseStat {
-      mode: number;
-      uid: number;
-      gid: number;
-      size: number;
-      dev?: number;
-      nlink?: number;
-      ino?: number;
-      rdev?: number;
-      blksize?: number;
-      blocks?: number;
-      /** Date, or milliseconds since the epoch; fuse-native keeps millisecond precision only. */
-      atime: Date | number;
-      mtime: Date | number;
-      ctime: Date | number;
-    }
-
-    /** Every field travels as a uint32. */
-    export interface FuseStatfs {
-      bsize: number;
-      frsize: number;
-      blocks: number;
-      bfree: number;
-      bavail: number;
-      files: number;
-      ffree: number;
-      favail: number;
-      fsid: number;
-      flag: number;
-      namemax: number;
-    }
-
-    export interface FuseOps {
-      init?(cb: FuseDone): void;
-      error?(cb: FuseDone): void;
-      access?(path: string, mode: number, cb: FuseDone): void;
-      statfs?(path: string, cb: (code: number, statfs?: FuseStatfs) => void): void;
-      getattr?(path: string, cb: (code: number, stat?: FuseStat) => void): void;
-      /** fuse-native 2.2.6 routes fgetattr to ops.getattr; it only checks that this exists. */
-      fgetattr?(path: string, fd: number, cb: (code: number, stat?: FuseStat) => void): void;
-      flush?(path: string, fd: number, cb: FuseDone): void;
-      fsync?(path: string, datasync: number, fd: number, cb: FuseDone): void;
-      fsyncdir?(path: string, datasync: number, fd: number, cb: FuseDone): void;
-      readdir?(path: string, cb: (code: number, names?: string[], stats?: FuseStat[]) => void): void;
-      truncate?(path: string, size: number, cb: FuseDone): void;
-      ftruncate?(path: string, fd: number, size: number, cb: FuseDone): void;
-      /** Times in milliseconds since the epoch. */
-      utimens?(path: string, atime: number, mtime: number, cb: FuseDone): void;
-      readlink?(path: string, cb: (code: number, target?: string) => void): void;
-      chown?(path: string, uid: number, gid: number, cb: FuseDone): void;
-      chmod?(path: string, mode: number, cb: FuseDone): void;
-      mknod?(path: string, mode: number, dev: number, cb: FuseDone): void;
-      setxattr?(path: string, name: string, value: Buffer, position: number, flags: number, cb: FuseDone): void;
-      getxattr?(path: string, name: string, position: number, cb: (code: number, value?: Buffer | null) => void): void;
-      listxattr?(path: string, cb: (code: number, list?: string[]) => void): void;
-      removexattr?(path: string, name: string, cb: FuseDone): void;
-      /** The number passed back becomes the file handle; 0 means "no handle". */
-      open?(path: string, flags: number, cb: (code: number, fd?: number) => void): void;
-      opendir?(path: string, flags: number, cb: (code: number, fd?: number) => void): void;
-      /** `buffer` is native memory owned by FUSE: valid only until `cb` is called. */
-      read?(path: string, fd: number, buffer: Buffer, length: number, position: number, cb: (result: number) => void): void;
-      write?(path: string, fd: number, buffer: Buffer, length: number, position: number, cb: (result: number) => void): void;
-      release?(path: string, fd: number, cb: FuseDone): void;
-      releasedir?(path: string, fd: number, cb: FuseDone): void;
-      /** fuse-native does not pass the open flags to create. */
-      create?(path: string, mode: number, cb: (code: number, fd?: number) => void): void;
-      unlink?(path: string, cb: FuseDone): void;
-      rename?(src: string, dest: string, cb: FuseDone): void;
-      /** link(existing, newPath) */
-      link?(src: string, dest: string, cb: FuseDone): void;
-      /** symlink(target, linkPath) */
-      symlink?(src: string, dest: string, cb: FuseDone): void;
-      mkdir?(path: string, mode: number, cb: FuseDone): void;
-      rmdir?(path: string, cb: FuseDone): void;
-    }
+    // The ops and the values they pass are mountie's own public types (src/daemon/fs-ops.ts, which
+    // names no fuse-native type, so none reaches the shipped declarations); fuse-native takes them as they are.
+    export type FuseDone = import('../daemon/fs-ops.js').FsDone;
+    export type FuseStat = import('../daemon/fs-ops.js').FsStat;
+    export type FuseStatfs = import('../daemon/fs-ops.js').FsStatfs;
+    export type FuseOps = import('../daemon/fs-ops.js').FsOps;
 
     /** Per-op time limit in ms (false: none); an object sets it per op name, with `default`. */
     export type FuseTimeout = number | false | ({ default?: number } & { [op: string]: number | false | undefined });
