@@ -7,6 +7,8 @@
 #include "core.h"
 
 #include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,7 @@ struct start_job {
   struct config cfg;
   uint64_t *counters;
   napi_ref counters_ref;
+  struct handle *h;    /* allocated up front: nothing can fail once the mount is live */
   struct session *session;
   char err[256];
 };
@@ -62,6 +65,24 @@ static double opt_number(napi_env env, napi_value obj, const char *key, double d
   return d;
 }
 
+/*
+ * A whole number option in [0, max], or dflt when absent. Anything else (negative, fractional,
+ * NaN, too large) is refused with a RangeError: a negative fd budget cast to size_t would mean
+ * "no budget at all". Sets *bad and throws once.
+ */
+static double opt_count(napi_env env, napi_value obj, const char *key, double dflt, double max, int *bad) {
+  double d = opt_number(env, obj, key, dflt);
+  if (*bad) return dflt;
+  if (!(d >= 0 && d <= max) || d != (double)(uint64_t)d) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "option %s must be a whole number from 0 to %.0f", key, max);
+    napi_throw_range_error(env, "ERR_INVALID_ARG", msg);
+    *bad = 1;
+    return dflt;
+  }
+  return d;
+}
+
 static char *opt_string(napi_env env, napi_value obj, const char *key, const char *dflt) {
   napi_value v;
   napi_valuetype t;
@@ -84,7 +105,7 @@ static void start_complete(napi_env env, napi_status status, void *data) {
   struct start_job *j = data;
   napi_value result, counters, external;
   if (j->session) {
-    struct handle *h = calloc(1, sizeof *h);
+    struct handle *h = j->h;
     h->session = j->session;
     h->counters = j->counters_ref;
     napi_create_object(env, &result);
@@ -100,6 +121,7 @@ static void start_complete(napi_env env, napi_status status, void *data) {
     napi_create_error(env, code, msg, &err);
     napi_delete_reference(env, j->counters_ref);
     napi_reject_deferred(env, j->deferred, err);
+    free(j->h);
   }
   napi_delete_async_work(env, j->work);
   free(j->mountpoint);
@@ -133,16 +155,23 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   }
   j->cfg.attr_timeout = opt_number(env, argv[2], "attrTimeout", 1.0);
   j->cfg.entry_timeout = opt_number(env, argv[2], "entryTimeout", 1.0);
+  int bad = 0;
   j->cfg.keep_cache = (int)opt_number(env, argv[2], "keepCache", 1);
   j->cfg.read_only = (int)opt_number(env, argv[2], "readOnly", 0);
   j->cfg.allow_other = (int)opt_number(env, argv[2], "allowOther", 0);
   j->cfg.rdplus = (int)opt_number(env, argv[2], "readdirplus", RDPLUS_OFF);
-  j->cfg.max_threads = (unsigned)opt_number(env, argv[2], "maxThreads", 16);
-  j->cfg.max_write = (unsigned)opt_number(env, argv[2], "maxWrite", 1 << 20);
-  j->cfg.max_readahead = (unsigned)opt_number(env, argv[2], "maxReadahead", 1 << 20);
+  j->cfg.max_threads = (unsigned)opt_count(env, argv[2], "maxThreads", 16, 4096, &bad);
+  j->cfg.max_write = (unsigned)opt_count(env, argv[2], "maxWrite", 1 << 20, 1 << 30, &bad);
+  j->cfg.max_readahead = (unsigned)opt_count(env, argv[2], "maxReadahead", 1 << 20, 1 << 30, &bad);
   j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
-  j->cfg.fd_budget = (size_t)opt_number(env, argv[2], "fdBudget", 0);
-  j->cfg.deadline_ms = (unsigned)opt_number(env, argv[2], "deadlineMs", 0);
+  j->cfg.fd_budget = (size_t)opt_count(env, argv[2], "fdBudget", 0, 1 << 30, &bad);
+  j->cfg.deadline_ms = (unsigned)opt_count(env, argv[2], "deadlineMs", 0, 86400000, &bad);
+  j->h = bad ? NULL : calloc(1, sizeof *j->h);
+  if (bad || !j->h) {
+    free(j->mountpoint), free(j->source), free(j->fsname), free(j->subtype), free(j);
+    if (!bad) napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
   if (j->cfg.max_threads < 1) j->cfg.max_threads = 1;
 
   void *mem;
@@ -189,6 +218,10 @@ static napi_value js_stop(napi_env env, napi_callback_info info) {
   }
   struct handle *h = data;
   struct stop_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
   CHECK(napi_create_promise(env, &j->deferred, &promise));
   if (!h->session || h->busy) {
     napi_value v;

@@ -91,8 +91,17 @@ struct slot {
   fuse_req_t req;
   uint64_t deadline_ns;
   int answerable;      /* 0 for forget: nothing to answer */
-  struct node *node;   /* the node the request works on, when it has one (op_target) */
+  struct node *node;   /* atomic: the node the request works on, when it has one (op_target) */
+  struct node *held;   /* slots_lock: the node the watchdog held and marked stuck when it answered */
   struct slot *next;
+};
+
+/* Who a request is for: copied from the request when it starts, so nothing reads the request later. */
+struct caller {
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+  mode_t umask;
 };
 
 struct fs {
@@ -103,8 +112,11 @@ struct fs {
   int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
   struct node_table nodes;
   uint64_t *counters; /* C_TOTAL entries, shared with JavaScript */
-  uid_t uid;          /* the daemon's own ids: callers with other ids get their new nodes chowned */
+  uid_t uid;          /* the daemon's own ids (creds.c: a root daemon takes a caller's ids per request) */
   gid_t gid;
+  gid_t *groups;      /* the daemon's own supplementary groups, put back after each request */
+  size_t ngroups;
+  int handles_ok;     /* open_by_handle_at works here (CAP_DAC_READ_SEARCH): nodes past the fd budget may keep a handle */
   pthread_key_t thread_key;
   int cancelled;      /* atomic: shutting down, every request is answered EIO */
 };
@@ -116,6 +128,11 @@ struct node *node_of(struct fs *fs, fuse_ino_t ino);
 fuse_ino_t node_id(struct fs *fs, struct node *n);
 /* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
 int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
+/*
+ * The node of the inode `fd` refers to (any fd; an O_PATH one of its own is opened): attributes
+ * and identity both from that fd, never from a name. Fills e and takes one reference.
+ */
+int node_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
 /* One more reference (given back with node_forget(fs, n, 1)); the root needs none. */
 void node_hold(struct fs *fs, struct node *n);
@@ -126,6 +143,14 @@ int node_use(struct fs *fs, struct node *n);
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
 /* 0: the request was answered already (EIO after cancel): the op must return at once. */
 int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+/* The request's caller, as it was when the request started. */
+const struct caller *op_caller(void);
+/*
+ * From here to the answer this worker acts with the caller's credentials (creds.c). 0, or an
+ * errno to answer. Every request that creates, opens, changes or reads names on a caller's
+ * behalf calls it before its first such call on the source.
+ */
+int op_as_caller(void);
 /*
  * The node the request works on. 0 when that node has a request stuck in the source: the
  * request was answered ETIMEDOUT at once (the op must return), as a second call would hang too.
@@ -147,6 +172,15 @@ int held_fd(const void *key);
 int hold_fd(const void *key, int fd);
 int thread_own_umask(void);
 void stats_thread_exit(void *arg);
+
+/* creds.c */
+int creds_needed(const struct fs *fs, const struct caller *c);
+int creds_enter(struct fs *fs, const struct caller *c);
+void creds_leave(struct fs *fs);
+int creds_active(void);
+/* Around one call that needs the daemon's own privileges (1 when it switched back: pass to resume). */
+int creds_suspend(struct fs *fs);
+void creds_resume(struct fs *fs, const struct caller *c, int suspended);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops mountie_ops;

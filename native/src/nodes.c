@@ -92,25 +92,6 @@ static void unlink_node(struct node_table *t, struct node *n) {
   t->count--;
 }
 
-/*
- * A node known by its file handle only does not pin its inode: once the file is deleted its
- * number may name a new inode at once (ext4 reuses them), and (st_dev, st_ino) would find the
- * old node, whose handle no longer opens (ESTALE). The handle carries the generation: compare.
- * 1 when `name` is still the node's inode (or we cannot tell), 0 when it is another one.
- */
-static int same_inode(int pfd, const char *name, const struct node *n) {
-  if (n->fd >= 0 || !n->handle) return 1; /* an fd pins the inode: its number cannot be reused */
-  struct {
-    struct file_handle h;
-    unsigned char bytes[MAX_HANDLE_SZ];
-  } now;
-  now.h.handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  if (name_to_handle_at(pfd, name, &now.h, &mount_id, 0) == -1) return 1;
-  return now.h.handle_type == n->handle->handle_type && now.h.handle_bytes == n->handle->handle_bytes &&
-         memcmp(now.h.f_handle, n->handle->f_handle, now.h.handle_bytes) == 0;
-}
-
 struct node *node_of(struct fs *fs, fuse_ino_t ino) {
   return ino == FUSE_ROOT_ID ? &fs->root : (struct node *)(uintptr_t)ino;
 }
@@ -127,36 +108,46 @@ static struct node *ref(struct fs *fs, ino_t ino, dev_t dev) {
   return n;
 }
 
-/* A new node's O_PATH fd; its identity taken from the fd itself (a rename meanwhile cannot mix them). */
-static int fd_of(int pfd, const char *name, struct stat *st, struct node *n) {
-  int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd == -1) return errno;
-  if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
-  n->fd = fd;
-  return 0;
+struct handle_buf {
+  struct file_handle h;
+  unsigned char bytes[MAX_HANDLE_SZ];
+};
+
+/* The file handle of the inode `fd` refers to (any fd, O_PATH included). */
+static int handle_of_fd(int fd, struct handle_buf *b) {
+  b->h.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  return name_to_handle_at(fd, "", &b->h, &mount_id, AT_EMPTY_PATH) == -1 ? errno : 0;
 }
 
 /*
- * Past the fd budget a node keeps a file handle (name_to_handle_at; a few bytes), reopened per
- * request with open_by_handle_at (needs CAP_DAC_READ_SEARCH): the inodes the kernel may cache are
- * then bounded by memory, not by RLIMIT_NOFILE. Any failure: the caller keeps an fd instead.
+ * A node known by its file handle only does not pin its inode: once the file is deleted its
+ * number may name a new inode at once (ext4 reuses them), and (st_dev, st_ino) would find the
+ * old node, whose handle no longer opens (ESTALE). The handle carries the generation: compare.
+ * 1 when `fd` is still the node's inode (or we cannot tell), 0 when it is another one.
  */
-static int handle_of(int pfd, const char *name, const struct stat *st, struct node *n) {
-  struct file_handle *h = malloc(sizeof *h + MAX_HANDLE_SZ);
+static int same_inode(int fd, const struct node *n) {
+  if (n->fd >= 0 || !n->handle) return 1; /* an fd pins the inode: its number cannot be reused */
+  struct handle_buf now;
+  if (handle_of_fd(fd, &now)) return 1;
+  return now.h.handle_type == n->handle->handle_type && now.h.handle_bytes == n->handle->handle_bytes &&
+         memcmp(now.h.f_handle, n->handle->f_handle, now.h.handle_bytes) == 0;
+}
+
+/*
+ * Past the fd budget a node keeps a file handle (a few bytes), reopened per request with
+ * open_by_handle_at (needs CAP_DAC_READ_SEARCH, probed at start: fs->handles_ok): the inodes the
+ * kernel may cache are then bounded by memory, not by RLIMIT_NOFILE. Taken from the node's own
+ * fd, so handle and attributes describe one inode even while the name is renamed over.
+ */
+static int keep_handle(int fd, struct node *n) {
+  struct handle_buf b;
+  int err = handle_of_fd(fd, &b);
+  if (err) return err;
+  struct file_handle *h = malloc(sizeof b.h + b.h.handle_bytes);
   if (!h) return ENOMEM;
-  h->handle_bytes = MAX_HANDLE_SZ;
-  int mount_id;
-  if (name_to_handle_at(pfd, name, h, &mount_id, 0) == -1) {
-    free(h);
-    return errno;
-  }
-  struct file_handle *fit = realloc(h, sizeof *h + h->handle_bytes);
-  n->handle = fit ? fit : h;
-  (void)st;
+  memcpy(h, &b, sizeof b.h + b.h.handle_bytes);
+  n->handle = h;
   return 0;
 }
 
@@ -164,33 +155,37 @@ int node_use(struct fs *fs, struct node *n) {
   if (n->fd >= 0) return n->fd;
   int fd = held_fd(n);
   if (fd >= 0) return fd;
+  /* Reopening an inode the kernel holds needs the daemon's privilege, not the caller's. */
+  int back = creds_suspend(fs);
   fd = open_by_handle_at(fs->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+  int err = errno;
+  creds_resume(fs, op_caller(), back);
   if (fd == -1) {
     /* The inode is gone from the source (removed beside the mount): as on the source itself,
      * and as the JS path answers, "no such file" (ESTALE would make the VFS retry, then fail). */
-    if (errno == ESTALE) errno = ENOENT;
+    errno = err == ESTALE ? ENOENT : err;
     return -1;
   }
   return hold_fd(n, fd);
 }
 
-/*
- * A stat by name first: when the inode is already known (the common case: the kernel forgot
- * the dentry, not the inode) that is the only syscall. Otherwise open an O_PATH fd and take
- * the identity from the fd itself, so a rename between the two calls cannot mix them up.
- */
-int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e) {
+static void entry_defaults(struct fs *fs, struct fuse_entry_param *e) {
   memset(e, 0, sizeof *e);
   e->attr_timeout = fs->cfg.attr_timeout;
   e->entry_timeout = fs->cfg.entry_timeout;
-  int pfd = node_use(fs, parent);
-  if (pfd == -1) return errno;
-  if (fstatat(pfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) == -1) return errno;
+}
 
+/* The node of the inode the O_PATH fd `fd` refers to (fd consumed: kept by a new node or closed). */
+static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
+  if (fstat(fd, &e->attr) == -1) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
   pthread_mutex_lock(&fs->nodes.lock);
   struct node *n = ref(fs, e->attr.st_ino, e->attr.st_dev);
   pthread_mutex_unlock(&fs->nodes.lock);
-  if (n && !same_inode(pfd, name, n)) {
+  if (n && !same_inode(fd, n)) {
     /* Stale: out of the table (the kernel forgets it later), and our reference given back. */
     pthread_mutex_lock(&fs->nodes.lock);
     unlink_node(&fs->nodes, n);
@@ -199,24 +194,22 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
     n = NULL;
   }
   if (n) {
+    close(fd);
     e->ino = node_id(fs, n);
     return 0;
   }
 
   struct node *fresh = calloc(1, sizeof *fresh);
-  if (!fresh) return ENOMEM;
-  fresh->fd = -1;
-  int err = __atomic_load_n(&fs->nodes.fds, __ATOMIC_RELAXED) >= fs->nodes.fd_budget && e->attr.st_dev == fs->root.dev
-              ? handle_of(pfd, name, &e->attr, fresh)
-              : ENFILE;
-  if (err) {
-    /* Within the fd budget (or no handle to be had): keep an O_PATH fd, identity from the fd. */
-    err = fd_of(pfd, name, &e->attr, fresh);
-    if (err) {
-      free(fresh);
-      return err;
-    }
+  if (!fresh) {
+    close(fd);
+    return ENOMEM;
   }
+  fresh->fd = -1;
+  if (fs->handles_ok && __atomic_load_n(&fs->nodes.fds, __ATOMIC_RELAXED) >= fs->nodes.fd_budget && e->attr.st_dev == fs->root.dev &&
+      keep_handle(fd, fresh) == 0)
+    close(fd);
+  else
+    fresh->fd = fd; /* within the fd budget, or no handle to be had */
   fresh->ino = e->attr.st_ino;
   fresh->dev = e->attr.st_dev;
   fresh->type = e->attr.st_mode & S_IFMT;
@@ -240,6 +233,42 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   e->ino = node_id(fs, n);
   return 0;
+}
+
+/*
+ * A stat by name first: when the inode is already known with an fd (the common case: the kernel
+ * forgot the dentry, not the inode) that is the only syscall, and it cannot be wrong, as that fd
+ * pins the inode the number names. Otherwise an O_PATH fd, and the identity, the attributes and
+ * (past the budget) the handle all from that one fd: a rename between two calls cannot mix them.
+ */
+int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e) {
+  entry_defaults(fs, e);
+  int pfd = node_use(fs, parent);
+  if (pfd == -1) return errno;
+  if (fstatat(pfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) == -1) return errno;
+  pthread_mutex_lock(&fs->nodes.lock);
+  struct node *n = NULL;
+  if (e->attr.st_ino == fs->root.ino && e->attr.st_dev == fs->root.dev) n = &fs->root;
+  else if ((n = find(&fs->nodes, e->attr.st_ino, e->attr.st_dev)) && n->fd >= 0) n->nlookup++;
+  else n = NULL;
+  pthread_mutex_unlock(&fs->nodes.lock);
+  if (n) {
+    e->ino = node_id(fs, n);
+    return 0;
+  }
+  int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) return errno;
+  return adopt(fs, fd, e);
+}
+
+int node_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e) {
+  entry_defaults(fs, e);
+  char p[64];
+  proc_path(p, sizeof p, fd);
+  /* Follows the magic link to the inode itself (never a name in the source). */
+  int pfd = open(p, O_PATH | O_CLOEXEC);
+  if (pfd == -1) return errno;
+  return adopt(fs, pfd, e);
 }
 
 void node_hold(struct fs *fs, struct node *n) {

@@ -2,7 +2,14 @@
  * The passthrough's requests, each the same operation on the source inode, through the
  * node's O_PATH fd (*at calls, or /proc/self/fd/N where no *at form exists; xattrs: xattr.c). Every request
  * is answered from the worker thread that received it; none waits on JavaScript.
- * With default_permissions the kernel has checked access before a request reaches us.
+ * With default_permissions the kernel has checked access (mode bits) before a request reaches
+ * us; requests that create, open, change or read names then run with the caller's credentials
+ * (AS_CALLER, creds.c), so the source checks them once more as the caller's own call would be
+ * (ACLs, LSMs, reserved blocks), and what they create is the caller's from the start.
+ *
+ * The request itself (`req`) is touched only before op_begin and through op_claim: once the
+ * watchdog answered it, libfuse has freed it. What an op needs later comes from `fs` (its own
+ * variable) and op_caller().
  */
 #include "core.h"
 
@@ -27,6 +34,12 @@
  */
 #define USE(fs, n) \
   if (node_use((fs), (n)) == -1) return reply_err(req, errno)
+/* From here on the worker acts with the caller's credentials (until the answer). */
+#define AS_CALLER() \
+  do { \
+    int as_err_ = op_as_caller(); \
+    if (as_err_) return reply_err(req, as_err_); \
+  } while (0)
 
 /* Flags the kernel resolved already, or that our buffers cannot serve (O_DIRECT: unaligned). */
 #define DROP_OPEN_FLAGS (O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)
@@ -44,20 +57,19 @@ static void reply_err(fuse_req_t req, int err) {
   op_end(err);
 }
 
-static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e) {
-  struct fs *fs = FS(req);
+static void reply_entry(struct fs *fs, fuse_req_t req, const struct fuse_entry_param *e) {
   if (op_claim()) fuse_reply_entry(req, e);
   else node_forget(fs, node_of(fs, e->ino), 1);
   op_end(0);
 }
 
-static void reply_attr(fuse_req_t req, const struct stat *st) {
-  if (op_claim()) fuse_reply_attr(req, st, FS(req)->cfg.attr_timeout);
+static void reply_attr(struct fs *fs, fuse_req_t req, const struct stat *st) {
+  if (op_claim()) fuse_reply_attr(req, st, fs->cfg.attr_timeout);
   op_end(0);
 }
 
-static int refuse_ro(fuse_req_t req) {
-  if (!FS(req)->cfg.read_only) return 0;
+static int refuse_ro(struct fs *fs, fuse_req_t req) {
+  if (!fs->cfg.read_only) return 0;
   reply_err(req, EROFS);
   return 1;
 }
@@ -65,10 +77,12 @@ static int refuse_ro(fuse_req_t req) {
 static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LOOKUP)) return;
+  USE(fs, node_of(fs, parent));
+  AS_CALLER(); /* search permission on the directory is the caller's */
   struct fuse_entry_param e;
   int err = node_lookup(fs, node_of(fs, parent), name, &e);
   if (err) reply_err(req, err);
-  else reply_entry(req, &e);
+  else reply_entry(fs, req, &e);
 }
 
 static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -100,7 +114,7 @@ static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   struct stat st;
   int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
-  reply_attr(req, &st);
+  reply_attr(fs, req, &st);
 }
 
 static struct timespec time_of(int valid, int set, int now, struct timespec t) {
@@ -109,16 +123,36 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
   return t;
 }
 
+/* Is `mode` the node's current mode less some of its setuid/setgid bits, on a file the caller does not own? */
+static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info *fi, mode_t mode) {
+  struct stat st;
+  if (stat_node(fs, n, fi, &st) || st.st_uid == op_caller()->uid) return 0;
+  mode_t have = st.st_mode & 07777, want = mode & 07777;
+  return want != have && (want & ~have) == 0 && ((have & ~want) & ~(mode_t)(S_ISUID | S_ISGID)) == 0;
+}
+
 static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETATTR)) return;
   TARGET(fs, ino);
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   struct node *n = node_of(fs, ino);
   USE(fs, n);
   char p[64];
   proc_path(p, sizeof p, NFD(n));
   int res = 0;
+  /*
+   * After a write or truncate by someone who does not own the file, the kernel itself asks to
+   * drop setuid/setgid (ATTR_FORCE: no permission check on its side): a mode request that only
+   * takes those bits away. The caller may not chmod the file, but dropping them grants nothing,
+   * so that one change is made with the daemon's rights, on the node's own inode (never a name).
+   */
+  if ((valid & FUSE_SET_ATTR_MODE) && creds_needed(fs, op_caller()) && drops_only_setid(fs, n, fi, attr->st_mode)) {
+    res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
+    if (res == -1) return reply_err(req, errno);
+    valid &= ~FUSE_SET_ATTR_MODE;
+  }
+  AS_CALLER();
   if (valid & FUSE_SET_ATTR_MODE)
     res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
   if (res == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
@@ -141,7 +175,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   struct stat st;
   int err = stat_node(fs, n, fi, &st);
   if (err) return reply_err(req, err);
-  reply_attr(req, &st);
+  reply_attr(fs, req, &st);
 }
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -159,27 +193,15 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
 }
 
 /*
- * A node made for a caller other than the daemon belongs to the caller, as on a local fs:
- * its uid, and its gid unless the directory is setgid (then the directory's group stays).
- * chown clears setuid/setgid bits, so the mode is put back after it.
+ * A worker without a umask of its own (unshare refused) had the process umask cut the mode it
+ * was asked for: put it back, through the new node's own fd (never by name: the name may name
+ * something else by now), with the caller's credentials like the creation itself.
  */
-static int give_to_caller(struct fs *fs, fuse_req_t req, struct node *parent, const char *name, int fd, mode_t mode) {
-  const struct fuse_ctx *c = fuse_req_ctx(req);
-  if (fs->uid != 0 || (c->uid == fs->uid && c->gid == fs->gid)) return 0;
-  struct stat pst;
-  if (fstatat(NFD(parent), "", &pst, AT_EMPTY_PATH) == -1) return errno;
-  gid_t gid = (pst.st_mode & S_ISGID) ? (gid_t)-1 : c->gid;
-  int res = fd >= 0 ? fchown(fd, c->uid, gid) : fchownat(NFD(parent), name, c->uid, gid, AT_SYMLINK_NOFOLLOW);
-  if (res == 0 && (mode & (S_ISUID | S_ISGID)) && !S_ISLNK(mode))
-    res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
-  return res == -1 ? errno : 0;
-}
-
-/* Without a umask of its own (unshare refused) the thread's process umask cut the mode: restore it. */
-static int restore_mode(struct fs *fs, struct node *parent, const char *name, int fd, mode_t mode) {
+static int restore_mode(int fd, mode_t mode) {
   if (thread_own_umask() || S_ISLNK(mode)) return 0;
-  int res = fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(NFD(parent), name, mode & 07777, 0);
-  return res == -1 ? errno : 0;
+  char p[64];
+  proc_path(p, sizeof p, fd);
+  return fchmodat(AT_FDCWD, p, mode & 07777, 0) == -1 ? errno : 0;
 }
 
 enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
@@ -187,19 +209,34 @@ enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   struct node *parent = node_of(fs, parent_ino);
   USE(fs, parent);
+  AS_CALLER();
   int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
           : kind == MAKE_SYMLINK ? symlinkat(target, NFD(parent), name)
           : mknodat(NFD(parent), name, mode, rdev);
   if (res == -1) return reply_err(req, errno);
-  int err = restore_mode(fs, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
-  if (!err) err = give_to_caller(fs, req, parent, name, -1, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  /*
+   * The entry answered is what now stands at the name, opened without following it; if that is
+   * no longer what we made (renamed over meanwhile), the kernel is told so (EIO) rather than
+   * handed another object as the new one.
+   */
+  int fd = openat(NFD(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd == -1) return reply_err(req, errno);
+  struct stat st;
+  int err = fstat(fd, &st) == -1 ? errno : 0;
+  if (!err && (st.st_mode & S_IFMT) != (kind == MAKE_SYMLINK ? S_IFLNK : (mode & S_IFMT))) err = EIO;
+  if (!err) err = restore_mode(fd, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  if (err) {
+    close(fd);
+    return reply_err(req, err);
+  }
   struct fuse_entry_param e;
-  if (!err) err = node_lookup(fs, parent, name, &e);
+  err = node_of_fd(fs, fd, &e);
+  close(fd);
   if (err) return reply_err(req, err);
-  reply_entry(req, &e);
+  reply_entry(fs, req, &e);
 }
 
 static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
@@ -217,8 +254,9 @@ static void do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   USE(fs, node_of(fs, parent));
+  AS_CALLER();
   reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
 
@@ -233,9 +271,10 @@ static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
 static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_RENAME)) return;
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   USE(fs, node_of(fs, parent));
   USE(fs, node_of(fs, newparent));
+  AS_CALLER();
   int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
 }
@@ -243,27 +282,30 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LINK)) return;
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
   USE(fs, n);
   USE(fs, np);
+  AS_CALLER();
   int res = linkat(NFD(n), "", NFD(np), newname, AT_EMPTY_PATH);
   if (res == -1 && (errno == ENOENT || errno == EPERM) && !S_ISLNK(n->type)) {
-    /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for everyone. */
+    /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (a caller's credentials lack it); the /proc link works for everyone. */
     char p[64];
     proc_path(p, sizeof p, NFD(n));
     res = linkat(AT_FDCWD, p, NFD(np), newname, AT_SYMLINK_FOLLOW);
   }
   if (res == -1) return reply_err(req, errno);
-  struct fuse_entry_param e;
-  int err = node_lookup(fs, np, newname, &e);
-  if (err) return reply_err(req, err);
-  reply_entry(req, &e);
+  /* The new name is the node's own inode: answered from the node, not from what the name shows now. */
+  struct fuse_entry_param e = {.attr_timeout = fs->cfg.attr_timeout, .entry_timeout = fs->cfg.entry_timeout};
+  if (fstatat(NFD(n), "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) return reply_err(req, errno);
+  node_hold(fs, n);
+  e.ino = node_id(fs, n);
+  reply_entry(fs, req, &e);
 }
 
-static void opened(fuse_req_t req, struct fuse_file_info *fi, int fd) {
+static void opened(struct fs *fs, struct fuse_file_info *fi, int fd) {
   fi->fh = (uint64_t)fd;
-  fi->keep_cache = FS(req)->cfg.keep_cache ? 1 : 0;
+  fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
 }
 
 static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -272,11 +314,12 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   TARGET(fs, ino);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
-  opened(req, fi, fd);
+  opened(fs, fi, fd);
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
   if (!op_claim() || fuse_reply_open(req, fi) != 0) close(fd);
   op_end(0);
@@ -285,20 +328,32 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_CREATE)) return;
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   struct node *parent = node_of(fs, parent_ino);
   USE(fs, parent);
-  int fd = openat(NFD(parent), name, ((fi->flags & ~(O_NOFOLLOW | O_NOCTTY | O_DIRECT)) | O_CREAT | O_CLOEXEC), mode);
+  AS_CALLER();
+  /*
+   * A new file, never a name that is already there (O_EXCL: not a symlink planted meanwhile, not
+   * another user's file), made by the caller's credentials: it is the caller's from the start.
+   */
+  int flags = (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)) | O_NOFOLLOW | O_CLOEXEC;
+  int fd = openat(NFD(parent), name, flags | O_CREAT | O_EXCL, mode);
+  int made = fd != -1;
+  /*
+   * The name appeared beside the mount after the kernel's lookup and the caller did not ask for
+   * O_EXCL: open what is there as the caller's own open(2) would, but never through a symlink.
+   */
+  if (!made && errno == EEXIST && !(fi->flags & O_EXCL)) fd = openat(NFD(parent), name, flags);
   if (fd == -1) return reply_err(req, errno);
-  int err = restore_mode(fs, parent, name, fd, mode);
-  if (!err) err = give_to_caller(fs, req, parent, name, fd, mode);
+  int err = made ? restore_mode(fd, mode) : 0;
+  /* The entry is the inode of the fd we answer with, whatever the name shows by now. */
   struct fuse_entry_param e;
-  if (!err) err = node_lookup(fs, parent, name, &e);
+  if (!err) err = node_of_fd(fs, fd, &e);
   if (err) {
     close(fd);
     return reply_err(req, err);
   }
-  opened(req, fi, fd);
+  opened(fs, fi, fd);
   if (!op_claim() || fuse_reply_create(req, &e, fi) != 0) {
     close(fd);
     node_forget(fs, node_of(fs, e.ino), 1);
@@ -337,7 +392,7 @@ static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_WRITE)) return;
   TARGET(fs, ino);
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
   out.buf[0].fd = (int)fi->fh;
@@ -350,14 +405,15 @@ static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 }
 
 static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_RELEASE)) return;
+  if (!op_begin(req, FS(req), OP_RELEASE)) return; /* FS(req) before op_begin: the request is alive */
   close((int)fi->fh);
   reply_err(req, 0);
 }
 
 static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_FSYNC)) return;
-  TARGET(FS(req), ino);
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_FSYNC)) return;
+  TARGET(fs, ino);
   int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
   reply_err(req, res == -1 ? errno : 0);
 }
@@ -379,9 +435,11 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   TARGET(fs, ino);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   char p[64];
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
-  reply_err(req, faccessat(AT_FDCWD, p, mask, 0) == -1 ? errno : 0);
+  /* AT_EACCESS: the effective ids, which are the caller's now (the real ones stay the daemon's). */
+  reply_err(req, faccessat(AT_FDCWD, p, mask, AT_EACCESS) == -1 ? errno : 0);
 }
 
 static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
@@ -389,6 +447,7 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   if (!op_begin(req, fs, OP_GETXATTR)) return;
   TARGET(fs, ino);
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
   ssize_t n = xattr_get(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, buf, size);
@@ -409,6 +468,7 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
   TARGET(fs, ino);
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
   ssize_t n = xattr_list(NFD(node_of(fs, ino)), node_of(fs, ino)->type, buf, size);
@@ -428,8 +488,9 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETXATTR)) return;
   TARGET(fs, ino);
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   reply_err(req, xattr_set(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, value, size, flags) == -1 ? errno : 0);
 }
 
@@ -437,15 +498,17 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
   TARGET(fs, ino);
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   USE(fs, node_of(fs, ino));
+  AS_CALLER();
   reply_err(req, xattr_remove(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name) == -1 ? errno : 0);
 }
 
 static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_FALLOCATE)) return;
-  TARGET(FS(req), ino);
-  if (refuse_ro(req)) return;
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_FALLOCATE)) return;
+  TARGET(fs, ino);
+  if (refuse_ro(fs, req)) return;
   reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
 }
 
@@ -453,7 +516,7 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
   TARGET(fs, ino_in);
-  if (refuse_ro(req)) return;
+  if (refuse_ro(fs, req)) return;
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
@@ -462,8 +525,9 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
 }
 
 static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_LSEEK)) return;
-  TARGET(FS(req), ino);
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_LSEEK)) return;
+  TARGET(fs, ino);
   off_t res = lseek((int)fi->fh, off, whence);
   if (res == -1) return reply_err(req, errno);
   if (op_claim()) fuse_reply_lseek(req, res);

@@ -37,6 +37,8 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (!op_begin(req, fs, OP_OPENDIR)) return;
   TARGET(fs, ino);
   if (node_use(fs, node_of(fs, ino)) == -1) return finish(req, errno); /* its source inode is gone: ENOENT */
+  int as_err = op_as_caller(); /* read permission on the directory is the caller's */
+  if (as_err) return finish(req, as_err);
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
   int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -73,6 +75,9 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
   TARGET(fs, ino);
   struct dir *d = dir_of(fi);
   struct node *parent = node_of(fs, ino);
+  /* readdirplus looks every entry up: with the caller's search permission, as a lookup. */
+  int as_err = plus ? op_as_caller() : 0;
+  if (as_err) return finish(req, as_err);
   char *buf = malloc(size);
   if (!buf) return finish(req, ENOMEM);
   if (off != d->offset) {
@@ -165,8 +170,9 @@ void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
 }
 
 void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_FSYNCDIR)) return;
-  TARGET(FS(req), ino);
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_FSYNCDIR)) return;
+  TARGET(fs, ino);
   int fd = dirfd(dir_of(fi)->dp);
   int res = datasync ? fdatasync(fd) : fsync(fd);
   finish(req, res == -1 ? errno : 0);

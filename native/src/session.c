@@ -94,6 +94,26 @@ static size_t raise_fd_limit(void) {
   return (size_t)rl.rlim_cur;
 }
 
+/*
+ * Nodes past the fd budget keep a file handle only where it can be opened again: open_by_handle_at
+ * needs CAP_DAC_READ_SEARCH (a daemon that is not root, or a container's root, may lack it), and
+ * some file systems have no handles. Probed once on the source's root; without it every node
+ * keeps its fd (bounded by RLIMIT_NOFILE instead).
+ */
+static int handles_work(int root_fd, int mount_fd) {
+  struct {
+    struct file_handle h;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } b;
+  b.h.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(root_fd, "", &b.h, &mount_id, AT_EMPTY_PATH) == -1) return 0;
+  int fd = open_by_handle_at(mount_fd, &b.h, O_PATH | O_CLOEXEC);
+  if (fd == -1) return 0;
+  close(fd);
+  return 1;
+}
+
 static void free_session(struct session *s) {
   stop_watchdog(s);
   if (s->slots_made) {
@@ -103,8 +123,9 @@ static void free_session(struct session *s) {
   }
   if (s->se) fuse_session_destroy(s->se);
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
-  if (s->fs.root.fd > 0) close(s->fs.root.fd);
-  if (s->fs.mount_fd > 0) close(s->fs.mount_fd);
+  if (s->fs.root.fd >= 0) close(s->fs.root.fd);
+  if (s->fs.mount_fd >= 0) close(s->fs.mount_fd);
+  free(s->fs.groups);
   if (s->key_made) pthread_key_delete(s->fs.thread_key);
   free(s);
 }
@@ -121,18 +142,30 @@ struct session *session_start(const char *mountpoint, const char *source, const 
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
+  /* fd 0 is a valid fd (a daemon started with stdin closed): "none" is -1 from the start. */
+  s->fs.root.fd = -1;
+  s->fs.mount_fd = -1;
   s->fs.cfg = *cfg;
   s->fs.counters = counters;
   /* Half the fds for nodes; the rest for open files (one each), pipes, and JavaScript. */
   s->fs.nodes.fd_budget = s->fs.cfg.fd_budget ? s->fs.cfg.fd_budget : raise_fd_limit() / 2;
   s->fs.uid = geteuid();
   s->fs.gid = getegid();
+  /* The daemon's own supplementary groups, put back after every request served with a caller's. */
+  int ng = getgroups(0, NULL);
+  if (ng < 0) return fail(s, err, errlen, "getgroups", errno);
+  s->fs.groups = calloc((size_t)ng + 1, sizeof *s->fs.groups);
+  if (!s->fs.groups) return fail(s, err, errlen, "getgroups", ENOMEM);
+  ng = getgroups(ng, s->fs.groups);
+  if (ng < 0) return fail(s, err, errlen, "getgroups", errno);
+  s->fs.ngroups = (size_t)ng;
   s->fs.root.fd = open(source, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (s->fs.root.fd == -1) return fail(s, err, errlen, "open source", errno);
   s->fs.mount_fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->fs.mount_fd == -1) return fail(s, err, errlen, "open source", errno);
   struct stat st;
   if (fstat(s->fs.root.fd, &st) == -1) return fail(s, err, errlen, "stat source", errno);
+  s->fs.handles_ok = handles_work(s->fs.root.fd, s->fs.mount_fd);
   s->fs.root.ino = st.st_ino;
   s->fs.root.dev = st.st_dev;
   s->fs.root.type = S_IFDIR;

@@ -36,6 +36,7 @@ struct current {
   int op;
   int entered;
   int own_umask;
+  struct caller caller;
   struct slot slot;
 };
 
@@ -100,11 +101,19 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   cur.fs = fs;
   cur.op = op;
   cur.t0 = now_ns();
+  /*
+   * Everything the op needs from the request is copied now, while the request is certainly
+   * alive: once the slot is active the watchdog may answer it, and libfuse then frees it.
+   */
+  const struct fuse_ctx *ctx = fuse_req_ctx(req);
+  cur.caller = (struct caller){.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .umask = ctx->umask};
   /* forget has no answer to send: it is never timed out. */
-  cur.slot.req = req;
-  cur.slot.node = NULL;
-  cur.slot.answerable = op != OP_FORGET;
-  cur.slot.deadline_ns = fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
+  /* The watchdog reads these racing with us (a seqlock on `word`): atomics, published by the store below. */
+  __atomic_store_n(&cur.slot.req, req, __ATOMIC_RELAXED);
+  __atomic_store_n(&cur.slot.node, NULL, __ATOMIC_RELAXED);
+  cur.slot.held = NULL;
+  __atomic_store_n(&cur.slot.answerable, op != OP_FORGET, __ATOMIC_RELAXED);
+  __atomic_store_n(&cur.slot.deadline_ns, fs->cfg.deadline_ms && op != OP_FORGET ? cur.t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0, __ATOMIC_RELAXED);
   uint64_t gen = (__atomic_load_n(&cur.slot.word, __ATOMIC_RELAXED) >> 2) + 1;
   __atomic_store_n(&cur.slot.word, gen << 2 | SLOT_ACTIVE, __ATOMIC_RELEASE);
   __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
@@ -117,10 +126,19 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   return 1;
 }
 
+const struct caller *op_caller(void) {
+  return &cur.caller;
+}
+
+int op_as_caller(void) {
+  return creds_enter(cur.fs, &cur.caller);
+}
+
 int op_target(struct fs *fs, struct node *n) {
-  cur.slot.node = n;
+  /* Published for the watchdog, which reads it without the worker's help. */
+  __atomic_store_n(&cur.slot.node, n, __ATOMIC_RELEASE);
   if (!n || __atomic_load_n(&n->stuck, __ATOMIC_ACQUIRE) == 0) return 1;
-  if (op_claim()) fuse_reply_err(cur.slot.req, ETIMEDOUT);
+  if (op_claim()) fuse_reply_err(__atomic_load_n(&cur.slot.req, __ATOMIC_RELAXED), ETIMEDOUT);
   __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&fs->counters[C_FAST_FAILED], 1, __ATOMIC_RELAXED);
   op_end(ETIMEDOUT);
@@ -158,19 +176,23 @@ static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
   for (struct slot *s = fs->slots; s; s = s->next) {
     uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
     if ((w & 3) != SLOT_ACTIVE) continue;
-    fuse_req_t req = s->req;
-    uint64_t deadline = s->deadline_ns;
-    int answerable = s->answerable;
+    fuse_req_t req = __atomic_load_n(&s->req, __ATOMIC_RELAXED);
+    uint64_t deadline = __atomic_load_n(&s->deadline_ns, __ATOMIC_RELAXED);
+    int answerable = __atomic_load_n(&s->answerable, __ATOMIC_RELAXED);
     /* req and deadline belong to generation w only if the word is still w after reading them. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || !answerable) continue;
     if (!all && (!deadline || now < deadline)) continue;
-    struct node *node = s->node;
     if (!__atomic_compare_exchange_n(&s->word, &w, (w & ~3ull) | SLOT_TIMED_OUT, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
     /*
      * Until its worker returns, new requests on the node fail fast. Held before the answer (the
      * kernel cannot forget a node while a request on it is unanswered), and under slots_lock,
-     * which op_end takes before letting go: the worker never undoes what is not done yet.
+     * which op_end takes before letting go: the worker never undoes what is not done yet. The
+     * node read here may be NULL while the worker is about to publish one (op_target): what
+     * op_end gives back is `held`, what was really taken here, never the slot's node.
      */
+    struct node *node = __atomic_load_n(&s->node, __ATOMIC_ACQUIRE);
+    s->held = node;
     if (node) {
       node_hold(fs, node);
       __atomic_fetch_add(&node->stuck, 1, __ATOMIC_RELEASE);
@@ -197,6 +219,7 @@ void op_end(int err) {
   while (cur.nheld > 0) close(cur.held[--cur.nheld]);
   struct fs *fs = cur.fs;
   if (!fs) return;
+  creds_leave(fs);
   uint64_t w = __atomic_load_n(&cur.slot.word, __ATOMIC_ACQUIRE);
   if ((w & 3) == SLOT_ACTIVE) {
     /* Ended without an answer (none was due): make sure the watchdog cannot answer it now. */
@@ -205,7 +228,8 @@ void op_end(int err) {
   if ((w & 3) == SLOT_TIMED_OUT) {
     /* The watchdog answered this one: the worker is free again, and so is its node. */
     pthread_mutex_lock(&fs->slots_lock);
-    struct node *node = cur.slot.node;
+    struct node *node = cur.slot.held;
+    cur.slot.held = NULL;
     if (node) __atomic_fetch_sub(&node->stuck, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&fs->slots_lock);
     if (node) node_forget(fs, node, 1);
@@ -214,7 +238,7 @@ void op_end(int err) {
   } else if (!err && ((MUTATIONS >> cur.op) & 1)) {
     __atomic_fetch_add(&fs->counters[C_CHANGES], 1, __ATOMIC_RELAXED);
   }
-  cur.slot.node = NULL;
+  __atomic_store_n(&cur.slot.node, NULL, __ATOMIC_RELAXED);
   __atomic_store_n(&cur.slot.word, (w & ~3ull) | SLOT_IDLE, __ATOMIC_RELEASE);
   uint64_t us = (now_ns() - cur.t0) / 1000u;
   int b = 0;

@@ -1,0 +1,159 @@
+/*
+ * A root daemon acts on the caller's behalf with the caller's credentials, as virtiofsd does:
+ * around every request that creates, opens, changes or reads names for a caller other than the
+ * daemon itself, the worker thread takes the caller's effective uid and gid and supplementary
+ * groups, so the source's own checks (mode bits, ACLs, LSM policy, reserved blocks, sticky
+ * directories) apply to the caller, and what is created belongs to the caller from its first
+ * instant (no chown or chmod after the fact, so nothing can be swapped in between).
+ *
+ * Raw syscalls: glibc's setresuid/setresgid/setgroups change every thread of the process (they
+ * broadcast to all threads); the kernel calls change only the calling one. The real and saved
+ * ids stay the daemon's, so the way back (op_end) always works, and with the effective uid no
+ * longer 0 the kernel clears the thread's effective capabilities (restored from the permitted
+ * set when it goes back to 0).
+ *
+ * A daemon that is not root never switches: it could not, and acts with its own ids as before.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 256
+
+struct switched {
+  int on;        /* this thread has the caller's ids now */
+  int suspended; /* ... but is back to the daemon's for one call (node_use) */
+};
+
+static __thread struct switched sw;
+
+static long set_groups(size_t n, const gid_t *list) {
+  return syscall(SYS_setgroups, n, list);
+}
+
+static long set_egid(gid_t gid) {
+  return syscall(SYS_setresgid, (gid_t)-1, gid, (gid_t)-1);
+}
+
+static long set_euid(uid_t uid) {
+  return syscall(SYS_setresuid, (uid_t)-1, uid, (uid_t)-1);
+}
+
+/* The number after `key` on its line of a /proc status text, field `index` (0-based), or -1. */
+static long status_field(const char *text, const char *key, int index) {
+  const char *p = strstr(text, key);
+  if (!p) return -1;
+  p += strlen(key);
+  for (int i = 0; i <= index; i++) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p) return -1;
+    if (i == index) return v;
+    p = end;
+  }
+  return -1;
+}
+
+/*
+ * The caller's supplementary groups from /proc/<tid>/status (the request carries none), taken
+ * only when that thread still has the request's uid and gid as its effective and filesystem ids:
+ * a thread gone, or a number reused by another process meanwhile, gives no groups at all (fewer
+ * rights, never more). Returns how many, at most MAX_GROUPS.
+ */
+static size_t caller_groups(pid_t pid, uid_t uid, gid_t gid, gid_t *list) {
+  if (pid <= 0) return 0;
+  char path[64], text[8192];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) return 0;
+  ssize_t len = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (len <= 0) return 0;
+  text[len] = '\0';
+  /* Uid:/Gid: lines are real, effective, saved, filesystem. */
+  if (status_field(text, "\nUid:", 1) != (long)uid || status_field(text, "\nUid:", 3) != (long)uid) return 0;
+  if (status_field(text, "\nGid:", 1) != (long)gid || status_field(text, "\nGid:", 3) != (long)gid) return 0;
+  const char *p = strstr(text, "\nGroups:");
+  if (!p) return 0;
+  p += strlen("\nGroups:");
+  const char *eol = strchr(p, '\n');
+  if (!eol) return 0; /* cut off (more groups than the buffer holds): none rather than some */
+  size_t n = 0;
+  while (p < eol && n < MAX_GROUPS) {
+    char *end;
+    unsigned long g = strtoul(p, &end, 10);
+    if (end == p) break;
+    list[n++] = (gid_t)g;
+    p = end;
+  }
+  return n;
+}
+
+static void restore(struct fs *fs);
+
+int creds_needed(const struct fs *fs, const struct caller *c) {
+  return fs->uid == 0 && (c->uid != fs->uid || c->gid != fs->gid);
+}
+
+int creds_enter(struct fs *fs, const struct caller *c) {
+  if (sw.on || !creds_needed(fs, c)) return 0;
+  gid_t groups[MAX_GROUPS];
+  size_t n = caller_groups(c->pid, c->uid, c->gid, groups);
+  /* Groups and gid first: once the uid is not 0 the thread may no longer change them. */
+  sw.on = 1; /* from here on, whatever happens, the way back restores all three */
+  if (set_groups(n, groups) == -1 || set_egid(c->gid) == -1 || set_euid(c->uid) == -1) {
+    int err = errno;
+    restore(fs);
+    return err;
+  }
+  return 0;
+}
+
+/*
+ * Back to the daemon's own ids. A failure here would leave a worker with a caller's ids (or a
+ * caller's groups with root's uid) serving the next request: that must never happen, so the
+ * process ends instead (the mount is then lost, which `stop` and `status` handle).
+ */
+static void restore(struct fs *fs) {
+  if (set_euid(fs->uid) == -1 || set_egid(fs->gid) == -1 || set_groups(fs->ngroups, fs->groups) == -1) {
+    static const char msg[] = "mountie native core: cannot restore the daemon's credentials; aborting\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    abort();
+  }
+  sw.on = 0;
+  sw.suspended = 0;
+}
+
+void creds_leave(struct fs *fs) {
+  if (sw.on) restore(fs);
+}
+
+int creds_active(void) {
+  return sw.on && !sw.suspended;
+}
+
+/*
+ * For one call that needs the daemon's own privileges and acts on nothing the caller names
+ * (open_by_handle_at of a node the kernel already holds): back to the daemon's uid, then again
+ * the caller's. Only the uid changes: groups and gid do not grant what root has anyway.
+ */
+int creds_suspend(struct fs *fs) {
+  if (!sw.on || sw.suspended) return 0;
+  if (set_euid(fs->uid) == -1) return 0;
+  sw.suspended = 1;
+  return 1;
+}
+
+void creds_resume(struct fs *fs, const struct caller *c, int suspended) {
+  if (!suspended) return;
+  sw.suspended = 0;
+  /* Cannot fail (root may take any uid); if it ever did, going on as root would be the one wrong answer. */
+  if (set_euid(c->uid) == -1) abort();
+}
