@@ -15,8 +15,13 @@ export interface ServeDaemon {
   stop(): Promise<number | null>;
 }
 
-export async function startServe(home: string, source: string, mountpoint: string, flags: string[] = []): Promise<ServeDaemon> {
-  const child = spawnTracked(process.execPath, [SERVE, ...flags, source, mountpoint], {
+/**
+ * `wrap`: a command the daemon runs under, which execs it (`setpriv ... --`: another user, fewer
+ * capabilities); the tracked pid is then still the daemon's own.
+ */
+export async function startServe(home: string, source: string, mountpoint: string, flags: string[] = [], wrap: string[] = []): Promise<ServeDaemon> {
+  const argv = [...wrap, process.execPath, SERVE, ...flags, source, mountpoint];
+  const child = spawnTracked(argv[0] ?? process.execPath, argv.slice(1), {
     env: { ...process.env, MOUNTIE_HOME: home },
   });
   let out = '';
