@@ -41,7 +41,13 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (as_err) return finish(req, as_err);
   struct dir *d = calloc(1, sizeof *d);
   if (!d) return finish(req, ENOMEM);
-  int fd = openat(NFD(node_of(fs, ino)), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /*
+   * Through the fd's magic link, not "." relative to it: "." would need search permission on the
+   * directory, and a directory that may be read but not searched (0600) opens for its owner.
+   */
+  char p[64];
+  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd == -1) {
     int err = errno;
     free(d);

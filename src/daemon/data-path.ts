@@ -13,7 +13,7 @@ import type { BackendLoad, HealthReport } from './backend/health.js';
 import type { Scheduler } from './backend/scheduler.js';
 import type { MountedFuse } from './fuse/mount.js';
 import { mountOps } from './ops-path.js';
-import { chooseDataPath, type DataPathKind } from './native/choose.js';
+import { chooseDataPath, refuseUnsafeAllowOther, type DataPathKind } from './native/choose.js';
 import { mountNative } from './native/mount.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
 import { createPassthroughOps } from './passthrough/ops.js';
@@ -59,6 +59,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   if (config.allowOther) await checkAllowOther();
   const choice = chooseDataPath(opts.env);
   if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native, or unset MOUNTIE_DATA_PATH to fall back to fuse-native' });
+  refuseUnsafeAllowOther(config.allowOther, choice);
   if (choice.kind === 'native') {
     const m = await mountNative({
       mountpoint: config.mountpoint,

@@ -16,6 +16,7 @@ import { PENDING_CONFIG_ENV, saveConfig, type AnyConfig, type WorkspaceConfig } 
 import { planKindMount, type KindMountRequest } from '../state/plan-kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
 import { validateOptions } from '../daemon/define.js';
+import { chooseDataPath, refuseUnsafeAllowOther } from '../daemon/native/choose.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
@@ -37,6 +38,8 @@ export interface PreparedMount<C extends AnyConfig = WorkspaceConfig> {
 /** Plan, refuse a running workspace, store a reconfigured config (under the lock), materialize. */
 export async function prepareMount(layout: HomeLayout, req: MountRequest): Promise<PreparedMount> {
   const plan = await planMount(req, layout);
+  // Checked again by the daemon (the authority); here so that nothing is written first (exit 2).
+  if (plan.config.allowOther === true && process.geteuid?.() === 0) refuseUnsafeAllowOther(true, chooseDataPath(process.env));
   return claimAndMaterialize(layout, plan, PASSTHROUGH_MODULE, req.reconfigure === true);
 }
 

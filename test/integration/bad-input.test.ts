@@ -250,6 +250,15 @@ export const CASES: readonly Case[] = [
     },
     args: (c) => mount(c, '--allow-other'),
   },
+  {
+    id: 'allow-other-js-as-root',
+    exit: 2,
+    code: 'ERR_ALLOW_OTHER_UNSAFE',
+    setup: async (c) => {
+      c.env.MOUNTIE_DATA_PATH = 'js';
+    },
+    args: (c) => mount(c, '--allow-other'),
+  },
   { id: 'config-garbage', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '{not json'), args: () => ['mount', 'ws'] },
   { id: 'config-wrong-schema', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', config(c, { schema: 'other/v9' })), args: () => ['mount', 'ws'] },
   { id: 'config-not-object', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '[1,2]'), args: () => ['mount', 'ws'] },

@@ -128,7 +128,18 @@ describe('data path: fuse-native when the addon is missing or not wanted', () =>
   });
 });
 
-describe.each(loadNative().ok ? (['native', 'js'] as const) : (['js'] as const))('mount --allow-other (%s data path)', (path) => {
+it('as root, --allow-other on the JS data path is refused (exit 2, ERR_ALLOW_OTHER_UNSAFE): it would act as root for every caller; nothing stored or mounted', async () => {
+  const { home, src, mp } = await setupWorkspace();
+  const r = await runCli(home, ['mount', 'ws', '--source', src, '--allow-other', '--background', '--json'], { env: { MOUNTIE_DATA_PATH: 'js' } });
+  expect(r.exitCode, r.stderr).toBe(2);
+  expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_ALLOW_OTHER_UNSAFE');
+  expect(await isMounted(mp)).toBe(false);
+  await expect(readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+});
+
+// The JS path gets no caller credentials, so a root daemon refuses --allow-other there (above).
+describe.skipIf(!loadNative().ok)('mount --allow-other (native data path)', () => {
+  const path = 'native';
   it('lets another user in under kernel permission checks; stored in the config, so the next mount keeps it', async () => {
     const { home, src } = await setupWorkspace();
     await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
