@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'ERR_WORKSPACE_ACTIVE'
   | 'ERR_MOUNT_FAILED'
   | 'ERR_UNMOUNT_FAILED'
+  /** The topmost mount at a path is not the one we mounted (something was stacked over it): left alone. */
+  | 'ERR_MOUNT_NOT_OURS'
   | 'ERR_START_TIMEOUT'
   | 'ERR_DAEMON_EXITED'
   | 'ERR_STOP_FAILED'

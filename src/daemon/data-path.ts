@@ -51,6 +51,8 @@ export interface MountDataPathOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Why the JS path serves, when it was not asked for. */
   readonly log: (line: string) => void;
+  /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
+  readonly timeoutMs?: number;
 }
 
 export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPath> {
@@ -71,6 +73,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
       maxThreads: NATIVE_MAX_THREADS,
       deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
       binding: choice.binding,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
     opts.state.useCounters((start) => nativeCounterSource(() => m.counters(), start));
     let cancelled = 0;
@@ -88,6 +91,6 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   // The passthrough's ops in JavaScript, mounted as any daemon's own ops are (./ops-path.ts); its
   // source calls run through the scheduler, so a cancel aborts them all at once.
   const ops = createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler });
-  const data = await mountOps({ ops, mountpoint: config.mountpoint, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true, state: opts.state, scheduler: opts.scheduler });
+  const data = await mountOps({ ops, mountpoint: config.mountpoint, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true, state: opts.state, scheduler: opts.scheduler, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
   return { ...data, cancel: (reason) => opts.backend.abort(reason) };
 }

@@ -25,13 +25,15 @@ export interface MountOpsOptions {
   readonly allowOther: boolean;
   readonly state: DaemonStateSink;
   readonly scheduler: Scheduler;
+  /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
+  readonly timeoutMs?: number;
 }
 
 export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
   installFuseThreadCounter();
   // FsOps is fuse-native's FuseOps declared in mountie's own terms (no fuse-native types shipped).
   const ops = opts.state.instrument(opts.ops as FuseOps);
-  const mounted = await mountFuse({ mountpoint: opts.mountpoint, ops, fsname: opts.fsname, subtype: opts.subtype, readOnly: opts.readOnly, allowOther: opts.allowOther });
+  const mounted = await mountFuse({ mountpoint: opts.mountpoint, ops, fsname: opts.fsname, subtype: opts.subtype, readOnly: opts.readOnly, allowOther: opts.allowOther, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
   return {
     kind: 'js',
     mounted,

@@ -30,6 +30,7 @@ import { backendConfigFromEnv } from './backend/config.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
 import { applyTestFaults } from './test-faults.js';
 import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
+import { MOUNT_STEP_MS, innerMountTimeout } from './mount-budget.js';
 
 import { DAEMON_EXIT, exitCodeForStartError } from './run-exit.js';
 
@@ -57,7 +58,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
-  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string } = {
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string; homeId?: string } = {
     pidfileWritten: false,
   };
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
@@ -94,7 +95,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'release-lock', always: true, run: () => ctx.lock?.release() },
     ],
     force: async () => {
-      if (ctx.mountpoint && !lost.gone) await unmountPath(ctx.mountpoint, { lazyOnly: true });
+      // Only our tagged mount, and only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise, logged by the shutdown).
+      const { mountpoint, homeId } = ctx;
+      if (mountpoint && homeId && !lost.gone) await unmountPath(mountpoint, { lazyOnly: true, ours: (e) => isTagOf(e, opts.workspace, homeId, kind) });
     },
   });
 
@@ -144,6 +147,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const me = await step('read own identity', 1000, async () => ({ id: await identityOf(selfPid), boot: await bootId() }));
     const home = await step('identify home', 2000, () => homeOf(opts.layout, opts.workspace, selfPid));
     const homeId = home.homeId;
+    ctx.homeId = homeId;
     ctx.lock = await step('take lock', 4000, () => takeWorkspaceLock(paths, opts.workspace, home));
     // Under the lock: a first mount's pending config meets any config stored meanwhile here.
     const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig, kind));
@@ -194,19 +198,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     mctx = authorCtx;
     const notServed = (): MountieError => new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
     let served: Served | undefined;
-    const data = await step('mount', 10_000, async () => {
+    // The data path's own bound ends before the step's (./mount-budget.ts): its coded error wins.
+    const stepDeadline = Date.now() + MOUNT_STEP_MS;
+    const data = await step('mount', MOUNT_STEP_MS, async () => {
       served = await definition.mount(authorCtx);
+      const timeoutMs = innerMountTimeout(stepDeadline, Date.now());
       if (typeof served !== 'object' || served === null) {
         throw notServed();
       }
       if ('passthrough' in served) {
         const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
-        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l) });
+        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l), timeoutMs });
       }
       if (typeof served.ops !== 'object' || served.ops === null) {
         throw notServed();
       }
-      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler });
+      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs });
     });
     const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
     const serving = ptSource ?? `${kind.name} ops`;

@@ -123,30 +123,43 @@ export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clo
 }
 
 /**
+ * The members of each leader's session, read while the leader is proven alive (same start time,
+ * checked after the scan): a session id is not reused while its leader lives, so every process the
+ * scan shows with that id is the leader's. Read before the leader is signalled, this is what a
+ * later sweep may still trust once the leader is gone.
+ */
+export function sessionMembers(leaders: readonly ProcessIdentity[]): ProcessIdentity[] {
+  const scan = scanProcStats();
+  const proven = new Map(leaders.filter((l) => l.pid > 1 && readProcStat(l.pid)?.startTime === l.startTime).map((l) => [l.pid, l.bootId]));
+  return scan.filter((p) => p.state !== 'Z' && proven.has(p.sid)).map((p) => ({ pid: p.pid, startTime: p.startTime, bootId: proven.get(p.sid) ?? '' }));
+}
+
+/**
  * Descendants that left the daemon's process group (setpgid) but not its session: a process-group
  * kill misses them, a session sweep does not. Only for daemons that led their own session.
- * A session id is the leader's pid; once the leader is gone the number may be reused (pid_max can
- * be 32768) by a new session leader, which must never be swept: a session is swept only while its
- * id still names the daemon (same start time) or no process at all (then, with members left, the
- * kernel keeps the number from being reused).
+ * A session id is the leader's pid; once the leader is gone the number may name someone else's
+ * session (pid_max can be 32768), so the id alone proves nothing then. A member is signalled only
+ * when its session id still names the daemon (the leader alive or a zombie, same start time,
+ * checked after the scan), or when it is one of `proven` (sessionMembers, read while the leader
+ * lived) with the same start time. Right before each signal the member's start time and session
+ * are read again.
  */
-export async function sweepSession(leaders: readonly ProcessIdentity[], kill: KillFn): Promise<number[]> {
+export async function sweepSession(leaders: readonly ProcessIdentity[], kill: KillFn, proven: readonly ProcessIdentity[] = []): Promise<number[]> {
   const never = protectedGroups().sids;
-  const wanted = new Set(
-    leaders
-      .filter((l) => l.pid > 1 && !never.has(l.pid))
-      .filter((l) => {
-        const now = readProcStat(l.pid);
-        return now === undefined || now.startTime === l.startTime;
-      })
-      .map((l) => l.pid),
-  );
-  if (wanted.size === 0) return [];
+  const sids = new Set(leaders.filter((l) => l.pid > 1 && !never.has(l.pid)).map((l) => l.pid));
+  if (sids.size === 0) return [];
   const spare = new Set([process.pid, 1, ...(await ancestorsOf(process.pid))]);
+  const scan = scanProcStats();
+  // After the scan: a leader still there (same start time) held its id through the whole scan.
+  const named = new Set(leaders.filter((l) => sids.has(l.pid) && readProcStat(l.pid)?.startTime === l.startTime).map((l) => l.pid));
+  const known = new Map(proven.map((p) => [p.pid, p.startTime]));
   const hit: number[] = [];
-  for (const p of scanProcStats()) {
-    if (p.state === 'Z' || p.pid <= 1 || spare.has(p.pid)) continue;
-    if (wanted.has(p.sid) && trySignal(kill, p.pid, 'SIGKILL')) hit.push(p.pid);
+  for (const p of scan) {
+    if (p.state === 'Z' || p.pid <= 1 || spare.has(p.pid) || !sids.has(p.sid)) continue;
+    if (!named.has(p.sid) && known.get(p.pid) !== p.startTime) continue;
+    const now = readProcStat(p.pid);
+    if (now?.startTime !== p.startTime || now.sid !== p.sid) continue;
+    if (trySignal(kill, p.pid, 'SIGKILL')) hit.push(p.pid);
   }
   return hit;
 }

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../sys/time.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
 import { DEFAULT_GRACE_MS } from './defaults.js';
-import { exitingThreads, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
+import { exitingThreads, sessionMembers, signalDaemon, sweepSession, waitGone, waitThreadsGone, type KillFn } from './kill.js';
 
 /** How each daemon ended. 'appeared': started while we stopped, never signalled by us. */
 export type ProcessEnd = 'TERM' | 'KILL' | 'already-gone' | 'survived' | 'left-alone' | 'appeared';
@@ -86,6 +86,8 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const sessions: ProcessIdentity[] = [];
   // A zombie leader whose thread is stuck in the kernel takes no signal; it goes straight to the abort below.
   const stuckLeaders: ProcessIdentity[] = [];
+  // Read while the session leaders live: once they are gone, their ids alone prove nothing (kill.ts).
+  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })));
   for (const d of before.daemons) {
     const id = { pid: d.pid, startTime: d.startTime, bootId: d.bootId };
     if (d.exiting) {
@@ -129,7 +131,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     ends.set(id.pid, 'survived');
     notes.push(await describeStuck(id));
   }
-  const swept = await sweepSession(sessions, kill);
+  const swept = await sweepSession(sessions, kill, members);
   const after = await freshDiscovery(layout, ws);
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
   if (after.daemons.length === 0) await cleanLeftovers(layout, after, cleaned, notes);

@@ -43,8 +43,12 @@ async function detach(entry: MountEntry, log: (line: string) => void): Promise<b
   // topmost mount at that path is still this one: never unmount what was stacked on top of it.
   const aborted = await abortConnection(entry);
   const top = mountAt(await readMountInfo(), entry.mountPoint);
-  if (top?.mountId !== entry.mountId) return top === undefined || !(await readMountInfo()).some((e) => e.mountId === entry.mountId);
-  const r = await unmountPath(entry.mountPoint, { lazyOnly: true });
+  if (top?.mountId !== entry.mountId) {
+    const gone = top === undefined || !(await readMountInfo()).some((e) => e.mountId === entry.mountId);
+    if (!gone && top) log(`stale mount at ${entry.mountPoint} is under another mount (${top.fstype} ${top.source}); both left alone`);
+    return gone;
+  }
+  const r = await unmountPath(entry.mountPoint, { lazyOnly: true, ours: (e) => e.mountId === entry.mountId });
   log(`stale mount at ${entry.mountPoint} (connection ${entry.device}, aborted=${aborted}) cleaned: ${r.unmounted}`);
   return r.unmounted;
 }

@@ -39,8 +39,17 @@ export function isMountieMount(e: MountEntry, kind: Kind = MOUNTIE): boolean {
   return e.fstype === kind.fstype && e.source.startsWith(`${kind.name}:`);
 }
 
+/**
+ * Whether a FUSE mount is this user's: its superblock's `user_id=` (who mounted it) is our uid. A
+ * name is no proof: anyone may mount a FUSE file system called `mountie:<ws>@<homeId>`.
+ */
+export function mountedByUs(e: MountEntry, uid: number | undefined = process.getuid?.()): boolean {
+  const m = /(?:^|,)user_id=(\d+)(?:,|$)/.exec(e.superOptions);
+  return m !== null && uid !== undefined && Number(m[1]) === uid;
+}
+
 export function isTagOf(e: MountEntry, workspace: string, homeId: string, kind: Kind = MOUNTIE): boolean {
-  return e.fstype === kind.fstype && e.source === mountTag(workspace, homeId, kind);
+  return e.fstype === kind.fstype && e.source === mountTag(workspace, homeId, kind) && mountedByUs(e);
 }
 
 /** Every mount of this kind's workspace of this home, wherever it sits, in mount order. */

@@ -1,4 +1,5 @@
 import { access, writeFile } from 'node:fs/promises';
+import { MountieError } from '../errors.js';
 import { runFile, type RunResult } from './run.js';
 import { fuseConnection, mountAt, readMountInfo, type MountEntry } from './mountinfo.js';
 
@@ -18,25 +19,54 @@ async function fusermount(args: string[], timeoutMs: number): Promise<RunResult>
   return runFile('fusermount3', args, timeoutMs);
 }
 
+export interface UnmountOptions {
+  readonly timeoutMs?: number;
+  readonly lazyOnly?: boolean;
+  /** Which mount is the caller's (its mount id, or its tag and fuse type): only that one is ever unmounted. */
+  readonly ours: (entry: MountEntry) => boolean;
+}
+
 /**
- * Unmount `path`: `fusermount -u` first, `-uz` (lazy) when busy. Argument arrays only.
- * Resolves whether or not it was mounted; checks /proc/self/mountinfo, never the path itself.
- * `path` must be canonical (absolute, no symlinks, no trailing slash) as mountinfo shows it:
- * resolving it here would mean a realpath, i.e. a stat of a mount that may hang. Workspace
- * configs store canonical mountpoints for this reason.
+ * The caller's mount, while it is the topmost at `path`; undefined when none of its mounts is there.
+ * Something else on top (a mount stacked over ours, or a foreign one where ours was) would be what
+ * fusermount takes away: ERR_MOUNT_NOT_OURS, and nothing is touched.
  */
-export async function unmountPath(path: string, opts: { timeoutMs?: number; lazyOnly?: boolean } = {}): Promise<UnmountResult> {
+function ownTop(entries: readonly MountEntry[], path: string, ours: (e: MountEntry) => boolean): MountEntry | undefined {
+  const top = mountAt(entries, path);
+  if (top === undefined || ours(top)) return top;
+  const covered = entries.some((e) => e.mountPoint === path && ours(e));
+  if (!covered) return undefined;
+  throw new MountieError('ERR_MOUNT_NOT_OURS', `another mount (${top.fstype} ${top.source}) sits over ours at ${path}; left alone`, {
+    data: { path, mountId: top.mountId, fstype: top.fstype, source: top.source },
+    hint: `unmount what was mounted over it first: umount ${path}`,
+  });
+}
+
+/**
+ * Unmount the caller's mount at `path`: `fusermount -u` first, `-uz` (lazy) when busy. Argument
+ * arrays only. fusermount takes whatever is topmost at the path, so before each run that topmost
+ * mount must be the caller's (`ours`); a mount stacked over it is never taken away
+ * (ERR_MOUNT_NOT_OURS). Resolves 'none' when no mount of the caller's is at `path`. Checks
+ * /proc/self/mountinfo, never the path itself. `path` must be canonical (absolute, no symlinks, no
+ * trailing slash) as mountinfo shows it: resolving it here would mean a realpath, i.e. a stat of a
+ * mount that may hang. Workspace configs store canonical mountpoints for this reason.
+ */
+export async function unmountPath(path: string, opts: UnmountOptions): Promise<UnmountResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  if (!mountAt(await readMountInfo(), path)) return { unmounted: true, how: 'none' };
+  const mine = ownTop(await readMountInfo(), path, opts.ours);
+  if (!mine) return { unmounted: true, how: 'none' };
+  const gone = (entries: readonly MountEntry[]): boolean => !entries.some((e) => e.mountId === mine.mountId);
   if (!opts.lazyOnly) {
-    const r = await fusermount(['-u', '--', path], timeoutMs);
-    if (r.exitCode === 0 && !mountAt(await readMountInfo(), path)) return { unmounted: true, how: 'normal' };
+    await fusermount(['-u', '--', path], timeoutMs);
+    const now = await readMountInfo();
+    if (gone(now)) return { unmounted: true, how: 'normal' };
+    // Busy, or something was stacked over ours meanwhile: checked again before the lazy one.
+    if (!ownTop(now, path, (e) => e.mountId === mine.mountId)) return { unmounted: false, how: 'none', detail: `our mount is no longer at ${path}` };
   }
   const lazy = await fusermount(['-uz', '--', path], timeoutMs);
-  const still = mountAt(await readMountInfo(), path);
-  return still
-    ? { unmounted: false, how: 'lazy', detail: (lazy.stderr || lazy.spawnError || 'fusermount failed').trim() }
-    : { unmounted: true, how: 'lazy' };
+  return gone(await readMountInfo())
+    ? { unmounted: true, how: 'lazy' }
+    : { unmounted: false, how: 'lazy', detail: (lazy.stderr || lazy.spawnError || 'fusermount failed').trim() };
 }
 
 /** Make sure fusectl is mounted so /sys/fs/fuse/connections/<n>/abort exists. */

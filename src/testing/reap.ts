@@ -6,7 +6,7 @@
  * marker (`<kind>-daemon`) AND a lock file below the root open (read from /proc/<pid>/fd links, never
  * environ or cmdline, which hang on a wedged process); a mount only by its place or its tag.
  */
-import { readdir, realpath, rm } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMarkedAnyKind } from '../protocol/marker.js';
 import { homeIdOf, parseTag } from '../protocol/tag.js';
@@ -17,6 +17,7 @@ import { openFiles } from '../sys/proc-fds.js';
 import { bootId, type ProcessIdentity } from '../sys/proc-identity.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { systemClock } from '../sys/time.js';
+import { removeTree } from './remove-tree.js';
 
 /** What a reap found and did. */
 export interface ReapReport {
@@ -28,13 +29,15 @@ export interface ReapReport {
   readonly unmounted: readonly string[];
   /** Mountpoints still mounted at the end. */
   readonly mountsLeft: readonly string[];
-  /** Whether the directory itself was removed (only when asked and nothing is mounted below it). */
+  /** Whether the directory itself was removed (only when asked and nothing was left below it). */
   readonly removed: boolean;
+  /** What the removal left (asked to remove): mounts below the directory, never entered, and what could not be removed. */
+  readonly kept: readonly string[];
 }
 
 /** How a reap ends. */
 export interface ReapOptions {
-  /** Remove the directory afterwards (never while anything is still mounted below it). Default false. */
+  /** Remove the directory afterwards, never entering a mount below it (those stay, named in `kept`). Default false. */
   readonly remove?: boolean;
   /** How long daemons get between SIGKILL and the verdict. Default 2000 ms. */
   readonly waitMs?: number;
@@ -100,18 +103,15 @@ export async function reapUnder(dir: string, opts: ReapOptions = {}): Promise<Re
   const unmounted: string[] = [];
   // Deepest first: a mount inside another mount goes before it.
   for (const m of (await mountsOfRoot(root, homeIds)).reverse()) {
-    if ((await unmountPath(m.mountPoint, { lazyOnly: true, timeoutMs: 2000 })).unmounted) unmounted.push(m.mountPoint);
+    // Only that mount, and only while nothing is stacked over it (a mount over ours is not ours to take).
+    const r = await unmountPath(m.mountPoint, { lazyOnly: true, timeoutMs: 2000, ours: (e) => e.mountId === m.mountId }).catch(() => undefined);
+    if (r?.unmounted) unmounted.push(m.mountPoint);
   }
   const left = await mountsOfRoot(root, homeIds);
-  let removed = false;
-  if (opts.remove && !(await readMountInfo()).some((m) => within(m.mountPoint, root))) {
-    // Nothing is mounted below: rm cannot reach through a mount into someone's files.
-    removed = await rm(root, { recursive: true, force: true, maxRetries: 3 }).then(
-      () => true,
-      () => false, // Busy or gone: the report says it stayed; nothing else depends on it.
-    );
-  }
-  return { daemons: daemons.map((d) => d.pid), survivors: survivors.map((d) => d.pid), unmounted, mountsLeft: left.map((m) => m.mountPoint), removed };
+  // A mount below (left now, or appearing during the removal) is never entered: rm cannot reach
+  // through it into someone's files (./remove-tree.ts).
+  const gone = opts.remove ? await removeTree(root, new Set((await readMountInfo()).map((m) => m.mountPoint).filter((p) => p !== root && within(p, root)))) : { removed: false, kept: [] };
+  return { daemons: daemons.map((d) => d.pid), survivors: survivors.map((d) => d.pid), unmounted, mountsLeft: left.map((m) => m.mountPoint), removed: gone.removed, kept: gone.kept };
 }
 
 /** What is left under `root` without touching anything: its daemons and its mounts (for a leak check). */

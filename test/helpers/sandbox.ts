@@ -91,7 +91,8 @@ export async function reapHome(home: string): Promise<{ killed: number[]; unmoun
   for (const pid of killed) killQuietly(pid, 'SIGKILL');
   for (const e of (await readMountInfo()).reverse()) {
     if (e.mountPoint === home || e.mountPoint.startsWith(home + '/')) {
-      await unmountPath(e.mountPoint, { lazyOnly: true });
+      // Everything below the test's own home is the test's: whatever is topmost there.
+      await unmountPath(e.mountPoint, { lazyOnly: true, ours: (m) => m.mountPoint === e.mountPoint }).catch(() => undefined);
       unmounted.push(e.mountPoint);
     }
   }

@@ -6,9 +6,11 @@
 import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-native';
 import { opendir, realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
-import { mountAt, readMountInfo } from '../../sys/mountinfo.js';
+import { mountAt, readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
+import { mountedByUs } from '../../protocol/tag.js';
 import { unmountPath, type UnmountResult } from '../../sys/fusermount.js';
 import { readOnlyOps } from '../passthrough/guard-ops.js';
+import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
 
 export type { UnmountResult } from '../../sys/fusermount.js';
 
@@ -41,7 +43,7 @@ export interface MountedFuse {
   unmount(opts?: { timeoutMs?: number }): Promise<UnmountResult>;
 }
 
-const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
+const DEFAULT_MOUNT_TIMEOUT_MS = MOUNT_TIMEOUT_MS;
 const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 /** Seconds the kernel may trust attributes and names; auto_cache revalidates data on open. */
 const CACHE_TIMEOUT_S = 1;
@@ -50,6 +52,8 @@ const SAFE_NAME = /^[A-Za-z0-9._:@+/-]{1,128}$/;
 
 /** Mountpoints this process serves: mounting on or below one would deadlock on ourselves. */
 const active = new Set<string>();
+/** How each mountpoint this process mounts through fuse-native knows its own mount: only that one is unmounted there. */
+const owners = new Map<string, (e: MountEntry) => boolean>();
 
 /** Is `path` on or below a mountpoint this process serves (through either data path)? */
 export function servedByUs(path: string): boolean {
@@ -67,9 +71,10 @@ export function markServed(path: string): () => void {
  * through a shell, so `$(...)` in a path executes. Ours passes an argument array.
  */
 function safeUnmount(mnt: string, cb: (err: Error | null) => void): void {
-  unmountPath(mnt).then(
+  // A path we did not mount through mountFuse has nothing of ours to unmount.
+  unmountPath(mnt, { ours: owners.get(mnt) ?? (() => false) }).then(
     (r) => cb(r.unmounted ? null : new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${mnt}: ${r.detail ?? r.how}`, { data: { path: mnt } })),
-    (err: unknown) => cb(new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${mnt}`, { data: { path: mnt }, cause: err })),
+    (err: unknown) => cb(err instanceof MountieError ? err : new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${mnt}`, { data: { path: mnt }, cause: err })),
   );
 }
 
@@ -99,10 +104,10 @@ export function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => E
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** The mount at `path` if it is not the one that was there before (`beforeId`). */
-async function detachIfNew(path: string, beforeId: number | undefined): Promise<void> {
+/** Our mount at `path` if it is not the one that was there before (`beforeId`). */
+async function detachIfNew(path: string, beforeId: number | undefined, ours: (e: MountEntry) => boolean): Promise<void> {
   const now = mountAt(await readMountInfo(), path);
-  if (now && now.mountId !== beforeId) await unmountPath(path, { lazyOnly: true });
+  if (now && now.mountId !== beforeId) await unmountPath(path, { lazyOnly: true, ours: (e) => ours(e) && e.mountId !== beforeId });
 }
 
 /** libfuse refuses a non-empty mountpoint with only "fuse failed"; say why, before trying. */
@@ -147,8 +152,13 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     added: false,
     timedOut: false,
   };
+  // Ours: our fsname and type, mounted by us (fuse-native passes the fsname through; options after its comma are separate).
+  const ours = (e: MountEntry): boolean => e.source === opts.fsname && e.fstype === `fuse.${opts.subtype}` && mountedByUs(e);
   const forget = (): void => {
-    if (st.added) active.delete(st.mountpoint);
+    if (st.added) {
+      active.delete(st.mountpoint);
+      owners.delete(st.mountpoint);
+    }
     st.added = false;
   };
   const attempt = (async () => {
@@ -160,6 +170,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     const fuse = new Fuse(st.mountpoint, ops, fuseOpts);
     st.fuse = fuse;
     active.add(st.mountpoint);
+    owners.set(st.mountpoint, ours);
     st.added = true;
     await fuseMount(fuse);
     return fuse;
@@ -181,30 +192,31 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
       return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
     });
     const options = [`fsname=${fsname}`, `subtype=${opts.subtype}`, fuseOpts.autoCache && 'auto_cache', opts.allowOther && 'allow_other,default_permissions', `entry_timeout=${CACHE_TIMEOUT_S}`, `attr_timeout=${CACHE_TIMEOUT_S}`];
-    return handle(fuse, st.mountpoint, options.filter(Boolean).join(','));
+    return handle(fuse, st.mountpoint, options.filter(Boolean).join(','), ours);
   } catch (err) {
     if (!st.timedOut) {
       forget();
       // fuse-native can fail after the kernel mount exists (fuse_new failing): detach that.
       // Best effort: the mount error is what the caller needs to see.
-      if (st.fuse) await detachIfNew(st.mountpoint, st.beforeId).catch(() => undefined);
+      if (st.fuse) await detachIfNew(st.mountpoint, st.beforeId, ours).catch(() => undefined);
     }
     if (err instanceof MountieError) throw err;
     throw failed(`could not mount ${opts.mountpoint}: ${(err as Error).message}`, err);
   }
 }
 
-function handle(fuse: Fuse, mountpoint: string, options: string): MountedFuse {
+function handle(fuse: Fuse, mountpoint: string, options: string, ours: (e: MountEntry) => boolean): MountedFuse {
   let result: Promise<UnmountResult> | undefined;
 
   async function detach(timeoutMs: number): Promise<UnmountResult> {
-    const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
+    const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours });
     if (!r.unmounted) return r;
     // Let fuse-native drop its native state; its close() reaches safeUnmount, which now finds
     // nothing mounted and returns at once. Its error is ignored: it could only say the mount
     // is still there, and unmountPath just saw it gone.
     await new Promise<void>((resolve) => fuse.unmount(() => resolve()));
     active.delete(mountpoint);
+    owners.delete(mountpoint);
     return r;
   }
 
@@ -214,10 +226,17 @@ function handle(fuse: Fuse, mountpoint: string, options: string): MountedFuse {
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
-      result ??= detach(timeoutMs).then((r) => {
-        if (!r.unmounted) result = undefined;
-        return r;
-      });
+      result ??= detach(timeoutMs).then(
+        (r) => {
+          if (!r.unmounted) result = undefined;
+          return r;
+        },
+        (err: unknown) => {
+          // Refused (ERR_MOUNT_NOT_OURS) or failed: a later call tries again.
+          result = undefined;
+          throw err;
+        },
+      );
       return withDeadline(result, timeoutMs, () => {
         result = undefined;
         return new MountieError('ERR_UNMOUNT_FAILED', `unmount of ${mountpoint} did not finish within ${timeoutMs} ms`, { data: { path: mountpoint, timeoutMs } });

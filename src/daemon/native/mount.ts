@@ -6,11 +6,13 @@
  */
 import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
-import { mountAt, readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
+import { readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
 import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
+import { mountedByUs } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
 import { loadNative, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
 import { readCounters, type NativeCounters } from './counters.js';
+import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
 
 export type ReaddirPlus = 'off' | 'auto' | 'on';
 
@@ -49,7 +51,7 @@ export interface MountedNative extends MountedFuse {
   cancel(): number;
 }
 
-const DEFAULT_MOUNT_TIMEOUT_MS = 10_000;
+const DEFAULT_MOUNT_TIMEOUT_MS = MOUNT_TIMEOUT_MS;
 const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 const MIB = 1 << 20;
 const DEFAULT_DEADLINE_MS = 5000;
@@ -86,6 +88,8 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
   };
 
+  // Ours: our fsname and type, mounted by us. Found by that (not as whatever is topmost at the path), wherever it landed.
+  const ours = (e: MountEntry): boolean => e.source === opts.fsname && e.fstype === `fuse.${opts.subtype}` && mountedByUs(e);
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
   const attempt = (async () => {
     st.mountpoint = await realpath(opts.mountpoint);
@@ -93,14 +97,15 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
     await checkEmptyDir(st.mountpoint, failed);
     st.unmark = markServed(st.mountpoint);
+    const before = new Set((await readMountInfo()).filter(ours).map((e) => e.mountId));
     const started = await binding.start(st.mountpoint, source, native);
-    const entry = mountAt(await readMountInfo(), st.mountpoint);
+    const entry = (await readMountInfo()).filter((e) => ours(e) && !before.has(e.mountId)).pop();
     return { ...started, entry };
   })();
   // Nobody waits for a late attempt: a late mount is taken down, a late failure unmarked.
   attempt.then(
     (s) => {
-      if (st.timedOut) void takeDown(binding, s.handle, st.mountpoint, s.entry, DEFAULT_UNMOUNT_TIMEOUT_MS).finally(() => st.unmark?.());
+      if (st.timedOut) void takeDown(binding, s.handle, st.mountpoint, s.entry, ours, DEFAULT_UNMOUNT_TIMEOUT_MS).catch(() => undefined).finally(() => st.unmark?.());
     },
     () => {
       if (st.timedOut) st.unmark?.();
@@ -112,13 +117,16 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
       st.timedOut = true;
       return failed(`mount of ${opts.mountpoint} did not complete within ${timeoutMs} ms`);
     });
-    if (!s.entry) {
-      // The addon says mounted, mountinfo does not: never serve a mount we cannot see.
-      await binding.stop(s.handle, 1000);
-      throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount`);
+    if (s.entry?.mountPoint !== st.mountpoint) {
+      // The addon says mounted, mountinfo does not show it at the mountpoint (it landed elsewhere,
+      // or is not visible): never serve it. A stop only joins the threads, it does not unmount, so
+      // the mount is taken down wherever it sits first.
+      const r = await takeDown(binding, s.handle, st.mountpoint, s.entry, ours, 2000).catch((err: unknown) => ({ unmounted: false, how: 'none' as const, detail: String(err) }));
+      const where = s.entry ? `it showed at ${s.entry.mountPoint}` : 'it showed nowhere';
+      throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
     const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`];
-    return handle(binding, s, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
+    return handle(binding, s, st.mountpoint, options.filter(Boolean).join(','), ours, st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();
     if (err instanceof MountieError) throw err;
@@ -131,10 +139,17 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
  * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */
-async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
+async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, ours: (e: MountEntry) => boolean, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
   binding.cancel(h);
-  const r = await unmountPath(mountpoint, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)) });
+  // Our mount by its id (it keeps it when moved), wherever it is now; only it is unmounted, and
+  // only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
+  const mine = entry ? (e: MountEntry): boolean => e.mountId === entry.mountId : ours;
+  const where = (await readMountInfo()).filter(mine).pop()?.mountPoint ?? mountpoint;
+  const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine });
   if (!r.unmounted) return r;
+  // Never stopped while it is still there (a stale view of the path): the join would wait on a live mount.
+  const still = (await readMountInfo()).find(mine);
+  if (still) return { unmounted: false, how: r.how, detail: `still mounted at ${still.mountPoint}` };
   // A worker blocked in the source keeps libfuse from joining it: no wait can end that, so only a glance.
   const joinMs = stuck() > 0 ? 50 : Math.max(200, Math.floor(timeoutMs / 4));
   if (await binding.stop(h, joinMs)) return r;
@@ -144,7 +159,7 @@ async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: str
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
 
-function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, unmark: () => void): MountedNative {
+function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, ours: (e: MountEntry) => boolean, unmark: () => void): MountedNative {
   const layout = binding.layout();
   const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;
@@ -158,14 +173,21 @@ function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: Arr
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
-      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs, () => counters().stuck).then((r) => {
-        if (!r.unmounted || r.detail) result = undefined;
-        else {
-          unmark();
-          clearInterval(keepAlive);
-        }
-        return r;
-      });
+      result ??= takeDown(binding, s.handle, mountpoint, s.entry, ours, timeoutMs, () => counters().stuck).then(
+        (r) => {
+          if (!r.unmounted || r.detail) result = undefined;
+          else {
+            unmark();
+            clearInterval(keepAlive);
+          }
+          return r;
+        },
+        (err: unknown) => {
+          // Refused (ERR_MOUNT_NOT_OURS: something sits over our mount) or failed: a later call tries again.
+          result = undefined;
+          throw err;
+        },
+      );
       return withDeadline(result, timeoutMs, () => {
         result = undefined;
         return new MountieError('ERR_UNMOUNT_FAILED', `unmount of ${mountpoint} did not finish within ${timeoutMs} ms`, { data: { path: mountpoint, timeoutMs } });

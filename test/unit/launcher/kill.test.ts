@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { groupSignalAllowed, signalDaemon, sweepSession } from '../../../src/launcher/kill.js';
+import { groupSignalAllowed, sessionMembers, signalDaemon, sweepSession } from '../../../src/launcher/kill.js';
+import { readProcStat } from '../../../src/sys/proc-stat-scan.js';
 import { bootId, identityOf, readGroupNow } from '../../../src/sys/proc.js';
-import { reapAll, spawnTracked } from '../../helpers/sandbox.js';
+import { reapAll, spawnTracked, waitFor } from '../../helpers/sandbox.js';
 import { waitForOutput } from '../../helpers/cli.js';
 
 describe('what stop may signal (item 1)', () => {
@@ -41,7 +42,54 @@ describe('what stop may signal (item 1)', () => {
     const noop = (): void => undefined;
     expect(await sweepSession([{ ...id, startTime: id.startTime + 1 }], noop)).toEqual([]);
     const hit = await sweepSession([id], noop);
+    process.kill(member, 'SIGKILL'); // its own group: the teardown's group kill misses it
     expect(hit).toContain(member);
     expect(hit).toContain(leader.pid);
+  });
+
+  /** The test's own orphans (the sweeps above only pretend to kill). */
+  function endAll(member: number, proven: readonly { pid: number }[] | undefined, deadLeader: number): void {
+    // Never the dead leader's pid: it may name someone else by now.
+    for (const pid of new Set([member, ...(proven ?? []).map((p) => p.pid).filter((p) => p !== deadLeader)])) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /** A session leader (detached spawn = setsid) with a member in a group of its own; then the leader dies, the member stays. */
+  async function orphanedSession(): Promise<{ id: NonNullable<Awaited<ReturnType<typeof identityOf>>>; member: number; proven: ReturnType<typeof sessionMembers> | undefined }> {
+    const leader = spawnTracked('bash', ['-c', '(set -m; sleep 300 & echo $!; wait)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const member = Number((await waitForOutput(leader, /^\d+\s*$/m)).trim());
+    const id = (await identityOf(leader.pid!))!;
+    // Read while the leader lives: then its session id names it, so every member found is ours.
+    const proven = typeof sessionMembers === 'function' ? sessionMembers([id]) : undefined;
+    process.kill(leader.pid!, 'SIGKILL');
+    await waitFor('the leader reaped', () => (readProcStat(leader.pid!) === undefined ? true : undefined), 5000);
+    return { id, member, proven };
+  }
+
+  it('never sweeps a session on the id of a leader that is gone: that id proves nothing', async () => {
+    const { id, member, proven } = await orphanedSession();
+    try {
+      expect(readProcStat(member)?.sid).toBe(id.pid);
+      expect(await sweepSession([id], () => undefined)).toEqual([]);
+    } finally {
+      endAll(member, proven, id.pid);
+    }
+  });
+
+  it('sweeps the members proven while the leader lived, each identity checked again, after the leader is gone', async () => {
+    const { id, member, proven } = await orphanedSession();
+    try {
+      expect(proven?.map((p) => p.pid)).toContain(member);
+      expect(await sweepSession([id], () => undefined, proven)).toContain(member);
+      // A proof of another start time (the pid reused since) is not this process.
+      expect(await sweepSession([id], () => undefined, proven?.map((p) => ({ ...p, startTime: p.startTime + 1 })))).toEqual([]);
+    } finally {
+      endAll(member, proven, id.pid);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { isMountieMount, isTagOf, mountTag, mountsOf, parseTag } from '../../../
 import { resolveHome } from '../../../src/state/paths.js';
 import type { MountEntry } from '../../../src/sys/mountinfo.js';
 
-const entry = (mountPoint: string, source: string, fstype: string): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, mountOptions: '', fstype, source, superOptions: '' });
+const entry = (mountPoint: string, source: string, fstype: string): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, mountOptions: '', fstype, source, superOptions: `rw,user_id=${process.getuid?.() ?? 0},group_id=0` });
 const ID = '0123456789abcdef';
 
 describe('kinds', () => {

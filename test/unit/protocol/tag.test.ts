@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { homeIdOf, isTagOf, mountTag, mountsOf, parseTag } from '../../../src/protocol/tag.js';
 import type { MountEntry } from '../../../src/sys/mountinfo.js';
 
-const entry = (mountPoint: string, source: string, fstype = 'fuse.mountie'): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, mountOptions: '', fstype, source, superOptions: '' });
+const uid = process.getuid?.() ?? 0;
+const entry = (mountPoint: string, source: string, fstype = 'fuse.mountie', superOptions = `rw,user_id=${uid},group_id=0`): MountEntry => ({ mountId: 1, device: '0:50', mountPoint, mountOptions: '', fstype, source, superOptions });
 
 describe('mount tags', () => {
   let dir = '';
@@ -19,6 +20,14 @@ describe('mount tags', () => {
     expect(isTagOf(entry('/m', t), 'ws', '0123456789abcdef')).toBe(true);
     expect(isTagOf(entry('/m', t, 'fuse.other'), 'ws', '0123456789abcdef')).toBe(false);
     expect(isTagOf(entry('/m', t), 'ws', 'fedcba9876543210')).toBe(false);
+  });
+
+  it("never takes another user's mount for ours, whatever its name (fuse user_id=)", () => {
+    const t = mountTag('ws', '0123456789abcdef');
+    const other = `rw,user_id=${uid + 4242},group_id=0`;
+    expect(isTagOf(entry('/m', t, 'fuse.mountie', other), 'ws', '0123456789abcdef')).toBe(false);
+    expect(isTagOf(entry('/m', t, 'fuse.mountie', 'rw,group_id=0'), 'ws', '0123456789abcdef')).toBe(false);
+    expect(mountsOf([entry('/x', t, 'fuse.mountie', other), entry('/y', t)], 'ws', '0123456789abcdef').map((e) => e.mountPoint)).toEqual(['/y']);
   });
 
   it('finds every mount of a workspace wherever it sits, and none of another home', () => {
