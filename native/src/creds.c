@@ -103,6 +103,8 @@ int creds_needed(const struct fs *fs, const struct caller *c) {
 
 int creds_enter(struct fs *fs, const struct caller *c) {
   if (sw.on || !creds_needed(fs, c)) return 0;
+  /* -1 is "leave unchanged" to setres*id: an id the kernel could not map must never mean "stay root". */
+  if (c->uid == (uid_t)-1 || c->gid == (gid_t)-1) return EPERM;
   gid_t groups[MAX_GROUPS];
   size_t n = caller_groups(c->pid, c->uid, c->gid, groups);
   /* Groups and gid first: once the uid is not 0 the thread may no longer change them. */

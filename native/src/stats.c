@@ -98,6 +98,8 @@ int thread_own_umask(void) {
 
 int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   if (!cur.entered) thread_enter(fs);
+  /* Every request starts with the daemon's own credentials, whatever the one before did. */
+  creds_leave(fs);
   cur.fs = fs;
   cur.op = op;
   cur.t0 = now_ns();

@@ -313,4 +313,16 @@ describe.skipIf(!enabled)('a root daemon with --allow-other keeps the source\'s 
     },
     TEST_MS,
   );
+
+  it(
+    'a 0640 file with user:nobody:r-- (an allow beyond what the mode bits show) is readable in the source but refused through the mount (EACCES): the kernel checks mode bits, the source the ACL, and access is what both allow (docs/SECURITY.md)',
+    async () => {
+      const s = await mountShared();
+      const file = await victim(s.src, 'granted.txt', 'granted by ACL only\n', 0o640);
+      await setAcl(file, 'u::rw-', `u:${ATTACKER}:r--`, 'g::r--', 'm::r--', 'o::---');
+      expect(await attemptAs(ATTACKER, 'read', file)).toEqual({ ok: true, data: 'granted by ACL only\n' });
+      expect(await attemptAs(ATTACKER, 'read', join(s.mnt, 'granted.txt'))).toEqual({ errno: 'EACCES' });
+    },
+    TEST_MS,
+  );
 });
