@@ -31,13 +31,19 @@
 # TSan and ASLR: gcc 12's TSan needs the kernel's mmap randomisation at most 30 bits
 # (vm.mmap_rnd_bits; 28 here, on 6.18, and TSan runs without help). The script checks with a
 # one-line node under TSan and, only if that fails, runs the variant under `setarch -R`.
-# Vitest is started as `node node_modules/vitest/vitest.mjs`, not through npx: npx (npm) itself
-# crashes with SIGSEGV under TSan's LD_PRELOAD.
+# TSan preloaded into a program that is not instrumented at all (sh, bash, python3: everything a
+# test spawns besides node) crashes it at its first setjmp: gcc 12's _setjmp interceptor jumps to
+# a real function that is only looked up once TSan initialised, and nothing initialised it yet.
+# So the tsan variant also preloads tsan-init.so, an empty instrumented library whose module
+# constructor initialises TSan before main. Vitest is started as `node node_modules/vitest/vitest.mjs`.
+# Only tests whose name matches $SANITIZE_FILTER run (vitest -t; default "native": the native data
+# path's tests; the fuse-native path's twins never load the addon).
 #
 # Environment:
 #   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path integration tests)
 #   SANITIZE_OUT     where the builds and reports go (default native/build-san)
 #   SANITIZE_TIMEOUT_S  bound on one variant's test run (default 1800)
+#   SANITIZE_FILTER  vitest -t pattern (default native; empty: every test of the files)
 # Needs root (the tests mount for real) and gcc's sanitizer runtimes (libgcc-<major>-dev: libasan,
 # libubsan, libtsan; installed with apt-get when missing). Builds dist/ first (the tests run it).
 # Prints a summary: per variant, tests passed/failed, sanitizer reports and their files, and the
@@ -54,6 +60,9 @@ done
 TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts}
 OUT=${SANITIZE_OUT:-$REPO/native/build-san}
 TIMEOUT_S=${SANITIZE_TIMEOUT_S:-1800}
+FILTER=${SANITIZE_FILTER-native}
+FILTER_ARGS=()
+[ -z "$FILTER" ] || FILTER_ARGS=(-t "$FILTER")
 SUPP=$REPO/scripts/sanitize-tsan.supp
 
 die() { echo "sanitize: $*" >&2; exit 2; }
@@ -113,7 +122,7 @@ for v in "${VARIANTS[@]}"; do
   dir=$OUT/$v
   case $v in
     asan) flags="-fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g"; preload="$ASAN_RT:$UBSAN_RT" ;;
-    tsan) flags="-fsanitize=thread -O1 -g"; preload=$TSAN_RT ;;
+    tsan) flags="-fsanitize=thread -O1 -g"; preload="$TSAN_RT:$dir/tsan-init.so" ;;
   esac
   echo "sanitize: [$v] building the addon in $dir" >&2
   t0=$SECONDS
@@ -123,12 +132,17 @@ for v in "${VARIANTS[@]}"; do
     status=1
     continue
   fi
+  if [ "$v" = tsan ]; then
+    # See the header: initialises TSan before main in programs that are not instrumented.
+    echo 'void mountie_tsan_init(void) {}' >"$dir/tsan-init.c"
+    gcc -shared -fPIC -fsanitize=thread -O1 -o "$dir/tsan-init.so" "$dir/tsan-init.c" || die "could not build $dir/tsan-init.so"
+  fi
   build_s=$((SECONDS - t0))
   reports=$dir/reports
   mkdir -p "$reports" && chmod 1777 "$reports"
   wrap=()
-  if [ "$v" = tsan ] && ! LD_PRELOAD=$TSAN_RT node -e 0 >/dev/null 2>&1; then
-    LD_PRELOAD=$TSAN_RT setarch -R node -e 0 >/dev/null 2>&1 || die "node does not start under TSan, even with ASLR off"
+  if [ "$v" = tsan ] && ! LD_PRELOAD=$preload node -e 0 >/dev/null 2>&1; then
+    LD_PRELOAD=$preload setarch -R node -e 0 >/dev/null 2>&1 || die "node does not start under TSan, even with ASLR off"
     echo "sanitize: [tsan] TSan needs ASLR off here: running under setarch -R" >&2
     wrap=(setarch -R)
   fi
@@ -141,7 +155,7 @@ for v in "${VARIANTS[@]}"; do
     TSAN_OPTIONS="log_path=$reports/tsan:report_signal_unsafe=0:exitcode=0:ignore_noninstrumented_modules=1:allow_user_segv_handler=0:suppressions=$SUPP" \
     timeout --kill-after=30 "$TIMEOUT_S" "${wrap[@]}" node node_modules/vitest/vitest.mjs run \
     --reporter=default --reporter=json --outputFile.json="$dir/results.json" \
-    --testTimeout=180000 --hookTimeout=180000 $TESTS 2>&1 | tee "$dir/vitest.log"
+    --testTimeout=180000 --hookTimeout=180000 "${FILTER_ARGS[@]}" $TESTS 2>&1 | tee "$dir/vitest.log"
   rc=${PIPESTATUS[0]}
   test_s=$((SECONDS - t1))
   counts=$(node -e 'try { const r = require(process.argv[1]); console.log(`${r.numPassedTests} ${r.numFailedTests} ${r.numPendingTests + r.numTodoTests}`) } catch { console.log("? ? ?") }' "$dir/results.json")
