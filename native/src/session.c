@@ -195,9 +195,15 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
   if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
 
-  /* The loop and its workers never take a signal: they stay with the JavaScript thread. */
+  /*
+   * The loop and its workers never take a signal: they stay with the JavaScript thread. Except
+   * the ones a fault raises in the thread itself: blocked, a crash kills the process before any
+   * handler runs (node's, a sanitizer's report), with nothing said about where it happened.
+   */
   sigset_t all, old;
   sigfillset(&all);
+  static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
   if (rc == 0) {

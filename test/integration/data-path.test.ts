@@ -36,6 +36,9 @@ async function statusState(home: string): Promise<StateView | undefined> {
   return (JSON.parse(r.stdout) as { workspaces: { state?: StateView }[] }).workspaces[0]?.state;
 }
 
+/** The copy has no addon; neither may MOUNTIE_NATIVE_ADDON give it one (scripts/sanitize.sh sets it). */
+const NO_OVERRIDE = { MOUNTIE_NATIVE_ADDON: '' };
+
 /** A copy of the built CLI under test (its dist/) with no native/ beside it: the addon cannot load there. */
 async function copyWithoutAddon(): Promise<{ cli: string; remove: () => Promise<void> }> {
   const copy = await mkdtemp(join(tmpdir(), 'mountie-noaddon-'));
@@ -83,7 +86,7 @@ describe('data path: fuse-native when the addon is missing or not wanted', () =>
     const { home, src, mp } = await setupWorkspace();
     const copy = await copyWithoutAddon();
     try {
-      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background'], { env: { ...process.env, MOUNTIE_HOME: home } });
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background'], { env: { ...process.env, ...NO_OVERRIDE, MOUNTIE_HOME: home } });
       expect((await waitExit(child, 30_000)).code).toBe(0);
       expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
       const log = await logOf(home, 'ws');
@@ -101,7 +104,7 @@ describe('data path: fuse-native when the addon is missing or not wanted', () =>
     const copy = await copyWithoutAddon();
     try {
       const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background', '--json'], {
-        env: { ...process.env, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' },
+        env: { ...process.env, ...NO_OVERRIDE, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

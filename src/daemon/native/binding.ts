@@ -3,6 +3,7 @@
  * a missing or unloadable addon is a reason, so the daemon can fall back to fuse-native.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where each counter sits in the shared array (uint64 slots). */
@@ -60,7 +61,15 @@ export interface NativeBinding {
 export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; readonly path: string } | { readonly ok: false; readonly reason: string };
 
 /** native/build/Release from src/daemon/native or dist/daemon/native: three levels up either way. */
-export const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/mountie_native.node', import.meta.url));
+const BUILT_ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/mountie_native.node', import.meta.url));
+
+/**
+ * The addon every loader uses: MOUNTIE_NATIVE_ADDON=<path to a .node> when set (read once, at
+ * import; relative to the working directory), else the built one. It lets a test run put another
+ * build of the same sources under daemons the CLI spawns: scripts/sanitize.sh points it at
+ * ASan/UBSan and TSan builds.
+ */
+export const ADDON_PATH = process.env.MOUNTIE_NATIVE_ADDON ? resolve(process.env.MOUNTIE_NATIVE_ADDON) : BUILT_ADDON_PATH;
 
 let cached: NativeLoad | undefined;
 

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadNative } from '../../../../src/daemon/native/binding.js';
 
 describe('loadNative', () => {
@@ -22,5 +22,28 @@ describe('loadNative', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('MOUNTIE_NATIVE_ADDON', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it('names the addon every default load uses (resolved from the working directory)', async () => {
+    vi.stubEnv('MOUNTIE_NATIVE_ADDON', 'elsewhere/mountie_native.node');
+    vi.resetModules();
+    const m = await import('../../../../src/daemon/native/binding.js');
+    expect(m.ADDON_PATH).toBe(resolve('elsewhere/mountie_native.node'));
+    const r = m.loadNative();
+    expect(!r.ok && r.reason).toContain(resolve('elsewhere/mountie_native.node'));
+  });
+
+  it('unset: the built addon below native/build/Release', async () => {
+    vi.stubEnv('MOUNTIE_NATIVE_ADDON', '');
+    vi.resetModules();
+    const m = await import('../../../../src/daemon/native/binding.js');
+    expect(m.ADDON_PATH).toMatch(/\/native\/build\/Release\/mountie_native\.node$/);
   });
 });
