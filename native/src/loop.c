@@ -106,6 +106,7 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&p->lock);
     p->busy--;
   }
+  pthread_cond_signal(&p->mon_wake); /* the loop thread joins workers as they end */
   pthread_mutex_unlock(&p->lock);
   free(buf.mem);
   return NULL;
@@ -165,9 +166,25 @@ int loop_run(struct fuse_session *se, unsigned max_threads) {
     quiet = (!stalled && p.busy == 0) ? quiet + 1 : 0;
     seen = p.taken;
   }
-  unsigned n = p.workers;
+  /*
+   * Join the workers as they end, in whatever order: one stuck in a source that never answers
+   * must not keep those that ended after it unjoined. A daemon that exits with a worker stuck
+   * (by design: session_stop's bounded join) then leaves that one behind and no other.
+   */
+  unsigned n = p.workers, left = n;
+  unsigned char *joined = calloc(n ? n : 1, 1);
+  while (joined && left > 0) {
+    for (unsigned i = 0; i < n; i++)
+      if (!joined[i] && pthread_tryjoin_np(p.threads[i], NULL) == 0) joined[i] = 1, left--;
+    if (left == 0) break;
+    struct timespec until;
+    deadline_in(&until, 10 * 1000000ull); /* a worker's last steps after it counted itself ended */
+    pthread_cond_timedwait(&p.mon_wake, &p.lock, &until);
+  }
   pthread_mutex_unlock(&p.lock);
-  for (unsigned i = 0; i < n; i++) pthread_join(p.threads[i], NULL);
+  if (!joined)
+    for (unsigned i = 0; i < n; i++) pthread_join(p.threads[i], NULL); /* no memory for the list: in order */
+  free(joined);
   int err = p.error;
   pthread_cond_destroy(&p.idle_wake);
   pthread_cond_destroy(&p.mon_wake);

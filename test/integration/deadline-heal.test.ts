@@ -38,8 +38,9 @@ interface Case {
 }
 
 const CASES: readonly Case[] = [
-  // /fast never looked up: the native lookup's openat in the source asks slow-fs for its attributes.
-  { request: 'lookup', hang: 'getattr', held: 'getattr:/fast', act: (m) => stat(join(m, 'fast')), after: (m) => stat(join(m, 'fast', 'a.txt')) },
+  // /fast/c.txt looked up by nobody before (its parent is warmed, so the lookup of c.txt is the one
+  // request sent): the native lookup's stat in the source asks slow-fs for its attributes.
+  { request: 'lookup', hang: 'getattr', held: 'getattr:/fast/c.txt', warm: (m) => stat(join(m, 'fast')), act: (m) => stat(join(m, 'fast', 'c.txt')), after: (m) => stat(join(m, 'fast', 'c.txt')) },
   { request: 'mkdir', hang: 'mkdir', held: 'mkdir:/newdir', act: (m) => mkdir(join(m, 'newdir')), after: (m) => stat(join(m, 'newdir')) },
   { request: 'create', hang: 'create', held: 'create:/new.txt', act: (m) => open(join(m, 'new.txt'), 'wx').then((h) => h.close()), after: (m) => stat(join(m, 'new.txt')) },
   { request: 'open', hang: 'open', held: 'open:/fast/a.txt', warm: (m) => stat(join(m, 'fast', 'a.txt')), act: (m) => readFile(join(m, 'fast', 'a.txt')), after: (m) => readFile(join(m, 'fast', 'a.txt'), 'utf8') },

@@ -38,9 +38,9 @@ describe('reapUnder({ remove: true }) and a mount that appears below', () => {
     await reapAll();
   });
 
-  it('does not descend into it: the source behind it keeps its files, and the report names what stayed', async () => {
-    const outside = await makeHome('mountie-reap-src-');
-    const source = join(outside, 'precious');
+  /** A canary outside the reaped root, and a root with a workspace and an empty mountpoint below it. */
+  async function layout(): Promise<{ source: string; root: string; target: string }> {
+    const source = join(await makeHome('mountie-reap-src-'), 'precious');
     await mkdir(source);
     await writeFile(join(source, 'canary'), 'keep me\n');
     const root = await realpath(await makeHome('mountie-reap-root-'));
@@ -49,6 +49,11 @@ describe('reapUnder({ remove: true }) and a mount that appears below', () => {
     const target = join(root, 'mnt', 'ws');
     await mkdir(target, { recursive: true });
     targets.push(target);
+    return { source, root, target };
+  }
+
+  it('does not descend into it: the source behind it keeps its files, and the report names what stayed', async () => {
+    const { source, root, target } = await layout();
     race.done = false;
     race.bind = { source, target };
 
@@ -61,16 +66,7 @@ describe('reapUnder({ remove: true }) and a mount that appears below', () => {
   });
 
   it('with a bind mount already there and no daemon: removes everything else, never enters the mount, names it', async () => {
-    const outside = await makeHome('mountie-reap-src-');
-    const source = join(outside, 'precious');
-    await mkdir(source);
-    await writeFile(join(source, 'canary'), 'keep me\n');
-    const root = await realpath(await makeHome('mountie-reap-root-'));
-    await mkdir(join(root, 'workspaces', 'ws'), { recursive: true });
-    await writeFile(join(root, 'workspaces', 'ws', 'daemon.log'), 'x\n');
-    const target = join(root, 'mnt', 'ws');
-    await mkdir(target, { recursive: true });
-    targets.push(target);
+    const { source, root, target } = await layout();
     execFileSync('mount', ['--bind', source, target]);
 
     const report = await reapUnder(root, { remove: true });
