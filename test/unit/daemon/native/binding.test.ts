@@ -47,3 +47,18 @@ describe('MOUNTIE_NATIVE_ADDON', () => {
     expect(m.ADDON_PATH).toMatch(/\/native\/build\/Release\/mountie_native\.node$/);
   });
 });
+
+describe.skipIf(!loadNative().ok)("the addon's start() refuses counts that are not whole numbers from 0 up", () => {
+  // A negative fd budget cast to size_t meant no budget at all; a negative deadline, an endless one.
+  it.each([
+    ['fdBudget', -1],
+    ['deadlineMs', -5],
+    ['maxThreads', 1.5],
+    ['fdBudget', Number.NaN],
+  ])('%s = %s: a RangeError with code ERR_INVALID_ARG, before anything is mounted', (key, value) => {
+    const r = loadNative();
+    if (!r.ok) throw new Error(r.reason);
+    const base = { fsname: 'mountie:test', subtype: 'mountie', attrTimeout: 1, entryTimeout: 1, keepCache: 1, readOnly: 0, allowOther: 0, readdirplus: 0, maxThreads: 4, maxWrite: 1 << 20, maxReadahead: 1 << 20, splice: 0, fdBudget: 0, deadlineMs: 0 };
+    expect(() => r.binding.start('/nonexistent-mountpoint', '/nonexistent-source', { ...base, [key]: value })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG' }));
+  });
+});
