@@ -40,7 +40,8 @@
 # path's tests; the fuse-native path's twins never load the addon).
 #
 # Environment:
-#   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path integration tests)
+#   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path, native-handles and
+#                    security-races integration tests: the watchdog cases and the local-attacker races)
 #   SANITIZE_OUT     where the builds and reports go (default native/build-san)
 #   SANITIZE_TIMEOUT_S  bound on one variant's test run (default 1800)
 #   SANITIZE_FILTER  vitest -t pattern (default native; empty: every test of the files)
@@ -57,7 +58,7 @@ VARIANTS=("$@")
 for v in "${VARIANTS[@]}"; do
   case "$v" in asan | tsan) ;; *) echo "sanitize: unknown variant $v (asan, tsan)" >&2; exit 2 ;; esac
 done
-TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts}
+TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts}
 OUT=${SANITIZE_OUT:-$REPO/native/build-san}
 TIMEOUT_S=${SANITIZE_TIMEOUT_S:-1800}
 FILTER=${SANITIZE_FILTER-native}

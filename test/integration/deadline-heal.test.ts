@@ -3,7 +3,7 @@
  * daemon down. The watchdog answers such a request ETIMEDOUT, and libfuse frees the request
  * with that answer; when the source heals, the worker still blocked in it carries on with
  * its (late) success and must not touch the freed request any more (reply_entry, opened() and
- * give_to_caller read it). One case per request kind whose success path does that: lookup,
+ * give_to_caller read it before issue 22's fix: ASan saw a heap-use-after-free, the daemon died by SIGSEGV). One case per request kind whose success path does that: lookup,
  * mkdir, create, open, link. The source is test/fixtures/slow-fs.mjs --writable, told to hang
  * exactly the op that the native worker's source call becomes (`hang <op>`), so the request
  * under test is the one that times out, and the test checks that slow-fs really holds it.

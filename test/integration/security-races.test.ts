@@ -194,7 +194,7 @@ function logRace(what: string, r: RaceResult): void {
 
 const enabled = isRoot && loadNative().ok;
 
-describe.skipIf(!enabled)('a root daemon with --allow-other never hands root\'s files to another user (races through the CLI)', () => {
+describe.skipIf(!enabled)('a root daemon with --allow-other never hands root\'s files to another user (races through the CLI, native data path)', () => {
   describe.each(['pub', 'pub/own'] as const)('in %s', (where) => {
     it(
       'create through the mount while the name flips to a symlink to a root 0600 file beside the mount: the file stays root\'s, unchanged',
@@ -271,7 +271,7 @@ async function setAcl(path: string, ...entries: string[]): Promise<void> {
   expect(r.ok).toBe(true);
 }
 
-describe.skipIf(!enabled)('a root daemon with --allow-other keeps the source\'s POSIX ACLs', () => {
+describe.skipIf(!enabled)('a root daemon with --allow-other keeps the source\'s POSIX ACLs (native data path)', () => {
   it(
     'a 0644 file with user:nobody:--- is unreadable for nobody in the source, and through the mount (EACCES)',
     async () => {
