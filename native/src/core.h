@@ -133,6 +133,8 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
  * and identity both from that fd, never from a name. Fills e and takes one reference.
  */
 int node_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e);
+/* The same for an O_PATH fd of the caller's, which it takes over (kept by a new node or closed). */
+int node_adopt(struct fs *fs, int fd, struct fuse_entry_param *e);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
 /* One more reference (given back with node_forget(fs, n, 1)); the root needs none. */
 void node_hold(struct fs *fs, struct node *n);
@@ -177,7 +179,6 @@ void stats_thread_exit(void *arg);
 int creds_needed(const struct fs *fs, const struct caller *c);
 int creds_enter(struct fs *fs, const struct caller *c);
 void creds_leave(struct fs *fs);
-int creds_active(void);
 /* Around one call that needs the daemon's own privileges (1 when it switched back: pass to resume). */
 int creds_suspend(struct fs *fs);
 void creds_resume(struct fs *fs, const struct caller *c, int suspended);

@@ -95,7 +95,21 @@ static size_t caller_groups(pid_t pid, uid_t uid, gid_t gid, gid_t *list) {
   return n;
 }
 
-static void restore(struct fs *fs);
+/*
+ * Back to the daemon's own ids. A failure here would leave a worker with a caller's ids (or a
+ * caller's groups with root's uid) serving the next request: that must never happen, so the
+ * process ends instead (the mount is then lost, which `stop` and `status` handle).
+ */
+static void restore(struct fs *fs) {
+  if (set_euid(fs->uid) == -1 || set_egid(fs->gid) == -1 || set_groups(fs->ngroups, fs->groups) == -1) {
+    static const char msg[] = "mountie native core: cannot restore the daemon's credentials; aborting\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    abort();
+  }
+  sw.on = 0;
+  sw.suspended = 0;
+}
 
 int creds_needed(const struct fs *fs, const struct caller *c) {
   return fs->uid == 0 && (c->uid != fs->uid || c->gid != fs->gid);
@@ -117,28 +131,8 @@ int creds_enter(struct fs *fs, const struct caller *c) {
   return 0;
 }
 
-/*
- * Back to the daemon's own ids. A failure here would leave a worker with a caller's ids (or a
- * caller's groups with root's uid) serving the next request: that must never happen, so the
- * process ends instead (the mount is then lost, which `stop` and `status` handle).
- */
-static void restore(struct fs *fs) {
-  if (set_euid(fs->uid) == -1 || set_egid(fs->gid) == -1 || set_groups(fs->ngroups, fs->groups) == -1) {
-    static const char msg[] = "mountie native core: cannot restore the daemon's credentials; aborting\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    abort();
-  }
-  sw.on = 0;
-  sw.suspended = 0;
-}
-
 void creds_leave(struct fs *fs) {
   if (sw.on) restore(fs);
-}
-
-int creds_active(void) {
-  return sw.on && !sw.suspended;
 }
 
 /*

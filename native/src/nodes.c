@@ -261,6 +261,11 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   return adopt(fs, fd, e);
 }
 
+int node_adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
+  entry_defaults(fs, e);
+  return adopt(fs, fd, e);
+}
+
 int node_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e) {
   entry_defaults(fs, e);
   char p[64];

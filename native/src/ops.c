@@ -233,8 +233,7 @@ static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const c
     return reply_err(req, err);
   }
   struct fuse_entry_param e;
-  err = node_of_fd(fs, fd, &e);
-  close(fd);
+  err = node_adopt(fs, fd, &e); /* the O_PATH fd becomes the node's, or is closed */
   if (err) return reply_err(req, err);
   reply_entry(fs, req, &e);
 }

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { isMarked } from '../protocol/marker.js';
 import { ancestorsOf, parseStat, probeLiveness, readGroupNow, readSmallNow, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
-import { readProcStat, scanProcStats } from '../sys/proc-stat-scan.js';
+import { readProcStat, scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import type { Clock } from '../sys/time.js';
 
 export type { KillFn };
@@ -125,11 +125,12 @@ export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clo
 /**
  * The members of each leader's session, read while the leader is proven alive (same start time,
  * checked after the scan): a session id is not reused while its leader lives, so every process the
- * scan shows with that id is the leader's. Read before the leader is signalled, this is what a
- * later sweep may still trust once the leader is gone.
+ * scan shows with that id is the leader's (the scan may be one taken just before, e.g. the stop's
+ * discovery's). Read before the leader is signalled, this is what a later sweep may still trust
+ * once the leader is gone.
  */
-export function sessionMembers(leaders: readonly ProcessIdentity[]): ProcessIdentity[] {
-  const scan = scanProcStats();
+export function sessionMembers(leaders: readonly ProcessIdentity[], scan: readonly ProcStat[] = scanProcStats()): ProcessIdentity[] {
+  if (leaders.length === 0) return [];
   const proven = new Map(leaders.filter((l) => l.pid > 1 && readProcStat(l.pid)?.startTime === l.startTime).map((l) => [l.pid, l.bootId]));
   return scan.filter((p) => p.state !== 'Z' && proven.has(p.sid)).map((p) => ({ pid: p.pid, startTime: p.startTime, bootId: proven.get(p.sid) ?? '' }));
 }

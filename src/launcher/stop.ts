@@ -9,7 +9,7 @@ import { isMarked } from '../protocol/marker.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import type { ProcessIdentity } from '../sys/proc.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
@@ -44,9 +44,9 @@ export interface StopOptions {
   readonly onWait?: (w: { readonly signal: 'SIGTERM' | 'SIGKILL'; readonly pids: readonly number[]; readonly ms: number }) => void;
 }
 
-async function freshDiscovery(layout: HomeLayout, ws: string): Promise<Discovery> {
+async function freshDiscovery(layout: HomeLayout, ws: string, procs: readonly ProcStat[] = scanProcStats()): Promise<Discovery> {
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-  return discover(layout, ws, { procs: scanProcStats(), mounts }, facts);
+  return discover(layout, ws, { procs, mounts }, facts);
 }
 
 /** How long a normal exit may take to end the threads of a process whose leader is a zombie. */
@@ -76,7 +76,9 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const clock = opts.clock ?? systemClock;
   const kill: KillFn = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
   const notes: string[] = [];
-  const before = await freshDiscovery(layout, ws);
+  // One scan serves the discovery and the session members read before any signal.
+  const scan = scanProcStats();
+  const before = await freshDiscovery(layout, ws, scan);
   // Another kind's workspace (two kinds pointed at one home): nothing of it is ours to signal or clean.
   if (before.configErrorCode === 'ERR_KIND_MISMATCH' && before.configErrorCause) throw before.configErrorCause;
   const kind = kindOf(layout);
@@ -87,7 +89,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   // A zombie leader whose thread is stuck in the kernel takes no signal; it goes straight to the abort below.
   const stuckLeaders: ProcessIdentity[] = [];
   // Read while the session leaders live: once they are gone, their ids alone prove nothing (kill.ts).
-  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })));
+  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })), scan);
   for (const d of before.daemons) {
     const id = { pid: d.pid, startTime: d.startTime, bootId: d.bootId };
     if (d.exiting) {

@@ -48,6 +48,11 @@ export function mountedByUs(e: MountEntry, uid: number | undefined = process.get
   return m !== null && uid !== undefined && Number(m[1]) === uid;
 }
 
+/** A FUSE mount with this fsname and `fuse.<subtype>`, mounted by us: how a mounting process knows its own mount wherever it landed. */
+export function isOwnFuseMount(fsname: string, subtype: string): (e: MountEntry) => boolean {
+  return (e) => e.source === fsname && e.fstype === `fuse.${subtype}` && mountedByUs(e);
+}
+
 export function isTagOf(e: MountEntry, workspace: string, homeId: string, kind: Kind = MOUNTIE): boolean {
   return e.fstype === kind.fstype && e.source === mountTag(workspace, homeId, kind) && mountedByUs(e);
 }

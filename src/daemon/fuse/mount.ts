@@ -7,7 +7,7 @@ import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-nat
 import { opendir, realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { mountAt, readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
-import { mountedByUs } from '../../protocol/tag.js';
+import { isOwnFuseMount } from '../../protocol/tag.js';
 import { unmountPath, type UnmountResult } from '../../sys/fusermount.js';
 import { readOnlyOps } from '../passthrough/guard-ops.js';
 import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
@@ -153,7 +153,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     timedOut: false,
   };
   // Ours: our fsname and type, mounted by us (fuse-native passes the fsname through; options after its comma are separate).
-  const ours = (e: MountEntry): boolean => e.source === opts.fsname && e.fstype === `fuse.${opts.subtype}` && mountedByUs(e);
+  const ours = isOwnFuseMount(opts.fsname, opts.subtype);
   const forget = (): void => {
     if (st.added) {
       active.delete(st.mountpoint);

@@ -8,7 +8,7 @@ import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
 import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
-import { mountedByUs } from '../../protocol/tag.js';
+import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
 import { loadNative, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
 import { readCounters, type NativeCounters } from './counters.js';
@@ -89,7 +89,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
   };
 
   // Ours: our fsname and type, mounted by us. Found by that (not as whatever is topmost at the path), wherever it landed.
-  const ours = (e: MountEntry): boolean => e.source === opts.fsname && e.fstype === `fuse.${opts.subtype}` && mountedByUs(e);
+  const ours = isOwnFuseMount(opts.fsname, opts.subtype);
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
   const attempt = (async () => {
     st.mountpoint = await realpath(opts.mountpoint);
