@@ -56,8 +56,10 @@ export async function prepareKindMount(layout: HomeLayout, daemon: MountieDaemon
 
 async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan: MountPlan<C>, module: string, reconfigure: boolean): Promise<PreparedMount<C>> {  // Fast path for the common "already running": the daemon's own lock stays the authority.
   const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
-  if (now.lockHeld || now.daemons.some((d) => !d.exiting)) {
-    const pid = (now.daemons.find((d) => d.holdsLock) ?? now.daemons[0])?.pid;
+  // Only a held lock refuses here: a daemon still starting may lose its own race, and naming it
+  // would name the wrong pid. Our own daemon then contests the lock, and its refusal names the holder.
+  if (now.lockHeld) {
+    const pid = now.daemons.find((d) => d.holdsLock)?.pid;
     throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${plan.config.name} is already mounted by ${pid === undefined ? 'another daemon' : `pid ${pid}`} at ${plan.config.mountpoint}`, {
       data: { workspace: plan.config.name, ...(pid === undefined ? {} : { pid }), path: plan.config.mountpoint },
       hint: reconfigure ? `stop it first (mountie stop ${plan.config.name}), then mount it with --reconfigure` : `use it as it is, or run: ${stopHint(plan.config.name, kindOf(layout))}`,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLI, isMounted, pidsLabelled, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
-import { runCli, waitExit } from '../helpers/cli.js';
+import { runCli, waitExit, waitForOutput } from '../helpers/cli.js';
 import { setupWorkspace, daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
 import { identityOf } from '../../src/sys/proc.js';
 import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
@@ -53,6 +53,28 @@ describe('mount --background', () => {
       expect(await daemonsOf(home, 'ws')).toEqual([]);
     }
   }, 400_000);
+
+  it('a daemon of the workspace that has the lock file open but holds no lock does not refuse a start; its lock decides', async () => {
+    const { home, src } = await setup();
+    await runCli(home, ['mount', 'ws', '--source', src, '--background']).then((r) => expect(r.exitCode, r.stderr).toBe(0));
+    await runCli(home, ['stop', 'ws']).then((r) => expect(r.exitCode, r.stdout).toBe(0));
+    // What a losing daemon of a concurrent start looks like while it names the holder: marked,
+    // the lock file open, no lock. Launches used to be refused in its name (exit 3, the wrong pid).
+    const loser = spawnTracked(process.execPath, ['-e', `process.title = 'mountie-daemon ws'; require('node:fs').openSync(process.argv[1], 'r'); process.stdout.write('open\\n'); setInterval(() => {}, 1000);`, join(home, 'workspaces', 'ws', 'lock')], { env: { ...process.env, MOUNTIE_HOME: home } });
+    await waitForOutput(loser, /open/);
+    const r = await runCli(home, ['mount', 'ws', '--background', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const pid = (JSON.parse(r.stdout) as { pid: number }).pid;
+    expect(pid).not.toBe(loser.pid);
+    expect(await lockHeld(home, 'ws')).toBe(true);
+    // A second start is refused in the name of the daemon that holds the lock.
+    const again = await runCli(home, ['mount', 'ws', '--background']);
+    expect(again.exitCode, again.stderr).toBe(3);
+    expect(again.stderr).toContain(`pid ${pid}`);
+    loser.kill('SIGKILL');
+    await waitFor('the look-alike gone', async () => ((await gone(loser.pid ?? 0)) ? true : undefined));
+    await runCli(home, ['stop', 'ws']).then((r) => expect(r.exitCode, r.stdout).toBe(0));
+  });
 
   it('after SIGKILL of the daemon the next start cleans the stale mount', async () => {
     const { home, src, mp } = await setup();
