@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { CLI, isMounted, pidsLabelled, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit, waitForOutput } from '../helpers/cli.js';
 import { setupWorkspace, daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
@@ -31,6 +32,11 @@ describe('mount --background', () => {
     // The child entry every kind's daemon runs, with the module that defines mountie's passthrough.
     expect(pf?.argv.slice(1, 4).map((a) => a.replace(/^.*\//, ''))).toEqual(['daemon-child.js', 'daemon.js', 'ws']);
     expect(await daemonsOf(home, 'ws')).toEqual([doc.pid]);
+    // comm is exactly the marker (pgrep -x finds it); the title keeps the workspace.
+    expect(await readFile(`/proc/${doc.pid}/comm`, 'utf8')).toBe('mountie-daemon\n');
+    expect((await readFile(`/proc/${doc.pid}/cmdline`, 'utf8')).split('\0')[0]).toBe('mountie-daemon ws');
+    const pgrep = await execa('pgrep', ['-x', 'mountie-daemon'], { reject: false });
+    expect(pgrep.stdout.split('\n').map(Number)).toContain(doc.pid);
   });
 
   it('20 concurrent starts give exactly one daemon; the others exit 3 naming it (10 rounds)', async () => {

@@ -44,7 +44,8 @@ describe('a daemon of its own kind', () => {
     const entry = (await readMountInfo()).find((e) => e.mountPoint === mp);
     expect(entry?.fstype).toBe('fuse.testfs');
     expect(entry?.source).toMatch(/^testfs:ws@[0-9a-f]{16}$/);
-    expect(readProcStat(started.pid)?.comm).toBe('testfs-daemon w');
+    expect(readProcStat(started.pid)?.comm).toBe('testfs-daemon');
+    expect(await readFile(`/proc/${started.pid}/cmdline`, 'utf8')).toContain('testfs-daemon ws\0');
     const config = JSON.parse(await readFile(join(home, 'workspaces/ws/workspace.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ schema: 'mountie.workspace/v1', name: 'ws', kind: 'testfs', mountpoint: mp, readOnly: false, options });
     expect(config).not.toHaveProperty('source');

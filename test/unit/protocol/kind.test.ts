@@ -68,8 +68,15 @@ describe('tags and markers per kind', () => {
     expect(daemonTitle('ws')).toBe('mountie-daemon ws');
     expect(daemonTitle('ws', MEMFS)).toBe('memfs-daemon ws');
     const proc = { title: '' };
-    markDaemon('ws', proc, MEM);
+    const comms: string[] = [];
+    markDaemon('ws', proc, MEM, (c) => comms.push(c));
     expect(proc.title).toBe('mem-daemon ws');
+    expect(comms).toEqual(['mem-daemon']); // comm is exactly the marker, not the title cut at 15 bytes
+    // Where comm cannot be set, the title still marks the process.
+    markDaemon('ws', proc, MEMFS, () => {
+      throw new Error('EACCES');
+    });
+    expect(proc.title).toBe('memfs-daemon ws');
     // comm is the title cut to 15 bytes.
     const comm = (k: typeof MEM): string => daemonTitle('workspace', k).slice(0, 15);
     expect(isMarked(comm(MEM), MEM)).toBe(true);
