@@ -73,7 +73,8 @@ export async function cleanStaleMounts(input: StaleCleanupInput): Promise<number
     else {
       throw new MountieError('ERR_UNMOUNT_FAILED', `could not clean the stale mount at ${e.mountPoint}`, {
         data: { path: e.mountPoint, workspace: input.workspace },
-        hint: `run: fusermount -uz ${e.mountPoint}`,
+        // Never `fusermount -uz <path>` here: it takes whatever is on top, which may not be ours.
+        hint: `see what is mounted there (findmnt -R ${e.mountPoint}); unmount what covers it, then try again`,
       });
     }
   }

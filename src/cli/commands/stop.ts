@@ -39,7 +39,7 @@ export function describeStop(r: StopReport): string[] {
   if (r.survivors.length) lines.push(`${r.workspace}: STILL RUNNING: pid ${r.survivors.join(', ')}`);
   for (const n of r.notes) lines.push(`${r.workspace}: note: ${n}`);
   if (r.error) lines.push(`${r.workspace}: FAILED: ${r.error.message}${r.error.hint ? ` (what to do: ${r.error.hint})` : ''}`);
-  if (r.mountLeft) lines.push(`${r.workspace}: STILL MOUNTED: ${r.mountLeft} (try: fusermount -uz ${r.mountLeft})`);
+  if (r.mountLeft) lines.push(`${r.workspace}: STILL MOUNTED: ${r.mountLeft} (see what is mounted there: findmnt -R ${r.mountLeft}; unmount what covers it, then run: mountie stop ${r.workspace})`);
   return lines;
 }
 
