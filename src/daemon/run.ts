@@ -11,7 +11,8 @@ import { isTagOf, mountTag } from '../protocol/tag.js';
 import { readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import type { HeldLock } from '../protocol/lock.js';
 import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
-import { openLogger } from './log.js';
+import { openLogger, type Logger } from './log.js';
+import { waitForStops } from '../protocol/init-wait.js';
 import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
 import { createShutdown } from './shutdown.js';
@@ -272,6 +273,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const result = await shutdown.trigger(`startup failed: ${err instanceof Error ? err.message : String(err)}`, exitCodeForStartError(err));
     closeBackend();
     removeHandlers();
+    await waitForStopsIfInit(paths.dir, log);
     log.close();
     if (err instanceof MountieError) throw err;
     throw new MountieError('ERR_MOUNT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, data: { exitCode: result.exitCode } });
@@ -280,6 +282,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   removeFaults();
   closeBackend();
   removeHandlers();
+  await waitForStopsIfInit(paths.dir, log);
   log.close();
   return result.exitCode;
 
@@ -290,6 +293,18 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     // The CLI cannot exit normally while these hang (libuv joins its pool at exit); it says how it exits.
     if (stuck > 0) log.error(`${stuck} calls on the source never returned; they hold threads until the process ends`);
   }
+}
+
+/**
+ * PID 1 of its pid namespace (a container's entrypoint): our exit kills every process there, a
+ * `mountie stop` that entered it to stop us included. Done with the workspace (mount, pidfile and
+ * lock let go), wait for those stops to have reported (src/protocol/init-wait.ts), bounded.
+ */
+async function waitForStopsIfInit(dir: string, log: Logger): Promise<void> {
+  // process.pid is the pid in our own namespace (getpid), whatever /proc shows: 1 means the kernel ends the namespace with us.
+  if (process.pid !== 1) return;
+  const r = await waitForStops(dir);
+  if (r !== 'free') log.info(`PID 1 of this pid namespace: exiting without waiting for the stops in it (${r})`);
 }
 
 /** What the definition's options parser gets: another kind's stored options, or mountie's `{ source }`. */

@@ -3,6 +3,7 @@ import { isMarked } from '../protocol/marker.js';
 import { ancestorsOf, parseStat, probeLiveness, readGroupNow, readSmallNow, verifyIdentity, type KillFn, type ProcessIdentity } from '../sys/proc.js';
 import { readProcStat, scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import type { Clock } from '../sys/time.js';
+import { isNamespaceInit } from '../sys/pid-ns.js';
 
 export type { KillFn };
 
@@ -39,9 +40,15 @@ function protectedGroups(): { pgrps: Set<number>; sids: Set<number> } {
   return { pgrps, sids };
 }
 
-/** May this pid's process group be signalled as a whole? Only a group it leads that holds neither us nor init. */
+/**
+ * May this pid's process group be signalled as a whole? Only a group it leads that holds neither
+ * us nor init, and only when it is no PID 1 of a pid namespace of its own: a container's
+ * entrypoint, seen from outside under another pid, still leads the group of everything in the
+ * container. (A leader gone meanwhile cannot be told; had it been such a PID 1, the kernel killed
+ * its whole namespace with it, so its group holds nobody else any more.)
+ */
 export function groupSignalAllowed(pid: number, pgrp: number | undefined): boolean {
-  return pid > 1 && pgrp === pid && !protectedGroups().pgrps.has(pgrp);
+  return pid > 1 && pgrp === pid && !protectedGroups().pgrps.has(pgrp) && isNamespaceInit(pid) !== true;
 }
 
 /**
@@ -49,11 +56,14 @@ export function groupSignalAllowed(pid: number, pgrp: number | undefined): boole
  * daemon always does), else the process alone (a foreground daemon inside someone's shell job
  * must not take the shell down). Right before the signal, identity (pid + start time + boot) and
  * the daemon marker are checked again: a reused pid or a process that is not a daemon is left
- * alone. pid <= 1 is never signalled, nor a group containing us or init.
+ * alone. pid <= 0 is never signalled (a group, everyone), nor a group containing us or init, nor
+ * the group of a PID 1 of any pid namespace. pid 1 itself may be: a daemon that is PID 1 of our
+ * pid namespace (a container's entrypoint, stopped from inside it), proven like any other daemon,
+ * is signalled by its pid alone.
  */
 /** `marked`: whose marker the process must carry (default mountie's; a reap takes any kind's). */
 export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn, marked: (comm: string) => boolean = isMarked): Promise<'sent' | 'identity-mismatch'> {
-  if (!Number.isSafeInteger(id.pid) || id.pid <= 1) return 'identity-mismatch';
+  if (!Number.isSafeInteger(id.pid) || id.pid < 1) return 'identity-mismatch';
   if (!(await verifyIdentity(id))) return 'identity-mismatch';
   const st = readProcStat(id.pid);
   if (!st || !marked(st.comm)) return 'identity-mismatch';
@@ -82,9 +92,13 @@ async function stillAlive(id: ProcessIdentity): Promise<boolean> {
   return (l === 'alive' || l === 'alive-not-ours') && (await verifyIdentity(id));
 }
 
-/** Poll until every process is dead (or a zombie), or the time is up. Returns the survivors. */
-export function waitGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25): Promise<ProcessIdentity[]> {
-  return pollWhile(ids, stillAlive, ms, clock, everyMs);
+/**
+ * Poll until every process is dead (or a zombie), or the time is up. Returns the survivors.
+ * `serving`, when given, narrows "still there" for a process that cannot be waited out (PID 1 of
+ * our own pid namespace: its exit kills us): it counts as gone once `serving` says it let go.
+ */
+export function waitGone(ids: readonly ProcessIdentity[], ms: number, clock: Clock, everyMs = 25, serving?: (id: ProcessIdentity) => Promise<boolean>): Promise<ProcessIdentity[]> {
+  return pollWhile(ids, async (id) => (await stillAlive(id)) && (serving === undefined || (await serving(id))), ms, clock, everyMs);
 }
 
 /** State letter and start time of a task from its stat file; undefined once it is gone. */
@@ -131,7 +145,8 @@ export function waitThreadsGone(ids: readonly ProcessIdentity[], ms: number, clo
  */
 export function sessionMembers(leaders: readonly ProcessIdentity[], scan: readonly ProcStat[] = scanProcStats()): ProcessIdentity[] {
   if (leaders.length === 0) return [];
-  const proven = new Map(leaders.filter((l) => l.pid > 1 && readProcStat(l.pid)?.startTime === l.startTime).map((l) => [l.pid, l.bootId]));
+  // A PID 1 of a pid namespace leads the session of everything in it: never its members.
+  const proven = new Map(leaders.filter((l) => l.pid > 1 && readProcStat(l.pid)?.startTime === l.startTime && isNamespaceInit(l.pid) !== true).map((l) => [l.pid, l.bootId]));
   return scan.filter((p) => p.state !== 'Z' && proven.has(p.sid)).map((p) => ({ pid: p.pid, startTime: p.startTime, bootId: proven.get(p.sid) ?? '' }));
 }
 
@@ -147,7 +162,9 @@ export function sessionMembers(leaders: readonly ProcessIdentity[], scan: readon
  */
 export async function sweepSession(leaders: readonly ProcessIdentity[], kill: KillFn, proven: readonly ProcessIdentity[] = []): Promise<number[]> {
   const never = protectedGroups().sids;
-  const sids = new Set(leaders.filter((l) => l.pid > 1 && !never.has(l.pid)).map((l) => l.pid));
+  // A leader that is PID 1 of a pid namespace (still there to say so) leads the whole namespace's session. Once it is gone
+  // its namespace is too (the kernel killed every member), so nothing of it is left to sweep.
+  const sids = new Set(leaders.filter((l) => l.pid > 1 && !never.has(l.pid) && isNamespaceInit(l.pid) !== true).map((l) => l.pid));
   if (sids.size === 0) return [];
   const spare = new Set([process.pid, 1, ...(await ancestorsOf(process.pid))]);
   const scan = scanProcStats();

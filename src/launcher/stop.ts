@@ -6,10 +6,13 @@ import { removeStalePidfile } from '../state/pidfile.js';
 import { readState } from '../state/state-schema.js';
 import { DIR_MODE, kindOf, type HomeLayout } from '../state/paths.js';
 import { isMarked } from '../protocol/marker.js';
+import { findHomeDaemons } from '../protocol/daemons.js';
+import { holdInitExit } from '../protocol/init-wait.js';
+import { isNamespaceInit, isOurNamespaceInit } from '../sys/pid-ns.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import type { ProcessIdentity } from '../sys/proc.js';
-import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
+import { readProcStat, scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
@@ -71,6 +74,9 @@ async function describeStuck(id: ProcessIdentity): Promise<string> {
  * Stop every daemon of a workspace: TERM to each (its group), wait up to the grace period, KILL
  * what is left, abort a wedged FUSE connection if something still clings, sweep the sessions,
  * then confirm with a fresh scan. Afterwards, holding the lock itself, clean what the dead left.
+ * A daemon that is PID 1 of our own pid namespace (a stop inside a container whose entrypoint it
+ * is) is signalled by its pid, counts as stopped once it let go of the workspace, and waits for
+ * this process to exit before it exits itself (src/protocol/init-wait.ts).
  */
 export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOptions = {}): Promise<StopReport> {
   const clock = opts.clock ?? systemClock;
@@ -88,8 +94,14 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const sessions: ProcessIdentity[] = [];
   // A zombie leader whose thread is stuck in the kernel takes no signal; it goes straight to the abort below.
   const stuckLeaders: ProcessIdentity[] = [];
+  // A daemon that is PID 1 of a pid namespace (a container's entrypoint) leads the session of
+  // everything there: its session is never swept. PID 1 of OUR namespace ends us when it exits.
+  const nsInit = new Set(before.daemons.filter((d) => !d.exiting && isNamespaceInit(d.pid) === true).map((d) => d.pid));
+  const ourInit = new Set(before.daemons.filter((d) => nsInit.has(d.pid) && isOurNamespaceInit(d.pid)).map((d) => d.pid));
+  // Before any signal: such a daemon waits, once shut down, until we have reported (src/protocol/init-wait.ts).
+  if (ourInit.size > 0) await holdInitExit(before.paths.dir);
   // Read while the session leaders live: once they are gone, their ids alone prove nothing (kill.ts).
-  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })), scan);
+  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid && !nsInit.has(d.pid)).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })), scan);
   for (const d of before.daemons) {
     const id = { pid: d.pid, startTime: d.startTime, bootId: d.bootId };
     if (d.exiting) {
@@ -100,15 +112,20 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     if ((await signalDaemon(id, 'SIGTERM', kill, marked)) === 'sent') {
       targets.push(id);
       ends.set(d.pid, 'TERM');
-      if (d.sid === d.pid) sessions.push(id);
+      if (d.sid === d.pid && !nsInit.has(d.pid)) sessions.push(id);
     } else ends.set(d.pid, 'already-gone');
   }
+  // PID 1 of our namespace cannot be waited out (its exit is ours): it is done once it let go of the workspace.
+  const serving = ourInit.size === 0 ? undefined : await servingCheck(layout, ws, ourInit);
   if (targets.length) opts.onWait?.({ signal: 'SIGTERM', pids: targets.map((t) => t.pid), ms: opts.graceMs ?? DEFAULT_GRACE_MS });
-  let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock);
+  let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock, 25, serving);
   if (alive.length) {
     for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill, marked)) === 'sent') ends.set(id.pid, 'KILL');
     opts.onWait?.({ signal: 'SIGKILL', pids: alive.map((t) => t.pid), ms: opts.killWaitMs ?? 2000 });
-    alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock);
+    alive = await waitGone(alive, opts.killWaitMs ?? 2000, clock, 25, serving);
+    // The kernel drops SIGKILL sent to PID 1 from inside its own namespace (kill() still returns 0).
+    const deaf = alive.filter((a) => ourInit.has(a.pid)).map((a) => a.pid);
+    if (deaf.length) notes.push(`pid ${deaf.join(', ')} is PID 1 of this pid namespace: the kernel drops SIGKILL sent to it from inside; stop it from outside (docker stop/kill, or kill from the host)`);
   }
   // A zombie leader is not a dead process: a thread of it may still sleep in the kernel, holding
   // the lock file and /dev/fuse. A normal exit ends such threads within the settle time.
@@ -156,6 +173,21 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     mountLeft: final.daemons.length === 0 ? final.mount?.mountPoint : undefined,
     notes,
     ok: final.daemons.length === 0 && final.mounts.length === 0,
+  };
+}
+
+/**
+ * Does a daemon that is PID 1 of our pid namespace still serve workspace `ws`? The same proof as
+ * discovery's (marker + the lock file open), for that process alone: once its shutdown released
+ * the lock file it has nothing of the workspace left, and waits for us to finish before it exits.
+ */
+async function servingCheck(layout: HomeLayout, ws: string, pids: ReadonlySet<number>): Promise<(id: ProcessIdentity) => Promise<boolean>> {
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir };
+  return async (id) => {
+    if (!pids.has(id.pid)) return true;
+    const st = readProcStat(id.pid);
+    return st !== undefined && st.startTime === id.startTime && (await findHomeDaemons([st], dirs, mounts, { ws, kind: kindOf(layout) })).length > 0;
   };
 }
 

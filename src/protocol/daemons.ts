@@ -70,7 +70,9 @@ function sameFile(info: FdInfo, id: LockFileId, mounts: readonly MountEntry[]): 
 
 /**
  * Every daemon of this home (of `ws` only, if given; of `kind`, default mountie's), from one stat scan. `mounts` is our
- * mountinfo (to map fdinfo mount ids to devices). The calling process is never reported.
+ * mountinfo (to map fdinfo mount ids to devices). The calling process is never reported. PID 1 is
+ * judged like any other: in a container the daemon is PID 1 of its pid namespace, and the same
+ * proof (marker + our lock file open) tells it from the init of a machine, which has neither.
  */
 export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs, mounts: readonly MountEntry[], opts: { ws?: string; selfPid?: number; procRoot?: string; kind?: Kind } = {}): Promise<DaemonRef[]> {
   if (dirs.realWorkspacesDir === undefined) return [];
@@ -79,7 +81,7 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
   const realDir = dirs.realWorkspacesDir;
   const out: DaemonRef[] = [];
   for (const p of procs) {
-    if (p.pid === (opts.selfPid ?? process.pid) || p.pid <= 1 || !isMarked(p.comm, opts.kind) || p.state === 'X') continue;
+    if (p.pid === (opts.selfPid ?? process.pid) || p.pid < 1 || !isMarked(p.comm, opts.kind) || p.state === 'X') continue;
     const files = openFiles(p.pid, (link) => LOCK_LINK.test(link), opts.procRoot);
     for (const f of files) {
       const m = LOCK_LINK.exec(f.link);

@@ -85,11 +85,21 @@ export async function acquireLock(path: string, workspace: string, holder?: () =
 
 /** Take the lock through `fd` without waiting: true when taken, false when someone holds it. */
 function flockNow(fd: number): Promise<boolean> {
+  return flockFd(fd, 'exclusive');
+}
+
+/**
+ * flock(2) through `fd` (any open file, a directory included) with flock(1): `mode` shared or
+ * exclusive; without `waitMs` it does not wait, else it waits up to that long. true when taken,
+ * false when someone else holds it (still, at the end of the wait).
+ */
+export function flockFd(fd: number, mode: 'exclusive' | 'shared', waitMs?: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(CONFLICT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    const how = waitMs === undefined ? ['--nonblock'] : ['--timeout', (waitMs / 1000).toFixed(3)];
+    const child = spawn('flock', [`--${mode}`, ...how, '--conflict-exit-code', String(CONFLICT), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), FLOCK_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), FLOCK_TIMEOUT_MS + (waitMs ?? 0));
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(

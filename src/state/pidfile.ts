@@ -44,8 +44,10 @@ export async function readPidfile(path: string): Promise<PidfileRead> {
   try {
     const doc = JSON.parse(text) as Partial<PidfileDoc>;
     if (doc.schema !== PIDFILE_SCHEMA || typeof doc.instanceId !== 'string' || typeof doc.bootId !== 'string') return { kind: 'corrupt', reason: 'unexpected content' };
-    // pid <= 1 addresses groups, everyone or init; a pid that is no process id makes the whole file a guess.
-    if (!Number.isSafeInteger(doc.pid) || (doc.pid as number) <= 1 || !Number.isSafeInteger(doc.startTime) || (doc.startTime as number) < 0) {
+    // pid <= 0 addresses groups or everyone; a pid that is no process id makes the whole file a guess.
+    // pid 1 is a daemon that is PID 1 of its pid namespace (a container's entrypoint); like any
+    // pid here it is only ever compared with a daemon proven by discovery, never signalled on its word.
+    if (!Number.isSafeInteger(doc.pid) || (doc.pid as number) < 1 || !Number.isSafeInteger(doc.startTime) || (doc.startTime as number) < 0) {
       return { kind: 'corrupt', reason: `not a process identity: pid ${JSON.stringify(doc.pid)}, startTime ${JSON.stringify(doc.startTime)}` };
     }
     return { kind: 'ok', doc: doc as PidfileDoc };

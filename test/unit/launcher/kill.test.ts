@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { groupSignalAllowed, sessionMembers, signalDaemon, sweepSession } from '../../../src/launcher/kill.js';
-import { readProcStat } from '../../../src/sys/proc-stat-scan.js';
+import { readProcStat, scanProcStats } from '../../../src/sys/proc-stat-scan.js';
+import { readFile } from 'node:fs/promises';
 import { bootId, identityOf, readGroupNow } from '../../../src/sys/proc.js';
 import { reapAll, spawnTracked, waitFor } from '../../helpers/sandbox.js';
 import { waitForOutput } from '../../helpers/cli.js';
@@ -19,7 +20,7 @@ describe('what stop may signal (item 1)', () => {
     expect(groupSignalAllowed(4242, 4000)).toBe(false);
   });
 
-  it('refuses pid 1, pid 0 and a live process without the daemon marker; signals a marked one by its group', async () => {
+  it('refuses pid 0, a pid 1 that is no daemon (no marker) and a live process without the daemon marker; signals a marked one by its group', async () => {
     const sent: [number, string | number][] = [];
     const record = (pid: number, sig: NodeJS.Signals | 0): void => void sent.push([pid, sig]);
     const boot = await bootId();
@@ -32,6 +33,28 @@ describe('what stop may signal (item 1)', () => {
     await waitForOutput(marked, /up/);
     expect(await signalDaemon((await identityOf(marked.pid!))!, 'SIGTERM', record)).toBe('sent');
     expect(sent).toEqual([[-marked.pid!, 'SIGTERM']]);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('never the group or the session of a PID 1 of a pid namespace, seen from outside under its own pid (issue 18)', async () => {
+    // unshare's child is PID 1 there; setsid makes it lead its group and session, as a container's entrypoint does.
+    const script = "require('node:child_process').spawn('sleep', ['300'], { stdio: 'ignore' }); setInterval(() => {}, 1000)";
+    const u = spawnTracked('unshare', ['--pid', '--fork', '--kill-child', 'setsid', process.execPath, '--title=mountie-daemon ws', '-e', script], { stdio: 'ignore' });
+    const init = await waitFor('the namespace init', async () => {
+      const c = (await readFile(`/proc/${u.pid}/task/${u.pid}/children`, 'utf8').catch(() => '')).trim();
+      return c ? Number(c.split(' ')[0]) : undefined;
+    }, 5000);
+    await waitFor('init leads its own session', () => (readProcStat(init)?.sid === init && readProcStat(init)?.pgrp === init ? true : undefined), 5000);
+    await waitFor('init carries the marker', () => (readProcStat(init)?.comm.startsWith('mountie-daemon') ? true : undefined), 5000);
+    const id = (await identityOf(init))!;
+    expect(groupSignalAllowed(init, init)).toBe(false);
+    // Its child shares its group and session: never read as sweepable, nor swept, nor signalled with it.
+    await waitFor('a member of its session', () => (scanProcStats().some((p) => p.sid === init && p.pid !== init) ? true : undefined), 5000);
+    expect(sessionMembers([id])).toEqual([]);
+    const sent: [number, string | number][] = [];
+    const record = (pid: number, sig: NodeJS.Signals | 0): void => void sent.push([pid, sig]);
+    expect(await sweepSession([id], record)).toEqual([]);
+    expect(await signalDaemon(id, 'SIGTERM', record)).toBe('sent');
+    expect(sent).toEqual([[init, 'SIGTERM']]);
   });
 
   it('sweeps a session only while its id still names the daemon: a reused session id is left alone', async () => {

@@ -87,3 +87,40 @@ describe('findHomeDaemons never reads cmdline or environ (item 7: they can hang 
     expect(found).toEqual([expect.objectContaining({ pid: 4242, startTime: 777, workspace: 'ws', holdsLock: true })]);
   }, 10_000);
 });
+
+describe('findHomeDaemons and PID 1 (issue 18: a container\'s entrypoint is PID 1 of its pid namespace)', () => {
+  let dir = '';
+  afterEach(async () => void (dir && (await rm(dir, { recursive: true, force: true }))));
+
+  /** A fake /proc holding one process, pid 1, with `comm` and fd 9 open on `target` (locked when `locked`). */
+  async function fakeInit(root: string, comm: string, target: string, locked: boolean): Promise<string> {
+    const { lstat, writeFile } = await import('node:fs/promises');
+    const { devString } = await import('../../../src/sys/proc-fds.js');
+    const st = await lstat(target);
+    const p = join(root, '1');
+    await mkdir(join(p, 'fd'), { recursive: true });
+    await mkdir(join(p, 'fdinfo'));
+    await writeFile(join(p, 'stat'), `1 (${comm}) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\n`);
+    await symlink(target, join(p, 'fd', '9'));
+    const lock = locked ? `lock:\t1: FLOCK  ADVISORY  WRITE 1 ${devString(st.dev)}:${st.ino} 0 EOF\n` : '';
+    await writeFile(join(p, 'fdinfo', '9'), `pos:\t0\nflags:\t0\nmnt_id:\t1\nino:\t${st.ino}\n${lock}`);
+    return root;
+  }
+
+  it('takes PID 1 for the daemon on the same proof as any pid (marker + our lock file), and only on it', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    dir = await mkdtemp(join(tmpdir(), 'mountie-fakeinit-'));
+    const workspaces = join(dir, 'home', 'workspaces');
+    await mkdir(join(workspaces, 'ws'), { recursive: true });
+    await writeFile(join(workspaces, 'ws', 'lock'), '');
+    await writeFile(join(dir, 'other-lock'), '');
+    const dirs = { workspacesDir: workspaces, realWorkspacesDir: await realpath(workspaces) };
+    const lock = join(dirs.realWorkspacesDir, 'ws', 'lock');
+    const run = async (root: string) => findHomeDaemons(scanProcStats(root), dirs, [], { procRoot: root, ws: 'ws', selfPid: 999_999 });
+    const daemon = await fakeInit(join(dir, 'p-daemon'), 'mountie-daemon ', lock, true);
+    expect(await run(daemon)).toEqual([expect.objectContaining({ pid: 1, startTime: 555, workspace: 'ws', holdsLock: true, pgrp: 1, sid: 1 })]);
+    // A machine's init (or a container's shell) with our lock file open but no marker; a marked PID 1 without it.
+    expect(await run(await fakeInit(join(dir, 'p-unmarked'), 'systemd', lock, true))).toEqual([]);
+    expect(await run(await fakeInit(join(dir, 'p-elsewhere'), 'mountie-daemon ', join(dir, 'other-lock'), true))).toEqual([]);
+  }, 10_000);
+});

@@ -22,6 +22,17 @@ describe('pidfile', () => {
     expect((await readPidfile(p)).kind).toBe('corrupt');
   });
 
+  it('pid 1 is a daemon that is PID 1 of its pid namespace (issue 18); pid 0 and below address groups and everyone: corrupt', async () => {
+    const dir = await makeHome();
+    const p = join(dir, 'daemon.pid');
+    await writePidfile(p, { ...doc('init'), pid: 1 });
+    expect(await readPidfile(p)).toEqual({ kind: 'ok', doc: { ...doc('init'), pid: 1 } });
+    for (const pid of [0, -1, 1.5]) {
+      await writePidfile(p, { ...doc('bad'), pid });
+      expect((await readPidfile(p)).kind).toBe('corrupt');
+    }
+  });
+
   it('is removed by its owner only', async () => {
     const dir = await makeHome();
     const p = join(dir, 'daemon.pid');
