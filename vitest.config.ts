@@ -1,7 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import { LongFirstSequencer } from './test/sequencer.js';
 
-// Integration tests mount real FUSE filesystems and spawn real daemons: they run one file at a
-// time so that two files never race on /dev/fuse or on the process table they both scan.
+// Files run in parallel (issue 18: one at a time took 10-20 min on 2 cores). Every integration
+// test has a home of its own (makeHome: its MOUNTIE_HOME, mounts, pidfiles, locks below it), and
+// everything a test looks at is scoped to that home: discovery, daemonsOf and the reaper find a
+// home's processes by its label, a mount by its place below the home or its tag; /dev/fuse is
+// opened per mount. No test reads or changes machine-wide state, so two files never see each other.
+// Three workers on 2 cores: most files wait (daemon start-up, grace periods, kernel caches) more
+// than they compute, and the long ones (test/sequencer.ts) start first so that they overlap the
+// rest. VITEST_MAX_WORKERS=1 runs one file at a time, as before.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -9,6 +16,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    fileParallelism: false,
+    pool: 'forks',
+    maxWorkers: 3,
+    sequence: { sequencer: LongFirstSequencer },
   },
 });

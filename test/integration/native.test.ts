@@ -288,7 +288,8 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
     // A reader holding a file open keeps the mount busy: fusermount -u fails, the lazy one detaches.
     const holder = execFile('sh', ['-c', `exec 3<"${join(mnt, 'f')}"; sleep 30`]);
     try {
-      await sleep(300);
+      // The file is open (fd 3 names it) before the stop: a fixed pause could end first on a loaded machine.
+      await waitFor('the holder to open the file', () => readlink(`/proc/${holder.pid}/fd/3`).then((l) => (l === join(mnt, 'f') ? true : undefined), () => undefined), 10_000);
       await stopCleanly(daemon, mnt);
       expect(daemon.output()).toContain('"how":"lazy"');
     } finally {
