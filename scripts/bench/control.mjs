@@ -1,5 +1,6 @@
 // Control path, against a peer measured in the same run: `node -e 0` (the floor of any Node CLI),
-// then for each build of mountie (this one; more with BENCH_CLIS="name=/path/dist/cli/main.js,..."):
+// then for each build of mountie (this one; more with BENCH_CLIS="name=/path/dist/cli/bin.cjs,...", the command
+// `mountie` runs):
 // `--version`, `status` with one running workspace, `mount --background` (launch to usable) and
 // `stop` of a healthy daemon. Rounds are interleaved; medians and ratios to `node -e 0`.
 // BENCH_PROCS=N starts N extra sleeping processes first (discovery scans the process table).
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-const here = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const here = new URL('../../dist/cli/bin.cjs', import.meta.url).pathname;
 const clis = [['this', here], ...(process.env.BENCH_CLIS ?? '').split(',').filter(Boolean).map((kv) => kv.split('='))];
 const base = mkdtempSync(join(tmpdir(), 'mountie-bench-control-'));
 const extra = Number(process.env.BENCH_PROCS ?? 0);
