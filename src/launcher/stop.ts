@@ -150,11 +150,15 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     ends.set(id.pid, 'survived');
     notes.push(await describeStuck(id));
   }
-  const swept = await sweepSession(sessions, kill, members);
-  const after = await freshDiscovery(layout, ws);
+  // One scan, after every daemon is gone, serves the sweep and the confirming discovery; a sweep
+  // that killed something changed the table, and the confirmation then scans again.
+  const confirm = scanProcStats();
+  const swept = await sweepSession(sessions, kill, members, confirm);
+  const after = await freshDiscovery(layout, ws, swept.length ? scanProcStats() : confirm);
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
-  if (after.daemons.length === 0) await cleanLeftovers(layout, after, cleaned, notes);
-  const final = after.daemons.length === 0 ? await freshDiscovery(layout, ws) : after;
+  // Looked again only when the cleanup touched something: otherwise `after` is still the state.
+  const touched = after.daemons.length === 0 && (await cleanLeftovers(layout, after, cleaned, notes));
+  const final = touched ? await freshDiscovery(layout, ws) : after;
   const appeared: number[] = [];
   for (const d of final.daemons) {
     if (!ends.has(d.pid)) {
@@ -208,13 +212,14 @@ async function lockForCleanup(d: Discovery, notes: string[]): Promise<HeldLock |
 }
 
 /** Only with the lock held by us and no live daemon: then nobody owns the mounts or the pidfile. */
-async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount: boolean; pidfile: boolean; state: boolean }, notes: string[]): Promise<void> {
+/** Resolves true when it looked at more than `d` (took or tried the lock), false when nothing was left to clean. */
+async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount: boolean; pidfile: boolean; state: boolean }, notes: string[]): Promise<boolean> {
   const status = (await readState(d.paths.state).catch(() => undefined))?.status;
   const stateLies = status !== undefined && status !== 'stopped' && status !== 'failed';
   // Take the lock only when there is something to clean: a concurrent start must rarely meet it.
-  if (d.mounts.length === 0 && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt' && !stateLies) return;
+  if (d.mounts.length === 0 && d.pidfileState !== 'stale' && d.pidfileState !== 'corrupt' && !stateLies) return false;
   const lock = await lockForCleanup(d, notes);
-  if (!lock) return;
+  if (!lock) return true;
   const note = (what: string) => (err: unknown) => {
     // Each cleanup is reported on its own; one that fails (read-only dir, EIO) does not stop the others.
     notes.push(`could not ${what}: ${err instanceof Error ? err.message : String(err)}`);
@@ -225,7 +230,7 @@ async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount
     const live = (await freshDiscovery(layout, d.workspace)).daemons;
     if (live.length) {
       notes.push(`a daemon of the workspace appeared meanwhile (pid ${live.map((x) => x.pid).join(', ')}); its mount and pidfile are left alone`);
-      return;
+      return true;
     }
     if (d.mounts.length) cleaned.mount = (await cleanStaleMounts({ workspace: d.workspace, homeId: d.homeId ?? '', liveDaemons: live, log: (l) => void notes.push(l), kind: kindOf(layout) }).catch(note('clean the stale mount'))) !== false;
     if (d.pidfileState === 'stale' || d.pidfileState === 'corrupt') cleaned.pidfile = await removeStalePidfile(d.paths.pidfile, d.pidfile).catch(note('remove the stale pidfile'));
@@ -233,4 +238,5 @@ async function cleanLeftovers(layout: HomeLayout, d: Discovery, cleaned: { mount
   } finally {
     await lock.release();
   }
+  return true;
 }

@@ -3,7 +3,9 @@
  * no shell in unmount, option strings checked, and no sync fs call on any mountpoint
  * (the kernel would park this thread waiting for itself to answer).
  */
-import Fuse, { type FuseOps, type FuseOptions, type FuseTimeout } from 'fuse-native';
+import type Fuse from 'fuse-native';
+import type { FuseOps, FuseOptions, FuseTimeout } from 'fuse-native';
+import { createRequire } from 'node:module';
 import { opendir, realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { mountAt, readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
@@ -83,7 +85,19 @@ function safeUnmount(mnt: string, cb: (err: Error | null) => void): void {
  * the shell version; it is not run at import (importing mountie patches nothing).
  */
 export function installSafeUnmount(): void {
-  if (Fuse.unmount !== safeUnmount) Fuse.unmount = safeUnmount;
+  const F = fuseNative();
+  if (F.unmount !== safeUnmount) F.unmount = safeUnmount;
+}
+
+let fuseClass: typeof Fuse | undefined;
+
+/**
+ * fuse-native, loaded when first used: the native data path imports this module's helpers
+ * (checkEmptyDir, markServed, …) and never mounts through fuse-native, so its daemons skip loading
+ * it (~27 ms of CPU at start, BENCHMARKS.md issue 18).
+ */
+export function fuseNative(): typeof Fuse {
+  return (fuseClass ??= createRequire(import.meta.url)('fuse-native') as typeof Fuse);
 }
 
 export function checkName(what: string, value: string): void {
@@ -167,7 +181,7 @@ export async function mountFuse(opts: MountFuseOptions): Promise<MountedFuse> {
     if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
     await checkEmptyDir(st.mountpoint, failed);
     st.beforeId = mountAt(await readMountInfo(), st.mountpoint)?.mountId;
-    const fuse = new Fuse(st.mountpoint, ops, fuseOpts);
+    const fuse = new (fuseNative())(st.mountpoint, ops, fuseOpts);
     st.fuse = fuse;
     active.add(st.mountpoint);
     owners.set(st.mountpoint, ours);

@@ -7,7 +7,7 @@
  * handles, so each op gets slower (ARCHITECTURE.md, "Backend I/O"). fuse-native allocates the
  * block through the instance's `_malloc`, once per thread: that call is what we count.
  */
-import Fuse from 'fuse-native';
+import { fuseNative } from './mount.js';
 
 let created = 0;
 let installed = false;
@@ -15,7 +15,7 @@ let installed = false;
 /** Idempotent; must run before the mount (fuse-native hands `_malloc` to libfuse at mount time). */
 export function installFuseThreadCounter(): void {
   if (installed) return;
-  const proto = Fuse.prototype as unknown as { _malloc: (this: unknown, size: number) => Buffer };
+  const proto = fuseNative().prototype as unknown as { _malloc: (this: unknown, size: number) => Buffer };
   const original = proto._malloc;
   proto._malloc = function countThread(this: unknown, size: number): Buffer {
     created++;

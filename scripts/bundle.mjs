@@ -1,0 +1,84 @@
+// Bundles the two entries a command runs, after tsc built dist/ (npm run build, prepack): the CLI
+// (dist/cli/bin.cjs, CommonJS, what `mountie` runs; dist/cli/main.js, the same as ESM, what the tests
+// and scripts run) and the daemon child (dist/cli/daemon-child.js). Each start-up then reads one file
+// instead of resolving and compiling ~40-80 modules through the ESM loader (BENCHMARKS.md, issue 18).
+// The library (`import 'mountie'` and its subpaths) keeps loading the unbundled modules: only these
+// three files are overwritten, so the tarball's file list and dist/*.d.ts stay as tsc made them.
+import { build, transform } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const src = join(root, 'src');
+const outdir = join(root, 'dist', 'cli');
+
+/**
+ * A bundled module keeps the URL it has unbundled (dist/<dir>/<file>.js): what it resolves against
+ * import.meta.url (the native addon, package.json, the daemon entry and module) stays where it was.
+ */
+const keepModuleUrl = (format) => ({
+  name: 'keep-module-url',
+  setup(b) {
+    b.onLoad({ filter: /\.c?ts$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const loader = 'ts';
+      if (!text.includes('import.meta.url')) return { contents: text, loader };
+      // define replaces the expression, never the words in a comment or a string.
+      const { code } = await transform(text, { loader, format: 'esm', define: { 'import.meta.url': '__moduleUrl' }, sourcefile: args.path });
+      if (!code.includes('__moduleUrl')) return { contents: text, loader };
+      const rel = relative(outdir, join(root, 'dist', relative(src, args.path)).replace(/\.ts$/, '.js'));
+      const base = format === 'cjs' ? 'require("node:url").pathToFileURL(__filename)' : 'import.meta.url';
+      return { contents: `const __moduleUrl = new URL(${JSON.stringify(rel)}, ${base}).href;\n${code}`, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+});
+
+/**
+ * An external import would be hoisted to the bundle's top and run at every start-up (fuse-native
+ * loads its addon; these built-ins are not loaded by Node's own start-up). Through a CommonJS shim
+ * it runs when the module that imports it first initializes, as it did unbundled.
+ */
+const LAZY = /^(fuse-native|node:(child_process|perf_hooks|os|crypto|worker_threads|net|readline|tty|timers\/promises))$/;
+const lazyExternals = {
+  name: 'lazy-externals',
+  setup(b) {
+    b.onResolve({ filter: LAZY }, (args) => (args.namespace === 'lazy' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+/**
+ * The daemon child imports the module that defines its daemon unbundled (a third party's, or
+ * dist/daemon/passthrough/daemon.js): errors.js stays one module both share, so a MountieError the
+ * definition throws is still `instanceof MountieError` in the harness.
+ */
+const sharedErrors = {
+  name: 'shared-errors',
+  setup(b) {
+    b.onResolve({ filter: /\/errors\.js$/ }, (args) => {
+      const target = join(args.resolveDir, args.path);
+      return target === join(src, 'errors.js') ? { path: '../errors.js', external: true } : undefined;
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  outdir,
+  // ps-list (ESM only) is imported dynamically, only where /proc cannot be read.
+  external: ['ps-list', '*.node'],
+  sourcemap: true,
+  logLevel: 'warning',
+};
+
+// ESM output: CommonJS dependencies (commander) call require, which an ES module has not.
+const esmBanner = "import { createRequire as __mountieCreateRequire } from 'node:module'; const require = __mountieCreateRequire(import.meta.url);";
+
+await Promise.all([
+  build({ ...common, entryPoints: { bin: join(src, 'cli/bin.cts') }, format: 'cjs', outExtension: { '.js': '.cjs' }, plugins: [keepModuleUrl('cjs'), lazyExternals] }),
+  build({ ...common, entryPoints: { main: join(src, 'cli/main.ts') }, format: 'esm', banner: { js: esmBanner }, plugins: [keepModuleUrl('esm'), lazyExternals] }),
+  build({ ...common, entryPoints: { 'daemon-child': join(src, 'cli/daemon-child.ts') }, format: 'esm', banner: { js: esmBanner }, plugins: [keepModuleUrl('esm'), lazyExternals, sharedErrors] }),
+]);
