@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { MountieError, errnoCode } from '../errors.js';
 import { abortConnection, unmountPath } from '../sys/fusermount.js';
-import { mountAt, readMountInfo, type MountEntry } from '../sys/mountinfo.js';
+import { mountAt, readMountInfo, sameMount, type MountEntry } from '../sys/mountinfo.js';
 import { withTimeout } from '../sys/time.js';
 import type { DaemonRef } from './daemons.js';
 import { mountsOf } from './tag.js';
@@ -42,13 +42,14 @@ async function detach(entry: MountEntry, log: (line: string) => void): Promise<b
   // Abort first so that anything blocked on it is released; then detach lazily. Only if the
   // topmost mount at that path is still this one: never unmount what was stacked on top of it.
   const aborted = await abortConnection(entry);
+  const isEntry = sameMount(entry);
   const top = mountAt(await readMountInfo(), entry.mountPoint);
-  if (top?.mountId !== entry.mountId) {
-    const gone = top === undefined || !(await readMountInfo()).some((e) => e.mountId === entry.mountId);
+  if (top === undefined || !isEntry(top)) {
+    const gone = top === undefined || !(await readMountInfo()).some(isEntry);
     if (!gone && top) log(`stale mount at ${entry.mountPoint} is under another mount (${top.fstype} ${top.source}); both left alone`);
     return gone;
   }
-  const r = await unmountPath(entry.mountPoint, { lazyOnly: true, ours: (e) => e.mountId === entry.mountId });
+  const r = await unmountPath(entry.mountPoint, { lazyOnly: true, ours: isEntry });
   log(`stale mount at ${entry.mountPoint} (connection ${entry.device}, aborted=${aborted}) cleaned: ${r.unmounted}`);
   return r.unmounted;
 }

@@ -1,7 +1,7 @@
 import { access, writeFile } from 'node:fs/promises';
 import { MountieError } from '../errors.js';
 import { runFile, type RunResult } from './run.js';
-import { fuseConnection, mountAt, readMountInfo, type MountEntry } from './mountinfo.js';
+import { fuseConnection, mountAt, readMountInfo, sameMount, type MountEntry } from './mountinfo.js';
 
 const FUSECTL = '/sys/fs/fuse/connections';
 
@@ -55,13 +55,14 @@ export async function unmountPath(path: string, opts: UnmountOptions): Promise<U
   const timeoutMs = opts.timeoutMs ?? 3000;
   const mine = ownTop(await readMountInfo(), path, opts.ours);
   if (!mine) return { unmounted: true, how: 'none' };
-  const gone = (entries: readonly MountEntry[]): boolean => !entries.some((e) => e.mountId === mine.mountId);
+  const isMine = sameMount(mine);
+  const gone = (entries: readonly MountEntry[]): boolean => !entries.some(isMine);
   if (!opts.lazyOnly) {
     await fusermount(['-u', '--', path], timeoutMs);
     const now = await readMountInfo();
     if (gone(now)) return { unmounted: true, how: 'normal' };
     // Busy, or something was stacked over ours meanwhile: checked again before the lazy one.
-    if (!ownTop(now, path, (e) => e.mountId === mine.mountId)) return { unmounted: false, how: 'none', detail: `our mount is no longer at ${path}` };
+    if (!ownTop(now, path, isMine)) return { unmounted: false, how: 'none', detail: `our mount is no longer at ${path}` };
   }
   const lazy = await fusermount(['-uz', '--', path], timeoutMs);
   return gone(await readMountInfo())

@@ -49,6 +49,16 @@ export async function readMountInfo(file = '/proc/self/mountinfo'): Promise<Moun
   return parseMountInfo(await readFile(file, 'utf8'));
 }
 
+/**
+ * Is `e` the same mount as `known`? Not by mount id alone: the kernel hands a freed id to the next
+ * new mount at once (lowest free first), so an id read before an unmount may name someone else's
+ * mount after it. The id with the device (a FUSE mount's connection) and the source: all three
+ * travel with a mount when it is moved, and a recycled id comes with another device.
+ */
+export function sameMount(known: MountEntry): (e: MountEntry) => boolean {
+  return (e) => e.mountId === known.mountId && e.device === known.device && e.source === known.source;
+}
+
 /** The topmost mount at exactly `path` (later lines stack over earlier ones), if any. */
 export function mountAt(entries: readonly MountEntry[], path: string): MountEntry | undefined {
   let found: MountEntry | undefined;

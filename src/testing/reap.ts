@@ -12,7 +12,7 @@ import { isMarkedAnyKind } from '../protocol/marker.js';
 import { homeIdOf, parseTag } from '../protocol/tag.js';
 import { signalDaemon, waitGone } from '../launcher/kill.js';
 import { abortConnection, unmountPath } from '../sys/fusermount.js';
-import { readMountInfo, type MountEntry } from '../sys/mountinfo.js';
+import { readMountInfo, sameMount, type MountEntry } from '../sys/mountinfo.js';
 import { openFiles } from '../sys/proc-fds.js';
 import { bootId, type ProcessIdentity } from '../sys/proc-identity.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
@@ -104,7 +104,7 @@ export async function reapUnder(dir: string, opts: ReapOptions = {}): Promise<Re
   // Deepest first: a mount inside another mount goes before it.
   for (const m of (await mountsOfRoot(root, homeIds)).reverse()) {
     // Only that mount, and only while nothing is stacked over it (a mount over ours is not ours to take).
-    const r = await unmountPath(m.mountPoint, { lazyOnly: true, timeoutMs: 2000, ours: (e) => e.mountId === m.mountId }).catch(() => undefined);
+    const r = await unmountPath(m.mountPoint, { lazyOnly: true, timeoutMs: 2000, ours: sameMount(m) }).catch(() => undefined);
     if (r?.unmounted) unmounted.push(m.mountPoint);
   }
   const left = await mountsOfRoot(root, homeIds);

@@ -6,7 +6,7 @@
  */
 import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
-import { readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
+import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.js';
 import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
@@ -143,7 +143,7 @@ async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: str
   binding.cancel(h);
   // Our mount by its id (it keeps it when moved), wherever it is now; only it is unmounted, and
   // only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
-  const mine = entry ? (e: MountEntry): boolean => e.mountId === entry.mountId : ours;
+  const mine = entry ? sameMount(entry) : ours;
   const where = (await readMountInfo()).filter(mine).pop()?.mountPoint ?? mountpoint;
   const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine });
   if (!r.unmounted) return r;
