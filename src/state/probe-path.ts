@@ -82,9 +82,10 @@ function unresponsive(path: string, what: string, timeoutMs: number): MountieErr
 
 export async function probePath(path: string, timeoutMs: number, what = 'source'): Promise<PathProbe> {
   const env = { ...process.env, LC_ALL: 'C' };
-  const started = Date.now();
-  const real = await runBounded('realpath', ['-ez', '--', path], timeoutMs, env);
-  if (real.timedOut) throw unresponsive(path, what, timeoutMs);
+  // Both at once, one bound for the pair (a launch pays one process start, not two in a row):
+  // stat -L follows the same links realpath resolves, so it names the type of what realpath names.
+  const [real, st] = await Promise.all([runBounded('realpath', ['-ez', '--', path], timeoutMs, env), runBounded('stat', ['-L', '--printf', '%F', '--', path], timeoutMs, env)]);
+  if (real.timedOut || st.timedOut) throw unresponsive(path, what, timeoutMs);
   if (real.spawnError) {
     throw new MountieError('ERR_ENVIRONMENT', `cannot check ${what} ${path}: realpath(1) did not start (${real.spawnError})`, {
       data: { path, errno: real.spawnError },
@@ -96,10 +97,7 @@ export async function probePath(path: string, timeoutMs: number, what = 'source'
     return { kind: errno === 'ENOENT' || errno === 'ENOTDIR' ? 'missing' : 'error', errno };
   }
   const resolved = real.stdout.replace(/\0$/, '');
-  const left = Math.max(1, timeoutMs - (Date.now() - started));
-  const st = await runBounded('stat', ['-L', '--printf', '%F', '--', resolved], left, env);
-  if (st.timedOut) throw unresponsive(path, what, timeoutMs);
-  if (st.code !== 0) return { kind: 'error', errno: errnoOf(st.stderr) };
+  if (st.code !== 0) return { kind: 'error', errno: st.spawnError ?? errnoOf(st.stderr) };
   const kind = st.stdout === 'directory' ? 'dir' : /regular/.test(st.stdout) ? 'file' : 'other';
   return { kind, real: resolved };
 }

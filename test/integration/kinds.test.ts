@@ -93,7 +93,12 @@ describe('a daemon of its own kind', () => {
     const { pid } = await api.launch('ws', { daemon: testfs, home, options });
     process.kill(pid, 'SIGKILL');
     await waitFor('the daemon to die', () => (alive(pid) ? undefined : true), 5000);
-    const [st] = await api.status(undefined, { home, kind: TESTFS });
+    // A SIGKILLed leader is a zombie before its last thread has let go of the lock file (status says
+    // orphan meanwhile): wait, bounded, for the kernel to finish the exit, then judge.
+    const [st] = await waitFor('the exit to finish', async () => {
+      const all = await api.status(undefined, { home, kind: TESTFS });
+      return all[0]?.tokens.some((t) => t.startsWith('orphan(')) ? undefined : all;
+    });
     expect(st?.verdict).toBe('leftovers');
     expect(st?.tokens).toEqual([`stale-pidfile(pid=${pid})`, 'stale-mount']);
     const report = await api.stop('ws', { home, kind: TESTFS });
