@@ -12,6 +12,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 export const LONG_FIRST: readonly string[] = [
   'test/chaos/chaos.test.ts',
+  'test/chaos/chaos-second.test.ts',
   'test/integration/background.test.ts',
   'test/integration/stop-status.test.ts',
   'test/integration/security-races.test.ts',
