@@ -100,8 +100,9 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const ourInit = new Set(before.daemons.filter((d) => nsInit.has(d.pid) && isOurNamespaceInit(d.pid)).map((d) => d.pid));
   // Before any signal: such a daemon waits, once shut down, until we have reported (src/protocol/init-wait.ts).
   if (ourInit.size > 0) await holdInitExit(before.paths.dir);
-  // Read while the session leaders live: once they are gone, their ids alone prove nothing (kill.ts).
-  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid && !nsInit.has(d.pid)).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })), scan);
+  // Read while the session leaders live: once they are gone, their ids alone prove nothing (kill.ts,
+  // which also leaves out the session of a namespace's PID 1).
+  const members = sessionMembers(before.daemons.filter((d) => !d.exiting && d.sid === d.pid).map((d) => ({ pid: d.pid, startTime: d.startTime, bootId: d.bootId })), scan);
   for (const d of before.daemons) {
     const id = { pid: d.pid, startTime: d.startTime, bootId: d.bootId };
     if (d.exiting) {
