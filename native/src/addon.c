@@ -5,6 +5,7 @@
  * on libuv's pool, never on the JavaScript thread (mounting or joining may wait on the kernel).
  */
 #include "core.h"
+#include "jsbridge.h"
 
 #include <node_api.h>
 #include <stdint.h>
@@ -296,6 +297,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  jsbridge_define(env, exports); /* a kind's own operations: startOps, stopOps, cancelOps, reply */
   return exports;
 }
 

@@ -1,8 +1,9 @@
 /**
- * A daemon's own operations (`mount(ctx)` returned `{ ops }`), mounted through fuse-native: the
- * ops counted for state.json (the state sink's instrument), the read-only guard when the
- * workspace is read-only (in mountFuse), and the kind's tag and fstype. It looks like the
- * passthrough's data path to the harness (./data-path.ts), with the JS path's views.
+ * A daemon's own operations (`mount(ctx)` returned `{ ops }`): served by the native core's JS-ops
+ * mode (libfuse 3; C owns the session, the node table and every reply, ./native/ops-bridge.ts)
+ * when the addon loads, else through fuse-native (MOUNTIE_DATA_PATH=js forces it), the ops then
+ * counted for state.json by the state sink's instrument, with the read-only guard in mountFuse.
+ * Either way it looks like the passthrough's data path to the harness (./data-path.ts).
  */
 import type { FuseOps } from 'fuse-native';
 import { holdsOpen } from '../sys/proc-fds.js';
@@ -14,6 +15,13 @@ import type { FsOps } from './fs-ops.js';
 import { mountFuse } from './fuse/mount.js';
 import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
 import type { DaemonStateSink } from './state-sink.js';
+import { chooseDataPath } from './native/choose.js';
+import { mountNative } from './native/mount.js';
+import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
+import { MountieError } from '../errors.js';
+
+/** Requests a kind's ops may have in flight at once in JavaScript, as the health monitor weighs them. */
+const OPS_LIMIT = 64;
 
 export interface MountOpsOptions {
   readonly ops: FsOps;
@@ -27,9 +35,43 @@ export interface MountOpsOptions {
   readonly scheduler: Scheduler;
   /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
   readonly timeoutMs?: number;
+  /** A request the author's ops have not answered by then gets ETIMEDOUT. Default 5000. */
+  readonly deadlineMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Lines for daemon.log: a faulty op's name and why, which data path serves. */
+  readonly log?: (line: string) => void;
 }
 
 export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
+  const log = opts.log ?? (() => undefined);
+  const choice = chooseDataPath(opts.env ?? process.env);
+  if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native (mountie doctor says what is missing), or unset MOUNTIE_DATA_PATH' });
+  if (choice.kind === 'native') {
+    const m = await mountNative({
+      mountpoint: opts.mountpoint,
+      source: '',
+      ops: { ops: opts.ops, log },
+      fsname: opts.fsname,
+      subtype: opts.subtype,
+      readOnly: opts.readOnly,
+      allowOther: opts.allowOther,
+      deadlineMs: opts.deadlineMs ?? 5000,
+      binding: choice.binding,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    opts.state.useCounters((start) => nativeCounterSource(() => m.counters(), start));
+    let cancelled = 0;
+    return {
+      kind: 'native',
+      mounted: m,
+      backendView: (h) => nativeBackendView(m.counters(), OPS_LIMIT, cancelled, h),
+      load: () => nativeLoad(m.counters(), OPS_LIMIT),
+      cancel: () => void (cancelled += m.cancel()),
+      sessionAlive: () => !m.counters().loopEnded,
+      stuckCalls: poolCallsPending,
+    };
+  }
+  log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   installFuseThreadCounter();
   // FsOps is fuse-native's FuseOps declared in mountie's own terms (no fuse-native types shipped).
   const ops = opts.state.instrument(opts.ops as FuseOps);

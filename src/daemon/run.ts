@@ -214,7 +214,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       if (typeof served.ops !== 'object' || served.ops === null) {
         throw notServed();
       }
-      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs });
+      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
     });
     const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
     const serving = ptSource ?? `${kind.name} ops`;

@@ -56,6 +56,27 @@ export interface NativeBinding {
   /** Shutdown: answer every request in flight EIO now and every later one at once; returns how many were in flight. */
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
+  /** A kind's own operations (JS-ops mode): each request reaches `dispatch` on the JavaScript thread and is answered through `reply`. */
+  startOps(mountpoint: string, options: NativeOpsOptions, dispatch: (...args: never[]) => void): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
+  stopOps(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
+  cancelOps(handle: NativeHandle): number;
+  /** 0 answered; 1 already answered (timed out, cancelled): dropped; 2 `value` is not what the op answers: answered EIO. */
+  reply(handle: NativeHandle, id: number, errno: number, value?: unknown): number;
+}
+
+/** What startOps reads (numbers only; booleans as 0/1). */
+export interface NativeOpsOptions {
+  readonly fsname: string;
+  readonly subtype: string;
+  readonly attrTimeout: number;
+  readonly entryTimeout: number;
+  readonly readOnly: number;
+  readonly allowOther: number;
+  readonly maxThreads: number;
+  /** A request JavaScript has not answered by then gets ETIMEDOUT; 0: never. */
+  readonly deadlineMs: number;
+  /** The op names (layout().ops) the author answers; the rest get ENOSYS without a round trip. */
+  readonly implemented: readonly string[];
 }
 
 export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; readonly path: string } | { readonly ok: false; readonly reason: string };
@@ -78,8 +99,8 @@ export function loadNative(path: string = ADDON_PATH): NativeLoad {
   let result: NativeLoad;
   try {
     const binding = createRequire(import.meta.url)(path) as NativeBinding;
-    if (typeof binding.start !== 'function' || typeof binding.stop !== 'function' || typeof binding.cancel !== 'function' || typeof binding.layout !== 'function') {
-      result = { ok: false, reason: `${path} is not the mountie addon (start/stop/cancel/layout missing)` };
+    if (typeof binding.start !== 'function' || typeof binding.stop !== 'function' || typeof binding.cancel !== 'function' || typeof binding.layout !== 'function' || typeof binding.startOps !== 'function' || typeof binding.reply !== 'function') {
+      result = { ok: false, reason: `${path} is not the mountie addon of this version (start/stop/cancel/layout/startOps/reply missing): run npm run build:native` };
     } else {
       result = { ok: true, binding, path };
     }

@@ -10,7 +10,9 @@ import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.j
 import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
-import { loadNative, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
+import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
+import { createDispatch, implementedOps } from './ops-bridge.js';
+import type { FsOps } from '../fs-ops.js';
 import { readCounters, type NativeCounters } from './counters.js';
 import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
 
@@ -18,7 +20,10 @@ export type ReaddirPlus = 'off' | 'auto' | 'on';
 
 export interface MountNativeOptions {
   readonly mountpoint: string;
+  /** The passthrough's source directory; ignored when `ops` is given. */
   readonly source: string;
+  /** A kind's own operations, served by the core's JS-ops mode instead of a passthrough (./ops-bridge.ts). */
+  readonly ops?: { readonly ops: FsOps; readonly log: (line: string) => void };
   readonly fsname: string;
   readonly subtype: string;
   readonly readOnly?: boolean;
@@ -56,6 +61,40 @@ const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 const MIB = 1 << 20;
 const DEFAULT_DEADLINE_MS = 5000;
 const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
+/** JS-ops mode: workers only build and queue requests (they never wait on JavaScript), so a few suffice. */
+const OPS_THREADS = 4;
+
+/** One session of the core, passthrough or JS-ops: what the lifecycle below needs of it. */
+interface Core {
+  start(mountpoint: string, source: string): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
+  stop(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
+  cancel(handle: NativeHandle): number;
+  layout(): CounterLayout;
+}
+
+function passthroughCore(b: NativeBinding, native: NativeStartOptions): Core {
+  return { start: (mp, source) => b.start(mp, source, native), stop: (h, ms) => b.stop(h, ms), cancel: (h) => b.cancel(h), layout: () => b.layout() };
+}
+
+function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullable<MountNativeOptions['ops']>): Core {
+  let handle: NativeHandle | undefined;
+  // Requests may come before start() resolves (the kernel's first lookups): they wait in C's queue until the handle is known.
+  const pending: Array<() => void> = [];
+  const reply = (id: number, errno: number, value?: unknown): number => (handle ? b.reply(handle, id, errno, value) : 1);
+  const dispatch = createDispatch(served.ops, b.layout().ops, reply, served.log);
+  const gate = ((...args: Parameters<typeof dispatch>) => (handle ? dispatch(...args) : void pending.push(() => dispatch(...args)))) as (...args: never[]) => void;
+  return {
+    start: async (mp) => {
+      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.ops) }, gate);
+      handle = s.handle;
+      for (const run of pending.splice(0)) run();
+      return s;
+    },
+    stop: (h, ms) => b.stopOps(h, ms),
+    cancel: (h) => b.cancelOps(h),
+    layout: () => b.layout(),
+  };
+}
 
 function bindingOrThrow(given: NativeBinding | undefined, failed: (m: string) => MountieError): NativeBinding {
   if (given) return given;
@@ -88,24 +127,25 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
   };
 
+  const core = opts.ops ? opsCore(binding, native, opts.ops) : passthroughCore(binding, native);
   // Ours: our fsname and type, mounted by us. Found by that (not as whatever is topmost at the path), wherever it landed.
   const ours = isOwnFuseMount(opts.fsname, opts.subtype);
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
   const attempt = (async () => {
     st.mountpoint = await realpath(opts.mountpoint);
-    const source = await realpath(opts.source);
+    const source = opts.ops ? '' : await realpath(opts.source);
     if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
     await checkEmptyDir(st.mountpoint, failed);
     st.unmark = markServed(st.mountpoint);
     const before = new Set((await readMountInfo()).filter(ours).map((e) => e.mountId));
-    const started = await binding.start(st.mountpoint, source, native);
+    const started = await core.start(st.mountpoint, source);
     const entry = (await readMountInfo()).filter((e) => ours(e) && !before.has(e.mountId)).pop();
     return { ...started, entry };
   })();
   // Nobody waits for a late attempt: a late mount is taken down, a late failure unmarked.
   attempt.then(
     (s) => {
-      if (st.timedOut) void takeDown(binding, s.handle, st.mountpoint, s.entry, ours, DEFAULT_UNMOUNT_TIMEOUT_MS).catch(() => undefined).finally(() => st.unmark?.());
+      if (st.timedOut) void takeDown(core, s.handle, st.mountpoint, s.entry, ours, DEFAULT_UNMOUNT_TIMEOUT_MS).catch(() => undefined).finally(() => st.unmark?.());
     },
     () => {
       if (st.timedOut) st.unmark?.();
@@ -121,12 +161,12 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
       // The addon says mounted, mountinfo does not show it at the mountpoint (it landed elsewhere,
       // or is not visible): never serve it. A stop only joins the threads, it does not unmount, so
       // the mount is taken down wherever it sits first.
-      const r = await takeDown(binding, s.handle, st.mountpoint, s.entry, ours, 2000).catch((err: unknown) => ({ unmounted: false, how: 'none' as const, detail: String(err) }));
+      const r = await takeDown(core, s.handle, st.mountpoint, s.entry, ours, 2000).catch((err: unknown) => ({ unmounted: false, how: 'none' as const, detail: String(err) }));
       const where = s.entry ? `it showed at ${s.entry.mountPoint}` : 'it showed nowhere';
       throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
     const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`];
-    return handle(binding, s, st.mountpoint, options.filter(Boolean).join(','), ours, st.unmark ?? (() => undefined));
+    return handle(core, s, st.mountpoint, options.filter(Boolean).join(','), ours, st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();
     if (err instanceof MountieError) throw err;
@@ -139,7 +179,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
  * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */
-async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, ours: (e: MountEntry) => boolean, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
+async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, ours: (e: MountEntry) => boolean, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
   binding.cancel(h);
   // Our mount by its id (it keeps it when moved), wherever it is now; only it is unmounted, and
   // only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
@@ -159,7 +199,7 @@ async function takeDown(binding: NativeBinding, h: NativeHandle, mountpoint: str
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
 
-function handle(binding: NativeBinding, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, ours: (e: MountEntry) => boolean, unmark: () => void): MountedNative {
+function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, ours: (e: MountEntry) => boolean, unmark: () => void): MountedNative {
   const layout = binding.layout();
   const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;

@@ -31,6 +31,7 @@ describe.skipIf(!native.ok)('mountNative: never stopped while the mount is still
     await writeFile(join(src, 'a.txt'), 'alpha\n');
     // What a symlink swapped between our realpath and the kernel's lookup would do: the mount lands elsewhere.
     const binding: NativeBinding = {
+      ...real,
       start: (_mp, source, o) => real.start(elsewhere, source, o),
       stop: (h, ms) => real.stop(h, ms),
       cancel: (h) => real.cancel(h),

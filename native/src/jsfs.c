@@ -1,0 +1,953 @@
+/*
+ * The JS-ops mode (jsfs.h): libfuse's workers turn each request into a `struct jreq` with its
+ * path(s) and queue it for the JavaScript thread; the answer comes back through jfs_claim and a
+ * jfs_reply_*. Exactly one answer per request: whoever takes it out of the pending table (the
+ * JavaScript thread's claim, the watchdog at the deadline, a cancel) answers it, nobody else.
+ * Requests are kept in arrival order, and every one has the same deadline, so the watchdog
+ * looks at the oldest only.
+ */
+#include "jsfs.h"
+#include "jsnodes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#define PENDING_BUCKETS 4096
+
+struct jdir {
+  uint64_t fh;   /* the author's handle */
+  char *buf;     /* the whole listing as dirents, filled by the last readdir at offset 0 */
+  size_t len;
+  int filled;
+};
+
+struct jfs {
+  struct jfs_config cfg;
+  uint64_t *counters;
+  struct jnodes nodes;
+  pthread_mutex_t lock;           /* the pending table, the order list and the queue */
+  struct jreq *pending[PENDING_BUCKETS];
+  struct jreq *oldest, *newest;   /* pending, in arrival order (prev/next below) */
+  struct jreq *qhead, *qtail;     /* queued for JavaScript */
+  int woken;                      /* JavaScript was asked to take the queue and has not yet */
+  uint64_t next_id;
+  int cancelled;
+  jfs_wake_fn wake;
+  void *wake_arg;
+};
+
+/* The order list's links live beside the request; kept out of jsfs.h (nobody else walks it). */
+struct jlink {
+  struct jreq r;
+  struct jreq *prev, *next;
+};
+#define LINK(r) ((struct jlink *)(r))
+
+struct jsession {
+  struct jfs fs;
+  struct fuse_session *se;
+  pthread_t loop, watchdog;
+  int loop_started, watchdog_started;
+  int stopping;
+  pthread_mutex_t wd_lock;
+  pthread_cond_t wd_wake;
+  int nodes_made;
+};
+
+#define BIT(op) (1ull << (op))
+static const uint64_t MUTATIONS = BIT(OP_SETATTR) | BIT(OP_MKNOD) | BIT(OP_MKDIR) | BIT(OP_UNLINK) | BIT(OP_RMDIR) |
+  BIT(OP_SYMLINK) | BIT(OP_RENAME) | BIT(OP_LINK) | BIT(OP_WRITE) | BIT(OP_CREATE) | BIT(OP_SETXATTR) |
+  BIT(OP_REMOVEXATTR) | BIT(OP_FALLOCATE);
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void add(struct jfs *fs, int i, int64_t n) {
+  __atomic_fetch_add(&fs->counters[i], (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static void jreq_free(struct jreq *r) {
+  free(r->name);
+  free(r->name2);
+  free(r->path);
+  free(r->path2);
+  free(r->data);
+  free(LINK(r));
+}
+
+void jreq_put(struct jreq *r) {
+  if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) jreq_free(r);
+}
+
+/* Counts the answered request and drops the pending table's reference (the answerer's now). */
+static void finish(struct jfs *fs, struct jreq *r, int err, size_t bytes) {
+  uint64_t us = (mono_ns() - r->t0) / 1000u;
+  int b = 0;
+  while (us > 0 && b < LAT_BUCKETS - 1) us >>= 1, b++;
+  add(fs, C_OPS + r->op, 1);
+  add(fs, C_LAT + b, 1);
+  if (err) add(fs, C_ERRORS, 1);
+  else if ((MUTATIONS >> r->op) & 1) add(fs, C_CHANGES, 1);
+  if (!err && r->op == OP_READ) add(fs, C_BYTES_READ, (int64_t)bytes);
+  if (!err && r->op == OP_WRITE) add(fs, C_BYTES_WRITTEN, (int64_t)bytes);
+  add(fs, C_INFLIGHT, -1);
+  jreq_put(r);
+}
+
+/* Lock held. Out of the pending table and the order list; marks it answered for the queue's reader. */
+static void unpend(struct jfs *fs, struct jreq *r) {
+  struct jreq **p = &fs->pending[r->id & (PENDING_BUCKETS - 1)];
+  while (*p && *p != r) p = &(*p)->hnext;
+  if (*p) *p = r->hnext;
+  struct jlink *l = LINK(r);
+  if (l->prev) LINK(l->prev)->next = l->next;
+  else fs->oldest = l->next;
+  if (l->next) LINK(l->next)->prev = l->prev;
+  else fs->newest = l->prev;
+  l->prev = l->next = NULL;
+  r->hnext = NULL;
+  /* The request stays readable (the queue's reference keeps it) and says it was answered. */
+  __atomic_store_n(&r->deadline, UINT64_MAX, __ATOMIC_RELEASE); /* UINT64_MAX: answered */
+}
+
+int jreq_answered(struct jreq *r) {
+  return __atomic_load_n(&r->deadline, __ATOMIC_ACQUIRE) == UINT64_MAX;
+}
+
+static struct jreq *jreq_new(fuse_req_t req, int op) {
+  struct jlink *l = calloc(1, sizeof *l);
+  if (!l) return NULL;
+  struct jreq *r = &l->r;
+  r->req = req;
+  r->op = op;
+  r->t0 = mono_ns();
+  const struct fuse_ctx *ctx = fuse_req_ctx(req);
+  r->caller = (struct caller){.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .umask = ctx->umask};
+  return r;
+}
+
+static void answer_now(struct jfs *fs, fuse_req_t req, int op, int err) {
+  fuse_reply_err(req, err);
+  add(fs, C_OPS + op, 1);
+  add(fs, C_LAT, 1);
+  if (err) add(fs, C_ERRORS, 1);
+}
+
+/* Hand `r` to JavaScript (a worker's last step): pending with its deadline, queued, JavaScript woken once per batch. */
+static void submit(struct jfs *fs, struct jreq *r) {
+  pthread_mutex_lock(&fs->lock);
+  if (fs->cancelled) {
+    pthread_mutex_unlock(&fs->lock);
+    answer_now(fs, r->req, r->op, EIO);
+    jreq_free(r);
+    return;
+  }
+  r->id = ++fs->next_id;
+  r->refs = 2;
+  r->deadline = fs->cfg.deadline_ms ? r->t0 + (uint64_t)fs->cfg.deadline_ms * 1000000u : 0;
+  struct jreq **b = &fs->pending[r->id & (PENDING_BUCKETS - 1)];
+  r->hnext = *b;
+  *b = r;
+  LINK(r)->prev = fs->newest;
+  if (fs->newest) LINK(fs->newest)->next = r;
+  else fs->oldest = r;
+  fs->newest = r;
+  if (fs->qtail) fs->qtail->qnext = r;
+  else fs->qhead = r;
+  fs->qtail = r;
+  int wake = !fs->woken;
+  fs->woken = 1;
+  pthread_mutex_unlock(&fs->lock);
+  add(fs, C_INFLIGHT, 1);
+  if (wake) fs->wake(fs->wake_arg);
+}
+
+struct jreq *jfs_take_queue(struct jfs *fs) {
+  pthread_mutex_lock(&fs->lock);
+  struct jreq *q = fs->qhead;
+  fs->qhead = fs->qtail = NULL;
+  fs->woken = 0;
+  pthread_mutex_unlock(&fs->lock);
+  return q;
+}
+
+struct jreq *jfs_claim(struct jfs *fs, uint64_t id) {
+  pthread_mutex_lock(&fs->lock);
+  struct jreq *r = fs->pending[id & (PENDING_BUCKETS - 1)];
+  while (r && r->id != id) r = r->hnext;
+  if (r) unpend(fs, r);
+  pthread_mutex_unlock(&fs->lock);
+  return r;
+}
+
+/* Answers `err` to every pending request past `now` (all of them when `all`). */
+static unsigned expire(struct jfs *fs, uint64_t now, int all, int err) {
+  struct jreq *done = NULL;
+  unsigned n = 0;
+  pthread_mutex_lock(&fs->lock);
+  while (fs->oldest) {
+    struct jreq *r = fs->oldest;
+    if (!all && (r->deadline == 0 || r->deadline > now)) break;
+    unpend(fs, r);
+    r->hnext = done;
+    done = r;
+    n++;
+  }
+  pthread_mutex_unlock(&fs->lock);
+  while (done) {
+    struct jreq *r = done;
+    done = r->hnext;
+    fuse_reply_err(r->req, err);
+    if (err == ETIMEDOUT) add(fs, C_TIMED_OUT, 1);
+    finish(fs, r, err, 0);
+  }
+  return n;
+}
+
+/* ---- answers (the JavaScript thread, after jfs_claim) ---- */
+
+void jfs_reply_err(struct jfs *fs, struct jreq *r, int err) {
+  fuse_reply_err(r->req, err);
+  finish(fs, r, err, 0);
+}
+
+static void fill_entry(struct jfs *fs, struct fuse_entry_param *e, fuse_ino_t id, struct stat *st) {
+  memset(e, 0, sizeof *e);
+  e->ino = id;
+  e->generation = 1;
+  e->attr = *st;
+  if (!e->attr.st_ino) e->attr.st_ino = id;
+  e->attr_timeout = fs->cfg.attr_timeout;
+  e->entry_timeout = fs->cfg.entry_timeout;
+}
+
+void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t fh) {
+  /* link names the new entry by its new parent and name; the others by the request's parent and name */
+  fuse_ino_t parent = r->op == OP_LINK ? r->ino2 : r->ino;
+  const char *name = r->op == OP_LINK ? r->name2 : r->name;
+  fuse_ino_t id;
+  pthread_mutex_lock(&fs->nodes.lock);
+  int rc = jnodes_add(&fs->nodes, parent, name, &id);
+  __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&fs->nodes.lock);
+  if (rc) {
+    jfs_reply_err(fs, r, rc);
+    return;
+  }
+  struct fuse_entry_param e;
+  fill_entry(fs, &e, id, st);
+  int sent;
+  if (r->op == OP_CREATE) {
+    struct fuse_file_info fi = {.fh = fh};
+    sent = fuse_reply_create(r->req, &e, &fi);
+  } else {
+    sent = fuse_reply_entry(r->req, &e);
+  }
+  if (sent == -ENOENT) {
+    /* The caller was interrupted: the kernel never got the entry, so it holds no reference. */
+    pthread_mutex_lock(&fs->nodes.lock);
+    jnodes_forget(&fs->nodes, id, 1);
+    pthread_mutex_unlock(&fs->nodes.lock);
+  }
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_attr(struct jfs *fs, struct jreq *r, struct stat *st) {
+  if (!st->st_ino) st->st_ino = r->ino;
+  fuse_reply_attr(r->req, st, fs->cfg.attr_timeout);
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
+  struct fuse_file_info fi = {.fh = fh};
+  if (r->op == OP_OPENDIR) {
+    struct jdir *d = calloc(1, sizeof *d);
+    if (!d) {
+      /* The author opened it; nothing can carry it: say so (the kernel sends no releasedir). */
+      jfs_reply_err(fs, r, ENOMEM);
+      return;
+    }
+    d->fh = fh;
+    fi.fh = (uint64_t)(uintptr_t)d;
+    if (fuse_reply_open(r->req, &fi) == -ENOENT) free(d);
+  } else {
+    fuse_reply_open(r->req, &fi);
+  }
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_buf(struct jfs *fs, struct jreq *r, const void *buf, size_t len) {
+  if (len > r->size) len = r->size;
+  fuse_reply_buf(r->req, buf, len);
+  finish(fs, r, 0, len);
+}
+
+void jfs_reply_write(struct jfs *fs, struct jreq *r, size_t n) {
+  if (n > r->data_len) n = r->data_len;
+  fuse_reply_write(r->req, n);
+  finish(fs, r, 0, n);
+}
+
+void jfs_reply_readlink(struct jfs *fs, struct jreq *r, const char *target) {
+  fuse_reply_readlink(r->req, target);
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_statfs(struct jfs *fs, struct jreq *r, const struct statvfs *sv) {
+  fuse_reply_statfs(r->req, sv);
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_lseek(struct jfs *fs, struct jreq *r, int64_t off) {
+  fuse_reply_lseek(r->req, off);
+  finish(fs, r, 0, 0);
+}
+
+/* The slice of a directory's listing from `off` (a byte offset into it), at most `size` bytes. */
+static void reply_slice(fuse_req_t req, struct jdir *d, int64_t off, size_t size) {
+  if (off < 0 || (size_t)off >= d->len) {
+    fuse_reply_buf(req, NULL, 0);
+    return;
+  }
+  size_t n = d->len - (size_t)off;
+  fuse_reply_buf(req, d->buf + off, n < size ? n : size);
+}
+
+void jfs_reply_dir(struct jfs *fs, struct jreq *r, char **names, const struct stat *st, size_t n) {
+  struct jdir *d = r->dir;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  int dots = 0; /* "." and ".." are the listing's first entries, given or not */
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(names[i], ".") || !strcmp(names[i], "..")) dots = 1;
+  for (size_t i = 0; buf && i < n + (dots ? 0 : 2); i++) {
+    size_t k = dots ? i : i - 2;
+    const char *name = !dots && i < 2 ? (i == 0 ? "." : "..") : names[k];
+    struct stat s = {0};
+    if (!dots && i < 2) s.st_mode = S_IFDIR;
+    else {
+      s.st_mode = st[k].st_mode & S_IFMT;
+      s.st_ino = st[k].st_ino;
+    }
+    if (!s.st_ino) s.st_ino = 0xffffffffu; /* unknown, as libfuse's high-level API says it */
+    size_t need = fuse_add_direntry(r->req, NULL, 0, name, NULL, 0);
+    while (len + need > cap) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    if (!buf) break;
+    fuse_add_direntry(r->req, buf + len, need, name, &s, (off_t)(len + need));
+    len += need;
+  }
+  if (!buf) {
+    jfs_reply_err(fs, r, ENOMEM);
+    return;
+  }
+  free(d->buf);
+  d->buf = buf;
+  d->len = len;
+  d->filled = 1;
+  reply_slice(r->req, d, r->off, r->size);
+  finish(fs, r, 0, 0);
+}
+
+void jfs_reply_xattr(struct jfs *fs, struct jreq *r, const void *value, size_t len) {
+  if (r->size == 0) fuse_reply_xattr(r->req, len);
+  else if (len > r->size) {
+    fuse_reply_err(r->req, ERANGE);
+    finish(fs, r, ERANGE, 0);
+    return;
+  } else fuse_reply_buf(r->req, value, len);
+  finish(fs, r, 0, 0);
+}
+
+/* ---- the workers ---- */
+
+#define JFS(req) ((struct jfs *)fuse_req_userdata(req))
+#define HAS(fs, op) (((fs)->cfg.implemented >> (op)) & 1)
+
+/* The request's path (of `ino`, or of `child` below it); 0, or the errno answered. */
+static int with_path(struct jfs *fs, struct jreq *r, fuse_ino_t ino, const char *child, char **out) {
+  pthread_mutex_lock(&fs->nodes.lock);
+  int rc = jnodes_path(&fs->nodes, ino, child, out);
+  pthread_mutex_unlock(&fs->nodes.lock);
+  return rc;
+}
+
+/* A new request on `ino` (and its child `name`), or NULL when it was answered here already. */
+static struct jreq *begin(fuse_req_t req, int op, fuse_ino_t ino, const char *name) {
+  struct jfs *fs = JFS(req);
+  if (!HAS(fs, op)) {
+    answer_now(fs, req, op, ENOSYS);
+    return NULL;
+  }
+  if (fs->cfg.read_only && ((MUTATIONS >> op) & 1)) {
+    answer_now(fs, req, op, EROFS);
+    return NULL;
+  }
+  struct jreq *r = jreq_new(req, op);
+  if (!r) {
+    answer_now(fs, req, op, ENOMEM);
+    return NULL;
+  }
+  r->ino = ino;
+  int rc = name && !(r->name = strdup(name)) ? ENOMEM : with_path(fs, r, ino, name, &r->path);
+  if (rc) {
+    answer_now(fs, req, op, rc);
+    jreq_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+static void set_fh(struct jreq *r, struct fuse_file_info *fi) {
+  if (!fi) return;
+  r->fh = fi->fh;
+  r->has_fh = 1;
+}
+
+static void js_init(void *userdata, struct fuse_conn_info *conn) {
+  /*
+   * O_TRUNC comes as a setattr of the size (the author's truncate), as with libfuse's high-level
+   * API; the kernel clears setuid bits itself; no writeback cache (the author's data is the truth).
+   */
+  conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+}
+
+static void js_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  struct jreq *r = begin(req, OP_LOOKUP, parent, name);
+  if (r) submit(JFS(req), r);
+}
+
+static void js_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  struct jfs *fs = JFS(req);
+  pthread_mutex_lock(&fs->nodes.lock);
+  jnodes_forget(&fs->nodes, ino, nlookup);
+  __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&fs->nodes.lock);
+  add(fs, C_OPS + OP_FORGET, 1);
+  fuse_reply_none(req);
+}
+
+static void js_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  struct jfs *fs = JFS(req);
+  pthread_mutex_lock(&fs->nodes.lock);
+  for (size_t i = 0; i < count; i++) jnodes_forget(&fs->nodes, forgets[i].ino, forgets[i].nlookup);
+  __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&fs->nodes.lock);
+  add(fs, C_OPS + OP_FORGET, (int64_t)count);
+  fuse_reply_none(req);
+}
+
+static void js_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_GETATTR, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  submit(JFS(req), r);
+}
+
+static void js_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_SETATTR, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->attr = *attr;
+  r->to_set = to_set;
+  submit(JFS(req), r);
+}
+
+static void js_readlink(fuse_req_t req, fuse_ino_t ino) {
+  struct jreq *r = begin(req, OP_READLINK, ino, NULL);
+  if (r) submit(JFS(req), r);
+}
+
+static void js_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  struct jreq *r = begin(req, OP_MKNOD, parent, name);
+  if (!r) return;
+  r->mode = mode;
+  r->rdev = rdev;
+  submit(JFS(req), r);
+}
+
+static void js_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  struct jreq *r = begin(req, OP_MKDIR, parent, name);
+  if (!r) return;
+  r->mode = mode | S_IFDIR;
+  submit(JFS(req), r);
+}
+
+static void js_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  struct jreq *r = begin(req, OP_UNLINK, parent, name);
+  if (r) submit(JFS(req), r);
+}
+
+static void js_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  struct jreq *r = begin(req, OP_RMDIR, parent, name);
+  if (r) submit(JFS(req), r);
+}
+
+static void js_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name) {
+  struct jreq *r = begin(req, OP_SYMLINK, parent, name);
+  if (!r) return;
+  if (!(r->path2 = strdup(target))) {
+    answer_now(JFS(req), req, OP_SYMLINK, ENOMEM);
+    jreq_free(r);
+    return;
+  }
+  submit(JFS(req), r);
+}
+
+static void js_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
+  struct jfs *fs = JFS(req);
+  struct jreq *r = begin(req, OP_RENAME, parent, name);
+  if (!r) return;
+  r->ino2 = newparent;
+  r->flags = (int)flags;
+  int rc = !(r->name2 = strdup(newname)) ? ENOMEM : with_path(fs, r, newparent, newname, &r->path2);
+  if (rc) {
+    answer_now(fs, req, OP_RENAME, rc);
+    jreq_free(r);
+    return;
+  }
+  submit(fs, r);
+}
+
+static void js_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  struct jfs *fs = JFS(req);
+  struct jreq *r = begin(req, OP_LINK, ino, NULL);
+  if (!r) return;
+  r->ino2 = newparent;
+  int rc = !(r->name2 = strdup(newname)) ? ENOMEM : with_path(fs, r, newparent, newname, &r->path2);
+  if (rc) {
+    answer_now(fs, req, OP_LINK, rc);
+    jreq_free(r);
+    return;
+  }
+  submit(fs, r);
+}
+
+static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct jfs *fs = JFS(req);
+  if (!HAS(fs, OP_OPEN)) {
+    /* No open of the author's: every open succeeds with handle 0 (as libfuse's high-level API). */
+    if (fs->cfg.read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+      answer_now(fs, req, OP_OPEN, EROFS);
+      return;
+    }
+    fi->fh = 0;
+    fuse_reply_open(req, fi);
+    add(fs, C_OPS + OP_OPEN, 1);
+    return;
+  }
+  if (fs->cfg.read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+    answer_now(fs, req, OP_OPEN, EROFS);
+    return;
+  }
+  struct jreq *r = begin(req, OP_OPEN, ino, NULL);
+  if (!r) return;
+  r->flags = fi->flags;
+  submit(fs, r);
+}
+
+static void js_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_READ, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->size = size;
+  r->off = off;
+  submit(JFS(req), r);
+}
+
+static void js_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_WRITE, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->off = off;
+  /* libfuse's buffer is reused once this returns: the bytes travel in a copy */
+  if (!(r->data = malloc(size ? size : 1))) {
+    answer_now(JFS(req), req, OP_WRITE, ENOMEM);
+    jreq_free(r);
+    return;
+  }
+  memcpy(r->data, buf, size);
+  r->data_len = size;
+  submit(JFS(req), r);
+}
+
+/* Ops whose answer is only an error code, on an open handle. */
+static void handle_op(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi, int datasync, int answer_if_absent) {
+  struct jfs *fs = JFS(req);
+  if (!HAS(fs, op) && answer_if_absent >= 0) {
+    fuse_reply_err(req, answer_if_absent);
+    add(fs, C_OPS + op, 1);
+    return;
+  }
+  struct jreq *r = begin(req, op, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->flags = fi ? fi->flags : 0;
+  r->datasync = datasync;
+  submit(fs, r);
+}
+
+static void js_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  handle_op(req, OP_FLUSH, ino, fi, 0, 0);
+}
+
+static void js_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  handle_op(req, OP_RELEASE, ino, fi, 0, 0);
+}
+
+static void js_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  handle_op(req, OP_FSYNC, ino, fi, datasync, -1);
+}
+
+static void js_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct jfs *fs = JFS(req);
+  if (!HAS(fs, OP_OPENDIR)) {
+    struct jdir *d = calloc(1, sizeof *d);
+    if (!d) {
+      answer_now(fs, req, OP_OPENDIR, ENOMEM);
+      return;
+    }
+    fi->fh = (uint64_t)(uintptr_t)d;
+    if (fuse_reply_open(req, fi) == -ENOENT) free(d);
+    add(fs, C_OPS + OP_OPENDIR, 1);
+    return;
+  }
+  struct jreq *r = begin(req, OP_OPENDIR, ino, NULL);
+  if (!r) return;
+  r->flags = fi->flags;
+  submit(fs, r);
+}
+
+static void js_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct jfs *fs = JFS(req);
+  struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
+  if (off > 0 && d->filled) {
+    /* The rest of a listing read from offset 0: served from it, as one directory read is one answer of the author's. */
+    reply_slice(req, d, off, size);
+    add(fs, C_OPS + OP_READDIR, 1);
+    return;
+  }
+  struct jreq *r = begin(req, OP_READDIR, ino, NULL);
+  if (!r) return;
+  r->fh = d->fh;
+  r->has_fh = 1;
+  r->dir = d;
+  r->size = size;
+  r->off = off;
+  submit(fs, r);
+}
+
+static void js_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct jfs *fs = JFS(req);
+  struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
+  uint64_t fh = d->fh;
+  free(d->buf);
+  free(d);
+  if (!HAS(fs, OP_RELEASEDIR)) {
+    fuse_reply_err(req, 0);
+    add(fs, C_OPS + OP_RELEASEDIR, 1);
+    return;
+  }
+  struct jreq *r = begin(req, OP_RELEASEDIR, ino, NULL);
+  if (!r) return;
+  r->fh = fh;
+  r->has_fh = 1;
+  submit(fs, r);
+}
+
+static void js_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+  struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
+  struct fuse_file_info f = {.fh = d->fh, .flags = fi->flags};
+  handle_op(req, OP_FSYNCDIR, ino, &f, datasync, -1);
+}
+
+static void js_statfs(fuse_req_t req, fuse_ino_t ino) {
+  struct jfs *fs = JFS(req);
+  if (!HAS(fs, OP_STATFS)) {
+    struct statvfs sv = {.f_namemax = 255, .f_bsize = 512};
+    fuse_reply_statfs(req, &sv);
+    add(fs, C_OPS + OP_STATFS, 1);
+    return;
+  }
+  struct jreq *r = begin(req, OP_STATFS, ino, NULL);
+  if (r) submit(fs, r);
+}
+
+static void js_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+  struct jreq *r = begin(req, OP_SETXATTR, ino, NULL);
+  if (!r) return;
+  r->flags = flags;
+  if (!(r->name = strdup(name)) || !(r->data = malloc(size ? size : 1))) {
+    answer_now(JFS(req), req, OP_SETXATTR, ENOMEM);
+    jreq_free(r);
+    return;
+  }
+  memcpy(r->data, value, size);
+  r->data_len = size;
+  submit(JFS(req), r);
+}
+
+static void js_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+  struct jreq *r = begin(req, OP_GETXATTR, ino, NULL);
+  if (!r) return;
+  r->size = size;
+  if (!(r->name = strdup(name))) {
+    answer_now(JFS(req), req, OP_GETXATTR, ENOMEM);
+    jreq_free(r);
+    return;
+  }
+  submit(JFS(req), r);
+}
+
+static void js_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  struct jreq *r = begin(req, OP_LISTXATTR, ino, NULL);
+  if (!r) return;
+  r->size = size;
+  submit(JFS(req), r);
+}
+
+static void js_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  struct jreq *r = begin(req, OP_REMOVEXATTR, ino, NULL);
+  if (!r) return;
+  if (!(r->name = strdup(name))) {
+    answer_now(JFS(req), req, OP_REMOVEXATTR, ENOMEM);
+    jreq_free(r);
+    return;
+  }
+  submit(JFS(req), r);
+}
+
+static void js_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  struct jreq *r = begin(req, OP_ACCESS, ino, NULL);
+  if (!r) return;
+  r->flags = mask;
+  submit(JFS(req), r);
+}
+
+static void js_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_CREATE, parent, name);
+  if (!r) return;
+  r->mode = mode;
+  r->flags = fi->flags;
+  submit(JFS(req), r);
+}
+
+static void js_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_FALLOCATE, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->flags = mode;
+  r->off = offset;
+  r->len = length;
+  submit(JFS(req), r);
+}
+
+static void js_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+  struct jreq *r = begin(req, OP_LSEEK, ino, NULL);
+  if (!r) return;
+  set_fh(r, fi);
+  r->off = off;
+  r->flags = whence;
+  submit(JFS(req), r);
+}
+
+static const struct fuse_lowlevel_ops jsfs_ops = {
+  .init = js_init,
+  .lookup = js_lookup,
+  .forget = js_forget,
+  .forget_multi = js_forget_multi,
+  .getattr = js_getattr,
+  .setattr = js_setattr,
+  .readlink = js_readlink,
+  .mknod = js_mknod,
+  .mkdir = js_mkdir,
+  .unlink = js_unlink,
+  .rmdir = js_rmdir,
+  .symlink = js_symlink,
+  .rename = js_rename,
+  .link = js_link,
+  .open = js_open,
+  .read = js_read,
+  .write = js_write,
+  .flush = js_flush,
+  .release = js_release,
+  .fsync = js_fsync,
+  .opendir = js_opendir,
+  .readdir = js_readdir,
+  .releasedir = js_releasedir,
+  .fsyncdir = js_fsyncdir,
+  .statfs = js_statfs,
+  .setxattr = js_setxattr,
+  .getxattr = js_getxattr,
+  .listxattr = js_listxattr,
+  .removexattr = js_removexattr,
+  .access = js_access,
+  .create = js_create,
+  .fallocate = js_fallocate,
+  .lseek = js_lseek,
+};
+
+/* After a successful answer of an op that changed names: the table follows. JavaScript thread. */
+void jfs_names_changed(struct jfs *fs, struct jreq *r) {
+  pthread_mutex_lock(&fs->nodes.lock);
+  if (r->op == OP_UNLINK || r->op == OP_RMDIR) jnodes_remove(&fs->nodes, r->ino, r->name);
+  else if (r->op == OP_RENAME) jnodes_rename(&fs->nodes, r->ino, r->name, r->ino2, r->name2, (r->flags & RENAME_EXCHANGE) != 0);
+  __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&fs->nodes.lock);
+}
+
+/* ---- the session ---- */
+
+static void *run_watchdog(void *arg) {
+  struct jsession *s = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  unsigned step_ms = s->fs.cfg.deadline_ms / 4;
+  if (step_ms > 50) step_ms = 50;
+  if (step_ms < 1) step_ms = 1;
+  pthread_mutex_lock(&s->wd_lock);
+  while (!s->stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)step_ms * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&s->wd_wake, &s->wd_lock, &until);
+    pthread_mutex_unlock(&s->wd_lock);
+    expire(&s->fs, mono_ns(), 0, ETIMEDOUT);
+    pthread_mutex_lock(&s->wd_lock);
+  }
+  pthread_mutex_unlock(&s->wd_lock);
+  return NULL;
+}
+
+static void *run_loop(void *arg) {
+  struct jsession *s = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  loop_run(s->se, s->fs.cfg.max_threads);
+  __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static void stop_watchdog(struct jsession *s) {
+  if (!s->watchdog_started) return;
+  pthread_mutex_lock(&s->wd_lock);
+  s->stopping = 1;
+  pthread_cond_signal(&s->wd_wake);
+  pthread_mutex_unlock(&s->wd_lock);
+  pthread_join(s->watchdog, NULL);
+  s->watchdog_started = 0;
+}
+
+void jsession_free(struct jsession *s) {
+  stop_watchdog(s);
+  /* Nothing can answer now (the connection is gone): what is still pending is only freed. */
+  struct jfs *fs = &s->fs;
+  while (fs->oldest) {
+    struct jreq *r = fs->oldest;
+    unpend(fs, r);
+    jreq_put(r);
+  }
+  for (struct jreq *r = jfs_take_queue(fs), *next; r; r = next) {
+    next = r->qnext;
+    jreq_put(r);
+  }
+  if (s->se) fuse_session_destroy(s->se);
+  if (s->nodes_made) jnodes_destroy(&fs->nodes);
+  pthread_mutex_destroy(&fs->lock);
+  pthread_mutex_destroy(&s->wd_lock);
+  pthread_cond_destroy(&s->wd_wake);
+  free(s);
+}
+
+static struct jsession *fail(struct jsession *s, char *err, size_t errlen, const char *what, int code) {
+  snprintf(err, errlen, "%s: %s", what, strerror(code));
+  jsession_free(s);
+  return NULL;
+}
+
+struct jsession *jsession_start(const char *mountpoint, const struct jfs_config *cfg, const char *fsname, const char *subtype, uint64_t *counters, jfs_wake_fn wake, void *wake_arg, char *err, size_t errlen) {
+  struct jsession *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  s->fs.cfg = *cfg;
+  s->fs.counters = counters;
+  s->fs.wake = wake;
+  s->fs.wake_arg = wake_arg;
+  pthread_mutex_init(&s->fs.lock, NULL);
+  pthread_mutex_init(&s->wd_lock, NULL);
+  pthread_cond_init(&s->wd_wake, NULL);
+  int rc = jnodes_init(&s->fs.nodes);
+  if (rc) return fail(s, err, errlen, "node table", rc);
+  s->nodes_made = 1;
+
+  char opts[512];
+  /* As the fuse-native path: with other users in, the kernel checks permissions (the author's ops answer as the daemon). */
+  int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s%s%s", fsname, subtype, cfg->allow_other ? ",allow_other,default_permissions" : "", cfg->read_only ? ",ro" : "");
+  if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
+  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
+    fuse_opt_free_args(&args);
+    return fail(s, err, errlen, "mount options", ENOMEM);
+  }
+  s->se = fuse_session_new(&args, &jsfs_ops, sizeof jsfs_ops, &s->fs);
+  fuse_opt_free_args(&args);
+  if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
+  if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
+
+  /* As session.c: the threads take no signal but their own faults. */
+  sigset_t all, old;
+  sigfillset(&all);
+  static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = cfg->deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
+  if (rc == 0) {
+    s->watchdog_started = cfg->deadline_ms != 0;
+    rc = pthread_create(&s->loop, NULL, run_loop, s);
+    s->loop_started = rc == 0;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    fuse_session_unmount(s->se);
+    return fail(s, err, errlen, "start loop thread", rc);
+  }
+  return s;
+}
+
+int jsession_stop(struct jsession *s, unsigned timeout_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += timeout_ms / 1000;
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  return pthread_timedjoin_np(s->loop, NULL, &until);
+}
+
+unsigned jsession_cancel(struct jsession *s) {
+  pthread_mutex_lock(&s->fs.lock);
+  s->fs.cancelled = 1;
+  pthread_mutex_unlock(&s->fs.lock);
+  return expire(&s->fs, 0, 1, EIO);
+}
+
+struct jfs *jsession_fs(struct jsession *s) {
+  return &s->fs;
+}
