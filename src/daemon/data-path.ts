@@ -31,6 +31,12 @@ export interface DataPath {
   load(): BackendLoad;
   /** Answer every request in flight EIO now and every later one at once. */
   cancel(reason: Error): void;
+  /**
+   * Whether a failed health check cancels (the passthrough: its source failed, so every request
+   * fails fast). A kind's own ops keep serving: the author's probe says how the backend is, the
+   * ops decide what to answer; they are cancelled at shutdown only.
+   */
+  readonly cancelOnFailure: boolean;
   /** False once the FUSE session ended (the connection was aborted under the mount). */
   sessionAlive(): boolean;
   /** Source calls that never returned (each holds a thread until the process ends). */
@@ -83,6 +89,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
       backendView: (h) => nativeBackendView(m.counters(), NATIVE_MAX_THREADS, cancelled, h),
       load: () => nativeLoad(m.counters(), NATIVE_MAX_THREADS),
       cancel: () => void (cancelled += m.cancel()),
+      cancelOnFailure: true,
       sessionAlive: () => !m.counters().loopEnded,
       stuckCalls: () => m.counters().stuck + poolCallsPending(),
     };
@@ -92,5 +99,5 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   // source calls run through the scheduler, so a cancel aborts them all at once.
   const ops = createPassthroughOps(config.source, { readOnly: config.readOnly, signal: opts.signal, scheduler: opts.scheduler });
   const data = await mountOps({ ops, mountpoint: config.mountpoint, fsname: opts.fsname, subtype: opts.subtype, readOnly: config.readOnly, allowOther: config.allowOther === true, state: opts.state, scheduler: opts.scheduler, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
-  return { ...data, cancel: (reason) => opts.backend.abort(reason) };
+  return { ...data, cancel: (reason) => opts.backend.abort(reason), cancelOnFailure: true };
 }

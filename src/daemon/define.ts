@@ -8,6 +8,7 @@
 import { MountieError, isMountieError } from '../errors.js';
 import { isKind, type Kind } from '../protocol/kind.js';
 import type { FsOps } from './fs-ops.js';
+import type { FileSystem } from './file-system.js';
 
 /** Where a daemon's lines go: the workspace's daemon.log. */
 export interface DaemonLog {
@@ -31,8 +32,11 @@ export interface MountContext<O> {
   readonly log: DaemonLog;
 }
 
-/** What a daemon serves: its own operations (fuse-native style callbacks), or mountie's passthrough of a directory. */
-export type Served = { readonly ops: FsOps } | { readonly passthrough: { readonly source: string } };
+/**
+ * What a daemon serves: its own file system (`fs`, promise style with the caller on every op), its
+ * own operations in the callback style (`ops`), or mountie's passthrough of a directory.
+ */
+export type Served = { readonly fs: FileSystem } | { readonly ops: FsOps } | { readonly passthrough: { readonly source: string } };
 
 /** A daemon of one's own file system, as given to {@link defineDaemon}. */
 export interface DaemonDefinition<O> {

@@ -15,6 +15,8 @@ import type { FsOps } from './fs-ops.js';
 import { mountFuse } from './fuse/mount.js';
 import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js';
 import type { DaemonStateSink } from './state-sink.js';
+import type { FileSystem } from './file-system.js';
+import { fileSystemOfOps } from './fs-ops-adapter.js';
 import { chooseDataPath } from './native/choose.js';
 import { mountNative } from './native/mount.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
@@ -24,7 +26,8 @@ import { MountieError } from '../errors.js';
 const OPS_LIMIT = 64;
 
 export interface MountOpsOptions {
-  readonly ops: FsOps;
+  /** The author's ops: callback style (FsOps), or a FileSystem (promise style, native core only). */
+  readonly ops: FsOps | { readonly fs: FileSystem };
   readonly mountpoint: string;
   readonly fsname: string;
   /** The kind's name: the mount's type becomes `fuse.<subtype>`. */
@@ -46,11 +49,15 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
   const log = opts.log ?? (() => undefined);
   const choice = chooseDataPath(opts.env ?? process.env);
   if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native (mountie doctor says what is missing), or unset MOUNTIE_DATA_PATH' });
+  const given = opts.ops;
+  const isFs = 'fs' in given && typeof given.fs === 'object' && given.fs !== null;
+  if (isFs && choice.kind !== 'native') throw new MountieError('ERR_MOUNT_FAILED', `a { fs } file system is served by the native core only, and it is not available: ${choice.reason}`, { hint: 'run npm run build:native (mountie doctor says what is missing)' });
   if (choice.kind === 'native') {
+    const fs = isFs ? (given as { fs: FileSystem }).fs : fileSystemOfOps(given as FsOps, log);
     const m = await mountNative({
       mountpoint: opts.mountpoint,
       source: '',
-      ops: { ops: opts.ops, log },
+      ops: { fs, log },
       fsname: opts.fsname,
       subtype: opts.subtype,
       readOnly: opts.readOnly,
@@ -67,6 +74,7 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
       backendView: (h) => nativeBackendView(m.counters(), OPS_LIMIT, cancelled, h),
       load: () => nativeLoad(m.counters(), OPS_LIMIT),
       cancel: () => void (cancelled += m.cancel()),
+      cancelOnFailure: false,
       sessionAlive: () => !m.counters().loopEnded,
       stuckCalls: poolCallsPending,
     };
@@ -74,7 +82,7 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
   log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   installFuseThreadCounter();
   // FsOps is fuse-native's FuseOps declared in mountie's own terms (no fuse-native types shipped).
-  const ops = opts.state.instrument(opts.ops as FuseOps);
+  const ops = opts.state.instrument(given as FuseOps);
   const mounted = await mountFuse({ mountpoint: opts.mountpoint, ops, fsname: opts.fsname, subtype: opts.subtype, readOnly: opts.readOnly, allowOther: opts.allowOther, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
   return {
     kind: 'js',
@@ -83,6 +91,7 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
     load: () => ({ ...opts.scheduler.stats(), fuseThreads: fuseThreadsCreated() }),
     // The author's ops end their work on ctx.signal (aborted at shutdown start); nothing to answer here.
     cancel: () => undefined,
+    cancelOnFailure: false,
     sessionAlive: () => holdsOpen('/dev/fuse'),
     stuckCalls: poolCallsPending,
   };

@@ -117,7 +117,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     ctx.state?.update({ status: h.status, reason: h.reason });
     void notifySystemd(undefined, { status: `source ${h.status}${h.reason ? `: ${h.reason}` : ''}` });
     // Terminal: answer every op EIO at once instead of letting each wait for its deadline.
-    if (h.status === 'failed') ctx.data?.cancel(new Error(`source failed: ${h.reason ?? ''}`));
+    if (h.status === 'failed' && ctx.data?.cancelOnFailure) ctx.data.cancel(new Error(`source failed: ${h.reason ?? ''}`));
   }
 
   const removeHandlers = installLifecycleHandlers({
@@ -197,7 +197,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       log: { info: (l) => log.info(l), error: (l, e) => log.error(l, e) },
     };
     mctx = authorCtx;
-    const notServed = (): MountieError => new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
+    const notServed = (): MountieError => new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { fs }, { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });
     let served: Served | undefined;
     // The data path's own bound ends before the step's (./mount-budget.ts): its coded error wins.
     const stepDeadline = Date.now() + MOUNT_STEP_MS;
@@ -211,10 +211,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
         return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l), timeoutMs });
       }
-      if (typeof served.ops !== 'object' || served.ops === null) {
-        throw notServed();
-      }
-      return mountOps({ ops: served.ops, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
+      const own = 'fs' in served ? (typeof served.fs === 'object' && served.fs !== null ? { fs: served.fs } : undefined) : typeof served.ops === 'object' && served.ops !== null ? served.ops : undefined;
+      if (!own) throw notServed();
+      return mountOps({ ops: own, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
     });
     const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
     const serving = ptSource ?? `${kind.name} ops`;

@@ -12,7 +12,7 @@ import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
 import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
 import { createDispatch, implementedOps } from './ops-bridge.js';
-import type { FsOps } from '../fs-ops.js';
+import type { FileSystem } from '../file-system.js';
 import { readCounters, type NativeCounters } from './counters.js';
 import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
 
@@ -23,7 +23,7 @@ export interface MountNativeOptions {
   /** The passthrough's source directory; ignored when `ops` is given. */
   readonly source: string;
   /** A kind's own operations, served by the core's JS-ops mode instead of a passthrough (./ops-bridge.ts). */
-  readonly ops?: { readonly ops: FsOps; readonly log: (line: string) => void };
+  readonly ops?: { readonly fs: FileSystem; readonly log: (line: string) => void };
   readonly fsname: string;
   readonly subtype: string;
   readonly readOnly?: boolean;
@@ -81,11 +81,11 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   // Requests may come before start() resolves (the kernel's first lookups): they wait in C's queue until the handle is known.
   const pending: Array<() => void> = [];
   const reply = (id: number, errno: number, value?: unknown): number => (handle ? b.reply(handle, id, errno, value) : 1);
-  const dispatch = createDispatch(served.ops, b.layout().ops, reply, served.log);
+  const dispatch = createDispatch(served.fs, b.layout().ops, reply, served.log);
   const gate = ((...args: Parameters<typeof dispatch>) => (handle ? dispatch(...args) : void pending.push(() => dispatch(...args)))) as (...args: never[]) => void;
   return {
     start: async (mp) => {
-      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.ops) }, gate);
+      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs) }, gate);
       handle = s.handle;
       for (const run of pending.splice(0)) run();
       return s;

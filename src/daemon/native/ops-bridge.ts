@@ -1,17 +1,18 @@
 /**
- * A kind's own operations ({@link FsOps}, fuse-native's callback style) served by the native core's
- * JS-ops mode (native/src/jsfs.c): C keeps the session, its threads, the node table and the
- * reply; each request reaches this dispatcher on the JavaScript thread with its path(s), and is
- * answered through `reply`. The rules (issue 19, "Bad input and faults"):
- *  - an op that throws, or calls back with something that is no answer, is answered EIO and the
- *    log says which op and why; the daemon keeps serving;
- *  - a second answer is dropped (logged); an op that never answers gets ETIMEDOUT from C at its
- *    deadline, and its late answer is dropped;
+ * A kind's own file system ({@link FileSystem}; the callback-style FsOps come through
+ * ../fs-ops-adapter.ts) served by the native core's JS-ops mode (native/src/jsfs.c): C keeps the
+ * session, its threads, the node table and the reply; each request reaches this dispatcher on the
+ * JavaScript thread with its path(s) and the caller, and is answered through `reply`. Rules
+ * (issue 19, "Bad input and faults"):
+ *  - an FsError is answered with its errno; anything else thrown or rejected, and an answer of
+ *    the wrong shape, is answered EIO and logged with the op's name; the daemon keeps serving;
+ *  - an op that never answers gets ETIMEDOUT from C at its deadline; its late answer is dropped;
  *  - composite requests are built here from the ops an author has: lookup is getattr; setattr is
- *    chmod, chown, (f)truncate and utimens in that order, then getattr; create, mknod, mkdir,
- *    symlink and link are followed by getattr of the new name.
+ *    chmod, chown, truncate and utimens in that order, then getattr; mknod, mkdir, symlink and
+ *    link are followed by getattr of the new name.
  */
-import type { FsOps, FsStat } from '../fs-ops.js';
+import type { FileSystem, FsAttr, FsCaller, FsDirent } from '../file-system.js';
+import { FsError, fsErrnoOf } from '../file-system.js';
 
 /** The addon's answer call: 0 answered, 1 already answered (late), 2 malformed (answered EIO). */
 export type ReplyFn = (id: number, errno: number, value?: unknown) => number;
@@ -19,266 +20,170 @@ export type ReplyFn = (id: number, errno: number, value?: unknown) => number;
 /** The addon calls this for each request, on the JavaScript thread. */
 export type Dispatch = (id: number, op: number, uid: number, gid: number, pid: number, umask: number, path: string, a?: unknown, b?: unknown, c?: unknown, d?: unknown) => void;
 
+/** A fault of the author's code, said in the log (answered EIO): not an errno the author chose. */
+export class OpFault extends Error {}
+
 const EIO = 5;
 const ENOSYS = 38;
-const EINVAL = 22;
-const ENODATA = 61;
 
-/** The C op names each of the author's ops makes answerable (the rest get ENOSYS from C without a round trip). */
-const SAME_NAME = ['readlink', 'mknod', 'mkdir', 'unlink', 'rmdir', 'symlink', 'rename', 'link', 'open', 'read', 'write', 'flush', 'release', 'fsync', 'opendir', 'readdir', 'releasedir', 'fsyncdir', 'statfs', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'access', 'create'] as const;
+interface Changes {
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly size?: number | bigint;
+  readonly atimeNs?: bigint;
+  readonly mtimeNs?: bigint;
+}
 
-/** The native op names the author's `ops` answer (the addon's `implemented` option). */
-export function implementedOps(ops: FsOps): string[] {
+/** The native op names `fs` answers (the addon's `implemented` option); the rest get ENOSYS in C. */
+export function implementedOps(fs: FileSystem): string[] {
+  const has = (k: keyof FileSystem): boolean => typeof fs[k] === 'function';
   const out: string[] = [];
-  if (ops.getattr) out.push('lookup', 'getattr');
-  if (ops.chmod || ops.chown || ops.truncate || ops.ftruncate || ops.utimens) out.push('setattr');
-  for (const name of SAME_NAME) if (typeof ops[name] === 'function') out.push(name);
+  if (has('getattr')) out.push('lookup', 'getattr');
+  if (has('chmod') || has('chown') || has('truncate') || has('utimens')) out.push('setattr');
+  const same = ['readlink', 'mknod', 'mkdir', 'unlink', 'rmdir', 'symlink', 'rename', 'link', 'open', 'read', 'write', 'flush', 'release', 'fsync', 'opendir', 'readdir', 'releasedir', 'fsyncdir', 'statfs', 'setxattr', 'getxattr', 'listxattr', 'removexattr', 'access', 'create', 'fallocate', 'lseek'] as const;
+  for (const k of same) if (has(k)) out.push(k);
   return out;
 }
 
-interface Changes {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  atimeNs?: bigint;
-  mtimeNs?: bigint;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
 }
 
-type Cb = (code: number, ...rest: unknown[]) => void;
-type Handler = (ask: Ask, path: string, a: unknown, b: unknown, c: unknown, d: unknown) => void;
-
-/** One request: its author's calls, and exactly one answer. */
-interface Ask {
-  readonly id: number;
-  readonly op: string;
-  /** Call the author's op `name` with `args` and a callback; a throw becomes EIO. */
-  call(name: keyof FsOps, args: unknown[], then: Cb): void;
-  ok(value?: unknown): void;
-  fail(errno: number, why?: string): void;
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
-function msOf(ns: bigint): number {
-  return Number(ns) / 1e6;
-}
+type Handler = (c: FsCaller, path: string, a: unknown, b: unknown, c2: unknown, d: unknown) => unknown;
 
-/** An author's code: 0 is success; a negative errno is that error; anything else is no answer. */
-function errnoOf(code: unknown): number | undefined {
-  if (code === 0 || code === undefined || code === null) return 0;
-  if (typeof code === 'number' && Number.isInteger(code) && code < 0 && code >= -4095) return -code;
-  return undefined;
-}
-
-export function createDispatch(ops: FsOps, layoutOps: readonly string[], reply: ReplyFn, log: (line: string) => void): Dispatch {
-  const has = (name: keyof FsOps): boolean => typeof ops[name] === 'function';
-  // After getattr of `path`, answer with its stat.
-  const withStat = (ask: Ask, path: string, wrap: (st: FsStat) => unknown = (st) => st): void =>
-    ask.call('getattr', [path], (code, st) => {
-      const e = errnoOf(code);
-      if (e === undefined) return ask.fail(EIO, `getattr answered ${String(code)}`);
-      if (e) return ask.fail(e);
-      if (typeof st !== 'object' || st === null) return ask.fail(EIO, 'getattr answered no stat');
-      ask.ok(wrap(st as FsStat));
-    });
-  // Run the author's op; on success continue with `next`, else answer its errno.
-  const step = (ask: Ask, name: keyof FsOps, args: unknown[], next: () => void): void => {
-    if (!has(name)) return ask.fail(ENOSYS);
-    ask.call(name, args, (code) => {
-      const e = errnoOf(code);
-      if (e === undefined) return ask.fail(EIO, `${name} answered ${String(code)}`);
-      if (e) return ask.fail(e);
-      next();
-    });
+export function createDispatch(fs: FileSystem, layoutOps: readonly string[], reply: ReplyFn, log: (line: string) => void): Dispatch {
+  /** The author's op `name`: a synchronous throw becomes a rejection; a missing op, ENOSYS. */
+  const call = <T>(name: keyof FileSystem, ...args: unknown[]): Promise<T> => {
+    const fn = fs[name] as ((...a: unknown[]) => T | Promise<T>) | undefined;
+    if (typeof fn !== 'function') return Promise.reject(new FsError('ENOSYS'));
+    try {
+      return Promise.resolve(fn.apply(fs, args)).catch((err: unknown) => {
+        throw fsErrnoOf(err) !== undefined || err instanceof OpFault ? err : new OpFault(`${name} rejected: ${message(err)}`);
+      });
+    } catch (err) {
+      return Promise.reject(fsErrnoOf(err) !== undefined || err instanceof OpFault ? err : new OpFault(`${name} threw: ${message(err)}`));
+    }
   };
-  const codeOnly = (name: keyof FsOps, args: (path: string, a: unknown, b: unknown, c: unknown) => unknown[]): Handler => (ask, path, a, b, c) => step(ask, name, args(path, a, b, c), () => ask.ok());
-  const withHandle = (name: 'open' | 'opendir'): Handler => (ask, path, a) =>
-    ask.call(name, [path, a], (code, fd) => {
-      const e = errnoOf(code);
-      if (e === undefined) return ask.fail(EIO, `${name} answered ${String(code)}`);
-      if (e) return ask.fail(e);
-      ask.ok(fd ?? 0);
-    });
+  const attrOf = async (c: FsCaller, path: string, fh?: unknown): Promise<FsAttr> => {
+    const st = await call<FsAttr>('getattr', c, path, fh);
+    if (!isObject(st)) throw new OpFault('getattr answered no attributes');
+    return st;
+  };
+  const handleOf = (v: unknown): number | bigint => (v === undefined || v === null ? 0 : (v as number));
 
   const handlers: Record<string, Handler> = {
-    lookup: (ask, path) => withStat(ask, path),
-    getattr: (ask, path) => withStat(ask, path),
-    setattr: (ask, path, fh, changes) => setattr(ask, path, fh as number | undefined, changes as Changes),
-    readlink: (ask, path) =>
-      ask.call('readlink', [path], (code, target) => {
-        const e = errnoOf(code);
-        if (e === undefined || (!e && typeof target !== 'string')) return ask.fail(EIO, `readlink answered ${String(code)}, ${typeof target}`);
-        if (e) return ask.fail(e);
-        ask.ok(target);
-      }),
-    mknod: (ask, path, mode, rdev) => step(ask, 'mknod', [path, mode, rdev], () => withStat(ask, path)),
-    mkdir: (ask, path, mode) => step(ask, 'mkdir', [path, (mode as number) & 0o7777], () => withStat(ask, path)),
-    unlink: codeOnly('unlink', (p) => [p]),
-    rmdir: codeOnly('rmdir', (p) => [p]),
-    symlink: (ask, path, target) => step(ask, 'symlink', [target, path], () => withStat(ask, path)),
-    rename: (ask, path, dest, flags) => ((flags as number) !== 0 ? ask.fail(EINVAL) : step(ask, 'rename', [path, dest], () => ask.ok())),
-    link: (ask, path, dest) => step(ask, 'link', [path, dest], () => withStat(ask, dest as string)),
-    open: withHandle('open'),
-    opendir: withHandle('opendir'),
-    read: (ask, path, fh, size, offset) => {
-      const buf = Buffer.alloc(size as number);
-      ask.call('read', [path, fh ?? 0, buf, size, offset], (n) => {
-        if (typeof n !== 'number' || !Number.isInteger(n) || n > buf.length) return ask.fail(EIO, `read answered ${String(n)}`);
-        if (n < 0) return ask.fail(errnoOf(n) ?? EIO);
-        ask.ok(buf.subarray(0, n));
-      });
+    lookup: (c, path) => attrOf(c, path),
+    getattr: (c, path, fh) => attrOf(c, path, fh),
+    setattr: async (c, path, fh, changes) => {
+      const ch = changes as Changes;
+      if (ch.mode !== undefined) await call('chmod', c, path, ch.mode);
+      if (ch.uid !== undefined || ch.gid !== undefined) await call('chown', c, path, ch.uid, ch.gid);
+      if (ch.size !== undefined) await call('truncate', c, path, ch.size, fh);
+      if (ch.atimeNs !== undefined || ch.mtimeNs !== undefined) {
+        await call('utimens', c, path, { ...(ch.atimeNs !== undefined ? { atime: ch.atimeNs } : {}), ...(ch.mtimeNs !== undefined ? { mtime: ch.mtimeNs } : {}) }, fh);
+      }
+      return attrOf(c, path, fh);
     },
-    write: (ask, path, fh, data, offset) => {
-      const buf = data as Buffer;
-      ask.call('write', [path, fh ?? 0, buf, buf.length, offset], (n) => {
-        if (typeof n !== 'number' || !Number.isInteger(n) || n > buf.length) return ask.fail(EIO, `write answered ${String(n)}`);
-        if (n < 0) return ask.fail(errnoOf(n) ?? EIO);
-        ask.ok(n);
-      });
+    readlink: async (c, path) => {
+      const t = await call<unknown>('readlink', c, path);
+      if (typeof t !== 'string') throw new OpFault(`readlink answered ${typeof t}, not a string`);
+      return t;
     },
-    flush: codeOnly('flush', (p, fh) => [p, fh ?? 0]),
-    release: codeOnly('release', (p, fh) => [p, fh ?? 0]),
-    releasedir: codeOnly('releasedir', (p, fh) => [p, fh ?? 0]),
-    fsync: codeOnly('fsync', (p, fh, datasync) => [p, datasync, fh ?? 0]),
-    fsyncdir: codeOnly('fsyncdir', (p, fh, datasync) => [p, datasync, fh ?? 0]),
-    readdir: (ask, path) =>
-      ask.call('readdir', [path], (code, names, stats) => {
-        const e = errnoOf(code);
-        if (e === undefined) return ask.fail(EIO, `readdir answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) return ask.fail(EIO, 'readdir answered no list of names');
-        ask.ok(Array.isArray(stats) ? [names, stats] : [names]);
-      }),
-    statfs: (ask, path) =>
-      ask.call('statfs', [path], (code, sfs) => {
-        const e = errnoOf(code);
-        if (e === undefined || (!e && (typeof sfs !== 'object' || sfs === null))) return ask.fail(EIO, `statfs answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        ask.ok(sfs);
-      }),
-    setxattr: codeOnly('setxattr', (p, name, value, flags) => [p, name, value, 0, flags]),
-    getxattr: (ask, path, name) =>
-      ask.call('getxattr', [path, name, 0], (code, value) => {
-        const e = errnoOf(code);
-        if (e === undefined) return ask.fail(EIO, `getxattr answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        if (value === null || value === undefined) return ask.fail(ENODATA);
-        if (!(value instanceof Uint8Array)) return ask.fail(EIO, 'getxattr answered no Buffer');
-        ask.ok(value);
-      }),
-    listxattr: (ask, path) =>
-      ask.call('listxattr', [path], (code, list) => {
-        const e = errnoOf(code);
-        if (e === undefined) return ask.fail(EIO, `listxattr answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        ask.ok(Array.isArray(list) ? list : []);
-      }),
-    removexattr: codeOnly('removexattr', (p, name) => [p, name]),
-    access: codeOnly('access', (p, mask) => [p, mask]),
-    create: (ask, path, mode) =>
-      ask.call('create', [path, mode], (code, fd) => {
-        const e = errnoOf(code);
-        if (e === undefined) return ask.fail(EIO, `create answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        withStat(ask, path, (st) => [fd ?? 0, st]);
-      }),
+    mknod: async (c, path, mode, rdev) => (await call('mknod', c, path, mode, rdev), attrOf(c, path)),
+    mkdir: async (c, path, mode) => (await call('mkdir', c, path, (mode as number) & 0o7777), attrOf(c, path)),
+    unlink: (c, path) => call('unlink', c, path),
+    rmdir: (c, path) => call('rmdir', c, path),
+    symlink: async (c, path, target) => (await call('symlink', c, target, path), attrOf(c, path)),
+    rename: (c, path, dest, flags) => call('rename', c, path, dest, flags),
+    link: async (c, path, dest) => (await call('link', c, path, dest), attrOf(c, dest as string)),
+    open: async (c, path, flags) => handleOf(await call('open', c, path, flags)),
+    opendir: async (c, path, flags) => handleOf(await call('opendir', c, path, flags)),
+    read: async (c, path, fh, size, offset) => {
+      const data = await call<unknown>('read', c, path, handleOf(fh), size, offset);
+      if (!(data instanceof Uint8Array)) throw new OpFault('read answered no bytes (a Uint8Array or Buffer)');
+      if (data.length > (size as number)) throw new OpFault(`read answered ${data.length} bytes for ${String(size)} asked`);
+      return data;
+    },
+    write: async (c, path, fh, data, offset) => {
+      const n = await call<unknown>('write', c, path, handleOf(fh), data, offset);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > (data as Buffer).length) throw new OpFault(`write answered ${String(n)}, not a count of bytes written`);
+      return n;
+    },
+    flush: (c, path, fh) => call('flush', c, path, handleOf(fh)),
+    release: (c, path, fh, flags) => call('release', c, path, handleOf(fh), flags),
+    releasedir: (c, path, fh) => call('releasedir', c, path, handleOf(fh)),
+    fsync: (c, path, fh, datasync) => call('fsync', c, path, handleOf(fh), datasync !== 0),
+    fsyncdir: (c, path, fh, datasync) => call('fsyncdir', c, path, handleOf(fh), datasync !== 0),
+    readdir: async (c, path, fh) => {
+      const list = await call<unknown>('readdir', c, path, handleOf(fh));
+      if (!Array.isArray(list)) throw new OpFault('readdir answered no list');
+      const names: string[] = [];
+      const attrs: (FsAttr | undefined)[] = [];
+      for (const e of list as FsDirent[]) {
+        if (typeof e === 'string') names.push(e), attrs.push(undefined);
+        else if (isObject(e) && typeof e.name === 'string') names.push(e.name), attrs.push(e.attr);
+        else throw new OpFault('readdir answered an entry that is neither a name nor { name, attr }');
+      }
+      return [names, attrs];
+    },
+    statfs: async (c, path) => {
+      const s = await call<unknown>('statfs', c, path);
+      if (!isObject(s)) throw new OpFault('statfs answered no object');
+      return s;
+    },
+    setxattr: (c, path, name, value, flags) => call('setxattr', c, path, name, value, flags),
+    getxattr: async (c, path, name) => {
+      const v = await call<unknown>('getxattr', c, path, name);
+      if (!(v instanceof Uint8Array)) throw new OpFault('getxattr answered no bytes');
+      return v;
+    },
+    listxattr: async (c, path) => {
+      const v = await call<unknown>('listxattr', c, path);
+      if (!Array.isArray(v) || !v.every((n) => typeof n === 'string')) throw new OpFault('listxattr answered no list of names');
+      return v;
+    },
+    removexattr: (c, path, name) => call('removexattr', c, path, name),
+    access: (c, path, mask) => call('access', c, path, mask),
+    create: async (c, path, mode, flags) => {
+      const r = await call<unknown>('create', c, path, mode, flags);
+      if (!isObject(r) || !isObject(r.attr)) throw new OpFault('create answered no { fh, attr }');
+      return [handleOf(r.fh), r.attr];
+    },
+    fallocate: (c, path, fh, mode, offset, length) => call('fallocate', c, path, handleOf(fh), mode, offset, length),
+    lseek: (c, path, fh, offset, whence) => call('lseek', c, path, handleOf(fh), offset, whence),
   };
 
-  function setattr(ask: Ask, path: string, fh: number | undefined, ch: Changes): void {
-    const times = ch.atimeNs !== undefined || ch.mtimeNs !== undefined;
-    const steps: Array<(next: () => void) => void> = [];
-    if (ch.mode !== undefined) steps.push((next) => step(ask, 'chmod', [path, ch.mode], next));
-    if (ch.uid !== undefined || ch.gid !== undefined) {
-      // fuse-native's chown takes both ids: the one not changed is the file's own (read first).
-      steps.push((next) => current((st) => step(ask, 'chown', [path, ch.uid ?? st.uid, ch.gid ?? st.gid], next)));
-    }
-    if (ch.size !== undefined) {
-      steps.push((next) => (fh !== undefined && has('ftruncate') ? step(ask, 'ftruncate', [path, fh, ch.size], next) : step(ask, 'truncate', [path, ch.size], next)));
-    }
-    if (times) {
-      // utimens takes both times (ms): the one not changed is the file's own.
-      steps.push((next) =>
-        current((st) => step(ask, 'utimens', [path, ch.atimeNs !== undefined ? msOf(ch.atimeNs) : +st.atime, ch.mtimeNs !== undefined ? msOf(ch.mtimeNs) : +st.mtime], next)),
-      );
-    }
-    const run = (i: number): void => (i < steps.length ? steps[i]!(() => run(i + 1)) : withStat(ask, path));
-    function current(then: (st: FsStat) => void): void {
-      if (!has('getattr')) return ask.fail(ENOSYS);
-      ask.call('getattr', [path], (code, st) => {
-        const e = errnoOf(code);
-        if (e === undefined || (!e && (typeof st !== 'object' || st === null))) return ask.fail(EIO, `getattr answered ${String(code)}`);
-        if (e) return ask.fail(e);
-        then(st as FsStat);
-      });
-    }
-    run(0);
-  }
+  const table: (Handler | undefined)[] = layoutOps.map((name) => handlers[name]);
+  const VOID = new Set(['unlink', 'rmdir', 'rename', 'flush', 'release', 'releasedir', 'fsync', 'fsyncdir', 'setxattr', 'removexattr', 'access', 'fallocate']);
 
-  function makeAsk(id: number, op: string): Ask {
-    let done = false;
-    const answer = (errno: number, value?: unknown): void => {
-      if (done) {
-        log(`op ${op}: answered twice; the second answer is dropped`);
+  return (id, op, uid, gid, pid, umask, path, a, b, c, d) => {
+    const name = layoutOps[op] ?? String(op);
+    const h = table[op];
+    if (!h) {
+      reply(id, ENOSYS);
+      return;
+    }
+    const answer = (value: unknown): void => {
+      if (reply(id, 0, VOID.has(name) ? undefined : value) === 2) log(`op ${name}: the answer is not what ${name} answers; answered EIO`);
+    };
+    const fail = (err: unknown): void => {
+      const errno = fsErrnoOf(err);
+      if (errno !== undefined) {
+        reply(id, errno);
         return;
       }
-      done = true;
-      const r = reply(id, errno, value);
-      if (r === 2) log(`op ${op}: the answer is not what ${op} answers; answered EIO`);
+      reply(id, EIO);
+      log(`op ${name}: ${err instanceof OpFault ? err.message : `threw: ${message(err)}`}; answered EIO`);
     };
-    return {
-      id,
-      op,
-      call(name, args, then) {
-        let called = false;
-        const cb: Cb = (code, ...rest) => {
-          if (called) {
-            log(`op ${op}: ${name} called back twice; the second is dropped`);
-            return;
-          }
-          called = true;
-          try {
-            then(code, ...rest);
-          } catch (err) {
-            answer(EIO);
-            log(`op ${op}: ${(err as Error)?.message ?? String(err)}; answered EIO`);
-          }
-        };
-        try {
-          const ret: unknown = (ops[name] as (...a: unknown[]) => unknown).call(ops, ...args, cb);
-          // An async op that rejects is a throw, late.
-          if (ret && typeof (ret as Promise<unknown>).then === 'function') {
-            (ret as Promise<unknown>).then(undefined, (err: unknown) => {
-              if (!called) {
-                called = true;
-                answer(EIO);
-                log(`op ${op}: ${name} rejected: ${(err as Error)?.message ?? String(err)}; answered EIO`);
-              }
-            });
-          }
-        } catch (err) {
-          if (!called) {
-            called = true;
-            answer(EIO);
-          }
-          log(`op ${op}: ${name} threw: ${(err as Error)?.message ?? String(err)}; answered EIO`);
-        }
-      },
-      ok: (value) => answer(0, value),
-      fail: (errno, why) => {
-        answer(errno);
-        if (why) log(`op ${op}: ${why}; answered ${errno === EIO ? 'EIO' : errno}`);
-      },
-    };
-  }
-
-  const table: (Handler | undefined)[] = layoutOps.map((name) => handlers[name]);
-  return (id, op, _uid, _gid, _pid, _umask, path, a, b, c, d) => {
-    const h = table[op];
-    const ask = makeAsk(id, layoutOps[op] ?? String(op));
-    if (!h) return ask.fail(ENOSYS);
     try {
-      h(ask, path, a, b, c, d);
+      Promise.resolve(h({ uid, gid, pid, umask }, path, a, b, c, d)).then(answer, fail);
     } catch (err) {
-      ask.fail(EIO, (err as Error)?.message ?? String(err));
+      fail(err);
     }
   };
 }

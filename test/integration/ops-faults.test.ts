@@ -1,0 +1,116 @@
+/**
+ * A kind's own ops on the native core (issue 19): served in C's session, answered from the
+ * JavaScript thread, and every fault of an author's op ends in one well-formed answer while the
+ * daemon keeps serving: a throw, a rejection, a second answer, a wrong type, a positive code, no
+ * answer at all (ETIMEDOUT at the deadline). The times utimens sets are the ones asked for (the
+ * fuse-native path passed atime as mtime). Fixture: test/fixtures/kinds/faultfs.mjs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { access, readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { REPO, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
+import { logOf } from '../helpers/daemons.js';
+
+type Api = typeof import('../../src/index.js');
+const api = (await import(join(REPO, 'dist/index.js'))) as Api;
+const FIXTURE = join(REPO, 'test/fixtures/kinds/faultfs.mjs');
+const { faultfs, FAULTFS } = (await import(FIXTURE)) as { faultfs: import('../../src/index.js').MountieDaemon; FAULTFS: import('../../src/index.js').Kind };
+const CALLER = join(REPO, 'test/fixtures/kinds/callerfs.mjs');
+const { callerfs, CALLERFS } = (await import(CALLER)) as { callerfs: import('../../src/index.js').MountieDaemon; CALLERFS: import('../../src/index.js').Kind };
+const run = promisify(execFile);
+const codeOf = (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
+
+async function start(options: Record<string, unknown> = {}): Promise<{ home: string; pid: number; mp: string }> {
+  const home = await makeHome();
+  const env = { ...process.env, MOUNTIE_OP_DEADLINE_MS: '1000' };
+  const s = await api.launch('ws', { daemon: faultfs, home, env, options });
+  return { home, pid: s.pid, mp: s.mountpoint };
+}
+
+describe("a kind's own ops on the native core", () => {
+  afterEach(reapAll);
+
+  it('are served by the native core: no fuse-native, no libfuse 2 in the daemon; state.json says dataPath native', async () => {
+    const { home, pid, mp } = await start();
+    expect(await readFile(join(mp, 'ok'), 'utf8')).toBe('ok\n');
+    const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+    expect(maps).toMatch(/libfuse3\.so/);
+    expect(maps).not.toMatch(/libfuse\.so\.2|fuse-native|fuse\.node/);
+    const state = JSON.parse(await readFile(join(home, 'workspaces/ws/state.json'), 'utf8')) as { dataPath?: string };
+    expect(state.dataPath).toBe('native');
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
+  }, 30_000);
+
+  it('an op that throws, rejects, answers twice, answers a wrong type or a positive code: one answer (EIO, or the first), logged by op; the daemon keeps serving', async () => {
+    const { home, pid, mp } = await start();
+    expect(await codeOf(stat(join(mp, 'throw')))).toBe('EIO');
+    expect(await codeOf(stat(join(mp, 'notastat')))).toBe('EIO');
+    expect(await codeOf(stat(join(mp, 'positive')))).toBe('EIO');
+    expect(await codeOf(access(join(mp, 'reject')))).toBe('EIO');
+    // The first answer stands; the second is dropped.
+    expect((await stat(join(mp, 'twice'))).size).toBe(1);
+    expect(await readFile(join(mp, 'ok'), 'utf8')).toBe('ok\n');
+    expect(api.isMountieError).toBeTypeOf('function');
+    const log = await waitFor('the faults logged', async () => {
+      const l = await logOf(home, 'ws');
+      return l.includes('called back twice') ? l : undefined;
+    }, 5000);
+    expect(log).toMatch(/op lookup: getattr threw: faultfs: getattr of \/throw throws; answered EIO/);
+    expect(log).toMatch(/op lookup: getattr answered no stat; answered EIO/);
+    expect(log).toMatch(/op lookup: getattr answered 5 \(errors are negative errno numbers\); answered EIO/);
+    expect(log).toMatch(/op access: access rejected: faultfs: access of \/reject rejects; answered EIO/);
+    expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual([`running(pid=${pid})`]);
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
+  }, 30_000);
+
+  it('an op that never answers gets ETIMEDOUT at its deadline, and the others are served meanwhile', async () => {
+    const { home, mp } = await start();
+    const hung = codeOf(stat(join(mp, 'hang')));
+    expect(await readFile(join(mp, 'ok'), 'utf8')).toBe('ok\n');
+    expect(await hung).toBe('ETIMEDOUT');
+    const state = await waitFor('the timeout counted', async () => {
+      const s = JSON.parse(await readFile(join(home, 'workspaces/ws/state.json'), 'utf8')) as { backend?: { timedOut?: number } };
+      return (s.backend?.timedOut ?? 0) >= 1 ? s : undefined;
+    }, 5000);
+    expect(state.backend?.timedOut).toBeGreaterThanOrEqual(1);
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
+  }, 30_000);
+
+  it('utimens gets the times asked for: touch -m sets mtime and leaves atime', async () => {
+    const { home, mp } = await start();
+    const file = join(mp, 'mtime.txt');
+    await run('touch', ['-m', '-d', '2001-02-03T04:05:06.789Z', file]);
+    let st = await stat(file);
+    expect(st.mtime.toISOString()).toBe('2001-02-03T04:05:06.789Z');
+    expect(st.atime.toISOString()).toBe('2020-01-01T00:00:00.000Z');
+    await run('touch', ['-a', '-d', '2002-03-04T05:06:07.250Z', file]);
+    st = await stat(file);
+    expect(st.atime.toISOString()).toBe('2002-03-04T05:06:07.250Z');
+    expect(st.mtime.toISOString()).toBe('2001-02-03T04:05:06.789Z');
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
+  }, 30_000);
+
+  it('a { fs } file system gets the caller of each request, sizes and inode numbers past 2^53, ns times, and FsError errnos', async () => {
+    const home = await makeHome();
+    const { mountpoint: mp } = await api.launch('ws', { daemon: callerfs, home });
+    // A child process reads: the caller is that process (its pid, our uid/gid).
+    const child = execFile('cat', [join(mp, 'whoami')]);
+    const out = await new Promise<string>((resolve, reject) => {
+      let s = '';
+      child.stdout?.on('data', (d: Buffer) => (s += d.toString()));
+      child.once('error', reject);
+      child.once('close', () => resolve(s));
+    });
+    const caller = JSON.parse(out.replace(/\0+$/, '')) as { uid: number; gid: number; pid: number; umask: number };
+    expect(caller).toMatchObject({ uid: process.getuid?.(), gid: process.getgid?.(), pid: child.pid });
+    const big = await stat(join(mp, 'huge'), { bigint: true });
+    expect(big.size).toBe(2n ** 60n);
+    expect(big.ino).toBe(2n ** 60n + 7n);
+    expect(big.mtimeNs).toBe(1_600_000_000_123_456_789n);
+    expect(await codeOf(stat(join(mp, 'gone')))).toBe('ENOENT');
+    expect(await codeOf(stat(join(mp, 'denied')))).toBe('EACCES');
+    expect((await api.stop('ws', { home, kind: CALLERFS })).ok).toBe(true);
+  }, 30_000);
+});
