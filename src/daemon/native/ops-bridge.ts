@@ -125,9 +125,13 @@ export function createDispatch(fs: FileSystem, layoutOps: readonly string[], rep
       const names: string[] = [];
       const attrs: (FsAttr | undefined)[] = [];
       for (const e of list as FsDirent[]) {
-        if (typeof e === 'string') names.push(e), attrs.push(undefined);
-        else if (isObject(e) && typeof e.name === 'string') names.push(e.name), attrs.push(e.attr);
-        else throw new OpFault('readdir answered an entry that is neither a name nor { name, attr }');
+        if (typeof e === 'string') {
+          names.push(e);
+          attrs.push(undefined);
+        } else if (isObject(e) && typeof e.name === 'string') {
+          names.push(e.name);
+          attrs.push(e.attr);
+        } else throw new OpFault('readdir answered an entry that is neither a name nor { name, attr }');
       }
       return [names, attrs];
     },
