@@ -36,6 +36,7 @@ struct jfs {
   struct jreq *oldest, *newest;   /* pending, in arrival order (prev/next below) */
   struct jreq *qhead, *qtail;     /* queued for JavaScript */
   int woken;                      /* JavaScript was asked to take the queue and has not yet */
+  uint64_t woken_at;              /* since when (ns, CLOCK_MONOTONIC) */
   uint64_t next_id;
   int cancelled;
   jfs_wake_fn wake;
@@ -165,6 +166,7 @@ static void submit(struct jfs *fs, struct jreq *r) {
   else fs->qhead = r;
   fs->qtail = r;
   int wake = !fs->woken;
+  if (wake) fs->woken_at = r->t0;
   fs->woken = 1;
   pthread_mutex_unlock(&fs->lock);
   add(fs, C_INFLIGHT, 1);
@@ -815,8 +817,31 @@ void jfs_names_changed(struct jfs *fs, struct jreq *r) {
 
 /* ---- the session ---- */
 
+/*
+ * Whether the JavaScript thread is stalled (a busy loop, a blocking call): it was asked to take the
+ * queue over STALL_NS ago and has not. A request pending over PING_NS asks it again (an empty
+ * take answers), so one op blocking the thread shows even when nothing else arrives; an op that
+ * is only slow (awaiting) leaves the thread free to answer the ask. While stalled the watchdog
+ * thread names itself STALL_NAME, which `status` reads from /proc (the JavaScript thread cannot
+ * write state.json then), and takes its own name back once the thread answers.
+ */
+#define STALL_NS 1000000000ull
+#define PING_NS 250000000ull
+#define STALL_NAME "mountie-stall"
+
+static int js_stalled(struct jfs *fs, uint64_t now) {
+  pthread_mutex_lock(&fs->lock);
+  int ping = !fs->woken && fs->oldest && now - fs->oldest->t0 > PING_NS;
+  if (ping) fs->woken = 1, fs->woken_at = now;
+  int stalled = fs->woken && now - fs->woken_at > STALL_NS;
+  pthread_mutex_unlock(&fs->lock);
+  if (ping) fs->wake(fs->wake_arg);
+  return stalled;
+}
+
 static void *run_watchdog(void *arg) {
   struct jsession *s = arg;
+  int named_stalled = 0;
   pthread_setname_np(pthread_self(), "mountie-fuse");
   unsigned step_ms = s->fs.cfg.deadline_ms / 4;
   if (step_ms > 50) step_ms = 50;
@@ -829,7 +854,14 @@ static void *run_watchdog(void *arg) {
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_cond_timedwait(&s->wd_wake, &s->wd_lock, &until);
     pthread_mutex_unlock(&s->wd_lock);
-    expire(&s->fs, mono_ns(), 0, ETIMEDOUT);
+    uint64_t now = mono_ns();
+    expire(&s->fs, now, 0, ETIMEDOUT);
+    int stalled = js_stalled(&s->fs, now);
+    if (stalled != named_stalled) {
+      pthread_setname_np(pthread_self(), stalled ? STALL_NAME : "mountie-fuse");
+      if (stalled) add(&s->fs, C_STALLS, 1);
+      named_stalled = stalled;
+    }
     pthread_mutex_lock(&s->wd_lock);
   }
   pthread_mutex_unlock(&s->wd_lock);

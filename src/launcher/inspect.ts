@@ -1,3 +1,4 @@
+import { jsStalled } from '../sys/thread-names.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { readState } from '../state/state-schema.js';
 import type { StateDoc } from '../state/state-schema.js';
@@ -57,8 +58,15 @@ async function uptimeOf(startTime: number): Promise<number | undefined> {
   }
 }
 
+/** What status says of a daemon whose JavaScript thread leaves requests untaken (it cannot write state.json itself then). */
+export const STALL_REASON = 'its JavaScript thread has left requests untaken for over 1 s (busy or blocked): they are answered ETIMEDOUT at their deadline';
+
 export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
-  const state = await readState(d.paths.state).catch(() => undefined);
+  const onDisk = await readState(d.paths.state).catch(() => undefined);
+  const main0 = d.daemons.find((x) => x.inPidfile && !x.exiting);
+  // A blocked JavaScript thread cannot say so in state.json: the native core's watchdog says it in /proc (src/sys/thread-names.ts).
+  const stalled = main0 !== undefined && onDisk?.pid === main0.pid && onDisk.status === 'active' && (await jsStalled(main0.pid));
+  const state = stalled && onDisk ? { ...onDisk, status: 'degraded' as const, reason: STALL_REASON } : onDisk;
   const view = async (x: Discovery['daemons'][number]): Promise<DaemonView> => ({
     pid: x.pid,
     uptimeSec: await uptimeOf(x.startTime),
@@ -67,7 +75,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     ...(x.exiting ? { exiting: true } : {}),
     ...(x.instanceId ? { instanceId: x.instanceId } : {}),
   });
-  const main = d.daemons.find((x) => x.inPidfile && !x.exiting);
+  const main = main0;
   const others = await Promise.all(d.daemons.filter((x) => x !== main).map(async (x) => ({ x, v: await view(x) })));
   // Between taking the lock and writing its pidfile a daemon is starting, not an orphan: its
   // state.json says so. One that has the lock file open without the lock is about to take it or give up.

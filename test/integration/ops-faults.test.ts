@@ -113,4 +113,20 @@ describe("a kind's own ops on the native core", () => {
     expect(await codeOf(stat(join(mp, 'denied')))).toBe('EACCES');
     expect((await api.stop('ws', { home, kind: CALLERFS })).ok).toBe(true);
   }, 30_000);
+
+  it('a JavaScript thread blocked in an op: status says degraded with why, and stop still ends the daemon and its mount', async () => {
+    const { home, pid, mp } = await start({ busyMs: 20_000 });
+    const st0 = await api.status('ws', { home, kind: FAULTFS });
+    expect(st0[0]?.state?.status).toBe('active');
+    void stat(join(mp, 'busy')).catch(() => undefined); // blocks the daemon's JavaScript thread for 20 s
+    const st = await waitFor('status to say degraded', async () => {
+      const s = await api.status('ws', { home, kind: FAULTFS });
+      return s[0]?.state?.status === 'degraded' ? s[0] : undefined;
+    }, 10_000);
+    expect(st.tokens).toEqual([`running(pid=${pid})`]);
+    expect(st.state?.reason).toMatch(/JavaScript thread has left requests untaken/);
+    const r = await api.stop('ws', { home, kind: FAULTFS });
+    expect(r.ok).toBe(true);
+    expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual(['stopped']);
+  }, 40_000);
 });

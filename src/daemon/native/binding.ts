@@ -20,6 +20,8 @@ export interface CounterLayout {
   readonly changes: number;
   readonly fastFailed: number;
   readonly loopEnded: number;
+  /** JS-ops mode: times JavaScript left requests untaken over 1 s. */
+  readonly stalls: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;

@@ -25,6 +25,8 @@ export interface NativeCounters {
   readonly fastFailed: number;
   /** The session loop returned: the connection is gone (unmounted or aborted). */
   readonly loopEnded: boolean;
+  /** JS-ops mode: times the JavaScript thread left requests untaken over 1 s (busy or blocked). */
+  readonly stalls: number;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -51,6 +53,7 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     changes: at(layout.changes),
     fastFailed: at(layout.fastFailed),
     loopEnded: at(layout.loopEnded) !== 0,
+    stalls: at(layout.stalls),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }
