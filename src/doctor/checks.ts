@@ -106,12 +106,16 @@ export function checkAllowOther(f: DoctorFacts): Check {
 
 export function checkNative(f: DoctorFacts): Check {
   const n = f.native;
-  // native/build/Release/mountie_native.node: the checkout is three levels above the Release dir.
-  const checkout = n.path.split('/').slice(0, -4).join('/') || '/';
+  // native/build/Release/mountie_native.node (or prebuilds/linux-x64/<file>): the package root above it.
+  const checkout = n.path.split('/').slice(0, n.prebuilt ? -3 : -4).join('/') || '/';
   const build = `cd ${shQuote(checkout)} && npm run build:native`;
   if (!n.built) return { id: 'native-addon', status: 'warn', summary: `the native addon is not built (${n.path}); mount serves through fuse-native`, fix: build };
-  if (!n.loadable) return { id: 'native-addon', status: 'warn', summary: `the native addon does not load: ${n.reason ?? 'unknown reason'}`, fix: `${build}   # details: native/build-error.log` };
-  return { id: 'native-addon', status: 'ok', summary: `the native addon loads (${n.path})` };
+  if (!n.loadable) {
+    // The prebuilt addon needs only the runtime library; a local build can be rebuilt.
+    const fix = /libfuse3\.so\.3/.test(n.reason ?? '') ? sudo(f, ['apt-get', 'install', '-y', 'fuse3']) : `${build}   # details: native/build-error.log`;
+    return { id: 'native-addon', status: 'warn', summary: `the native addon does not load: ${n.reason ?? 'unknown reason'}`, fix };
+  }
+  return { id: 'native-addon', status: 'ok', summary: `the native addon loads (${n.prebuilt ? 'prebuilt, ' : ''}${n.path})` };
 }
 
 export function checkNode(f: DoctorFacts): Check {

@@ -6,7 +6,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
-import { ADDON_PATH, loadNative } from '../daemon/native/binding.js';
+import { addonCandidates, loadNative } from '../daemon/native/binding.js';
 import { allowsUserAllowOther, FUSE_CONF } from '../sys/fuse-conf.js';
 import { discover, homeFacts } from '../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces } from '../launcher/inspect.js';
@@ -71,7 +71,8 @@ export interface DoctorFacts {
   readonly fusectl: { readonly present: boolean; readonly mounted: boolean };
   /** Only when asked (`--allow-other`). */
   readonly fuseConf?: { readonly path: string; readonly exists: boolean; readonly userAllowOther: boolean };
-  readonly native: { readonly path: string; readonly built: boolean; readonly loadable: boolean; readonly reason?: string };
+  /** The addon a daemon loads: `built` = the file is there (a local build, or the prebuilt one when `prebuilt`). */
+  readonly native: { readonly path: string; readonly built: boolean; readonly prebuilt?: boolean; readonly loadable: boolean; readonly reason?: string };
   readonly node: { readonly version: string; readonly engines?: string };
   readonly home: HomeCheckFacts;
   /** Every workspace of the home and its verdict, or why they could not be inspected. */
@@ -188,7 +189,7 @@ async function packageEngines(): Promise<string | undefined> {
 export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   const env = opts.env ?? process.env;
   const fusectlDir = opts.fusectl ?? '/sys/fs/fuse/connections';
-  const addon = opts.addon ?? ADDON_PATH;
+  const candidates = opts.addon !== undefined ? [opts.addon] : addonCandidates(env);
   const [devFuse, libs, fusermount, fusermount3, flock, mounts, home, engines] = await Promise.all([
     devFuseFacts(opts.devFuse ?? '/dev/fuse'),
     sharedLibraries(),
@@ -207,9 +208,17 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
     // The same reading of fuse.conf as the mount's own check (src/sys/fuse-conf.ts).
     fuseConf = { path, exists: text !== undefined, userAllowOther: text !== undefined && allowsUserAllowOther(text) };
   }
+  // The first candidate that exists is the one a daemon loads (a local build, else the prebuilt one).
+  let addon = candidates[0] ?? '';
+  for (const c of candidates) {
+    if ((await pathFacts(c, true)).kind === 'file') {
+      addon = c;
+      break;
+    }
+  }
   const built = (await pathFacts(addon, true)).kind === 'file';
   const load = built ? loadNative(addon) : undefined;
-  const native = { path: addon, built, loadable: load?.ok === true, ...(load && !load.ok ? { reason: load.reason } : {}) };
+  const native = { path: addon, built, prebuilt: /\/prebuilds\//.test(addon), loadable: load?.ok === true, ...(load && !load.ok ? { reason: load.reason } : {}) };
   const workspaces = home.self.kind === 'missing' && !home.self.error ? [] : await workspaceVerdicts(opts.layout);
   return {
     uid: process.getuid?.() ?? 0,

@@ -2,6 +2,7 @@
  * Loads the native passthrough addon (native/, built by `npm run build:native`). Never throws:
  * a missing or unloadable addon is a reason, so the daemon can fall back to fuse-native.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,34 +86,49 @@ export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; r
 
 /** native/build/Release from src/daemon/native or dist/daemon/native: three levels up either way. */
 const BUILT_ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/mountie_native.node', import.meta.url));
+/** The addon the package ships, built by scripts/prebuild.mjs at pack time (linux-x64, glibc; Node-API, any Node). */
+const PREBUILT_ADDON_PATH = fileURLToPath(new URL('../../../prebuilds/linux-x64/mountie_native.napi.glibc.node', import.meta.url));
 
 /**
- * The addon every loader uses: MOUNTIE_NATIVE_ADDON=<path to a .node> when set (read once, at
- * import; relative to the working directory), else the built one. It lets a test run put another
- * build of the same sources under daemons the CLI spawns: scripts/sanitize.sh points it at
- * ASan/UBSan and TSan builds.
+ * Where the addon is looked for, in order (node-gyp-build's order): MOUNTIE_NATIVE_ADDON alone when
+ * set (relative to the working directory; scripts/sanitize.sh points it at ASan/UBSan and TSan
+ * builds); else a local build (npm run build:native), then the prebuilt one (linux-x64 only).
  */
-export const ADDON_PATH = process.env.MOUNTIE_NATIVE_ADDON ? resolve(process.env.MOUNTIE_NATIVE_ADDON) : BUILT_ADDON_PATH;
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.MOUNTIE_NATIVE_ADDON) return [resolve(env.MOUNTIE_NATIVE_ADDON)];
+  return process.platform === 'linux' && process.arch === 'x64' ? [BUILT_ADDON_PATH, PREBUILT_ADDON_PATH] : [BUILT_ADDON_PATH];
+}
 
 let cached: NativeLoad | undefined;
 
-export function loadNative(path: string = ADDON_PATH): NativeLoad {
-  if (path === ADDON_PATH && cached) return cached;
-  let result: NativeLoad;
+function loadAt(path: string): NativeLoad {
   try {
     const binding = createRequire(import.meta.url)(path) as NativeBinding;
     if (typeof binding.start !== 'function' || typeof binding.stop !== 'function' || typeof binding.cancel !== 'function' || typeof binding.layout !== 'function' || typeof binding.startOps !== 'function' || typeof binding.reply !== 'function') {
-      result = { ok: false, reason: `${path} is not the mountie addon of this version (start/stop/cancel/layout/startOps/reply missing): run npm run build:native` };
-    } else {
-      result = { ok: true, binding, path };
+      return { ok: false, reason: `${path} is not the mountie addon of this version (start/stop/cancel/layout/startOps/reply missing): run npm run build:native` };
     }
+    return { ok: true, binding, path };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    result = {
-      ok: false,
-      reason: code === 'MODULE_NOT_FOUND' ? `the native addon is not built (${path}): run npm run build:native` : `the native addon did not load: ${(err as Error).message}`,
-    };
+    if (code === 'MODULE_NOT_FOUND') return { ok: false, reason: `the native addon is not built (${path}): run npm run build:native` };
+    const msg = (err as Error).message;
+    // The one library it needs at run time (the prebuilt addon needs nothing else).
+    const lib = /libfuse3\.so\.3/.test(msg) ? ' (libfuse3 is missing: install the fuse3 package, e.g. apt-get install fuse3)' : '';
+    return { ok: false, reason: `the native addon did not load: ${msg}${lib}` };
   }
-  if (path === ADDON_PATH) cached = result;
-  return result;
+}
+
+/**
+ * The addon: `path` when given, else the first candidate that exists ({@link addonCandidates}).
+ * Never throws: what is missing is the reason.
+ */
+export function loadNative(path?: string): NativeLoad {
+  if (path !== undefined) return loadAt(path);
+  if (cached) return cached;
+  const found = addonCandidates().filter((p) => existsSync(p));
+  cached =
+    found.length === 0
+      ? { ok: false, reason: `no native addon: it is not built (${BUILT_ADDON_PATH}) and no prebuilt one ships for ${process.platform}-${process.arch}: run npm run build:native (needs libfuse3-dev, pkg-config and a C compiler)` }
+      : loadAt(found[0]!);
+  return cached;
 }

@@ -35,16 +35,19 @@ describe('MOUNTIE_NATIVE_ADDON', () => {
     vi.stubEnv('MOUNTIE_NATIVE_ADDON', 'elsewhere/mountie_native.node');
     vi.resetModules();
     const m = await import('../../../../src/daemon/native/binding.js');
-    expect(m.ADDON_PATH).toBe(resolve('elsewhere/mountie_native.node'));
+    expect(m.addonCandidates()).toEqual([resolve('elsewhere/mountie_native.node')]);
     const r = m.loadNative();
     expect(!r.ok && r.reason).toContain(resolve('elsewhere/mountie_native.node'));
   });
 
-  it('unset: the built addon below native/build/Release', async () => {
+  it('unset: a local build below native/build/Release first, then the prebuilt one the package ships (linux-x64)', async () => {
     vi.stubEnv('MOUNTIE_NATIVE_ADDON', '');
     vi.resetModules();
     const m = await import('../../../../src/daemon/native/binding.js');
-    expect(m.ADDON_PATH).toMatch(/\/native\/build\/Release\/mountie_native\.node$/);
+    const [built, prebuilt, ...rest] = m.addonCandidates();
+    expect(built).toMatch(/\/native\/build\/Release\/mountie_native\.node$/);
+    expect(prebuilt).toMatch(/\/prebuilds\/linux-x64\/mountie_native\.napi\.glibc\.node$/);
+    expect(rest).toEqual([]);
   });
 });
 
