@@ -125,10 +125,11 @@ function loadAt(path: string): NativeLoad {
 export function loadNative(path?: string): NativeLoad {
   if (path !== undefined) return loadAt(path);
   if (cached) return cached;
-  const found = addonCandidates().filter((p) => existsSync(p));
+  const all = addonCandidates();
+  const found = all.filter((p) => existsSync(p));
   cached =
     found.length === 0
-      ? { ok: false, reason: `no native addon: it is not built (${BUILT_ADDON_PATH}) and no prebuilt one ships for ${process.platform}-${process.arch}: run npm run build:native (needs libfuse3-dev, pkg-config and a C compiler)` }
+      ? { ok: false, reason: `no native addon at ${all.join(' or ')}: run npm run build:native (needs libfuse3-dev, pkg-config and a C compiler)` }
       : loadAt(found[0]!);
   return cached;
 }
