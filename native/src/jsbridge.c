@@ -242,6 +242,19 @@ static int reply_list(napi_env env, struct jfs *fs, struct jreq *r, napi_value v
   return 1;
 }
 
+/* read's answer as an array of byte arrays: one writev of them all (at most 256 pieces). */
+static int reply_pieces(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
+  uint32_t n;
+  if (napi_get_array_length(env, v, &n) != napi_ok || n > 256) return 0;
+  struct iovec iov[256];
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok || !get_bytes(env, e, &iov[i].iov_base, &iov[i].iov_len)) return 0;
+  }
+  jfs_reply_iov(fs, r, iov, (int)n);
+  return 1;
+}
+
 /* The answer `v` for request r (claimed); 0 when v is not what the op answers (nothing sent). */
 static int answer(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
   struct stat st;
@@ -273,11 +286,14 @@ static int answer(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
       if (!get_u64(env, v, &u)) return 0;
       jfs_reply_open(fs, r, u);
       return 1;
-    case OP_READ: case OP_GETXATTR:
+    case OP_READ: case OP_GETXATTR: {
+      bool is_array = false;
+      if (r->op == OP_READ && napi_is_array(env, v, &is_array) == napi_ok && is_array) return reply_pieces(env, fs, r, v);
       if (!get_bytes(env, v, &data, &len)) return 0;
       if (r->op == OP_READ) jfs_reply_buf(fs, r, data, len);
       else jfs_reply_xattr(fs, r, data, len);
       return 1;
+    }
     case OP_WRITE:
       if (!get_u64(env, v, &u)) return 0;
       jfs_reply_write(fs, r, (size_t)u);
@@ -358,6 +374,29 @@ static napi_value bufv(napi_env env, const void *data, size_t len) {
   return r;
 }
 
+static void free_external(napi_env env, void *data, void *hint) {
+  int64_t ignored;
+  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &ignored);
+  free(data);
+}
+
+/*
+ * A Buffer over `data` (malloc'd, len bytes), freed when the Buffer is collected: write's bytes
+ * reach JavaScript without a second copy, and read's buffer costs no JavaScript allocation. V8 is
+ * told of the memory, so it collects these as it would its own.
+ */
+static napi_value external(napi_env env, void *data, size_t len) {
+  napi_value r;
+  int64_t ignored;
+  if (napi_create_external_buffer(env, len, data, free_external, (void *)(uintptr_t)len, &r) != napi_ok) {
+    napi_value copy = bufv(env, data, len);
+    free(data);
+    return copy;
+  }
+  napi_adjust_external_memory(env, (int64_t)len, &ignored);
+  return r;
+}
+
 static uint64_t now_real_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -407,8 +446,25 @@ static void dispatch(napi_env env, napi_value fn, struct jhandle *h, struct jreq
     case OP_SYMLINK: case OP_LINK: a[0] = strv(env, r->path2); break;
     case OP_RENAME: a[0] = strv(env, r->path2); a[1] = u64v(env, (uint64_t)r->flags); break;
     case OP_OPEN: case OP_OPENDIR: a[0] = i64v(env, r->flags); break;
-    case OP_READ: a[0] = fh; a[1] = u64v(env, r->size); a[2] = i64v(env, r->off); break;
-    case OP_WRITE: a[0] = fh; a[1] = bufv(env, r->data, r->data_len); a[2] = i64v(env, r->off); break;
+    case OP_READ: {
+      a[0] = fh;
+      a[1] = u64v(env, r->size);
+      a[2] = i64v(env, r->off);
+      /* Callback-style ops fill a buffer they are given: zeroed (what they do not fill is zeros, never old memory). */
+      void *mem = jfs_config(h->fs)->read_buffers ? malloc(r->size ? r->size : 1) : NULL;
+      if (mem) {
+        memset(mem, 0, r->size);
+        a[3] = external(env, mem, r->size);
+      }
+      break;
+    }
+    case OP_WRITE:
+      a[0] = fh;
+      /* The request's copy of the bytes becomes the Buffer's (no second copy). */
+      a[1] = r->data ? external(env, r->data, r->data_len) : bufv(env, NULL, 0);
+      r->data = NULL;
+      a[2] = i64v(env, r->off);
+      break;
     case OP_FLUSH: case OP_RELEASE: case OP_READDIR: case OP_RELEASEDIR: a[0] = fh; a[1] = i64v(env, r->flags); break;
     case OP_FSYNC: case OP_FSYNCDIR: a[0] = fh; a[1] = i64v(env, r->datasync); break;
     case OP_SETXATTR: a[0] = strv(env, r->name); a[1] = bufv(env, r->data, r->data_len); a[2] = i64v(env, r->flags); break;
@@ -527,6 +583,7 @@ static napi_value js_start_ops(napi_env env, napi_callback_info info) {
   double threads = num_opt(env, argv[1], "maxThreads", 4), deadline = num_opt(env, argv[1], "deadlineMs", 0);
   j->cfg.max_threads = threads >= 1 && threads <= 256 ? (unsigned)threads : 4;
   j->cfg.deadline_ms = deadline >= 0 && deadline <= 86400000 ? (unsigned)deadline : 0;
+  j->cfg.read_buffers = num_opt(env, argv[1], "readBuffers", 0) != 0;
   /* implemented: the op names the author answers */
   napi_value list;
   bool is = false;

@@ -293,6 +293,19 @@ void jfs_reply_buf(struct jfs *fs, struct jreq *r, const void *buf, size_t len) 
   finish(fs, r, 0, len);
 }
 
+void jfs_reply_iov(struct jfs *fs, struct jreq *r, struct iovec *iov, int n) {
+  /* At most the size asked for: the last pieces are cut, none is sent beyond it. */
+  size_t left = r->size, total = 0;
+  int k = 0;
+  for (; k < n && left > 0; k++) {
+    if (iov[k].iov_len > left) iov[k].iov_len = left;
+    left -= iov[k].iov_len;
+    total += iov[k].iov_len;
+  }
+  fuse_reply_iov(r->req, iov, k);
+  finish(fs, r, 0, total);
+}
+
 void jfs_reply_write(struct jfs *fs, struct jreq *r, size_t n) {
   if (n > r->data_len) n = r->data_len;
   fuse_reply_write(r->req, n);
@@ -428,6 +441,12 @@ static void js_init(void *userdata, struct fuse_conn_info *conn) {
    * O_TRUNC comes as a setattr of the size (the author's truncate), as with libfuse's high-level
    * API; the kernel clears setuid bits itself; no writeback cache (the author's data is the truth).
    */
+  /*
+   * Lookups and readdirs in one directory run at once: without this the kernel holds the
+   * directory's lock across each, so one op hanging in JavaScript would hold up every new name
+   * in that directory (the node table takes its own lock).
+   */
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
 
@@ -982,4 +1001,8 @@ unsigned jsession_cancel(struct jsession *s) {
 
 struct jfs *jsession_fs(struct jsession *s) {
   return &s->fs;
+}
+
+const struct jfs_config *jfs_config(struct jfs *fs) {
+  return &fs->cfg;
 }

@@ -14,6 +14,8 @@
 
 #include "core.h"
 
+#include <sys/uio.h>
+
 /* What a request carries to JavaScript; which fields are set depends on the op. */
 struct jreq {
   uint64_t id;
@@ -60,6 +62,7 @@ struct jfs_config {
   int allow_other;
   unsigned max_threads;
   unsigned deadline_ms;
+  int read_buffers;     /* read hands JavaScript a zeroed buffer to fill (the callback-style ops, as fuse-native did) */
   uint64_t implemented; /* bit per op_kind: the author answers it; others get ENOSYS without a round trip */
 };
 
@@ -71,6 +74,7 @@ void jsession_free(struct jsession *s);
 /* Answer every pending request EIO and every later one at once. Returns how many. */
 unsigned jsession_cancel(struct jsession *s);
 struct jfs *jsession_fs(struct jsession *s);
+const struct jfs_config *jfs_config(struct jfs *fs);
 
 /* The JavaScript thread's side. */
 /* Takes the whole queue (oldest first); each taken request holds one reference, given back by jreq_put. */
@@ -91,6 +95,8 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
 void jfs_reply_attr(struct jfs *fs, struct jreq *r, struct stat *st);
 void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh);
 void jfs_reply_buf(struct jfs *fs, struct jreq *r, const void *buf, size_t len);
+/* read's answer in pieces (sent with one writev, no joining copy). */
+void jfs_reply_iov(struct jfs *fs, struct jreq *r, struct iovec *iov, int n);
 void jfs_reply_write(struct jfs *fs, struct jreq *r, size_t n);
 void jfs_reply_readlink(struct jfs *fs, struct jreq *r, const char *target);
 void jfs_reply_statfs(struct jfs *fs, struct jreq *r, const struct statvfs *sv);

@@ -119,8 +119,12 @@ export interface FileSystem {
   /** Open `path` with open(2) flags (O_CREAT/O_EXCL/O_TRUNC handled by the kernel); the handle given back comes with every later op on it. */
   open?(caller: FsCaller, path: string, flags: number): Promise<FsHandle | void> | FsHandle | void;
   opendir?(caller: FsCaller, path: string, flags: number): Promise<FsHandle | void> | FsHandle | void;
-  /** Up to `size` bytes at `offset`; fewer only at the end of the file. */
-  read?(caller: FsCaller, path: string, fh: FsHandle, size: number, offset: FsNumber): Promise<Uint8Array> | Uint8Array;
+  /**
+   * Up to `size` bytes at `offset`; fewer only at the end of the file. Answer a byte array (a view
+   * of your own storage is fine: it is copied to the kernel before your next op runs), or an array
+   * of up to 256 of them, sent as one (a file kept in chunks needs no joining copy).
+   */
+  read?(caller: FsCaller, path: string, fh: FsHandle, size: number, offset: FsNumber): Promise<Uint8Array | readonly Uint8Array[]> | Uint8Array | readonly Uint8Array[];
   /** Write `data` at `offset`; the bytes written (all of them, unless an error says otherwise). */
   write?(caller: FsCaller, path: string, fh: FsHandle, data: Buffer, offset: FsNumber): Promise<number> | number;
   /** Create and open a regular file (`mode` has the type bits and the caller's umask applied); its handle and attributes. */

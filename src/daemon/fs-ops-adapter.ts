@@ -74,8 +74,9 @@ export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSy
   if (has('open')) fs.open = async (_c, path, flags) => h((await cb('open', [path, flags]))[0]);
   if (has('opendir')) fs.opendir = async (_c, path, flags) => h((await cb('opendir', [path, flags]))[0]);
   if (has('read')) {
-    fs.read = async (_c, path, fh, size, offset) => {
-      const buf = Buffer.alloc(size);
+    // The core hands a zeroed buffer to fill (no JavaScript allocation per read: READ_BUFFERS), as fuse-native handed its own.
+    (fs as { read: unknown }).read = async (_c: unknown, path: string, fh: number, size: number, offset: number | bigint, buffer?: Buffer) => {
+      const buf = buffer && buffer.length >= size ? buffer : Buffer.alloc(size);
       const [n] = await cb('read', [path, fh, buf, size, Number(offset)], true);
       if ((n as number) > size) throw new OpFault(`read answered ${String(n)} bytes for ${size} asked`);
       return buf.subarray(0, n as number);
@@ -142,5 +143,9 @@ export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSy
   }
   if (has('listxattr')) fs.listxattr = async (_c, path) => ((await cb('listxattr', [path]))[0] ?? []) as string[];
   if (has('removexattr')) fs.removexattr = async (_c, path, name) => void (await cb('removexattr', [path, name]));
+  (fs as Record<symbol, boolean>)[READ_BUFFERS] = true;
   return fs;
 }
+
+/** Marks a FileSystem whose read fills a buffer the core gives it (the callback-style ops). */
+export const READ_BUFFERS = Symbol('mountie.readBuffers');

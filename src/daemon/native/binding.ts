@@ -80,6 +80,8 @@ export interface NativeOpsOptions {
   readonly deadlineMs: number;
   /** The op names (layout().ops) the author answers; the rest get ENOSYS without a round trip. */
   readonly implemented: readonly string[];
+  /** 1: read passes a zeroed buffer of the size asked for, to fill (callback-style ops). */
+  readonly readBuffers?: number;
 }
 
 export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; readonly path: string } | { readonly ok: false; readonly reason: string };

@@ -12,6 +12,7 @@ import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
 import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
 import { createDispatch, implementedOps } from './ops-bridge.js';
+import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
 import { readCounters, type NativeCounters } from './counters.js';
 import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
@@ -85,7 +86,7 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   const gate = ((...args: Parameters<typeof dispatch>) => (handle ? dispatch(...args) : void pending.push(() => dispatch(...args)))) as (...args: never[]) => void;
   return {
     start: async (mp) => {
-      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs) }, gate);
+      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs), readBuffers: (served.fs as Record<symbol, unknown>)[READ_BUFFERS] === true ? 1 : 0 }, gate);
       handle = s.handle;
       for (const run of pending.splice(0)) run();
       return s;

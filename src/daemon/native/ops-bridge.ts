@@ -103,10 +103,17 @@ export function createDispatch(fs: FileSystem, layoutOps: readonly string[], rep
     link: async (c, path, dest) => (await call('link', c, path, dest), attrOf(c, dest as string)),
     open: async (c, path, flags) => handleOf(await call('open', c, path, flags)),
     opendir: async (c, path, flags) => handleOf(await call('opendir', c, path, flags)),
-    read: async (c, path, fh, size, offset) => {
-      const data = await call<unknown>('read', c, path, handleOf(fh), size, offset);
-      if (!(data instanceof Uint8Array)) throw new OpFault('read answered no bytes (a Uint8Array or Buffer)');
-      if (data.length > (size as number)) throw new OpFault(`read answered ${data.length} bytes for ${String(size)} asked`);
+    read: async (c, path, fh, size, offset, buffer) => {
+      const data = await call<unknown>('read', c, path, handleOf(fh), size, offset, buffer);
+      // Pieces go out in one writev (no joining copy): a file kept in chunks answers with views of them.
+      const pieces = Array.isArray(data) ? data : [data];
+      let total = 0;
+      for (const p of pieces) {
+        if (!(p instanceof Uint8Array)) throw new OpFault('read answered no bytes (a Uint8Array, or an array of them)');
+        total += p.length;
+      }
+      if (total > (size as number)) throw new OpFault(`read answered ${total} bytes for ${String(size)} asked`);
+      if (pieces.length > 256) throw new OpFault(`read answered ${pieces.length} pieces; 256 at most`);
       return data;
     },
     write: async (c, path, fh, data, offset) => {

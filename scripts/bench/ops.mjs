@@ -1,0 +1,195 @@
+// A kind's own ops (issue 19): the native core's JS-ops mode against fuse-native, with the native
+// passthrough as the floor, interleaved in one run. Three workloads:
+//  cpu   daemon CPU per request and RSS: 24 worker threads each create, write one byte to and unlink
+//        their own files, ITER times, on examples/ramfs (and the passthrough of a private tmpfs);
+//        requests from state.json's counters, CPU from /proc/<pid>/stat.
+//  read  sequential read of a 1 GiB file held in the daemon's JavaScript buffers (ramfs), with
+//        O_DIRECT so every byte is a request to the daemon (no page cache), 1 MiB reads.
+//  hung  healthy stat latency (p50/p99 over STAT_MS, a new name each time) while 16 reads hang in
+//        JavaScript (scripts/bench/fixtures/hangfs.mjs: its read never answers those).
+//   node scripts/bench/ops.mjs [cpu] [read] [hung]      (default: all; env ITER=3800, ROUNDS=1, STAT_MS=5000,
+//                                                         TARGETS=native,fuse-native[,passthrough])
+// Needs root (tmpfs), `npm run build` (dist/, dist-examples/) and the native addon. fuse-native is
+// the old path (MOUNTIE_DATA_PATH=js), kept only until these numbers are in BENCHMARKS.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+const REPO = new URL('../..', import.meta.url).pathname;
+const MOUNTIE = join(REPO, 'dist/cli/main.js');
+const RAMFS = process.env.RAMFS_CLI ?? join(REPO, 'dist-examples/ramfs/cli.js');
+const ITER = Number(process.env.ITER ?? 3800);
+const STAT_MS = Number(process.env.STAT_MS ?? 5000);
+const THREADS = 24;
+const TICK = 100;
+const phases = process.argv.slice(2).length ? process.argv.slice(2) : ['cpu', 'read', 'hung'];
+const TARGETS = (process.env.TARGETS ?? 'native,fuse-native,passthrough').split(',');
+
+const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, ...opts });
+const must = (r, what) => {
+  if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr || r.error}`);
+  return r;
+};
+const cpuMs = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICK;
+};
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const base = mkdtempSync(join(tmpdir(), 'mountie-bench-ops-'));
+const tmpfs = join(base, 'tmpfs');
+mkdirSync(tmpfs);
+
+/** Mount target `t` in its own home; returns { pid, mp, home, stop }. */
+function mountTarget(t) {
+  const home = join(base, `home-${t}`);
+  const mp = join(base, `mnt-${t}`);
+  mkdirSync(mp, { recursive: true });
+  if (t === 'passthrough') {
+    const src = join(tmpfs, 'src');
+    mkdirSync(src, { recursive: true });
+    const env = { ...process.env, MOUNTIE_HOME: home };
+    const r = must(sh(process.execPath, [MOUNTIE, 'mount', 'ws', '--source', src, '--at', mp, '--background', '--json'], { env }), 'mountie mount');
+    return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [MOUNTIE, 'stop', 'ws'], { env }) };
+  }
+  const env = { ...process.env, RAMFS_HOME: home, ...(t === 'fuse-native' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
+  const r = must(sh(process.execPath, [RAMFS, 'mount', 'ws', '--at', mp, '--json'], { env }), 'ramfs mount');
+  return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [RAMFS, 'stop', 'ws'], { env }) };
+}
+
+function requestsSoFar(home) {
+  try {
+    const st = JSON.parse(readFileSync(join(home, 'workspaces', 'ws', 'state.json'), 'utf8'));
+    return { total: Object.values(st.counters?.ops ?? {}).reduce((a, b) => a + b, 0), dataPath: st.dataPath };
+  } catch {
+    return { total: undefined, dataPath: undefined };
+  }
+}
+
+const workerCode = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { writeFileSync, unlinkSync } = require('node:fs');
+const { dir, iter, id } = workerData;
+for (let i = 0; i < iter; i++) {
+  const f = dir + '/t' + id + '-' + (i % 16);
+  writeFileSync(f, 'x');
+  unlinkSync(f);
+}
+parentPort.postMessage('done');
+`;
+
+async function cpuPhase(t) {
+  const m = mountTarget(t);
+  try {
+    const before = requestsSoFar(m.home).total ?? 0;
+    const cpu0 = cpuMs(m.pid);
+    const rss = [rssMb(m.pid)];
+    const sampler = setInterval(() => rss.push(rssMb(m.pid)), 1000);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: THREADS }, (_, id) => new Promise((resolve, reject) => {
+      const w = new Worker(workerCode, { eval: true, workerData: { dir: m.mp, iter: ITER, id } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    })));
+    const ms = performance.now() - t0;
+    clearInterval(sampler);
+    rss.push(rssMb(m.pid));
+    const cpu = cpuMs(m.pid) - cpu0;
+    await sleep(1500); // the state writer publishes counters every 500 ms
+    const after = requestsSoFar(m.home);
+    return { t, ms, cpu, rss, requests: after.total === undefined ? undefined : after.total - before, dataPath: after.dataPath };
+  } finally {
+    m.stop();
+  }
+}
+
+async function readPhase(t) {
+  const m = mountTarget(t);
+  try {
+    const f = join(m.mp, 'big');
+    must(sh('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', 'count=1024', 'status=none']), 'dd write');
+    const cpu0 = cpuMs(m.pid);
+    const t0 = performance.now();
+    must(sh('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none']), 'dd read');
+    const ms = performance.now() - t0;
+    return { t, ms, mibPerS: 1024 / (ms / 1000), cpu: cpuMs(m.pid) - cpu0, rss: rssMb(m.pid) };
+  } finally {
+    m.stop();
+  }
+}
+
+async function hungPhase(t) {
+  if (t === 'passthrough') return undefined;
+  const api = await import(join(REPO, 'dist/index.js'));
+  const { hangfs, HANGFS } = await import(join(REPO, 'scripts/bench/fixtures/hangfs.mjs'));
+  const home = join(base, `hang-${t}`);
+  const env = { ...process.env, MOUNTIE_OP_DEADLINE_MS: '60000', ...(t === 'fuse-native' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
+  const s = await api.launch('ws', { daemon: hangfs, home, env });
+  let hung;
+  try {
+    // 16 processes each block in a read the daemon never answers (until its 60 s deadline).
+    hung = Array.from({ length: 16 }, (_, i) => spawn('dd', [`if=${join(s.mountpoint, `hang-${i}`)}`, 'of=/dev/null', 'bs=4k', 'count=1', 'iflag=direct', 'status=none'], { stdio: 'ignore' }));
+    await sleep(300);
+    const lat = [];
+    const end = Date.now() + STAT_MS;
+    let failed = 0;
+    while (Date.now() < end) {
+      const t0 = performance.now();
+      const bound = sleep(2000).then(() => 'slow');
+      const r = await Promise.race([stat(join(s.mountpoint, `ok-${lat.length}`)).then(() => 'ok', () => 'err'), bound]);
+      lat.push(performance.now() - t0);
+      if (r !== 'ok') failed++;
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+    return { t, n: lat.length, p50: q(0.5), p99: q(0.99), failed };
+  } finally {
+    await api.stop('ws', { home, kind: HANGFS }).catch(() => undefined);
+    for (const h of hung ?? []) h.kill('SIGKILL');
+  }
+}
+
+const out = { cpu: [], read: [], hung: [] };
+try {
+  if (phases.includes('cpu') || phases.includes('read')) must(sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', tmpfs]), 'mount tmpfs');
+  for (const t of TARGETS) if (phases.includes('cpu')) out.cpu.push(await cpuPhase(t));
+  for (const t of TARGETS) if (phases.includes('read')) out.read.push(await readPhase(t));
+  for (const t of TARGETS) if (phases.includes('hung')) { const r = await hungPhase(t); if (r) out.hung.push(r); }
+} finally {
+  sh('umount', [tmpfs]);
+  rmSync(base, { recursive: true, force: true });
+}
+
+const by = (list, t) => list.find((r) => r.t === t);
+console.log(`ops.mjs: ${new Date().toISOString()}, load average ${load()}`);
+if (out.cpu.length) {
+  const per = (r) => (r?.requests ? (r.cpu * 1000) / r.requests : undefined);
+  const fn = per(by(out.cpu, 'fuse-native'));
+  const pt = per(by(out.cpu, 'passthrough'));
+  console.log(`\ncpu: ${THREADS} threads × ${ITER} create+write+unlink`);
+  console.log('| target | data path | wall s | daemon CPU s | requests | CPU µs/request | ÷ fuse-native | ÷ passthrough | RSS MB start → peak → end |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of out.cpu) {
+    const p = per(r);
+    console.log(`| ${r.t} | ${r.dataPath ?? '-'} | ${(r.ms / 1000).toFixed(1)} | ${(r.cpu / 1000).toFixed(2)} | ${r.requests ?? '-'} | ${p?.toFixed(1) ?? '-'} | ${p && fn ? (p / fn).toFixed(2) : '-'} | ${p && pt ? (p / pt).toFixed(2) : '-'} | ${r.rss[0].toFixed(0)} → ${Math.max(...r.rss).toFixed(0)} → ${r.rss.at(-1).toFixed(0)} |`);
+  }
+}
+if (out.read.length) {
+  const fn = by(out.read, 'fuse-native')?.mibPerS;
+  console.log('\nread: 1 GiB, dd bs=1M iflag=direct');
+  console.log('| target | MiB/s | ÷ fuse-native | daemon CPU s | RSS MB after |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of out.read) console.log(`| ${r.t} | ${r.mibPerS.toFixed(0)} | ${fn ? (r.mibPerS / fn).toFixed(2) : '-'} | ${(r.cpu / 1000).toFixed(2)} | ${r.rss.toFixed(0)} |`);
+}
+if (out.hung.length) {
+  console.log(`\nhung: stat of a healthy file for ${STAT_MS} ms while 16 reads hang in JavaScript`);
+  console.log('| target | stats | p50 ms | p99 ms | failed or over 2 s |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of out.hung) console.log(`| ${r.t} | ${r.n} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.failed} |`);
+}
