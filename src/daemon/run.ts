@@ -76,6 +76,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const scheduler = createScheduler({ signal: backend.signal, ...(tuning.deadlineMs ? { deadlineMs: tuning.deadlineMs } : {}) });
   let startup: Promise<unknown> = Promise.resolve();
   let removeFaults: () => void = () => undefined;
+  /** Set by the first fatal exception or rejection: what state.json says the daemon died of. */
+  let crashed: string | undefined;
 
   const shutdown = createShutdown({
     deadlineMs: opts.shutdownDeadlineMs ?? 5000,
@@ -91,7 +93,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       // The author's cleanup: only for a daemon whose mount() ran (it may hold what mount() opened).
       { name: 'author-shutdown', run: () => (mctx && definition.shutdown ? definition.shutdown(mctx) : undefined) },
       // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
-      { name: 'flush-state', always: true, run: ({ forced }) => (forced ? ctx.state?.finish('failed', 'shutdown forced past its deadline') : lost.reason ? ctx.state?.finish('failed', lost.reason) : ctx.state?.finish('stopped')) },
+      // A daemon that served and then crashed (or whose shutdown was forced) says so with its exit code: status shows failed(exit=N), not a clean stop.
+      {
+        name: 'flush-state',
+        always: true,
+        run: ({ forced }) =>
+          forced
+            ? ctx.state?.finish('failed', `shutdown forced past its deadline${crashed ? ` after ${crashed}` : ''}`, 1)
+            : crashed
+              ? ctx.state?.finish('failed', `crashed: ${crashed}`, DAEMON_EXIT.runtimeFailure)
+              : lost.reason
+                ? ctx.state?.finish('failed', lost.reason)
+                : ctx.state?.finish('stopped'),
+      },
       { name: 'remove-pidfile', always: true, run: () => ctx.pidfileWritten && removePidfileIfOwn(paths.pidfile, opts.instanceId) },
       { name: 'release-lock', always: true, run: () => ctx.lock?.release() },
     ],
@@ -128,6 +142,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     },
     onFatal(kind, err) {
       log.error(`fatal ${kind}`, err);
+      crashed ??= `${kind}: ${err instanceof Error ? err.message : String(err)}`;
       void shutdown.trigger(`fatal ${kind}: ${err instanceof Error ? err.message : String(err)}`, DAEMON_EXIT.runtimeFailure);
     },
     onFatalRepeated(kind, err) {

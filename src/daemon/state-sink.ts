@@ -22,7 +22,8 @@ export interface DaemonStateSink {
   refresh(): void;
   stopMonitors(): void;
   /** Final status, then flush (bounded) and close the writer. */
-  finish(status: DaemonStatus, reason?: string): Promise<void>;
+  /** The last document: `exitCode` when the daemon ends abnormally after it served (it makes `status` say failed). */
+  finish(status: DaemonStatus, reason?: string, exitCode?: number): Promise<void>;
 }
 
 const PUBLISH_EVERY_MS = 250;
@@ -115,12 +116,12 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
       timer = undefined;
       poll = undefined;
     },
-    finish: async (status, reason) => {
+    finish: async (status, reason, exitCode) => {
       if (timer) clearTimeout(timer);
       if (poll) clearInterval(poll);
       poll = undefined;
       // reason: undefined clears a health reason left from running; it does not explain the stop.
-      writer.update({ ...snapshot(read(), backend), status, reason });
+      writer.update({ ...snapshot(read(), backend), status, reason, ...(exitCode === undefined ? {} : { exitCode }) });
       try {
         await writer.close({ timeoutMs: 2000 });
       } finally {

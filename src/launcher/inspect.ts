@@ -41,7 +41,7 @@ export interface WorkspaceStatus {
   readonly stalePidfile: { readonly pid: number | undefined; readonly reason?: string } | undefined;
   readonly staleMount: boolean;
   readonly configError: string | undefined;
-  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'backend' | 'dataPath'> | undefined;
+  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'exitCode' | 'backend' | 'dataPath'> | undefined;
 }
 
 const TICKS_PER_SEC = 100; // USER_HZ on every Linux ABI Node supports
@@ -103,9 +103,12 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   if (stalePidfile) tokens.push(`stale-pidfile(pid=${stalePidfile.pid ?? '?'})`);
   const staleMount = d.mounts.length > 0 && d.daemons.length === 0;
   if (staleMount) tokens.push('stale-mount');
+  // The last daemon died of a crash (state.json has its exit code, written on the way out) and none runs now.
+  const crashedState = tokens.length === 0 && state?.status === 'failed' && typeof state.exitCode === 'number' && !d.daemons.some((x) => x.pid === state.pid) ? state : undefined;
+  if (crashedState) tokens.push(`failed(exit=${crashedState.exitCode})`);
   if (tokens.length === 0) tokens.push('stopped');
   const leftovers = orphans.length > 0 || stalePidfile !== undefined || staleMount;
-  const failed = liveState?.status === 'failed' || d.configError !== undefined;
+  const failed = liveState?.status === 'failed' || d.configError !== undefined || crashedState !== undefined;
   const serving = main !== undefined || starting.length > 0;
   const verdict: Verdict = leftovers ? 'leftovers' : failed ? 'failed' : serving ? 'running' : 'stopped';
   return {
@@ -125,7 +128,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     staleMount,
     configError: d.configError,
     state: state
-      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.backend ? { backend: state.backend } : {}), ...(state.dataPath ? { dataPath: state.dataPath } : {}) }
+      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.exitCode !== undefined ? { exitCode: state.exitCode } : {}), ...(state.backend ? { backend: state.backend } : {}), ...(state.dataPath ? { dataPath: state.dataPath } : {}) }
       : undefined,
   };
 }

@@ -54,6 +54,12 @@ export interface DaemonState {
   readonly status: DaemonStatus;
   /** Why the status is degraded, failed or stopped. */
   readonly reason?: string;
+  /**
+   * Set by a daemon that ended abnormally after it served (a fatal uncaught exception or unhandled
+   * rejection, a shutdown forced past its deadline): the exit code it ended with. `status` then
+   * says `failed(exit=N)` instead of `stopped` until the next start.
+   */
+  readonly exitCode?: number;
   readonly backend?: BackendView;
   /** What serves requests: the native core (libfuse 3) or fuse-native (JS). Absent in documents of older daemons. */
   readonly dataPath?: 'native' | 'js';

@@ -6,12 +6,13 @@
  * fuse-native path passed atime as mtime). Fixture: test/fixtures/kinds/faultfs.mjs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { REPO, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
 import { logOf } from '../helpers/daemons.js';
+import { readProcStat } from '../../src/sys/proc-stat-scan.js';
 
 type Api = typeof import('../../src/index.js');
 const api = (await import(join(REPO, 'dist/index.js'))) as Api;
@@ -127,6 +128,27 @@ describe("a kind's own ops on the native core", () => {
     expect(st.state?.reason).toMatch(/JavaScript thread has left requests untaken/);
     const r = await api.stop('ws', { home, kind: FAULTFS });
     expect(r.ok).toBe(true);
+    expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual(['stopped']);
+  }, 40_000);
+
+  it('a daemon that crashes (an exception outside any op) says so: state.json failed with why and its exit code, status failed(exit=1); its mount is taken down; the next start serves again', async () => {
+    const home = await makeHome();
+    const { pid, mountpoint: mp } = await api.launch('ws', { daemon: faultfs, home, env: { ...process.env, FAULTFS_CRASH_MS: '300' } });
+    await waitFor('the daemon to end', () => (readProcStat(pid) && readProcStat(pid)?.state !== 'Z' ? undefined : true), 10_000);
+    const [st] = await waitFor('status to say failed', async () => {
+      const all = await api.status('ws', { home, kind: FAULTFS });
+      return all[0]?.tokens[0]?.startsWith('failed(') ? all : undefined;
+    }, 10_000);
+    expect(st?.tokens).toEqual(['failed(exit=1)']);
+    expect(st?.verdict).toBe('failed');
+    expect(st?.state?.reason).toMatch(/^crashed: uncaughtException: faultfs: crash from a timer/);
+    expect(st?.mounted).toBe(false);
+    expect(await readdir(mp)).toEqual([]);
+    expect(await logOf(home, 'ws')).toMatch(/fatal uncaughtException/);
+    // A new start clears it.
+    const again = await api.launch('ws', { daemon: faultfs, home });
+    expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual([`running(pid=${again.pid})`]);
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
     expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual(['stopped']);
   }, 40_000);
 });
