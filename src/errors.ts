@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'ERR_DAEMON_EXITED'
   | 'ERR_STOP_FAILED'
   | 'ERR_FENCED'
+  /** A kind's data.json (ctx.data) is not a document it saved: left as it is, the start refused. */
+  | 'ERR_DATA_CORRUPT'
   | 'ERR_DEADLINE'
   | 'ERR_BACKEND_BUSY'
   | 'ERR_CANCELLED'
@@ -119,6 +121,7 @@ export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_MOUNTPOINT_UNSUITABLE',
   'ERR_ENVIRONMENT',
   'ERR_CONFIG_CORRUPT',
+  'ERR_DATA_CORRUPT',
   'ERR_ALLOW_OTHER_DENIED',
   'ERR_ALLOW_OTHER_UNSAFE',
 ]);

@@ -9,6 +9,7 @@ import { MountieError, isMountieError } from '../errors.js';
 import { isKind, type Kind } from '../protocol/kind.js';
 import type { FsOps } from './fs-ops.js';
 import type { FileSystem } from './file-system.js';
+import type { DataStore } from './data-store.js';
 
 /** Where a daemon's lines go: the workspace's daemon.log. */
 export interface DaemonLog {
@@ -30,6 +31,10 @@ export interface MountContext<O> {
   readonly signal: AbortSignal;
   /** Lines go to the workspace's daemon.log. */
   readonly log: DaemonLog;
+  /** The workspace's directory (`<home>/workspaces/<ws>`: workspace.json, daemon.pid, state.json, daemon.log, data.json). Files of your own may go here; mountie's names are its own. */
+  readonly dir: string;
+  /** The kind's own durable document (`data.json`): `load()` what the last daemon saved, `save(doc)` resolves once it is on disk (fsynced, renamed; fenced to this daemon). */
+  readonly data: DataStore;
 }
 
 /**

@@ -3,6 +3,7 @@ import { configForStart, isKindConfig, saveConfig, type AnyConfig, type Workspac
 import { kindOf, workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
 import { nextEpoch } from '../state/epoch.js';
+import { openDataStore, type OpenedDataStore } from './data-store.js';
 import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
@@ -59,7 +60,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
-  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string; homeId?: string } = {
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; store?: OpenedDataStore; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string; homeId?: string } = {
     pidfileWritten: false,
   };
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
@@ -92,6 +93,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'unmount', run: () => unmountOwn() },
       // The author's cleanup: only for a daemon whose mount() ran (it may hold what mount() opened).
       { name: 'author-shutdown', run: () => (mctx && definition.shutdown ? definition.shutdown(mctx) : undefined) },
+      // What the kind saved (ctx.data) reaches the disk before the daemon says it stopped.
+      { name: 'close-data', always: true, run: () => ctx.store?.close(2000) },
       // `always`: a forced shutdown still says so in state.json, removes its pidfile and lets go.
       // A daemon that served and then crashed (or whose shutdown was forced) says so with its exit code: status shows failed(exit=N), not a clean stop.
       {
@@ -210,6 +213,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       readOnly: config.readOnly,
       signal: authorAbort.signal,
       log: { info: (l) => log.info(l), error: (l, e) => log.error(l, e) },
+      dir: paths.dir,
+      data: (ctx.store = openDataStore(paths.dir, epoch, opts.instanceId)),
     };
     mctx = authorCtx;
     const notServed = (): MountieError => new MountieError('ERR_INVALID_DEFINITION', `mount() of ${kind.name} must return { fs }, { ops } or { passthrough: { source } }`, { data: { workspace: opts.workspace } });

@@ -21,8 +21,7 @@ export interface DaemonStateSink {
   /** Publish counters and the backend view soon (coalesced); nothing is written if they did not change. */
   refresh(): void;
   stopMonitors(): void;
-  /** Final status, then flush (bounded) and close the writer. */
-  /** The last document: `exitCode` when the daemon ends abnormally after it served (it makes `status` say failed). */
+  /** Final status, then flush (bounded) and close the writer; `exitCode` when the daemon ends abnormally after it served (status then says failed). */
   finish(status: DaemonStatus, reason?: string, exitCode?: number): Promise<void>;
 }
 

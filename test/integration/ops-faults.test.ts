@@ -20,6 +20,8 @@ const FIXTURE = join(REPO, 'test/fixtures/kinds/faultfs.mjs');
 const { faultfs, FAULTFS } = (await import(FIXTURE)) as { faultfs: import('../../src/index.js').MountieDaemon; FAULTFS: import('../../src/index.js').Kind };
 const CALLER = join(REPO, 'test/fixtures/kinds/callerfs.mjs');
 const { callerfs, CALLERFS } = (await import(CALLER)) as { callerfs: import('../../src/index.js').MountieDaemon; CALLERFS: import('../../src/index.js').Kind };
+const STORE = join(REPO, 'test/fixtures/kinds/storefs.mjs');
+const { storefs, STOREFS } = (await import(STORE)) as { storefs: import('../../src/index.js').MountieDaemon; STOREFS: import('../../src/index.js').Kind };
 const run = promisify(execFile);
 const codeOf = (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err as { code?: string }).code);
 
@@ -151,4 +153,28 @@ describe("a kind's own ops on the native core", () => {
     expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
     expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual(['stopped']);
   }, 40_000);
+
+  it("ctx.data survives kill -9 mid-write: the next daemon loads a whole document at least as new as the last save that resolved; ctx.dir is the workspace's directory", async () => {
+    const home = await makeHome();
+    const first = await api.launch('ws', { daemon: storefs, home });
+    const readText = async (name: string): Promise<string> => (await readFile(join(first.mountpoint, name), 'utf8')).replace(/\0+$/, '').trim();
+    expect(await readText('dir')).toBe(join(home, 'workspaces/ws'));
+    expect(await readText('initial')).toBe('null');
+    // Saves run back to back: let some resolve, note the last one seen, then kill -9 mid-stream.
+    const seen = await waitFor('saves to resolve', async () => {
+      const n = Number(await readText('acked'));
+      return n >= 20 ? n : undefined;
+    }, 15_000);
+    process.kill(first.pid, 'SIGKILL');
+    await waitFor('the daemon to die', () => (readProcStat(first.pid) && readProcStat(first.pid)?.state !== 'Z' ? undefined : true), 10_000);
+    const second = await api.launch('ws', { daemon: storefs, home });
+    const initial = JSON.parse(await (async () => (await readFile(join(second.mountpoint, 'initial'), 'utf8')).replace(/\0+$/, '').trim())()) as { n: number; pad: string };
+    expect(initial.n).toBeGreaterThanOrEqual(seen);
+    expect(initial.pad).toHaveLength(512);
+    expect((await api.stop('ws', { home, kind: STOREFS })).ok).toBe(true);
+    // The last document is on disk after a clean stop, as mountie's own state.json is.
+    const doc = JSON.parse(await readFile(join(home, 'workspaces/ws/data.json'), 'utf8')) as { schema: string; data: { n: number } };
+    expect(doc.schema).toBe('mountie.data/v1');
+    expect(doc.data.n).toBeGreaterThan(initial.n);
+  }, 60_000);
 });

@@ -56,7 +56,7 @@ describe('defineDaemon', () => {
     expect(passthroughDaemon.kind).toBe(MOUNTIE);
     expect(validateOptions(passthroughDaemon.definition, { source: '/srv' }, 'ws')).toEqual({ source: '/srv' });
     expect(() => validateOptions(passthroughDaemon.definition, {}, 'ws')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
-    const served = await passthroughDaemon.definition.mount({ workspace: 'ws', mountpoint: '/m', options: { source: '/srv' }, readOnly: false, signal: new AbortController().signal, log: { info: () => undefined, error: () => undefined } });
+    const served = await passthroughDaemon.definition.mount({ workspace: 'ws', mountpoint: '/m', options: { source: '/srv' }, readOnly: false, signal: new AbortController().signal, log: { info: () => undefined, error: () => undefined }, dir: '/nowhere', data: { load: async () => undefined, save: async () => undefined } });
     expect(served).toEqual({ passthrough: { source: '/srv' } });
   });
 });

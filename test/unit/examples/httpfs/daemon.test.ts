@@ -147,7 +147,7 @@ describe('httpfs requests are bounded', () => {
 describe('the httpfs definition', () => {
   it('mounts from a live server, and its probe resolves while the server answers and rejects once it is gone', async () => {
     const s = await server();
-    const ctx = { workspace: 'ws', mountpoint: '/mnt', options: parseOptions({ url: s.url, timeoutMs: 500 }), readOnly: true, signal: never, log };
+    const ctx = { workspace: 'ws', mountpoint: '/mnt', options: parseOptions({ url: s.url, timeoutMs: 500 }), readOnly: true, signal: never, log, dir: '/nowhere', data: { load: async () => undefined, save: async () => undefined } };
     expect(httpfs.kind.name).toBe('httpfs');
     const served = await httpfs.definition.mount(ctx);
     expect('ops' in served).toBe(true);

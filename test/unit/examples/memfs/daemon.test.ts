@@ -98,7 +98,7 @@ describe('the memfs definition', () => {
     expect(memfs.definition.options).toBe(parseTree);
     const ac = new AbortController();
     const log = { info: () => undefined, error: () => undefined };
-    const served = await memfs.definition.mount({ workspace: 'ws', mountpoint: '/mnt', options: parseTree(TREE), readOnly: true, signal: ac.signal, log });
+    const served = await memfs.definition.mount({ workspace: 'ws', mountpoint: '/mnt', options: parseTree(TREE), readOnly: true, signal: ac.signal, log, dir: '/nowhere', data: { load: async () => undefined, save: async () => undefined } });
     expect('ops' in served && typeof served.ops.getattr).toBe('function');
   });
 });
