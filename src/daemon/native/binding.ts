@@ -56,6 +56,11 @@ export interface NativeBinding {
   /** Shutdown: answer every request in flight EIO now and every later one at once; returns how many were in flight. */
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
+  /**
+   * flock(2) on `fd` (src/protocol/lock.ts): true taken, false held elsewhere (nonblock only);
+   * throws on any other error. Absent from builds older than it: callers fall back to flock(1).
+   */
+  flock?(fd: number, mode: 'exclusive' | 'shared', nonblock: boolean): boolean;
 }
 
 export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; readonly path: string } | { readonly ok: false; readonly reason: string };
