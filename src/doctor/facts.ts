@@ -8,11 +8,10 @@ import { access, lstat, readFile, readlink, realpath, stat } from 'node:fs/promi
 import { delimiter, join, resolve } from 'node:path';
 import { ADDON_PATH, loadNative } from '../daemon/native/binding.js';
 import { allowsUserAllowOther, FUSE_CONF } from '../sys/fuse-conf.js';
-import { discover, homeFacts } from '../launcher/discover.js';
+import { discover, homeFacts, homeSnapshot } from '../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces } from '../launcher/inspect.js';
 import type { HomeLayout } from '../state/paths.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { runFile } from '../sys/run.js';
 
 export interface PathFacts {
@@ -162,7 +161,7 @@ async function homeCheckFacts(layout: HomeLayout): Promise<HomeCheckFacts> {
 async function workspaceVerdicts(layout: HomeLayout): Promise<DoctorFacts['workspaces']> {
   try {
     const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-    const snap = { procs: scanProcStats(), mounts };
+    const snap = await homeSnapshot(layout, mounts, facts);
     const names = await listWorkspaces(layout, snap, facts);
     return await Promise.all(
       names.map(async (n) => {
