@@ -64,13 +64,14 @@ export interface DoctorFacts {
   readonly libfuse3?: boolean;
   readonly fusermount: HelperFacts;
   readonly fusermount3: HelperFacts;
-  /** flock(1) from util-linux: the workspace lock is taken through it. */
+  /** flock(1) from util-linux: the workspace lock is taken through it when the addon cannot (src/protocol/lock.ts). */
   readonly flock: HelperFacts;
   /** /sys/fs/fuse/connections exists (the fuse module is loaded) and fusectl is mounted there. */
   readonly fusectl: { readonly present: boolean; readonly mounted: boolean };
   /** Only when asked (`--allow-other`). */
   readonly fuseConf?: { readonly path: string; readonly exists: boolean; readonly userAllowOther: boolean };
-  readonly native: { readonly path: string; readonly built: boolean; readonly loadable: boolean; readonly reason?: string };
+  /** `flock`: the loaded addon takes the workspace lock itself (flock(2)); flock(1) is then only the fallback. */
+  readonly native: { readonly path: string; readonly built: boolean; readonly loadable: boolean; readonly flock?: boolean; readonly reason?: string };
   readonly node: { readonly version: string; readonly engines?: string };
   readonly home: HomeCheckFacts;
   /** Every workspace of the home and its verdict, or why they could not be inspected. */
@@ -208,7 +209,7 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   }
   const built = (await pathFacts(addon, true)).kind === 'file';
   const load = built ? loadNative(addon) : undefined;
-  const native = { path: addon, built, loadable: load?.ok === true, ...(load && !load.ok ? { reason: load.reason } : {}) };
+  const native = { path: addon, built, loadable: load?.ok === true, ...(load?.ok ? { flock: typeof load.binding.flock === 'function' } : { ...(load ? { reason: load.reason } : {}) }) };
   const workspaces = home.self.kind === 'missing' && !home.self.error ? [] : await workspaceVerdicts(opts.layout);
   return {
     uid: process.getuid?.() ?? 0,

@@ -16,7 +16,7 @@ const PRELOAD = join(REPO, 'test/fixtures/report-threadpool.cjs');
 
 async function poolOf(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string | undefined> {
   const home = await makeHome();
-  const base = { ...process.env, MOUNTIE_HOME: home, ...env };
+  const base: NodeJS.ProcessEnv = { ...process.env, MOUNTIE_HOME: home, ...env };
   if (!('UV_THREADPOOL_SIZE' in env)) delete base.UV_THREADPOOL_SIZE;
   const r = await execa(process.execPath, ['-r', PRELOAD, BIN, ...args], { env: base, extendEnv: false, reject: false, timeout: 20_000 });
   return /THREADPOOL=(\S+)/.exec(r.stderr)?.[1];
