@@ -6,6 +6,7 @@
 // three files are overwritten, so the tarball's file list and dist/*.d.ts stay as tsc made them.
 import { build, transform } from 'esbuild';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,11 +41,35 @@ const keepModuleUrl = (format) => ({
  * it runs when the module that imports it first initializes, as it did unbundled.
  */
 const LAZY = /^(fuse-native|node:(child_process|perf_hooks|os|crypto|worker_threads|net|readline|tty|timers\/promises))$/;
+/**
+ * These are not even loaded when the importing module initializes, only when one of their
+ * functions is first used: commander requires node:child_process at its top (for executable
+ * subcommands, which mountie has none of) and half of our modules import spawn or execFile for one
+ * path each, so `status` and `--version` loaded child_process, net and dgram without spawning
+ * anything (~10 ms; BENCHMARKS.md, issue 18). The shim is a Proxy that lists the module's export
+ * names (taken from this Node at build time) without loading it: esbuild's `__toESM` copies each
+ * name as a getter, and the first read of one requires the real module.
+ */
+const PROXIED = new Set(['node:child_process', 'node:crypto']);
+const proxyShim = (path) => {
+  const keys = Object.keys(createRequire(import.meta.url)(path));
+  return [
+    `let real;`,
+    `const load = () => (real ??= require(${JSON.stringify(path)}));`,
+    `const keys = ${JSON.stringify(keys)};`,
+    `module.exports = new Proxy({}, {`,
+    `  get: (_, k) => load()[k],`,
+    `  has: (_, k) => k in load(),`,
+    `  ownKeys: () => keys,`,
+    `  getOwnPropertyDescriptor: (_, k) => (keys.includes(k) ? { configurable: true, enumerable: true, get: () => load()[k] } : undefined),`,
+    `});`,
+  ].join('\n');
+};
 const lazyExternals = {
   name: 'lazy-externals',
   setup(b) {
     b.onResolve({ filter: LAZY }, (args) => (args.namespace === 'lazy' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({ contents: PROXIED.has(args.path) ? proxyShim(args.path) : `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
   },
 };
 

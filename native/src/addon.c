@@ -290,12 +290,15 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+napi_value js_flock(napi_env env, napi_callback_info info); /* flock.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
     {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
     {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
     {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
+    {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   jsbridge_define(env, exports); /* a kind's own operations: startOps, stopOps, cancelOps, reply */

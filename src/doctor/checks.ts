@@ -84,7 +84,10 @@ export function checkFusermount3(f: DoctorFacts): Check {
 }
 
 export function checkFlock(f: DoctorFacts): Check {
-  if (!f.flock.path) return { id: 'flock', status: 'fail', summary: 'flock (util-linux) is not on PATH: no workspace lock can be taken, so nothing mounts or stops', fix: sudo(f, ['apt-get', 'install', '-y', 'util-linux']) };
+  const fix = sudo(f, ['apt-get', 'install', '-y', 'util-linux']);
+  // The native addon takes the lock itself when it loads (src/protocol/lock.ts): flock(1) is then only its fallback.
+  if (!f.flock.path && f.native.loadable && f.native.flock) return { id: 'flock', status: 'warn', summary: 'flock (util-linux) is not on PATH: the native addon takes the workspace lock; without the addon nothing could mount or stop', fix };
+  if (!f.flock.path) return { id: 'flock', status: 'fail', summary: 'flock (util-linux) is not on PATH and the native addon cannot take the lock: no workspace lock can be taken, so nothing mounts or stops', fix };
   return { id: 'flock', status: 'ok', summary: `${f.flock.path} (the workspace lock)` };
 }
 

@@ -8,11 +8,10 @@ import { access, lstat, readFile, readlink, realpath, stat } from 'node:fs/promi
 import { delimiter, join, resolve } from 'node:path';
 import { addonCandidates, loadNative } from '../daemon/native/binding.js';
 import { allowsUserAllowOther, FUSE_CONF } from '../sys/fuse-conf.js';
-import { discover, homeFacts } from '../launcher/discover.js';
+import { discover, homeFacts, homeSnapshot } from '../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces } from '../launcher/inspect.js';
 import type { HomeLayout } from '../state/paths.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { runFile } from '../sys/run.js';
 
 export interface PathFacts {
@@ -65,14 +64,14 @@ export interface DoctorFacts {
   readonly libfuse3?: boolean;
   readonly fusermount: HelperFacts;
   readonly fusermount3: HelperFacts;
-  /** flock(1) from util-linux: the workspace lock is taken through it. */
+  /** flock(1) from util-linux: the workspace lock is taken through it when the addon cannot (src/protocol/lock.ts). */
   readonly flock: HelperFacts;
   /** /sys/fs/fuse/connections exists (the fuse module is loaded) and fusectl is mounted there. */
   readonly fusectl: { readonly present: boolean; readonly mounted: boolean };
   /** Only when asked (`--allow-other`). */
   readonly fuseConf?: { readonly path: string; readonly exists: boolean; readonly userAllowOther: boolean };
-  /** The addon a daemon loads: `built` = the file is there (a local build, or the prebuilt one when `prebuilt`). */
-  readonly native: { readonly path: string; readonly built: boolean; readonly prebuilt?: boolean; readonly loadable: boolean; readonly reason?: string };
+  /** The addon a daemon loads: `built` = the file is there (a local build, or the prebuilt one when `prebuilt`); `flock`: it takes the workspace lock itself (flock(2)), flock(1) is then only the fallback. */
+  readonly native: { readonly path: string; readonly built: boolean; readonly prebuilt?: boolean; readonly loadable: boolean; readonly flock?: boolean; readonly reason?: string };
   readonly node: { readonly version: string; readonly engines?: string };
   readonly home: HomeCheckFacts;
   /** Every workspace of the home and its verdict, or why they could not be inspected. */
@@ -163,7 +162,7 @@ async function homeCheckFacts(layout: HomeLayout): Promise<HomeCheckFacts> {
 async function workspaceVerdicts(layout: HomeLayout): Promise<DoctorFacts['workspaces']> {
   try {
     const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-    const snap = { procs: scanProcStats(), mounts };
+    const snap = await homeSnapshot(layout, mounts, facts);
     const names = await listWorkspaces(layout, snap, facts);
     return await Promise.all(
       names.map(async (n) => {
@@ -218,7 +217,7 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   }
   const built = (await pathFacts(addon, true)).kind === 'file';
   const load = built ? loadNative(addon) : undefined;
-  const native = { path: addon, built, prebuilt: /\/prebuilds\//.test(addon), loadable: load?.ok === true, ...(load && !load.ok ? { reason: load.reason } : {}) };
+  const native = { path: addon, built, prebuilt: /\/prebuilds\//.test(addon), loadable: load?.ok === true, ...(load?.ok ? { flock: typeof load.binding.flock === 'function' } : load ? { reason: load.reason } : {}) };
   const workspaces = home.self.kind === 'missing' && !home.self.error ? [] : await workspaceVerdicts(opts.layout);
   return {
     uid: process.getuid?.() ?? 0,

@@ -11,7 +11,7 @@ import { resolveHome, type HomeLayout } from '../state/paths.js';
 import { validateName } from '../state/names.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
-import { discover as discoverIn, homeFacts, type Discovery } from './discover.js';
+import { discover as discoverIn, homeFacts, homeSnapshot, type Discovery } from './discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspect.js';
 import type { StartResult } from './start.js';
 import { PASSTHROUGH_MODULE, prepareKindMount, prepareMount, startPrepared } from './prepare.js';
@@ -102,7 +102,7 @@ export async function stop(workspace: string, opts: StopCallOptions = {}): Promi
 export async function status(workspace?: string, opts: KindOption = {}): Promise<WorkspaceStatus[]> {
   const layout = layoutOf(opts, opts.kind);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-  const snap = { procs: scanProcStats(), mounts };
+  const snap = await homeSnapshot(layout, mounts, facts);
   const names = workspace !== undefined ? [validateName(workspace)] : await listWorkspaces(layout, snap, facts);
   const found = await Promise.all(names.map((n) => discoverIn(layout, n, snap, facts)));
   // Listing a home: another kind's workspaces there are not this kind's to show (asked by name, they say so).

@@ -47,6 +47,19 @@ export interface Discovery {
 export interface Snapshot {
   readonly procs: readonly ProcStat[];
   readonly mounts: readonly MountEntry[];
+  /**
+   * The home's daemons of every workspace, found in `procs` ({@link homeSnapshot}): listing the
+   * workspaces and discovering each then share one read of every candidate's fds (status read
+   * them once per workspace, after once for the list).
+   */
+  readonly daemons?: readonly DaemonRef[];
+}
+
+/** One look at the process table and the home's daemons in it, for commands that discover several workspaces (or list them first). */
+export async function homeSnapshot(layout: HomeLayout, mounts: readonly MountEntry[], facts: HomeFacts): Promise<Snapshot> {
+  const procs = scanProcStats();
+  const daemons = await findHomeDaemons(procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, mounts, { kind: kindOf(layout) });
+  return { procs, mounts, daemons };
 }
 
 /** What discovery of one home needs once per command: its id and the real spelling of its workspaces dir. */
@@ -82,7 +95,7 @@ export async function discover(layout: HomeLayout, workspace: string, snap: Snap
   ]);
   const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: home.realWorkspacesDir };
   const lockedNow = lockId !== undefined && (await lockHeldNow(lockId)) === true;
-  let refs = await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace, kind });
+  let refs = snap.daemons ? snap.daemons.filter((r) => r.workspace === workspace) : await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace, kind });
   // The snapshot may predate the holder (a daemon that started and locked since): look again,
   // so that a held lock is attributed whenever its holder is a daemon.
   if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanProcStats(), dirs, snap.mounts, { ws: workspace, kind });

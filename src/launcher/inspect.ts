@@ -141,6 +141,7 @@ export async function listWorkspaces(layout: HomeLayout, snap: Snapshot, facts: 
   } catch {
     // No workspaces directory yet: nothing configured.
   }
-  for (const d of await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts, { kind: kindOf(layout) })) names.add(d.workspace);
+  const daemons = snap.daemons ?? (await findHomeDaemons(snap.procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, snap.mounts, { kind: kindOf(layout) }));
+  for (const d of daemons) names.add(d.workspace);
   return [...names].sort();
 }

@@ -83,10 +83,13 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
   for (const p of procs) {
     if (p.pid === (opts.selfPid ?? process.pid) || p.pid < 1 || !isMarked(p.comm, opts.kind) || p.state === 'X') continue;
     const files = openFiles(p.pid, (link) => LOCK_LINK.test(link), opts.procRoot);
+    // Without `ws`, each workspace whose lock file it has open (a daemon has one): the same
+    // entries, per workspace, as a call with that `ws` finds (status shares one such scan).
+    const seen = new Set<string>();
     for (const f of files) {
       const m = LOCK_LINK.exec(f.link);
       const ws = m?.[1];
-      if (ws === undefined || (opts.ws !== undefined && ws !== opts.ws)) continue;
+      if (ws === undefined || (opts.ws !== undefined && ws !== opts.ws) || seen.has(ws)) continue;
       const deleted = m?.[2] !== undefined;
       const id = lockFileOf(dirs.workspacesDir, ws, cache);
       const ours = deleted ? f.link === `${realDir}/${ws}/lock (deleted)` : id !== null && sameFile(f.info, id, mounts);
@@ -102,7 +105,8 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
         holdsLock: f.info.locks.some((l) => l.kind === 'FLOCK'),
         exiting: p.state === 'Z',
       });
-      break;
+      if (opts.ws !== undefined) break;
+      seen.add(ws);
     }
   }
   return out;

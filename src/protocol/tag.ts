@@ -6,9 +6,9 @@
  * same id, two homes never share one. So every mount of a workspace is found by its tag wherever
  * it sits (even where a swapped symlink sent it), and another home's mount is never taken for ours.
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { MountEntry } from '../sys/mountinfo.js';
+import { sha256Hex } from '../sys/sha256.js';
 import { withTimeout } from '../sys/time.js';
 import { MOUNTIE, type Kind } from './kind.js';
 
@@ -63,7 +63,8 @@ export function mountsOf(entries: readonly MountEntry[], workspace: string, home
 }
 
 export function homeIdFrom(dev: number, ino: number): string {
-  return createHash('sha256').update(`mountie-home\0${dev}\0${ino}`).digest('hex').slice(0, 16);
+  // sha256Hex, not node:crypto: the same digest without loading crypto in every command.
+  return sha256Hex(`mountie-home\0${dev}\0${ino}`).slice(0, 16);
 }
 
 /** The home's id, or undefined when the home does not exist (yet). Bounded: a home is never on a mount we serve, but may sit on a slow one. */

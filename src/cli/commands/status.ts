@@ -1,10 +1,9 @@
 import { MountieError } from '../../errors.js';
 import { resolveHome } from '../../state/paths.js';
 import { validateName } from '../../state/names.js';
-import { discover, homeFacts } from '../../launcher/discover.js';
+import { discover, homeFacts, homeSnapshot } from '../../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from '../../launcher/inspect.js';
 import { readMountInfo } from '../../sys/mountinfo.js';
-import { scanProcStats } from '../../sys/proc-stat-scan.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 import { paint, type Colour } from '../tty.js';
@@ -76,7 +75,7 @@ export async function statusCommand(ws: string | undefined, flags: StatusFlags, 
   const layout = resolveHome();
   const name = ws === undefined ? undefined : validateName(ws);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-  const snap = { procs: scanProcStats(), mounts };
+  const snap = await homeSnapshot(layout, mounts, facts);
   const names = name !== undefined ? [name] : await listWorkspaces(layout, snap, facts);
   const found = await Promise.all(names.map((n) => discover(layout, n, snap, facts)));
   // Another kind's workspaces in this home are not mountie's to list (asked by name, status says whose it is).

@@ -59,6 +59,11 @@ export interface NativeBinding {
   /** Shutdown: answer every request in flight EIO now and every later one at once; returns how many were in flight. */
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
+  /**
+   * flock(2) on `fd` (src/protocol/lock.ts): true taken, false held elsewhere (nonblock only);
+   * throws on any other error. Absent from builds older than it: callers fall back to flock(1).
+   */
+  flock?(fd: number, mode: 'exclusive' | 'shared', nonblock: boolean): boolean;
   /** A kind's own operations (JS-ops mode): each request reaches `dispatch` on the JavaScript thread and is answered through `reply`. */
   startOps(mountpoint: string, options: NativeOpsOptions, dispatch: (...args: never[]) => void): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   stopOps(handle: NativeHandle, timeoutMs: number): Promise<boolean>;

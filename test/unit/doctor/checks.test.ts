@@ -93,6 +93,12 @@ describe('doctor checks', () => {
     expect(checkFlock(healthy({ flock: { name: 'flock' } }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y util-linux' });
   });
 
+  it('flock missing only warns when the loaded addon takes the lock itself (flock(1) is its fallback)', () => {
+    const native = { path: '/opt/mountie/native/build/Release/mountie_native.node', built: true, loadable: true, flock: true };
+    expect(checkFlock(healthy({ flock: { name: 'flock' }, native }))).toMatchObject({ status: 'warn', fix: 'sudo apt-get install -y util-linux' });
+    expect(checkFlock(healthy({ flock: { name: 'flock' }, native: { ...native, loadable: false, flock: undefined } })).status).toBe('fail');
+  });
+
   it('fusectl: not mounted or absent warns with the command', () => {
     expect(checkFusectl(healthy({ fusectl: { present: true, mounted: false } }))).toMatchObject({ status: 'warn', fix: 'sudo mount -t fusectl none /sys/fs/fuse/connections' });
     expect(checkFusectl(healthy({ fusectl: { present: false, mounted: false } }))).toMatchObject({ status: 'warn', fix: 'sudo modprobe fuse' });
