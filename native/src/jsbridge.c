@@ -584,6 +584,9 @@ static napi_value js_start_ops(napi_env env, napi_callback_info info) {
   j->cfg.max_threads = threads >= 1 && threads <= 256 ? (unsigned)threads : 4;
   j->cfg.deadline_ms = deadline >= 0 && deadline <= 86400000 ? (unsigned)deadline : 0;
   j->cfg.read_buffers = num_opt(env, argv[1], "readBuffers", 0) != 0;
+  j->cfg.keep_cache = num_opt(env, argv[1], "keepCache", 0) != 0;
+  double max_read = num_opt(env, argv[1], "maxRead", 0);
+  j->cfg.max_read = max_read >= 4096 && max_read <= (1 << 20) ? (unsigned)max_read : 0;
   /* implemented: the op names the author answers */
   napi_value list;
   bool is = false;

@@ -249,7 +249,7 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   fill_entry(fs, &e, id, st);
   int sent;
   if (r->op == OP_CREATE) {
-    struct fuse_file_info fi = {.fh = fh};
+    struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0};
     sent = fuse_reply_create(r->req, &e, &fi);
   } else {
     sent = fuse_reply_entry(r->req, &e);
@@ -270,7 +270,7 @@ void jfs_reply_attr(struct jfs *fs, struct jreq *r, struct stat *st) {
 }
 
 void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
-  struct fuse_file_info fi = {.fh = fh};
+  struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0};
   if (r->op == OP_OPENDIR) {
     struct jdir *d = calloc(1, sizeof *d);
     if (!d) {
@@ -437,6 +437,8 @@ static void set_fh(struct jreq *r, struct fuse_file_info *fi) {
 }
 
 static void js_init(void *userdata, struct fuse_conn_info *conn) {
+  struct jfs *fs = userdata;
+  if (fs->cfg.max_read) conn->max_read = fs->cfg.max_read;
   /*
    * O_TRUNC comes as a setattr of the size (the author's truncate), as with libfuse's high-level
    * API; the kernel clears setuid bits itself; no writeback cache (the author's data is the truth).
@@ -570,6 +572,7 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
       return;
     }
     fi->fh = 0;
+    fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
     fuse_reply_open(req, fi);
     add(fs, C_OPS + OP_OPEN, 1);
     return;
@@ -951,7 +954,9 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
 
   char opts[512];
   /* As the fuse-native path: with other users in, the kernel checks permissions (the author's ops answer as the daemon). */
-  int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s%s%s", fsname, subtype, cfg->allow_other ? ",allow_other,default_permissions" : "", cfg->read_only ? ",ro" : "");
+  char max_read[32] = "";
+  if (cfg->max_read) snprintf(max_read, sizeof max_read, ",max_read=%u", cfg->max_read);
+  int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s%s%s%s", fsname, subtype, cfg->allow_other ? ",allow_other,default_permissions" : "", cfg->read_only ? ",ro" : "", max_read);
   if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
   struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
   if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {

@@ -62,6 +62,8 @@ struct jfs_config {
   int allow_other;
   unsigned max_threads;
   unsigned deadline_ms;
+  int keep_cache;       /* open answers keep the file's cached pages (the author says files change only through the mount) */
+  unsigned max_read;    /* largest read request in bytes; 0: the kernel's */
   int read_buffers;     /* read hands JavaScript a zeroed buffer to fill (the callback-style ops, as fuse-native did) */
   uint64_t implemented; /* bit per op_kind: the author answers it; others get ENOSYS without a round trip */
 };

@@ -10,6 +10,7 @@ import { isKind, type Kind } from '../protocol/kind.js';
 import type { FsOps } from './fs-ops.js';
 import type { FileSystem } from './file-system.js';
 import type { DataStore } from './data-store.js';
+import type { FsMountOptions } from './mount-options.js';
 
 /** Where a daemon's lines go: the workspace's daemon.log. */
 export interface DaemonLog {
@@ -41,7 +42,10 @@ export interface MountContext<O> {
  * What a daemon serves: its own file system (`fs`, promise style with the caller on every op), its
  * own operations in the callback style (`ops`), or mountie's passthrough of a directory.
  */
-export type Served = { readonly fs: FileSystem } | { readonly ops: FsOps } | { readonly passthrough: { readonly source: string } };
+export type Served =
+  | { readonly fs: FileSystem; readonly mount?: FsMountOptions }
+  | { readonly ops: FsOps; readonly mount?: FsMountOptions }
+  | { readonly passthrough: { readonly source: string } };
 
 /** A daemon of one's own file system, as given to {@link defineDaemon}. */
 export interface DaemonDefinition<O> {

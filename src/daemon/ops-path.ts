@@ -17,6 +17,7 @@ import { fuseThreadsCreated, installFuseThreadCounter } from './fuse/threads.js'
 import type { DaemonStateSink } from './state-sink.js';
 import type { FileSystem } from './file-system.js';
 import { fileSystemOfOps } from './fs-ops-adapter.js';
+import type { CheckedMountOptions } from './mount-options.js';
 import { chooseDataPath } from './native/choose.js';
 import { mountNative } from './native/mount.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
@@ -28,6 +29,8 @@ const OPS_LIMIT = 64;
 export interface MountOpsOptions {
   /** The author's ops: callback style (FsOps), or a FileSystem (promise style, native core only). */
   readonly ops: FsOps | { readonly fs: FileSystem };
+  /** The kind's mount options, checked (./mount-options.ts). */
+  readonly mount?: CheckedMountOptions;
   readonly mountpoint: string;
   readonly fsname: string;
   /** The kind's name: the mount's type becomes `fuse.<subtype>`. */
@@ -57,7 +60,7 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
     const m = await mountNative({
       mountpoint: opts.mountpoint,
       source: '',
-      ops: { fs, log },
+      ops: { fs, log, ...(opts.mount ? { mount: opts.mount } : {}) },
       fsname: opts.fsname,
       subtype: opts.subtype,
       readOnly: opts.readOnly,

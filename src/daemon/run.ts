@@ -4,6 +4,7 @@ import { kindOf, workspacePaths } from '../state/paths.js';
 import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfile.js';
 import { nextEpoch } from '../state/epoch.js';
 import { openDataStore, type OpenedDataStore } from './data-store.js';
+import { checkMountOptions } from './mount-options.js';
 import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
@@ -233,7 +234,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       }
       const own = 'fs' in served ? (typeof served.fs === 'object' && served.fs !== null ? { fs: served.fs } : undefined) : typeof served.ops === 'object' && served.ops !== null ? served.ops : undefined;
       if (!own) throw notServed();
-      return mountOps({ ops: own, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
+      const mountOptions = checkMountOptions(served.mount);
+      return mountOps({ ops: own, mount: mountOptions, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
     });
     const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
     const serving = ptSource ?? `${kind.name} ops`;

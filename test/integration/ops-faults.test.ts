@@ -177,4 +177,23 @@ describe("a kind's own ops on the native core", () => {
     expect(doc.schema).toBe('mountie.data/v1');
     expect(doc.data.n).toBeGreaterThan(initial.n);
   }, 60_000);
+
+  it("a kind's mount options reach the kernel: no attribute or name cache at 0 s, reads cut at maxReadBytes; a bad one refuses the start (ERR_INVALID_DEFINITION), nothing left running", async () => {
+    const home = await makeHome();
+    const env = { ...process.env, CALLERFS_MOUNT: JSON.stringify({ attrTimeoutS: 0, entryTimeoutS: 0, maxReadBytes: 65536 }) };
+    const s = await api.launch('ws', { daemon: callerfs, home, env });
+    for (let i = 0; i < 10; i++) await stat(join(s.mountpoint, 'huge'));
+    await run('dd', [`if=${join(s.mountpoint, 'zeros')}`, 'of=/dev/null', 'bs=1M', 'count=1', 'iflag=direct', 'status=none']);
+    const ops = await waitFor('the counters to show the reads', async () => {
+      const st = JSON.parse(await readFile(join(home, 'workspaces/ws/state.json'), 'utf8')) as { counters: { ops: Record<string, number> } };
+      return (st.counters.ops.read ?? 0) >= 16 ? st.counters.ops : undefined;
+    }, 10_000);
+    // Each stat asked again (nothing cached), and 1 MiB came in 64 KiB requests.
+    expect((ops.lookup ?? 0) + (ops.getattr ?? 0)).toBeGreaterThanOrEqual(10);
+    expect(ops.read).toBe(16);
+    expect((await api.stop('ws', { home, kind: CALLERFS })).ok).toBe(true);
+    const bad = { ...process.env, CALLERFS_MOUNT: JSON.stringify({ maxReadBytes: 100 }) };
+    expect(await codeOf(api.launch('ws', { daemon: callerfs, home, env: bad }))).toBe('ERR_INVALID_DEFINITION');
+    expect((await api.status('ws', { home, kind: CALLERFS }))[0]?.tokens).toEqual(['stopped']);
+  }, 40_000);
 });

@@ -87,6 +87,10 @@ export interface NativeOpsOptions {
   readonly implemented: readonly string[];
   /** 1: read passes a zeroed buffer of the size asked for, to fill (callback-style ops). */
   readonly readBuffers?: number;
+  /** 1: open answers keep the file's cached pages. */
+  readonly keepCache?: number;
+  /** The largest read request in bytes (4096–1048576); 0: the kernel's. */
+  readonly maxRead?: number;
 }
 
 export type NativeLoad = { readonly ok: true; readonly binding: NativeBinding; readonly path: string } | { readonly ok: false; readonly reason: string };

@@ -14,6 +14,7 @@ import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, 
 import { createDispatch, implementedOps } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
+import type { CheckedMountOptions } from '../mount-options.js';
 import { readCounters, type NativeCounters } from './counters.js';
 import { MOUNT_TIMEOUT_MS } from '../mount-budget.js';
 
@@ -23,8 +24,8 @@ export interface MountNativeOptions {
   readonly mountpoint: string;
   /** The passthrough's source directory; ignored when `ops` is given. */
   readonly source: string;
-  /** A kind's own operations, served by the core's JS-ops mode instead of a passthrough (./ops-bridge.ts). */
-  readonly ops?: { readonly fs: FileSystem; readonly log: (line: string) => void };
+  /** A kind's own operations, served by the core's JS-ops mode instead of a passthrough (./ops-bridge.ts), with its mount options. */
+  readonly ops?: { readonly fs: FileSystem; readonly log: (line: string) => void; readonly mount?: CheckedMountOptions };
   readonly fsname: string;
   readonly subtype: string;
   readonly readOnly?: boolean;
@@ -86,7 +87,8 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   const gate = ((...args: Parameters<typeof dispatch>) => (handle ? dispatch(...args) : void pending.push(() => dispatch(...args)))) as (...args: never[]) => void;
   return {
     start: async (mp) => {
-      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: native.attrTimeout, entryTimeout: native.entryTimeout, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs), readBuffers: (served.fs as Record<symbol, unknown>)[READ_BUFFERS] === true ? 1 : 0 }, gate);
+      const m = served.mount;
+      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: m?.attrTimeoutS ?? native.attrTimeout, entryTimeout: m?.entryTimeoutS ?? native.entryTimeout, keepCache: m?.keepCache ? 1 : 0, maxRead: m?.maxReadBytes ?? 0, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs), readBuffers: (served.fs as Record<symbol, unknown>)[READ_BUFFERS] === true ? 1 : 0 }, gate);
       handle = s.handle;
       for (const run of pending.splice(0)) run();
       return s;
