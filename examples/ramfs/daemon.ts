@@ -140,6 +140,12 @@ export function ramOps(): FsOps {
       if (typeof n === 'number') cb(n);
       else cb(0, stat(n));
     },
+    // An open file's attributes, by its handle: right even once its name is gone or reused.
+    fgetattr: (_path, fd, cb) => {
+      const n = handles.get(fd);
+      if (n) cb(0, stat(n));
+      else cb(-EBADF);
+    },
     readdir(path, cb) {
       const n = lookup(path);
       if (typeof n === 'number') return cb(n);

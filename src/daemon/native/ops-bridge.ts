@@ -9,7 +9,10 @@
  *    deadline, and its late answer is dropped;
  *  - composite requests are built here from the ops an author has: lookup is getattr; setattr is
  *    chmod, chown, (f)truncate and utimens in that order, then getattr; create, mknod, mkdir,
- *    symlink and link are followed by getattr of the new name.
+ *    symlink and link are followed by getattr of the new name;
+ *  - a getattr (or setattr) that carries an open file's handle asks the author's fgetattr when
+ *    there is one: the file's name may be gone or taken by another (the kernel sends the handle
+ *    with a read's size refresh and with ftruncate; fstat comes without one).
  */
 import type { FsOps, FsStat } from '../fs-ops.js';
 
@@ -72,8 +75,8 @@ function errnoOf(code: unknown): number | undefined {
 export function createDispatch(ops: FsOps, layoutOps: readonly string[], reply: ReplyFn, log: (line: string) => void): Dispatch {
   const has = (name: keyof FsOps): boolean => typeof ops[name] === 'function';
   // After getattr of `path`, answer with its stat.
-  const withStat = (ask: Ask, path: string, wrap: (st: FsStat) => unknown = (st) => st): void =>
-    ask.call('getattr', [path], (code, st) => {
+  const withStat = (ask: Ask, path: string, wrap: (st: FsStat) => unknown = (st) => st, fh?: number): void =>
+    ask.call(fh === undefined ? 'getattr' : 'fgetattr', fh === undefined ? [path] : [path, fh], (code, st) => {
       const e = errnoOf(code);
       if (e === undefined) return ask.fail(EIO, `getattr answered ${String(code)}`);
       if (e) return ask.fail(e);
@@ -101,7 +104,8 @@ export function createDispatch(ops: FsOps, layoutOps: readonly string[], reply: 
 
   const handlers: Record<string, Handler> = {
     lookup: (ask, path) => withStat(ask, path),
-    getattr: (ask, path) => withStat(ask, path),
+    // An open file's attributes by its handle when the author can (its name may be gone or reused).
+    getattr: (ask, path, fh) => (fh !== undefined && has('fgetattr') ? withStat(ask, path, undefined, fh as number) : withStat(ask, path)),
     setattr: (ask, path, fh, changes) => setattr(ask, path, fh as number | undefined, changes as Changes),
     readlink: (ask, path) =>
       ask.call('readlink', [path], (code, target) => {
@@ -200,7 +204,7 @@ export function createDispatch(ops: FsOps, layoutOps: readonly string[], reply: 
         current((st) => step(ask, 'utimens', [path, ch.atimeNs !== undefined ? msOf(ch.atimeNs) : +st.atime, ch.mtimeNs !== undefined ? msOf(ch.mtimeNs) : +st.mtime], next)),
       );
     }
-    const run = (i: number): void => (i < steps.length ? steps[i]!(() => run(i + 1)) : withStat(ask, path));
+    const run = (i: number): void => (i < steps.length ? steps[i]!(() => run(i + 1)) : fh !== undefined && has('fgetattr') ? withStat(ask, path, undefined, fh) : withStat(ask, path));
     function current(then: (st: FsStat) => void): void {
       if (!has('getattr')) return ask.fail(ENOSYS);
       ask.call('getattr', [path], (code, st) => {
