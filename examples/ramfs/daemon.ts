@@ -4,13 +4,14 @@
 // The shape: a tree of inodes. A directory's inode maps names to inodes; a hard link is a second
 // name for the same inode object, so its data, mode, times and `nlink` are shared. Paths are
 // resolved from the root on every call (the ops are handed paths, not inode numbers). An open file
-// is found by its handle, not its path, so a file stays readable and writable after it is unlinked
-// or renamed while open.
+// is found by its handle (read, write, ftruncate, fgetattr), not its path, so it stays usable
+// after it is renamed or unlinked while open.
 //
 // What the kernel does for us (the mount has `default_permissions`): every permission check
 // (mode bits, owner, sticky directories), O_APPEND positions, umask, clearing setuid on write.
 // What the FsOps API cannot do yet: it does not say who calls, so a new file's owner is the
-// daemon's own uid/gid (mountie's pjdfstest table counts what that costs: docs/CONFORMANCE.md).
+// daemon's own uid/gid (mountie's pjdfstest table counts what that costs: docs/CONFORMANCE.md);
+// and it has no fallocate. Reads do not move atime (as a noatime mount); utimens sets it.
 import { constants as fsc } from 'node:fs';
 import { constants as os } from 'node:os';
 import { defineDaemon, defineKind, type FsOps, type FsStat } from 'mountie';
@@ -57,9 +58,20 @@ export function ramOps(): FsOps {
     const sgid = parent !== undefined && (parent.mode & S_ISGID) !== 0;
     const dir = (mode & S_IFMT) === S_IFDIR;
     return {
-      ino: ++lastIno, mode: sgid && dir ? mode | S_ISGID : mode, uid: process.getuid?.() ?? 0, gid: sgid ? parent.gid : (process.getgid?.() ?? 0),
-      nlink: dir ? 2 : 1, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, xattrs: new Map(),
-      ...(dir ? { entries: new Map<string, Inode>() } : {}), ...((mode & S_IFMT) === S_IFREG ? { chunks: new Map<number, Buffer>() } : {}), ...extra,
+      ino: ++lastIno,
+      mode: sgid && dir ? mode | S_ISGID : mode, // a setgid directory's subdirectories inherit it
+      uid: process.getuid?.() ?? 0,
+      gid: sgid ? parent.gid : (process.getgid?.() ?? 0),
+      nlink: dir ? 2 : 1, // a directory: its name and its own "."
+      rdev: 0,
+      size: 0,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      xattrs: new Map(),
+      ...(dir ? { entries: new Map<string, Inode>() } : {}),
+      ...((mode & S_IFMT) === S_IFREG ? { chunks: new Map<number, Buffer>() } : {}),
+      ...extra,
     };
   }
   const root = inode(S_IFDIR | 0o755, undefined);
@@ -104,8 +116,11 @@ export function ramOps(): FsOps {
   }
 
   function stat(n: Inode): FsStat {
+    // What is stored, in 512-byte units (du's view of a sparse file). The native core takes
+    // blocks: 0 as "not given" and derives it from the size.
     const blocks = n.chunks ? (n.chunks.size * CHUNK) / 512 : 0;
-    return { ino: n.ino, mode: n.mode, uid: n.uid, gid: n.gid, nlink: n.nlink, rdev: n.rdev, size: n.size, blksize: 4096, blocks, atime: n.atime, mtime: n.mtime, ctime: n.ctime };
+    const { ino, mode, uid, gid, nlink, rdev, size, atime, mtime, ctime } = n;
+    return { ino, mode, uid, gid, nlink, rdev, size, blksize: 4096, blocks, atime, mtime, ctime };
   }
 
   /** Set a regular file's size: drop the chunks past the end, zero the tail of the last one kept. */
@@ -157,7 +172,9 @@ export function ramOps(): FsOps {
     statfs(_path, cb) {
       // Numbers of a plausible 16 GiB disk (every field travels as a uint32); memory is the real bound.
       const blocks = 4 * 1024 * 1024;
-      cb(0, { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files: 1_000_000, ffree: 1_000_000 - lastIno, favail: 1_000_000 - lastIno, fsid: 0, flag: 0, namemax: NAME_MAX });
+      const files = 1_000_000;
+      const free = files - lastIno;
+      cb(0, { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files, ffree: free, favail: free, fsid: 0, flag: 0, namemax: NAME_MAX });
     },
 
     // Files: open hands back a handle that read, write, ftruncate and release use.
