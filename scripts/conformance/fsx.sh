@@ -12,10 +12,12 @@
 #              FUSE kernel module refuses them; fiemap, inode flags, unshare) are turned off;
 #   fsstress   FSSTRESS_PAR processes at once (no comparison: its order is not deterministic); the
 #              daemon must still serve afterwards.
-# Targets: native (the default data path), js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes).
+# Targets: native (the default data path), js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes),
+# ramfs (examples/ramfs through its own command: a kind's own FsOps on the native core; it has no
+# source, so its tree is read through the mount).
 # Root only (it needs FUSE). Prints one table row per target.
 #
-#   XFSTESTS_SRC=~/xfstests bash scripts/conformance/fsx.sh [native] [js] [bindfs]   (default: native js)
+#   XFSTESTS_SRC=~/xfstests bash scripts/conformance/fsx.sh [native] [js] [bindfs] [ramfs]   (default: native js)
 #   FSX=/path/fsx FSSTRESS=/path/fsstress bash scripts/conformance/fsx.sh native
 #   (build of a checkout: apt-get install xfslibs-dev uuid-dev libattr1-dev libacl1-dev libaio-dev
 #    libtool; make configure && ./configure && make -C lib && make -C ltp fsx fsstress)
@@ -46,6 +48,7 @@ unmount_target() {
   case $1 in
     native | js) MOUNTIE_HOME="$WORK/home-$1" node "$REPO/dist/cli/main.js" stop fsx >/dev/null 2>&1 || true ;;
     bindfs) fusermount -u "$WORK/mnt-bindfs" 2>/dev/null || true ;;
+    ramfs) RAMFS_HOME="$WORK/home-ramfs" node "$REPO/dist-examples/ramfs/cli.js" stop fsx >/dev/null 2>&1 || true ;;
   esac
 }
 cleanup() {
@@ -101,6 +104,10 @@ run_target() {
   case $name in
     native | js) MOUNTIE_HOME=$home MOUNTIE_DATA_PATH=$name node "$REPO/dist/cli/main.js" mount fsx --source "$src" --at "$mnt" --background >/dev/null ;;
     bindfs) bindfs -o big_writes "$src" "$mnt" ;;
+    ramfs)
+      RAMFS_HOME=$home node "$REPO/dist-examples/ramfs/cli.js" mount fsx --at "$mnt" >/dev/null
+      src=$mnt # its files live in the daemon: the tree is read back through the mount
+      ;;
     *) echo "unknown target $name" >&2; return 2 ;;
   esac
   MOUNTED+=("$name")

@@ -63,7 +63,15 @@ export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSy
   const has = (k: keyof FsOps): boolean => typeof ops[k] === 'function';
   const fs: FileSystem = {};
   const h = (v: unknown): number => (typeof v === 'number' ? v : 0);
-  if (has('getattr')) fs.getattr = (_c, path) => stat(path);
+  // An open file's attributes by its handle when the ops can (fgetattr): its name may be gone or taken by another.
+  if (has('getattr')) {
+    fs.getattr = async (_c, path, fh) => {
+      if (fh === undefined || !has('fgetattr')) return stat(path);
+      const [st] = await cb('fgetattr', [path, fh]);
+      if (typeof st !== 'object' || st === null) throw new OpFault('fgetattr answered no stat');
+      return st as FsStat;
+    };
+  }
   if (has('readdir')) {
     fs.readdir = async (_c, path) => {
       const [names, stats] = await cb('readdir', [path]);

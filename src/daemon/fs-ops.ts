@@ -55,7 +55,11 @@ export interface FsOps {
   statfs?(path: string, cb: (code: number, statfs?: FsStatfs) => void): void;
   /** The attributes of `path`; -2 (ENOENT) when there is none. */
   getattr?(path: string, cb: (code: number, stat?: FsStat) => void): void;
-  /** fuse-native 2.2.6 routes fgetattr to ops.getattr; it only checks that this exists. */
+  /**
+   * The attributes of an open file, by its handle. The native core asks it instead of getattr when
+   * the kernel sends a handle: a read's size refresh, ftruncate; not fstat. fuse-native 2.2.6
+   * routes fgetattr to ops.getattr; it only checks that this exists.
+   */
   fgetattr?(path: string, fd: number, cb: (code: number, stat?: FsStat) => void): void;
   /** Each close of a file descriptor. */
   flush?(path: string, fd: number, cb: FsDone): void;

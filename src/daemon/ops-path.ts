@@ -22,6 +22,7 @@ import { chooseDataPath } from './native/choose.js';
 import { mountNative } from './native/mount.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
 import { MountieError } from '../errors.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
 
 /** Requests a kind's ops may have in flight at once in JavaScript, as the health monitor weighs them. */
 const OPS_LIMIT = 64;
@@ -50,6 +51,10 @@ export interface MountOpsOptions {
 
 export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
   const log = opts.log ?? (() => undefined);
+  // Checked by the launcher already; again here, as fuse.conf may have changed since the config was
+  // stored. No root refusal here (./native/choose.ts): that rule guards a passthrough's source, and
+  // a kind's own ops act with the daemon's rights on either path, under the kernel's permission checks.
+  if (opts.allowOther) await checkAllowOther();
   const choice = chooseDataPath(opts.env ?? process.env);
   if (choice.kind === 'unavailable') throw new MountieError('ERR_MOUNT_FAILED', choice.reason, { hint: 'run npm run build:native (mountie doctor says what is missing), or unset MOUNTIE_DATA_PATH' });
   const given = opts.ops;

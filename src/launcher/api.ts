@@ -41,6 +41,14 @@ export interface LaunchOptions extends HomeOption {
   /** The mountpoint. Default `<home>/mnt/<workspace>`. */
   readonly at?: string;
   readonly readOnly?: boolean;
+  /**
+   * Let other users in, under kernel permission checks (`allow_other,default_permissions`), as
+   * `mountie mount --allow-other`: stored in workspace.json on a first launch; a later launch that
+   * asks otherwise is refused (`ERR_CONFIG_CONFLICT`). A user other than root needs
+   * `user_allow_other` in /etc/fuse.conf (`ERR_ALLOW_OTHER_DENIED` otherwise); root on the JS data
+   * path is refused for a passthrough (`ERR_ALLOW_OTHER_UNSAFE`).
+   */
+  readonly allowOther?: boolean;
   /** How long to wait for the daemon's READY and its mount. Default 15 000 ms. */
   readonly readyTimeoutMs?: number;
 }
@@ -70,11 +78,11 @@ export async function launch(workspace: string, opts: LaunchOptions = {}): Promi
   if (sameKind(kind, MOUNTIE)) {
     if (daemon !== undefined && daemon.module !== PASSTHROUGH_MODULE) throw new MountieError('ERR_INVALID_DEFINITION', 'kind MOUNTIE is mountie\'s own passthrough; a daemon of your own needs its own kind', { data: { workspace }, hint: 'define one with defineKind({ name })' });
     if (opts.options !== undefined) throw badInput('mountie\'s passthrough takes `source`, not `options`', 'options', 'pass { source } instead');
-    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly });
+    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
   } else {
     if (daemon === undefined) throw new MountieError('ERR_INTERNAL', 'unreachable: a kind without a daemon');
     if (opts.source !== undefined) throw badInput(`\`source\` is for mountie's passthrough only; a ${kind.name} daemon takes \`options\``, 'source', 'pass your daemon\'s settings in options');
-    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly });
+    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
   }
   return startPrepared(prepared, { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
 }

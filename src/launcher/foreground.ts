@@ -22,6 +22,8 @@ export interface ForegroundOptions {
   /** The mountpoint. Default `<home>/mnt/<workspace>`. */
   readonly at?: string;
   readonly readOnly?: boolean;
+  /** Let other users in, under kernel permission checks: as {@link LaunchOptions.allowOther}. */
+  readonly allowOther?: boolean;
 }
 
 /**
@@ -40,9 +42,9 @@ export async function runForeground(daemon: MountieDaemon<any>, workspace: strin
   if (sameKind(kind, MOUNTIE)) {
     if (daemon.module !== PASSTHROUGH_MODULE) throw new MountieError('ERR_INVALID_DEFINITION', "kind MOUNTIE is mountie's own passthrough; a daemon of your own needs its own kind", { data: { workspace }, hint: 'define one with defineKind({ name })' });
     const source = (opts.options as { source?: unknown } | undefined)?.source;
-    prepared = await prepareMount(layout, { name: workspace, source: typeof source === 'string' ? source : undefined, at: opts.at, readOnly: opts.readOnly });
+    prepared = await prepareMount(layout, { name: workspace, source: typeof source === 'string' ? source : undefined, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
   } else {
-    prepared = await prepareKindMount(layout, daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly });
+    prepared = await prepareKindMount(layout, daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
   }
   const { runDaemon } = await import('../daemon/run.js');
   const { plan } = prepared;

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { MountieError } from '../errors.js';
 import { homeIdOf } from '../protocol/tag.js';
 import { fromSystemError } from '../sys/errno-error.js';
+import { checkAllowOther } from '../sys/fuse-conf.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { validateName } from './names.js';
 import { kindOf, workspacePaths, type HomeLayout, type WorkspacePaths } from './paths.js';
@@ -20,6 +21,8 @@ export interface KindMountRequest {
   readonly options?: unknown;
   readonly at?: string | undefined;
   readonly readOnly?: boolean | undefined;
+  /** Let other users in (stored only when true, as mountie's own configs store it). */
+  readonly allowOther?: boolean | undefined;
 }
 
 function conflict(paths: WorkspacePaths, what: string, option: string): MountieError {
@@ -62,6 +65,7 @@ async function plan(req: KindMountRequest, layout: HomeLayout, cwd: string): Pro
     if (options !== undefined && JSON.stringify(options) !== JSON.stringify(stored.options)) throw conflict(paths, 'options', 'options');
     if (at !== undefined && at !== stored.mountpoint) throw conflict(paths, 'mountpoint', 'at');
     if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'read-only setting', 'readOnly');
+    if (req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true)) throw conflict(paths, 'allow-other setting', 'allowOther');
   }
   const mountpoint = stored?.mountpoint ?? at ?? (await realpathLoose(paths.defaultMountpoint));
   const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home), kind);
@@ -71,8 +75,11 @@ async function plan(req: KindMountRequest, layout: HomeLayout, cwd: string): Pro
     kind: kind.name,
     mountpoint,
     readOnly: req.readOnly === true,
+    ...(req.allowOther === true ? { allowOther: true } : {}),
     ...(options === undefined ? {} : { options }),
     createdAt: new Date().toISOString(),
   };
+  // Checked again by the daemon; here so that nothing is written first (exit 2).
+  if (config.allowOther) await checkAllowOther();
   return { paths, config, isNew: !stored, isDemo: false, ownMountPresent, demoSourcePending: false, reconfigured: false };
 }

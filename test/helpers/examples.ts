@@ -10,7 +10,7 @@ import type { CliResult } from './cli.js';
 import { readProcStat } from '../../src/sys/proc-stat-scan.js';
 import { readMountInfo, type MountEntry } from '../../src/sys/mountinfo.js';
 
-export type Example = 'memfs' | 'httpfs';
+export type Example = 'memfs' | 'httpfs' | 'ramfs';
 
 export const exampleCli = (example: Example): string => join(REPO, 'dist-examples', example, 'cli.js');
 

@@ -74,4 +74,19 @@ describe('planKindMount', () => {
     await expect(planKindMount({ name: 'ws', options: { files: 4 } }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
     await expect(planKindMount({ name: 'ws', readOnly: true }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT' });
   });
+
+  it('takes allowOther as mountie mount --allow-other does: stored only when true, a later change is a conflict, omitted reuses it', async () => {
+    const layout = resolveHome({ MEMFS_HOME: join(dir, 'home') }, MEMFS);
+    expect((await planKindMount({ name: 'ws', allowOther: false }, layout)).config).not.toHaveProperty('allowOther');
+    const plan = await planKindMount({ name: 'ws', allowOther: true }, layout);
+    expect(plan.config).toMatchObject({ allowOther: true });
+    expect(await readdir(dir)).toEqual([]); // planning writes nothing
+    await saveConfig(plan.paths, plan.config);
+    expect((await planKindMount({ name: 'ws' }, layout)).config.allowOther).toBe(true);
+    expect((await planKindMount({ name: 'ws', allowOther: true }, layout)).isNew).toBe(false);
+    await expect(planKindMount({ name: 'ws', allowOther: false }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT', data: { option: 'allowOther' } });
+    // A workspace stored without it refuses it too.
+    await saveConfig(workspacePaths(layout, 'w2'), kindConfig({ name: 'w2', mountpoint: join(dir, 'home/mnt/w2') }));
+    await expect(planKindMount({ name: 'w2', allowOther: true }, layout)).rejects.toMatchObject({ code: 'ERR_CONFIG_CONFLICT', data: { option: 'allowOther' } });
+  });
 });
