@@ -1,35 +1,47 @@
 // ramfs: a writable file system that lives in the daemon's memory (gone when it stops). A teaching
-// example of a kind's own FsOps with write support: every op a real file system needs.
+// example of mountie's promise-style `FileSystem` (`mount()` returns `{ fs }`) with every op a real
+// file system needs.
 //
 // The shape: a tree of inodes. A directory's inode maps names to inodes; a hard link is a second
 // name for the same inode object, so its data, mode, times and `nlink` are shared. Paths are
 // resolved from the root on every call (the ops are handed paths, not inode numbers). An open file
-// is found by its handle (read, write, ftruncate, fgetattr), not its path, so it stays usable
-// after it is renamed or unlinked while open.
+// is found by its handle (read, write, ftruncate, fstat, fallocate, lseek), not its path, so it
+// stays usable after it is renamed or unlinked while open.
 //
-// What the kernel does for us (the mount has `default_permissions`): every permission check
-// (mode bits, owner, sticky directories), O_APPEND positions, umask, clearing setuid on write.
-// What the FsOps API cannot do yet: it does not say who calls, so a new file's owner is the
-// daemon's own uid/gid (mountie's pjdfstest table counts what that costs: docs/CONFORMANCE.md);
-// and it has no fallocate. Reads do not move atime (as a noatime mount); utimens sets it.
+// Every op gets the caller first (uid, gid, pid, umask), as the kernel saw it: new files belong to
+// who made them, as on any POSIX file system. What the kernel does for us (the mount has
+// `default_permissions`): every permission check (mode bits, owner, sticky directories, who may
+// chown to what), the umask (modes arrive with it applied), O_APPEND positions, and clearing
+// setgid from a chmod by someone outside the file's group. Failing on purpose is
+// `throw new FsError('ENOENT')`; anything else thrown is answered EIO and logged as a bug.
+// Reads do not move atime (as a noatime mount); utimens sets it.
 import { constants as fsc } from 'node:fs';
-import { constants as os } from 'node:os';
-import { defineDaemon, defineKind, type FsOps, type FsStat } from 'mountie';
+import { defineDaemon, defineKind, FsError, type ErrnoName, type FileSystem, type FsAttr, type FsCaller, type FsNumber } from 'mountie';
 
-const { ENOENT, ENOTDIR, EISDIR, EEXIST, ENOTEMPTY, EINVAL, EBADF, EFBIG, EPERM, EBUSY, ENAMETOOLONG, ENODATA } = os.errno;
-const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK } = fsc;
-const S_ISGID = 0o2000; // not in Node's fs.constants
+const { S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK, S_IXGRP } = fsc;
+const S_ISUID = 0o4000; // not in Node's fs.constants
+const S_ISGID = 0o2000;
 
 /** A file's bytes are kept in chunks of this size, only those ever written (a sparse file costs nothing). */
 const CHUNK = 64 * 1024;
+/** What a hole reads as: one shared chunk of zeros, handed out as views (the core copies them to the kernel). */
+const ZEROS = new Uint8Array(CHUNK);
 /** The largest file: 2^52 bytes (4 PiB). Beyond it offsets stop being exact JavaScript numbers, so EFBIG. */
 export const MAX_SIZE = 2 ** 52;
+/** The most one fallocate may reserve: reserved chunks are real memory (ENOSPC beyond). */
+const MAX_FALLOCATE = 1024 ** 3;
 /** The longest name (as ext4 and tmpfs): longer ones answer ENAMETOOLONG. */
 const NAME_MAX = 255;
 const XATTR_CREATE = 1;
 const XATTR_REPLACE = 2;
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
 
-/** One file, directory, symlink or special file. Times are ms since the epoch (fractions kept). */
+/** One file, directory, symlink or special file. Times are ns since the epoch, kept exactly as set. */
 interface Inode {
   readonly ino: number;
   mode: number;
@@ -38,30 +50,48 @@ interface Inode {
   nlink: number;
   rdev: number;
   size: number;
-  atime: number;
-  mtime: number;
-  ctime: number;
+  atime: bigint;
+  mtime: bigint;
+  ctime: bigint;
   readonly xattrs: Map<string, Buffer>;
-  readonly chunks?: Map<number, Buffer>; // a regular file's data, by chunk index
+  readonly chunks?: Map<number, Uint8Array>; // a regular file's data, by chunk index
   readonly entries?: Map<string, Inode>; // a directory's names
   readonly target?: string; // a symlink's target
 }
 
-type Found = Inode | number; // an inode, or a negative errno
+const fail = (code: ErrnoName): never => {
+  throw new FsError(code);
+};
+/** Sizes and offsets may come as bigint past 2^53; anything that large is past MAX_SIZE anyway. */
+const num = (v: FsNumber): number => Number(v);
 
-export function ramOps(): FsOps {
+/** Now, in ns since the epoch: the wall clock read once (Date.now() has only ms), advanced by the
+ *  monotonic clock, so that two changes within one millisecond still get different times. */
+const SKEW = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+const now = (): bigint => SKEW + process.hrtime.bigint();
+
+/**
+ * Written or truncated by someone without CAP_FSETID (root here): setuid goes, and setgid when group
+ * execute is set (setgid without it means mandatory locking, and stays), as Linux does. Changes
+ * mode, so ctime (the caller moves it with the change it makes).
+ */
+function dropPrivileges(n: Inode, caller: FsCaller): void {
+  if (caller.uid === 0 || !n.chunks) return;
+  n.mode &= ~(S_ISUID | (n.mode & S_IXGRP ? S_ISGID : 0));
+}
+
+export function ramFs(): FileSystem {
   let lastIno = 0;
-  const now = (): number => Date.now();
-  /** A new inode, owned by the daemon (no caller ids in FsOps), with the group of a setgid parent. */
-  function inode(mode: number, parent: Inode | undefined, extra: Partial<Inode> = {}): Inode {
+  /** A new inode, owned by the caller, with the group of a setgid parent (as POSIX's BSD group rule). */
+  function inode(mode: number, parent: Inode | undefined, caller: FsCaller, extra: Partial<Inode> = {}): Inode {
     const t = now();
     const sgid = parent !== undefined && (parent.mode & S_ISGID) !== 0;
     const dir = (mode & S_IFMT) === S_IFDIR;
     return {
       ino: ++lastIno,
       mode: sgid && dir ? mode | S_ISGID : mode, // a setgid directory's subdirectories inherit it
-      uid: process.getuid?.() ?? 0,
-      gid: sgid ? parent.gid : (process.getgid?.() ?? 0),
+      uid: caller.uid,
+      gid: sgid ? parent.gid : caller.gid,
       nlink: dir ? 2 : 1, // a directory: its name and its own "."
       rdev: 0,
       size: 0,
@@ -70,279 +100,297 @@ export function ramOps(): FsOps {
       ctime: t,
       xattrs: new Map(),
       ...(dir ? { entries: new Map<string, Inode>() } : {}),
-      ...((mode & S_IFMT) === S_IFREG ? { chunks: new Map<number, Buffer>() } : {}),
+      ...((mode & S_IFMT) === S_IFREG ? { chunks: new Map<number, Uint8Array>() } : {}),
       ...extra,
     };
   }
-  const root = inode(S_IFDIR | 0o755, undefined);
+  // The root is the daemon's (whoever mounted it), 0755.
+  const root = inode(S_IFDIR | 0o755, undefined, { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, pid: process.pid, umask: 0 });
   const handles = new Map<number, Inode>(); // open files by handle
   let lastFh = 0;
+  const opened = (n: Inode): number => (handles.set(++lastFh, n), lastFh);
 
-  /** The inode at `path` ("/a/b"), or -ENOENT / -ENOTDIR / -ENAMETOOLONG. */
-  function lookup(path: string): Found {
+  /** The inode at `path` ("/a/b"); ENOENT, ENOTDIR or ENAMETOOLONG otherwise. */
+  function lookup(path: string): Inode {
     let node = root;
     for (const name of path.split('/')) {
       if (name === '') continue;
-      if (Buffer.byteLength(name) > NAME_MAX) return -ENAMETOOLONG;
-      if (!node.entries) return -ENOTDIR;
-      const next = node.entries.get(name);
-      if (!next) return -ENOENT;
-      node = next;
+      if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG');
+      node = node.entries ? (node.entries.get(name) ?? fail('ENOENT')) : fail('ENOTDIR');
     }
     return node;
   }
   /** The directory that holds `path`'s last name, and that name. */
-  function parentOf(path: string): { dir: Inode; name: string } | number {
+  function parentOf(path: string): { dir: Inode & { entries: Map<string, Inode> }; name: string } {
     const cut = path.lastIndexOf('/');
     const name = path.slice(cut + 1);
-    if (Buffer.byteLength(name) > NAME_MAX) return -ENAMETOOLONG;
+    if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG');
     const dir = lookup(path.slice(0, cut) || '/');
-    if (typeof dir === 'number') return dir;
-    return dir.entries ? { dir, name } : -ENOTDIR;
+    return dir.entries ? { dir: dir as Inode & { entries: Map<string, Inode> }, name } : fail('ENOTDIR');
   }
+  /** The file an op is about: its open handle when the caller has one (right even once its name is gone), else its path. */
+  const fileAt = (path: string, fh: number | undefined): Inode => (fh === undefined ? undefined : handles.get(fh)) ?? lookup(path);
+  /** A regular file's chunks (a directory or special file has no bytes to read or write). */
+  const chunksOf = (n: Inode): Map<number, Uint8Array> => n.chunks ?? fail(n.entries ? 'EISDIR' : 'EINVAL');
   /** A directory's entries changed: its mtime and ctime move. */
   const touchDir = (dir: Inode): void => void (dir.mtime = dir.ctime = now());
 
   /** Put a new inode under a name that must be free; the parent counts a new subdirectory's "..". */
-  function add(path: string, make: (parent: Inode) => Inode): number {
+  function add(path: string, make: (parent: Inode) => Inode): Inode {
     const p = parentOf(path);
-    if (typeof p === 'number') return p;
-    if (p.dir.entries!.has(p.name)) return -EEXIST;
+    if (p.dir.entries.has(p.name)) fail('EEXIST');
     const node = make(p.dir);
-    p.dir.entries!.set(p.name, node);
+    p.dir.entries.set(p.name, node);
     if (node.entries) p.dir.nlink++;
     touchDir(p.dir);
-    return 0;
+    return node;
   }
 
-  function stat(n: Inode): FsStat {
-    // What is stored, in 512-byte units (du's view of a sparse file). The native core takes
-    // blocks: 0 as "not given" and derives it from the size.
+  function attr(n: Inode): FsAttr {
+    // What is stored, in 512-byte units (du's view of a sparse file, or of a reserved one).
     const blocks = n.chunks ? (n.chunks.size * CHUNK) / 512 : 0;
     const { ino, mode, uid, gid, nlink, rdev, size, atime, mtime, ctime } = n;
     return { ino, mode, uid, gid, nlink, rdev, size, blksize: 4096, blocks, atime, mtime, ctime };
   }
 
   /** Set a regular file's size: drop the chunks past the end, zero the tail of the last one kept. */
-  function resize(n: Inode, size: number): number {
-    if (!n.chunks) return n.entries ? -EISDIR : -EINVAL;
-    if (size < 0) return -EINVAL;
-    if (size > MAX_SIZE) return -EFBIG;
+  function resize(n: Inode, size: number): void {
+    const chunks = chunksOf(n);
+    if (size < 0) fail('EINVAL');
+    if (size > MAX_SIZE) fail('EFBIG');
     if (size < n.size) {
-      for (const i of n.chunks.keys()) if (i * CHUNK >= size) n.chunks.delete(i);
-      n.chunks.get(Math.floor(size / CHUNK))?.fill(0, size % CHUNK);
+      for (const i of chunks.keys()) if (i * CHUNK >= size) chunks.delete(i);
+      chunks.get(Math.floor(size / CHUNK))?.fill(0, size % CHUNK);
     }
     n.size = size;
     n.mtime = n.ctime = now(); // truncate(2) moves both even when the size stays
-    return 0;
   }
 
-  /** Run `fn` on the inode at `path`, and answer its result (0 or a negative errno). */
-  const at = (path: string, cb: (code: number) => void, fn: (n: Inode) => number | void): void => {
-    const n = lookup(path);
-    cb(typeof n === 'number' ? n : (fn(n) ?? 0));
-  };
-  /** The same on an open file's handle. */
-  const byHandle = (fd: number, cb: (code: number) => void, fn: (n: Inode) => number): void => {
-    const n = handles.get(fd);
-    cb(n ? fn(n) : -EBADF);
-  };
-  const opened = (n: Inode): number => (handles.set(++lastFh, n), lastFh);
-
   return {
-    getattr: (path, cb) => {
-      const n = lookup(path);
-      if (typeof n === 'number') cb(n);
-      else cb(0, stat(n));
-    },
-    // An open file's attributes, by its handle: right even once its name is gone or reused.
-    fgetattr: (_path, fd, cb) => {
-      const n = handles.get(fd);
-      if (n) cb(0, stat(n));
-      else cb(-EBADF);
-    },
-    readdir(path, cb) {
-      const n = lookup(path);
-      if (typeof n === 'number') return cb(n);
-      if (!n.entries) return cb(-ENOTDIR);
-      // With the stats: `ls -l` and the kernel's readdirplus get each entry's type and inode number.
-      cb(0, [...n.entries.keys()], [...n.entries.values()].map(stat));
-    },
-    access: (path, _mode, cb) => at(path, cb, () => 0), // the kernel checked the permissions
-    statfs(_path, cb) {
-      // Numbers of a plausible 16 GiB disk (every field travels as a uint32); memory is the real bound.
+    // Also every name lookup: the kernel's LOOKUP is this. With a handle (fstat, a read's size refresh) it is that file.
+    getattr: (_c, path, fh) => attr(fileAt(path, fh)),
+    // With the attributes: `ls -l` and the kernel's readdirplus get each entry's type and inode number.
+    readdir: (_c, path) => [...(lookup(path).entries ?? fail('ENOTDIR'))].map(([name, n]) => ({ name, attr: attr(n) })),
+    access: (_c, path) => void lookup(path), // asked only without --allow-other; the kernel checked the modes
+    statfs() {
+      // Numbers of a plausible 16 GiB disk; memory is the real bound.
       const blocks = 4 * 1024 * 1024;
       const files = 1_000_000;
       const free = files - lastIno;
-      cb(0, { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files, ffree: free, favail: free, fsid: 0, flag: 0, namemax: NAME_MAX });
+      return { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files, ffree: free, favail: free, namemax: NAME_MAX };
     },
 
-    // Files: open hands back a handle that read, write, ftruncate and release use.
-    open(path, _flags, cb) {
-      const n = lookup(path);
-      if (typeof n === 'number') return cb(n);
-      cb(0, opened(n));
+    // Files: open and create hand back a handle that the ops on the open file get.
+    open: (_c, path) => opened(lookup(path)),
+    create(caller, path, mode) {
+      const n = add(path, (parent) => inode(mode, parent, caller)); // mode: S_IFREG | perms, umask applied
+      return { fh: opened(n), attr: attr(n) };
     },
-    create(path, mode, cb) {
-      let made: Inode | undefined;
-      const code = add(path, (parent) => (made = inode(S_IFREG | (mode & 0o7777), parent)));
-      if (code) cb(code);
-      else cb(0, opened(made!));
-    },
-    release: (_path, fd, cb) => cb(handles.delete(fd) ? 0 : -EBADF),
-    opendir: (path, _flags, cb) => at(path, (code) => cb(code, 0), (n) => (n.entries ? 0 : -ENOTDIR)),
-    releasedir: (_path, _fd, cb) => cb(0),
-    flush: (_path, _fd, cb) => cb(0),
-    fsync: (_path, _datasync, _fd, cb) => cb(0), // memory is as durable as it gets
-    fsyncdir: (_path, _datasync, _fd, cb) => cb(0),
-    read(_path, fd, buf, len, pos, cb) {
-      const n = handles.get(fd);
-      if (!n?.chunks) return cb(n ? -EISDIR : -EBADF);
-      const end = Math.min(n.size, pos + len);
-      for (let p = pos; p < end; ) {
-        const i = Math.floor(p / CHUNK);
+    opendir: (_c, path) => void (lookup(path).entries ?? fail('ENOTDIR')),
+    release: (_c, _path, fh) => void handles.delete(fh), // an unlinked file is freed with its last handle
+    // fsync, flush, releasedir: not given, so they succeed without a round trip (memory is as durable as it gets).
+    read(_c, _path, fh, size, offset) {
+      // Views of the chunks, one piece per chunk touched, holes as views of ZEROS: no byte is copied here.
+      const n = handles.get(fh) ?? fail('EBADF');
+      const chunks = chunksOf(n);
+      const start = num(offset);
+      const end = Math.min(n.size, start + size);
+      const pieces: Uint8Array[] = [];
+      for (let p = start; p < end; ) {
         const off = p % CHUNK;
         const k = Math.min(CHUNK - off, end - p);
-        const chunk = n.chunks.get(i);
-        if (chunk) chunk.copy(buf, p - pos, off, off + k);
-        else buf.fill(0, p - pos, p - pos + k); // a hole reads as zeros
+        pieces.push((chunks.get(Math.floor(p / CHUNK)) ?? ZEROS).subarray(off, off + k));
         p += k;
       }
-      cb(Math.max(0, end - pos));
+      return pieces; // at most max_read / CHUNK + 1 of them, well under the 256 allowed
     },
-    write(_path, fd, buf, len, pos, cb) {
-      const n = handles.get(fd);
-      if (!n?.chunks) return cb(n ? -EISDIR : -EBADF);
-      if (pos + len > MAX_SIZE) return cb(-EFBIG);
-      for (let done = 0; done < len; ) {
+    write(caller, _path, fh, data, offset) {
+      const n = handles.get(fh) ?? fail('EBADF');
+      const chunks = chunksOf(n);
+      const pos = num(offset);
+      if (pos + data.length > MAX_SIZE) fail('EFBIG');
+      // `data` is only lent for this call: its bytes are copied into chunks we own.
+      for (let done = 0; done < data.length; ) {
         const i = Math.floor((pos + done) / CHUNK);
         const off = (pos + done) % CHUNK;
-        const k = Math.min(CHUNK - off, len - done);
-        let chunk = n.chunks.get(i);
-        if (!chunk) n.chunks.set(i, (chunk = Buffer.alloc(CHUNK)));
-        buf.copy(chunk, off, done, done + k);
+        const k = Math.min(CHUNK - off, data.length - done);
+        let chunk = chunks.get(i);
+        if (!chunk) chunks.set(i, (chunk = new Uint8Array(CHUNK)));
+        chunk.set(data.subarray(done, done + k), off);
         done += k;
       }
-      n.size = Math.max(n.size, pos + len);
+      n.size = Math.max(n.size, pos + data.length);
+      dropPrivileges(n, caller);
       n.mtime = n.ctime = now();
-      cb(len);
+      return data.length;
     },
-    truncate: (path, size, cb) => at(path, cb, (n) => resize(n, size)),
-    ftruncate: (_path, fd, size, cb) => byHandle(fd, cb, (n) => resize(n, size)),
-
-    // Names: every change moves the parent's mtime and ctime, and the inode's ctime when its nlink moves.
-    mknod(path, mode, dev, cb) {
-      const type = mode & S_IFMT;
-      if (![S_IFREG, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK].includes(type)) return cb(-EINVAL);
-      cb(add(path, (parent) => inode(type | (mode & 0o7777), parent, { rdev: type === S_IFCHR || type === S_IFBLK ? dev : 0 })));
+    truncate(caller, path, size, fh) {
+      const n = fileAt(path, fh);
+      resize(n, num(size));
+      dropPrivileges(n, caller);
     },
-    mkdir: (path, mode, cb) => cb(add(path, (parent) => inode(S_IFDIR | (mode & 0o7777), parent))),
-    symlink: (target, path, cb) => cb(add(path, (parent) => inode(S_IFLNK | 0o777, parent, { target, size: Buffer.byteLength(target) }))),
-    readlink(path, cb) {
-      const n = lookup(path);
-      if (typeof n === 'number') cb(n);
-      else if (n.target === undefined) cb(-EINVAL);
-      else cb(0, n.target);
+    fallocate(_c, _path, fh, mode, offset, length) {
+      const n = handles.get(fh) ?? fail('EBADF');
+      const chunks = chunksOf(n);
+      const start = num(offset);
+      const end = start + num(length);
+      if (mode === 0 || mode === FALLOC_FL_KEEP_SIZE) {
+        // Reserve: every chunk of the range exists afterwards, so later writes there need no memory;
+        // the size grows to cover it unless KEEP_SIZE (then the chunks lie past the end, as ext4's blocks).
+        if (end > MAX_SIZE) fail('EFBIG');
+        if (end - start > MAX_FALLOCATE) fail('ENOSPC');
+        for (let i = Math.floor(start / CHUNK); i * CHUNK < end; i++) if (!chunks.has(i)) chunks.set(i, new Uint8Array(CHUNK));
+        if (mode === 0 && end > n.size) n.size = end;
+      } else if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+        // Punch: the range reads as zeros; whole chunks inside it are let go (a hole again).
+        for (const [i, chunk] of chunks) {
+          const lo = Math.max(start, i * CHUNK);
+          const hi = Math.min(end, (i + 1) * CHUNK);
+          if (hi - lo === CHUNK) chunks.delete(i);
+          else if (lo < hi) chunk.fill(0, lo - i * CHUNK, hi - i * CHUNK);
+        }
+      } else fail('EOPNOTSUPP'); // zero range, collapse, insert: not offered (the kernel refuses punch without KEEP_SIZE)
+      n.mtime = n.ctime = now();
     },
-    link(src, dest, cb) {
-      const n = lookup(src);
-      if (typeof n === 'number') return cb(n);
-      if (n.entries) return cb(-EPERM); // no hard links to directories
-      const code = add(dest, () => n);
-      if (code === 0) {
-        n.nlink++;
-        n.ctime = now();
+    lseek(_c, _path, fh, offset, whence) {
+      // SEEK_DATA / SEEK_HOLE over the chunks: a stored chunk is data, a missing one a hole, and the
+      // end of the file is a hole. ENXIO at or past the end, or when no data follows.
+      const n = handles.get(fh) ?? fail('EBADF');
+      const chunks = chunksOf(n);
+      const off = num(offset);
+      if (off >= n.size) fail('ENXIO');
+      if (whence === SEEK_DATA) {
+        let found = Infinity;
+        for (const i of chunks.keys()) if ((i + 1) * CHUNK > off) found = Math.min(found, Math.max(off, i * CHUNK));
+        return found < n.size ? found : fail('ENXIO');
       }
-      cb(code);
+      if (whence !== SEEK_HOLE) fail('EINVAL');
+      let i = Math.floor(off / CHUNK);
+      while (chunks.has(i)) i++;
+      return Math.min(n.size, Math.max(off, i * CHUNK));
     },
-    unlink(path, cb) {
+
+    // Names: each new inode belongs to the caller; every change moves the parent's mtime and ctime,
+    // and the inode's ctime when its nlink moves.
+    mknod(caller, path, mode, rdev) {
+      const type = mode & S_IFMT;
+      if (![S_IFREG, S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK].includes(type)) fail('EINVAL');
+      add(path, (parent) => inode(mode, parent, caller, { rdev: type === S_IFCHR || type === S_IFBLK ? rdev : 0 }));
+    },
+    mkdir: (caller, path, mode) => void add(path, (parent) => inode(S_IFDIR | mode, parent, caller)),
+    symlink: (caller, target, path) => void add(path, (parent) => inode(S_IFLNK | 0o777, parent, caller, { target, size: Buffer.byteLength(target) })),
+    readlink: (_c, path) => lookup(path).target ?? fail('EINVAL'),
+    link(_c, path, newPath) {
+      const n = lookup(path);
+      if (n.entries) fail('EPERM'); // no hard links to directories
+      add(newPath, () => n);
+      n.nlink++;
+      n.ctime = now();
+    },
+    unlink(_c, path) {
       const p = parentOf(path);
-      if (typeof p === 'number') return cb(p);
-      const n = p.dir.entries!.get(p.name);
-      if (!n) return cb(-ENOENT);
-      if (n.entries) return cb(-EISDIR);
-      p.dir.entries!.delete(p.name);
+      const n = p.dir.entries.get(p.name) ?? fail('ENOENT');
+      if (n.entries) fail('EISDIR');
+      p.dir.entries.delete(p.name);
       n.nlink--; // its handles keep it alive; the last release frees it
       n.ctime = now();
       touchDir(p.dir);
-      cb(0);
     },
-    rmdir(path, cb) {
+    rmdir(_c, path) {
       const p = parentOf(path);
-      if (typeof p === 'number') return cb(p);
-      if (p.name === '') return cb(-EBUSY); // the root
-      const n = p.dir.entries!.get(p.name);
-      if (!n) return cb(-ENOENT);
-      if (!n.entries) return cb(-ENOTDIR);
-      if (n.entries.size > 0) return cb(-ENOTEMPTY);
-      p.dir.entries!.delete(p.name);
+      if (p.name === '') fail('EBUSY'); // the root
+      const n = p.dir.entries.get(p.name) ?? fail('ENOENT');
+      if (!n.entries) fail('ENOTDIR');
+      if (n.entries!.size > 0) fail('ENOTEMPTY');
+      p.dir.entries.delete(p.name);
       p.dir.nlink--;
       n.nlink = 0;
       touchDir(p.dir);
-      cb(0);
     },
-    rename(src, dest, cb) {
-      const from = parentOf(src);
-      const to = parentOf(dest);
-      if (typeof from === 'number') return cb(from);
-      if (typeof to === 'number') return cb(to);
-      const n = from.dir.entries!.get(from.name);
-      if (!n) return cb(-ENOENT);
-      if (n.entries && dest.startsWith(`${src}/`)) return cb(-EINVAL); // a directory into itself
-      const old = to.dir.entries!.get(to.name);
-      if (old === n) return cb(0); // two names of one inode: POSIX says do nothing
-      if (old) {
-        // Replace: a directory only by a directory that is empty, a file only by a non-directory.
-        if (n.entries && !old.entries) return cb(-ENOTDIR);
-        if (!n.entries && old.entries) return cb(-EISDIR);
-        if (old.entries?.size) return cb(-ENOTEMPTY);
-        if (old.entries) {
-          to.dir.nlink--;
-          old.nlink = 0;
-        } else old.nlink--;
-        old.ctime = now();
+    rename(_c, path, newPath, flags) {
+      if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) fail('EINVAL');
+      const from = parentOf(path);
+      const to = parentOf(newPath);
+      const n = from.dir.entries.get(from.name) ?? fail('ENOENT');
+      const old = to.dir.entries.get(to.name);
+      // A directory cannot go below itself (the kernel checks this too; it sees the same tree).
+      if ((n.entries && newPath.startsWith(`${path}/`)) || (flags & RENAME_EXCHANGE && old?.entries && path.startsWith(`${newPath}/`))) fail('EINVAL');
+      const t = now();
+      if (flags & RENAME_EXCHANGE) {
+        // Swap the two names atomically; a directory that changes parent moves its ".." count along.
+        if (!old) fail('ENOENT');
+        from.dir.entries.set(from.name, old!);
+        to.dir.entries.set(to.name, n);
+        if (from.dir !== to.dir && Boolean(n.entries) !== Boolean(old!.entries)) {
+          const [lose, gain] = n.entries ? [from.dir, to.dir] : [to.dir, from.dir];
+          lose.nlink--;
+          gain.nlink++;
+        }
+        n.ctime = old!.ctime = t;
+      } else {
+        if (old && flags & RENAME_NOREPLACE) fail('EEXIST');
+        if (old === n) return; // two names of one inode: POSIX says do nothing
+        if (old) {
+          // Replace: a directory only by a directory that is empty, a file only by a non-directory.
+          if (n.entries && !old.entries) fail('ENOTDIR');
+          if (!n.entries && old.entries) fail('EISDIR');
+          if (old.entries?.size) fail('ENOTEMPTY');
+          if (old.entries) {
+            to.dir.nlink--;
+            old.nlink = 0;
+          } else old.nlink--;
+          old.ctime = t;
+        }
+        from.dir.entries.delete(from.name);
+        to.dir.entries.set(to.name, n);
+        if (n.entries) {
+          // Its ".." now names the new parent.
+          from.dir.nlink--;
+          to.dir.nlink++;
+        }
+        n.ctime = t;
       }
-      from.dir.entries!.delete(from.name);
-      to.dir.entries!.set(to.name, n);
-      if (n.entries) {
-        // Its ".." now names the new parent.
-        from.dir.nlink--;
-        to.dir.nlink++;
-      }
-      n.ctime = now();
       touchDir(from.dir);
       touchDir(to.dir);
-      cb(0);
     },
 
-    // Metadata: each change moves ctime. Permission to change it was checked by the kernel.
-    chmod: (path, mode, cb) => at(path, cb, (n) => void ((n.mode = (n.mode & S_IFMT) | (mode & 0o7777)), (n.ctime = now()))),
-    chown: (path, uid, gid, cb) => at(path, cb, (n) => void ((n.uid = uid), (n.gid = gid), (n.ctime = now()))),
-    utimens: (path, atime, mtime, cb) => at(path, cb, (n) => void ((n.atime = atime), (n.mtime = mtime), (n.ctime = now()))),
+    // Metadata: each change moves ctime. Who may change what was checked by the kernel.
+    chmod(_c, path, mode) {
+      const n = lookup(path);
+      n.mode = (n.mode & S_IFMT) | (mode & 0o7777);
+      n.ctime = now();
+    },
+    chown(caller, path, uid, gid) {
+      // undefined: that id stays (chown -1). A regular file given away loses setuid/setgid, as Linux does.
+      const n = lookup(path);
+      if (uid !== undefined) n.uid = uid;
+      if (gid !== undefined) n.gid = gid;
+      dropPrivileges(n, caller);
+      n.ctime = now();
+    },
+    utimens(_c, path, times, fh) {
+      // ns, kept exactly; an absent time stays (UTIME_OMIT). "now" arrives as the kernel's clock.
+      const n = fileAt(path, fh);
+      if (times.atime !== undefined) n.atime = times.atime;
+      if (times.mtime !== undefined) n.mtime = times.mtime;
+      n.ctime = now();
+    },
 
     // Extended attributes, any namespace (the kernel refuses what the caller may not set).
-    setxattr(path, name, value, _position, flags, cb) {
-      at(path, cb, (n) => {
-        if (flags & XATTR_CREATE && n.xattrs.has(name)) return -EEXIST;
-        if (flags & XATTR_REPLACE && !n.xattrs.has(name)) return -ENODATA;
-        n.xattrs.set(name, Buffer.from(value)); // a copy: the caller's buffer is not ours to keep
-        n.ctime = now();
-        return 0;
-      });
-    },
-    getxattr(path, name, _position, cb) {
+    setxattr(_c, path, name, value, flags) {
       const n = lookup(path);
-      if (typeof n === 'number') return cb(n);
-      const value = n.xattrs.get(name);
-      if (value) cb(0, value);
-      else cb(-ENODATA);
+      if (flags & XATTR_CREATE && n.xattrs.has(name)) fail('EEXIST');
+      if (flags & XATTR_REPLACE && !n.xattrs.has(name)) fail('ENODATA');
+      n.xattrs.set(name, Buffer.from(value)); // a copy: the caller's buffer is only lent
+      n.ctime = now();
     },
-    listxattr(path, cb) {
+    getxattr: (_c, path, name) => lookup(path).xattrs.get(name) ?? fail('ENODATA'),
+    listxattr: (_c, path) => [...lookup(path).xattrs.keys()],
+    removexattr(_c, path, name) {
       const n = lookup(path);
-      if (typeof n === 'number') cb(n);
-      else cb(0, [...n.xattrs.keys()]);
+      if (!n.xattrs.delete(name)) fail('ENODATA');
+      n.ctime = now();
     },
-    removexattr: (path, name, cb) => at(path, cb, (n) => (n.xattrs.delete(name) ? void (n.ctime = now()) : -ENODATA)),
   };
 }
 
@@ -350,5 +398,5 @@ export const ramfs = defineDaemon({
   kind: defineKind({ name: 'ramfs' }),
   module: import.meta.url,
   // No `options`: a ramfs workspace takes none, and every mount starts empty.
-  mount: () => ({ ops: ramOps() }),
+  mount: () => ({ fs: ramFs() }),
 });

@@ -13,7 +13,7 @@
 #   fsstress   FSSTRESS_PAR processes at once (no comparison: its order is not deterministic); the
 #              daemon must still serve afterwards.
 # Targets: native (the default data path), js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes),
-# ramfs (examples/ramfs through its own command: a kind's own FsOps on the native core; it has no
+# ramfs (examples/ramfs through its own command: a kind's own `{ fs }` on the native core; it has no
 # source, so its tree is read through the mount).
 # Root only (it needs FUSE). Prints one table row per target.
 #
