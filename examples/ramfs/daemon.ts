@@ -71,9 +71,10 @@ const SKEW = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 const now = (): bigint => SKEW + process.hrtime.bigint();
 
 /**
- * Written or truncated by someone without CAP_FSETID (root here): setuid goes, and setgid when group
- * execute is set (setgid without it means mandatory locking, and stays), as Linux does. Changes
- * mode, so ctime (the caller moves it with the change it makes).
+ * Written, truncated or chowned by someone without CAP_FSETID (root here): setuid goes, and setgid
+ * when group execute is set (setgid without it marks mandatory locking, and stays), as Linux does.
+ * The kernel usually asks first with a chmod (the core leaves "killpriv" to it); doing it here
+ * keeps the rule true whatever the kernel sends. The op that calls this moves ctime.
  */
 function dropPrivileges(n: Inode, caller: FsCaller): void {
   if (caller.uid === 0 || !n.chunks) return;
