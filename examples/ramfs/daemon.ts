@@ -184,7 +184,7 @@ export function ramFs(): FileSystem {
     // Files: open and create hand back a handle that the ops on the open file get.
     open: (_c, path) => opened(lookup(path)),
     create(caller, path, mode) {
-      const n = add(path, (parent) => inode(mode, parent, caller)); // mode: S_IFREG | perms, umask applied
+      const n = add(path, (parent) => inode(S_IFREG | (mode & 0o7777), parent, caller)); // the umask is applied already
       return { fh: opened(n), attr: attr(n) };
     },
     opendir: (_c, path) => void (lookup(path).entries ?? fail('ENOTDIR')),
