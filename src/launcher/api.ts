@@ -4,6 +4,7 @@
  * default mountie's own) and the home (`<KIND>_HOME` or the XDG default when not given) and reads
  * the process and mount tables itself.
  */
+import { forgetWorkspace, type ForgetReport } from './forget.js';
 import { MountieError } from '../errors.js';
 import { MOUNTIE, sameKind, type Kind } from '../protocol/kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
@@ -49,6 +50,12 @@ export interface LaunchOptions extends HomeOption {
    * path is refused for a passthrough (`ERR_ALLOW_OTHER_UNSAFE`).
    */
   readonly allowOther?: boolean;
+  /**
+   * Store the given `options`, `at`, `readOnly`, `allowOther` (and `source`, for mountie's own) in
+   * place of the stored ones, as `mountie mount --reconfigure`: only while the workspace is
+   * stopped (`ERR_WORKSPACE_LOCKED` otherwise), under its lock. What is not given stays.
+   */
+  readonly reconfigure?: boolean;
   /** How long to wait for the daemon's READY and its mount. Default 15 000 ms. */
   readonly readyTimeoutMs?: number;
 }
@@ -78,13 +85,30 @@ export async function launch(workspace: string, opts: LaunchOptions = {}): Promi
   if (sameKind(kind, MOUNTIE)) {
     if (daemon !== undefined && daemon.module !== PASSTHROUGH_MODULE) throw new MountieError('ERR_INVALID_DEFINITION', 'kind MOUNTIE is mountie\'s own passthrough; a daemon of your own needs its own kind', { data: { workspace }, hint: 'define one with defineKind({ name })' });
     if (opts.options !== undefined) throw badInput('mountie\'s passthrough takes `source`, not `options`', 'options', 'pass { source } instead');
-    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
+    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther, reconfigure: opts.reconfigure });
   } else {
     if (daemon === undefined) throw new MountieError('ERR_INTERNAL', 'unreachable: a kind without a daemon');
     if (opts.source !== undefined) throw badInput(`\`source\` is for mountie's passthrough only; a ${kind.name} daemon takes \`options\``, 'source', 'pass your daemon\'s settings in options');
-    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
+    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther, reconfigure: opts.reconfigure });
   }
   return startPrepared(prepared, { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
+}
+
+export interface ForgetCallOptions extends KindOption {
+  /** Delete the kind's own document (`data.json`, what ctx.data saved) too. Default false: it is kept, and so is the directory holding it. */
+  readonly dropData?: boolean;
+}
+
+/**
+ * Forget a stopped workspace, as `mountie forget`: its config, state, pidfile, log, epoch, lock and
+ * directory, and its default mountpoint when empty; never a mountpoint chosen with `at`, never a
+ * passthrough's source, never anything mounted. A kind's `data.json` stays unless `dropData`.
+ *
+ * @throws {@link MountieError} `ERR_WORKSPACE_ACTIVE` while a daemon of it runs or a mount of it
+ * remains, `ERR_UNKNOWN_WORKSPACE` when there is nothing to forget, `ERR_KIND_MISMATCH` for another kind's.
+ */
+export async function forget(workspace: string, opts: ForgetCallOptions = {}): Promise<ForgetReport> {
+  return forgetWorkspace(layoutOf(opts, opts.kind ?? MOUNTIE), workspace, { dropData: opts.dropData === true });
 }
 
 export interface StopCallOptions extends KindOption {

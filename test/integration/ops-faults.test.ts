@@ -182,6 +182,15 @@ describe("a kind's own ops on the native core", () => {
     const doc = JSON.parse(await readFile(join(home, 'workspaces/ws/data.json'), 'utf8')) as { schema: string; data: { n: number } };
     expect(doc.schema).toBe('mountie.data/v1');
     expect(doc.data.n).toBeGreaterThan(initial.n);
+    // forget keeps the kind's data (and the directory holding it) unless asked to drop it.
+    const kept = await api.forget('ws', { home, kind: STOREFS });
+    expect(kept.ok).toBe(true);
+    expect(kept.kept.map((k) => k.path)).toContain(join(home, 'workspaces/ws/data.json'));
+    expect(await readdir(join(home, 'workspaces/ws'))).toEqual(['data.json']);
+    const dropped = await api.forget('ws', { home, kind: STOREFS, dropData: true });
+    expect(dropped.ok).toBe(true);
+    expect(dropped.removed).toContain(join(home, 'workspaces/ws/data.json'));
+    expect(await readdir(join(home, 'workspaces'))).toEqual([]);
   }, 60_000);
 
   it("a kind's mount options reach the kernel: no attribute or name cache at 0 s, reads cut at maxReadBytes; a bad one refuses the start (ERR_INVALID_DEFINITION), nothing left running", async () => {
