@@ -30,7 +30,7 @@ async function stopWs(home: string, pid: number, mountpoint: string): Promise<vo
   expect(await mountAtPath(mountpoint)).toBeUndefined();
 }
 
-describe('examples/ramfs through its command', () => {
+describe('examples/ramfs through its command (served by the native core)', () => {
   afterEach(reapAll);
 
   it('serves a writable tree; status --json says the native data path; the daemon has no libfuse 2; stop ends it', async () => {
