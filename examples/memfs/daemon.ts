@@ -4,6 +4,8 @@ import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
 import { defineDaemon, defineKind, MountieError, type FsOps } from 'mountie';
 
+/** What `memfs mount --tree` takes (and workspace.json stores): a file's text, or a directory of more. */
+export interface Tree { readonly [name: string]: string | Tree }
 export type Nodes = Map<string, Buffer | string[]>; // by path ("/docs/b.md"): a file's bytes, a directory's names
 const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;
 
@@ -41,8 +43,8 @@ export function memOps(nodes: Nodes, at = new Date()): FsOps {
   };
 }
 
-export const memfs = defineDaemon({
-  kind: defineKind({ name: 'memfs' }),
+export const memfs = defineDaemon<Nodes, Tree>({
+  kind: defineKind({ name: 'memfs', command: 'memfs' }),
   module: import.meta.url,
   options: parseTree,
   mount: (ctx) => ({ ops: memOps(ctx.options) }),

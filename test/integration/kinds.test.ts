@@ -112,6 +112,8 @@ describe('a daemon of its own kind', () => {
     expect(await codeOf(api.launch('ws', { daemon: testfs, home, options: { greeting: 7 } }))).toBe('ERR_INVALID_OPTION');
     expect(await codeOf(api.launch('ws', { daemon: testfs, home }))).toBe('ERR_INVALID_OPTION');
     expect(await codeOf(api.launch('ws', { daemon: testfs, home, source: '/tmp' }))).toBe('ERR_INVALID_OPTION');
+    // The passthrough takes no `options`: a compile error too; this checks the run-time refusal.
+    // @ts-expect-error -- options without a daemon
     expect(await codeOf(api.launch('ws', { home, options }))).toBe('ERR_INVALID_OPTION');
     expect(await readdir(home)).toEqual([]);
     // Stored options the author's parser no longer accepts: the daemon refuses them at start.
