@@ -41,7 +41,8 @@
 #
 # Environment:
 #   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path, native-handles and
-#                    security-races integration tests: the watchdog cases and the local-attacker races)
+#                    security-races integration tests: the watchdog cases and the local-attacker races;
+#                    ops-faults and examples-ramfs: the JS-ops mode, jsfs.c, jsnodes.c, jsbridge.c)
 #   SANITIZE_OUT     where the builds and reports go (default native/build-san)
 #   SANITIZE_TIMEOUT_S  bound on one variant's test run (default 1800)
 #   SANITIZE_FILTER  vitest -t pattern (default native; empty: every test of the files)
@@ -58,7 +59,7 @@ VARIANTS=("$@")
 for v in "${VARIANTS[@]}"; do
   case "$v" in asan | tsan) ;; *) echo "sanitize: unknown variant $v (asan, tsan)" >&2; exit 2 ;; esac
 done
-TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts}
+TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts test/integration/ops-faults.test.ts test/integration/examples-ramfs.test.ts}
 OUT=${SANITIZE_OUT:-$REPO/native/build-san}
 TIMEOUT_S=${SANITIZE_TIMEOUT_S:-1800}
 FILTER=${SANITIZE_FILTER-native}

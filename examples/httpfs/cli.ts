@@ -2,24 +2,20 @@
 // Its home: $HTTPFS_HOME, else $XDG_STATE_HOME/httpfs, else ~/.local/state/httpfs (the kind decides).
 import { parseArgs } from 'node:util';
 import { isMountieError, MountieError } from 'mountie';
-import { launch, status, stop } from 'mountie/launcher';
-import { httpfs } from './daemon.js';
+import { exitCodeOf, hintOf, launch, status, stop } from 'mountie/launcher';
+import { httpfs, type HttpInput } from './daemon.js';
 
 const USAGE = 'usage: httpfs mount <ws> --url URL [--timeout-ms N] | httpfs stop <ws> | httpfs status [<ws>]';
-/** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
-const EXIT: Partial<Record<string, number>> = {
-  ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_KIND_MISMATCH: 2, ERR_WORKSPACE_LOCKED: 3,
-};
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
 
-function parse(): { cmd?: string; ws?: string; options?: { url?: string; timeoutMs?: number } } {
+function parse(): { cmd?: string; ws?: string; options?: HttpInput } {
   try {
     const flags = { url: { type: 'string' }, 'timeout-ms': { type: 'string' } } as const;
     const { positionals: [cmd, ws], values } = parseArgs({ allowPositionals: true, options: flags });
     const timeout = values['timeout-ms'] === undefined ? {} : { timeoutMs: Number(values['timeout-ms']) };
     // Options only when given: a later mount reuses those stored with the workspace.
-    const given = values.url !== undefined || values['timeout-ms'] !== undefined;
-    return { cmd, ws, options: given ? { url: values.url, ...timeout } : undefined };
+    if (values.url === undefined && values['timeout-ms'] !== undefined) throw usage('--timeout-ms needs --url (options are given whole)');
+    return { cmd, ws, options: values.url === undefined ? undefined : { url: values.url, ...timeout } };
   } catch (err) {
     throw usage(`bad arguments: ${(err as Error).message}`);
   }
@@ -47,6 +43,8 @@ try {
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
   } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {
-  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
-  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
+  const hint = hintOf(err);
+  console.error(isMountieError(err) ? `httpfs: ${err.message} (${err.code})${hint ? `\n  ${hint}` : ''}` : err);
+  // mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug.
+  process.exitCode = exitCodeOf(err);
 }

@@ -7,6 +7,12 @@ import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
 import { defineDaemon, defineKind, MountieError, type DaemonLog, type FsOps } from 'mountie';
 
+/** What a launch passes (and workspace.json stores): `timeoutMs` may be left to its default. */
+export interface HttpInput {
+  readonly url: string;
+  readonly timeoutMs?: number;
+}
+
 export interface HttpOptions {
   /** The server's base URL (http or https). */
   readonly url: string;
@@ -134,8 +140,8 @@ export function httpOps(opts: HttpOptions, listing: Listing, signal: AbortSignal
   };
 }
 
-export const httpfs = defineDaemon({
-  kind: defineKind({ name: 'httpfs' }),
+export const httpfs = defineDaemon<HttpOptions, HttpInput>({
+  kind: defineKind({ name: 'httpfs', command: 'httpfs' }),
   module: import.meta.url,
   options: parseOptions,
   async mount(ctx) {

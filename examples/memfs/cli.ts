@@ -2,14 +2,10 @@
 // Its home: $MEMFS_HOME, else $XDG_STATE_HOME/memfs, else ~/.local/state/memfs (the kind decides).
 import { parseArgs } from 'node:util';
 import { isMountieError, MountieError } from 'mountie';
-import { launch, status, stop } from 'mountie/launcher';
+import { exitCodeOf, hintOf, launch, status, stop } from 'mountie/launcher';
 import { memfs } from './daemon.js';
 
 const USAGE = 'usage: memfs mount <ws> [--tree JSON] | memfs stop <ws> | memfs status [<ws>]';
-/** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
-const EXIT: Partial<Record<string, number>> = {
-  ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_KIND_MISMATCH: 2, ERR_WORKSPACE_LOCKED: 3,
-};
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
 
 function parse(): { cmd?: string; ws?: string; tree?: unknown } {
@@ -39,6 +35,8 @@ try {
     process.exitCode = all.some((s) => s.verdict === 'leftovers' || s.verdict === 'failed') ? 1 : 0;
   } else throw usage(`${cmd ?? 'no command'}: unknown command, or no workspace given`);
 } catch (err) {
-  console.error(isMountieError(err) ? `memfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
-  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
+  const hint = hintOf(err);
+  console.error(isMountieError(err) ? `memfs: ${err.message} (${err.code})${hint ? `\n  ${hint}` : ''}` : err);
+  // mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug.
+  process.exitCode = exitCodeOf(err);
 }

@@ -1,9 +1,9 @@
-// memfs: a read-only file system whose files live in memory, given as the workspace's options:
+// memfs: a read-only file system in memory, given as the workspace's options (a Tree):
 // { "a.txt": "hello\n", "docs": { "b.md": "# B\n" } } (a string is a file, an object a directory).
 import { constants as fs } from 'node:fs';
 import { constants as os } from 'node:os';
 import { defineDaemon, defineKind, MountieError, type FsOps } from 'mountie';
-
+export interface Tree { readonly [name: string]: string | Tree } // what --tree takes, as workspace.json stores it
 export type Nodes = Map<string, Buffer | string[]>; // by path ("/docs/b.md"): a file's bytes, a directory's names
 const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;
 
@@ -41,8 +41,8 @@ export function memOps(nodes: Nodes, at = new Date()): FsOps {
   };
 }
 
-export const memfs = defineDaemon({
-  kind: defineKind({ name: 'memfs' }),
+export const memfs = defineDaemon<Nodes, Tree>({
+  kind: defineKind({ name: 'memfs', command: 'memfs' }),
   module: import.meta.url,
   options: parseTree,
   mount: (ctx) => ({ ops: memOps(ctx.options) }),

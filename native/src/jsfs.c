@@ -222,6 +222,36 @@ void jfs_reply_err(struct jfs *fs, struct jreq *r, int err) {
   finish(fs, r, err, 0);
 }
 
+/*
+ * Open handles per node: an unlinked file that is still open keeps working through its handle. The
+ * kernel sends fstat's GETATTR (and fchmod's, fchown's SETATTR) without one, and the file's name is
+ * gone or taken by another: such a request gets the latest handle opened on the node.
+ */
+static void note_open(struct jfs *fs, fuse_ino_t ino, uint64_t fh) {
+  pthread_mutex_lock(&fs->nodes.lock);
+  struct jnode *n = jnodes_get(&fs->nodes, ino);
+  if (n) n->opens++, n->open_fh = fh;
+  pthread_mutex_unlock(&fs->nodes.lock);
+}
+
+static void note_release(struct jfs *fs, fuse_ino_t ino) {
+  pthread_mutex_lock(&fs->nodes.lock);
+  struct jnode *n = jnodes_get(&fs->nodes, ino);
+  if (n && n->opens > 0) n->opens--;
+  pthread_mutex_unlock(&fs->nodes.lock);
+}
+
+/* A request on `ino` without a handle: the open one, when the node's name is gone. */
+static void handle_of_unlinked(struct jfs *fs, struct jreq *r, fuse_ino_t ino) {
+  pthread_mutex_lock(&fs->nodes.lock);
+  struct jnode *n = jnodes_get(&fs->nodes, ino);
+  if (n && n != &fs->nodes.root && !n->hashed && n->opens > 0) {
+    r->fh = n->open_fh;
+    r->has_fh = 1;
+  }
+  pthread_mutex_unlock(&fs->nodes.lock);
+}
+
 static void fill_entry(struct jfs *fs, struct fuse_entry_param *e, fuse_ino_t id, struct stat *st) {
   memset(e, 0, sizeof *e);
   e->ino = id;
@@ -250,7 +280,9 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   int sent;
   if (r->op == OP_CREATE) {
     struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0};
+    note_open(fs, id, fh);
     sent = fuse_reply_create(r->req, &e, &fi);
+    if (sent == -ENOENT) note_release(fs, id);
   } else {
     sent = fuse_reply_entry(r->req, &e);
   }
@@ -282,7 +314,8 @@ void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
     fi.fh = (uint64_t)(uintptr_t)d;
     if (fuse_reply_open(r->req, &fi) == -ENOENT) free(d);
   } else {
-    fuse_reply_open(r->req, &fi);
+    note_open(fs, r->ino, fh);
+    if (fuse_reply_open(r->req, &fi) == -ENOENT) note_release(fs, r->ino);
   }
   finish(fs, r, 0, 0);
 }
@@ -481,6 +514,7 @@ static void js_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   struct jreq *r = begin(req, OP_GETATTR, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
+  if (!fi) handle_of_unlinked(JFS(req), r, ino);
   submit(JFS(req), r);
 }
 
@@ -488,6 +522,7 @@ static void js_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   struct jreq *r = begin(req, OP_SETATTR, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
+  if (!fi) handle_of_unlinked(JFS(req), r, ino);
   r->attr = *attr;
   r->to_set = to_set;
   submit(JFS(req), r);
@@ -573,7 +608,8 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     }
     fi->fh = 0;
     fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
-    fuse_reply_open(req, fi);
+    note_open(fs, ino, 0);
+    if (fuse_reply_open(req, fi) == -ENOENT) note_release(fs, ino);
     add(fs, C_OPS + OP_OPEN, 1);
     return;
   }
@@ -633,6 +669,7 @@ static void js_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 }
 
 static void js_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  note_release(JFS(req), ino);
   handle_op(req, OP_RELEASE, ino, fi, 0, 0);
 }
 

@@ -13,6 +13,8 @@ struct jnode {
   uint64_t nlookup;     /* the kernel's references */
   uint64_t children;    /* nodes in the table that name this one as parent */
   int hashed;           /* found by (parent, name) */
+  uint32_t opens;       /* open handles on it (open/create answered, release not yet seen) */
+  uint64_t open_fh;     /* the author's handle of the latest open: the one a name-less getattr of an unlinked file uses */
   struct jnode *id_next, *name_next;
 };
 

@@ -1,7 +1,8 @@
 // A kind's own ops (issue 19): the native core's JS-ops mode against fuse-native, with the native
 // passthrough as the floor, interleaved in one run. Three workloads:
 //  cpu   daemon CPU per request and RSS: 24 worker threads each create, write one byte to and unlink
-//        their own files, ITER times, on examples/ramfs (and the passthrough of a private tmpfs);
+//        their own files, ITER times, on examples/ramfs ({ fs }; its FsOps copy for fuse-native and
+//        native-fsops) and the passthrough of a private tmpfs;
 //        requests from state.json's counters, CPU from /proc/<pid>/stat.
 //  read  sequential read of a 1 GiB file held in the daemon's JavaScript buffers (ramfs), with
 //        O_DIRECT so every byte is a request to the daemon (no page cache), 1 MiB reads.
@@ -21,12 +22,15 @@ import { Worker } from 'node:worker_threads';
 const REPO = new URL('../..', import.meta.url).pathname;
 const MOUNTIE = join(REPO, 'dist/cli/main.js');
 const RAMFS = process.env.RAMFS_CLI ?? join(REPO, 'dist-examples/ramfs/cli.js');
+/** The same file system on the callback-style FsOps (a bench-only copy): what fuse-native can serve. */
+const RAMFS_FSOPS = join(REPO, 'scripts/bench/fixtures/ramfs-fsops/cli.js');
 const ITER = Number(process.env.ITER ?? 3800);
 const STAT_MS = Number(process.env.STAT_MS ?? 5000);
 const THREADS = 24;
 const TICK = 100;
 const phases = process.argv.slice(2).length ? process.argv.slice(2) : ['cpu', 'read', 'hung'];
-const TARGETS = (process.env.TARGETS ?? 'native,fuse-native,passthrough').split(',');
+// native: examples/ramfs ({ fs }) on the core; native-fsops: its FsOps copy on the core; fuse-native: that copy on fuse-native.
+const TARGETS = (process.env.TARGETS ?? 'native,native-fsops,fuse-native,passthrough').split(',');
 
 const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, ...opts });
 const must = (r, what) => {
@@ -59,8 +63,9 @@ function mountTarget(t) {
     return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [MOUNTIE, 'stop', 'ws'], { env }) };
   }
   const env = { ...process.env, RAMFS_HOME: home, ...(t === 'fuse-native' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
-  const r = must(sh(process.execPath, [RAMFS, 'mount', 'ws', '--at', mp, '--json'], { env }), 'ramfs mount');
-  return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [RAMFS, 'stop', 'ws'], { env }) };
+  const cli = t === 'native' ? RAMFS : RAMFS_FSOPS;
+  const r = must(sh(process.execPath, [cli, 'mount', 'ws', '--at', mp, '--json'], { env }), 'ramfs mount');
+  return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [cli, 'stop', 'ws'], { env }) };
 }
 
 function requestsSoFar(home) {
@@ -125,7 +130,7 @@ async function readPhase(t) {
 }
 
 async function hungPhase(t) {
-  if (t === 'passthrough') return undefined;
+  if (t === 'passthrough' || t === 'native-fsops') return undefined;
   const api = await import(join(REPO, 'dist/index.js'));
   const { hangfs, HANGFS } = await import(join(REPO, 'scripts/bench/fixtures/hangfs.mjs'));
   const home = join(base, `hang-${t}`);

@@ -1,6 +1,6 @@
-import { ENVIRONMENT_CODES, isMountieError, MountieError, USAGE_CODES } from '../errors.js';
+import { isMountieError, MountieError } from '../errors.js';
 import { fromSystemError } from '../sys/errno-error.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeOf } from '../launcher/exit.js';
 import { colourWanted, createProgress, type Progress } from './tty.js';
 
 export interface Out {
@@ -71,22 +71,8 @@ export function guardStdio(onBroken?: (name: 'stdout' | 'stderr', err: unknown) 
   };
 }
 
-export function exitCodeFor(err: unknown): number {
-  if (!isMountieError(err)) return EXIT.internal;
-  if (USAGE_CODES.has(err.code) || ENVIRONMENT_CODES.has(err.code)) return EXIT.usage;
-  switch (err.code) {
-    case 'ERR_WORKSPACE_LOCKED':
-    case 'ERR_WORKSPACE_ACTIVE':
-      return EXIT.alreadyRunning;
-    case 'ERR_UNKNOWN_WORKSPACE':
-      return EXIT.unknownWorkspace;
-    case 'ERR_STOP_FAILED':
-    case 'ERR_UNMOUNT_FAILED':
-      return EXIT.failure;
-    default:
-      return EXIT.startFailed;
-  }
-}
+/** The CLI's exit code for `err` (the same function authors get as `exitCodeOf`). */
+export const exitCodeFor = exitCodeOf;
 
 /** Every error says what went wrong and what to do; --json gets the same as a document. */
 export function reportError(out: Out, raw: unknown, json: boolean): number {

@@ -66,11 +66,20 @@ export interface DaemonDefinition<O> {
   shutdown?(ctx: MountContext<O>): Promise<void>;
 }
 
-/** A validated daemon definition: what `launch({ daemon })` and `runForeground` take. */
-export interface MountieDaemon<O = unknown> {
+/** Type-only: the key of {@link MountieDaemon}'s options input type; never present at run time. */
+declare const OPTIONS_INPUT: unique symbol;
+
+/**
+ * A validated daemon definition: what `launch({ daemon })` and `runForeground` take. `O`: its
+ * validated options (what `ctx.options` is); `I`: what a launch passes as `options` (stored as
+ * JSON in workspace.json, then given to the parser), `O` unless {@link defineDaemon} was told.
+ */
+export interface MountieDaemon<O = unknown, I = O> {
   readonly kind: Kind;
   readonly module: string;
   readonly definition: DaemonDefinition<O>;
+  /** Type-only (never set): carries `I`, so that `launch` can check the options it is given. */
+  readonly [OPTIONS_INPUT]?: I;
 }
 
 const BRAND = Symbol.for('mountie.daemon/v1');
@@ -85,9 +94,14 @@ function invalid(what: string, value: unknown): MountieError {
  * it frozen; nothing runs until a launcher starts it. Export the result from the module `module`
  * names: the launcher's child finds it there by its kind.
  *
+ * Type parameters: `O`, the validated options (inferred from `options`); `I`, what a launch passes
+ * as `options`, by default `O`. Give `I` when the parser does more than check: applies defaults
+ * (`defineDaemon<HttpOptions, { url: string; timeoutMs?: number }>`) or builds another shape (a
+ * `Map` from a JSON tree); the launch's options are stored as JSON, so `I` should be JSON.
+ *
  * @throws {@link MountieError} `ERR_INVALID_DEFINITION` on a malformed definition.
  */
-export function defineDaemon<O>(def: DaemonDefinition<O>): MountieDaemon<O> {
+export function defineDaemon<O, I = O>(def: DaemonDefinition<O>): MountieDaemon<O, I> {
   if (typeof def !== 'object' || def === null) throw invalid('the definition must be an object', def);
   if (!isKind(def.kind)) throw invalid('kind must come from defineKind (or be MOUNTIE)', def.kind);
   let url: URL | undefined;

@@ -20,6 +20,14 @@ function msOf(ns: bigint): number {
   return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 }
 
+/** One FsError per errno, made once: an Error's construction captures a stack, and a callback's errno needs none (getxattr's ENODATA comes with every write). */
+const ERRORS = new Map<number, FsError>();
+function errorOf(errno: number, name: ErrnoName): FsError {
+  let e = ERRORS.get(errno);
+  if (!e) ERRORS.set(errno, (e = new FsError(name)));
+  return e;
+}
+
 export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSystem {
   /** Call op `name` with `args` and a callback; resolves with the callback's values after its code. */
   const cb = (name: keyof FsOps, args: unknown[], counts = false): Promise<unknown[]> =>
@@ -35,7 +43,7 @@ export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSy
         if (code === 0 || ((code === undefined || code === null) && !counts)) return resolve(rest);
         if (typeof code === 'number' && Number.isInteger(code) && code < 0 && code >= -4095) {
           const n = NAMES.get(-code);
-          return reject(n ? new FsError(n) : new OpFault(`${name} answered errno ${-code}, which this system does not name`));
+          return reject(n ? errorOf(-code, n) : new OpFault(`${name} answered errno ${-code}, which this system does not name`));
         }
         reject(new OpFault(`${name} answered ${String(code)}${counts ? '' : ' (errors are negative errno numbers)'}`));
       };

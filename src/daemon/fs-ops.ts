@@ -1,6 +1,14 @@
 // The operations a daemon of its own serves, and the types they take (src/daemon/define.ts).
-/** Callback with only a return code (0 or negative errno). */
-export type FsDone = (code: number) => void;
+/**
+ * A return code as the callbacks take it: 0, a negative errno (`-2`, `-constants.errno.ENOENT`), or
+ * any `number` (checked at run time: a positive one is a fault, answered EIO and logged "errors are
+ * negative errno numbers"). A positive literal (`cb(2)`, `cb(ok ? 0 : 5)`) does not compile: `C` is
+ * the type of the argument, and a literal that is neither 0 nor negative maps to `never`.
+ */
+export type FsCode<C extends number> = number extends C ? C : `${C}` extends `-${string}` | '0' ? C : never;
+
+/** Callback with only a return code (0 or negative errno; see {@link FsCode}). */
+export type FsDone = <C extends number>(code: FsCode<C>) => void;
 
 /** A file's attributes, as `getattr` answers them (and `readdir` may, per name). */
 export interface FsStat {
@@ -52,15 +60,15 @@ export interface FsOps {
   /** May the caller access `path` with `mode` (R_OK, W_OK, X_OK)? */
   access?(path: string, mode: number, cb: FsDone): void;
   /** The file system's numbers (df). */
-  statfs?(path: string, cb: (code: number, statfs?: FsStatfs) => void): void;
+  statfs?(path: string, cb: <C extends number>(code: FsCode<C>, statfs?: FsStatfs) => void): void;
   /** The attributes of `path`; -2 (ENOENT) when there is none. */
-  getattr?(path: string, cb: (code: number, stat?: FsStat) => void): void;
+  getattr?(path: string, cb: <C extends number>(code: FsCode<C>, stat?: FsStat) => void): void;
   /**
    * The attributes of an open file, by its handle. The native core asks it instead of getattr when
    * the kernel sends a handle: a read's size refresh, ftruncate; not fstat. fuse-native 2.2.6
    * routes fgetattr to ops.getattr; it only checks that this exists.
    */
-  fgetattr?(path: string, fd: number, cb: (code: number, stat?: FsStat) => void): void;
+  fgetattr?(path: string, fd: number, cb: <C extends number>(code: FsCode<C>, stat?: FsStat) => void): void;
   /** Each close of a file descriptor. */
   flush?(path: string, fd: number, cb: FsDone): void;
   /** Flush a file's data (and metadata unless `datasync`). */
@@ -68,7 +76,7 @@ export interface FsOps {
   /** Flush a directory. */
   fsyncdir?(path: string, datasync: number, fd: number, cb: FsDone): void;
   /** The names in directory `path` (and, optionally, their attributes). */
-  readdir?(path: string, cb: (code: number, names?: string[], stats?: FsStat[]) => void): void;
+  readdir?(path: string, cb: <C extends number>(code: FsCode<C>, names?: string[], stats?: FsStat[]) => void): void;
   /** Set the size of `path`. */
   truncate?(path: string, size: number, cb: FsDone): void;
   /** Set the size of an open file. */
@@ -76,7 +84,7 @@ export interface FsOps {
   /** Times in milliseconds since the epoch. */
   utimens?(path: string, atime: number, mtime: number, cb: FsDone): void;
   /** The target of symlink `path`. */
-  readlink?(path: string, cb: (code: number, target?: string) => void): void;
+  readlink?(path: string, cb: <C extends number>(code: FsCode<C>, target?: string) => void): void;
   /** Change the owner of `path`. */
   chown?(path: string, uid: number, gid: number, cb: FsDone): void;
   /** Change the mode of `path`. */
@@ -86,15 +94,15 @@ export interface FsOps {
   /** Set an extended attribute. */
   setxattr?(path: string, name: string, value: Buffer, position: number, flags: number, cb: FsDone): void;
   /** Read an extended attribute. */
-  getxattr?(path: string, name: string, position: number, cb: (code: number, value?: Buffer | null) => void): void;
+  getxattr?(path: string, name: string, position: number, cb: <C extends number>(code: FsCode<C>, value?: Buffer | null) => void): void;
   /** The names of the extended attributes. */
-  listxattr?(path: string, cb: (code: number, list?: string[]) => void): void;
+  listxattr?(path: string, cb: <C extends number>(code: FsCode<C>, list?: string[]) => void): void;
   /** Remove an extended attribute. */
   removexattr?(path: string, name: string, cb: FsDone): void;
   /** The number passed back becomes the file handle; 0 means "no handle". */
-  open?(path: string, flags: number, cb: (code: number, fd?: number) => void): void;
+  open?(path: string, flags: number, cb: <C extends number>(code: FsCode<C>, fd?: number) => void): void;
   /** Open directory `path`; the number passed back becomes its handle. */
-  opendir?(path: string, flags: number, cb: (code: number, fd?: number) => void): void;
+  opendir?(path: string, flags: number, cb: <C extends number>(code: FsCode<C>, fd?: number) => void): void;
   /** `buffer` is native memory owned by FUSE: valid only until `cb` is called. */
   read?(path: string, fd: number, buffer: Buffer, length: number, position: number, cb: (result: number) => void): void;
   /** Write `length` bytes from `buffer` at `position`; the callback takes the bytes written or a negative errno. */
@@ -104,7 +112,7 @@ export interface FsOps {
   /** The last close of an open directory. */
   releasedir?(path: string, fd: number, cb: FsDone): void;
   /** fuse-native does not pass the open flags to create. */
-  create?(path: string, mode: number, cb: (code: number, fd?: number) => void): void;
+  create?(path: string, mode: number, cb: <C extends number>(code: FsCode<C>, fd?: number) => void): void;
   /** Remove file `path`. */
   unlink?(path: string, cb: FsDone): void;
   /** Rename `src` to `dest`. */

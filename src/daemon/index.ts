@@ -5,7 +5,7 @@
 export { MountieError, isMountieError } from '../errors.js';
 export { defineKind, MOUNTIE, type Kind } from '../protocol/kind.js';
 export { defineDaemon, type DaemonDefinition, type MountieDaemon, type MountContext, type Served, type DaemonLog } from './define.js';
-export type { FsOps, FsStat, FsStatfs, FsDone } from './fs-ops.js';
+export type { FsOps, FsStat, FsStatfs, FsDone, FsCode } from './fs-ops.js';
 export type { FsMountOptions } from './mount-options.js';
 export { FsError, type FileSystem, type FsCaller, type FsAttr, type FsDirent, type FsNumber, type FsTime, type FsTimes, type FsHandle, type ErrnoName, type FsStatvfs } from './file-system.js';
 export { runForeground, type ForegroundOptions } from '../launcher/foreground.js';

@@ -4,6 +4,7 @@
  * default mountie's own) and the home (`<KIND>_HOME` or the XDG default when not given) and reads
  * the process and mount tables itself.
  */
+import { forgetWorkspace, type ForgetReport } from './forget.js';
 import { MountieError } from '../errors.js';
 import { MOUNTIE, sameKind, type Kind } from '../protocol/kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
@@ -20,27 +21,40 @@ import { stopWorkspace, type StopReport } from './stop.js';
 /** Which home to act on. */
 export interface HomeOption {
   /** The home directory (what `MOUNTIE_HOME`, or the kind's `<NAME>_HOME`, names). Default: from `env`, as the `mountie` command resolves it. */
-  readonly home?: string;
+  readonly home?: string | undefined;
   /** The environment the home is resolved from and the daemon inherits. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 /** Which kind's daemons and mounts a call sees (default mountie's own, {@link MOUNTIE}). */
 export interface KindOption extends HomeOption {
-  readonly kind?: Kind;
+  readonly kind?: Kind | undefined;
 }
 
-export interface LaunchOptions extends HomeOption {
+/**
+ * What `options` may be, given the daemon's options input type `I` and the type `P` of the value
+ * passed: a value of a known type must be an `I` (a wrong shape is a compile error); a value typed
+ * `unknown` (raw input, e.g. JSON parsed from a command line) is left to the daemon's parser at run
+ * time, which is what the parser is for.
+ */
+export type OptionsInput<I, P> = unknown extends P ? P : NoInfer<I>;
+
+/**
+ * `I`: what `daemon` takes as `options` (its validated options type unless its definition says
+ * otherwise, see `defineDaemon`); `never` when no daemon is given (mountie's passthrough takes
+ * `source`, not `options`). `P`: the type of the value passed as `options`, inferred; see
+ * {@link OptionsInput}.
+ */
+export interface LaunchOptions<I = never, P = I> extends HomeOption {
   /** The daemon to start (what `defineDaemon` returned). Default: mountie's own passthrough (kind MOUNTIE). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any options type
-  readonly daemon?: MountieDaemon<any>;
+  readonly daemon?: MountieDaemon<unknown, I> | undefined;
   /** The author's options (JSON), validated by the daemon's `options` and stored in workspace.json on a first launch; later launches reuse the stored ones. */
-  readonly options?: unknown;
+  readonly options?: OptionsInput<I, P> | undefined;
   /** mountie's passthrough only: the directory to serve. Required on a workspace's first mount (except `demo`); later mounts reuse the stored one. */
-  readonly source?: string;
+  readonly source?: string | undefined;
   /** The mountpoint. Default `<home>/mnt/<workspace>`. */
-  readonly at?: string;
-  readonly readOnly?: boolean;
+  readonly at?: string | undefined;
+  readonly readOnly?: boolean | undefined;
   /**
    * Let other users in, under kernel permission checks (`allow_other,default_permissions`), as
    * `mountie mount --allow-other`: stored in workspace.json on a first launch; a later launch that
@@ -48,9 +62,15 @@ export interface LaunchOptions extends HomeOption {
    * `user_allow_other` in /etc/fuse.conf (`ERR_ALLOW_OTHER_DENIED` otherwise); root on the JS data
    * path is refused for a passthrough (`ERR_ALLOW_OTHER_UNSAFE`).
    */
-  readonly allowOther?: boolean;
+  readonly allowOther?: boolean | undefined;
+  /**
+   * Store the given `options`, `at`, `readOnly`, `allowOther` (and `source`, for mountie's own) in
+   * place of the stored ones, as `mountie mount --reconfigure`: only while the workspace is
+   * stopped (`ERR_WORKSPACE_LOCKED` otherwise), under its lock. What is not given stays.
+   */
+  readonly reconfigure?: boolean | undefined;
   /** How long to wait for the daemon's READY and its mount. Default 15 000 ms. */
-  readonly readyTimeoutMs?: number;
+  readonly readyTimeoutMs?: number | undefined;
 }
 
 function layoutOf(opts: HomeOption, kind: Kind = MOUNTIE): HomeLayout {
@@ -71,25 +91,42 @@ function badInput(message: string, option: string, hint: string): MountieError {
  * (`ERR_INVALID_NAME`, `ERR_SOURCE_*`, `ERR_MOUNTPOINT_*`, …) for bad input, `ERR_DAEMON_EXITED` or
  * `ERR_START_TIMEOUT` when the daemon did not come up.
  */
-export async function launch(workspace: string, opts: LaunchOptions = {}): Promise<StartResult> {
+export async function launch<I = never, P = I>(workspace: string, opts: LaunchOptions<I, P> = {}): Promise<StartResult> {
   const daemon = opts.daemon;
   const kind = daemon?.kind ?? MOUNTIE;
   let prepared;
   if (sameKind(kind, MOUNTIE)) {
     if (daemon !== undefined && daemon.module !== PASSTHROUGH_MODULE) throw new MountieError('ERR_INVALID_DEFINITION', 'kind MOUNTIE is mountie\'s own passthrough; a daemon of your own needs its own kind', { data: { workspace }, hint: 'define one with defineKind({ name })' });
     if (opts.options !== undefined) throw badInput('mountie\'s passthrough takes `source`, not `options`', 'options', 'pass { source } instead');
-    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
+    prepared = await prepareMount(layoutOf(opts), { name: workspace, source: opts.source, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther, reconfigure: opts.reconfigure });
   } else {
     if (daemon === undefined) throw new MountieError('ERR_INTERNAL', 'unreachable: a kind without a daemon');
     if (opts.source !== undefined) throw badInput(`\`source\` is for mountie's passthrough only; a ${kind.name} daemon takes \`options\``, 'source', 'pass your daemon\'s settings in options');
-    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther });
+    prepared = await prepareKindMount(layoutOf(opts, kind), daemon, { name: workspace, options: opts.options, at: opts.at, readOnly: opts.readOnly, allowOther: opts.allowOther, reconfigure: opts.reconfigure });
   }
   return startPrepared(prepared, { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
 }
 
+export interface ForgetCallOptions extends KindOption {
+  /** Delete the kind's own document (`data.json`, what ctx.data saved) too. Default false: it is kept, and so is the directory holding it. */
+  readonly dropData?: boolean;
+}
+
+/**
+ * Forget a stopped workspace, as `mountie forget`: its config, state, pidfile, log, epoch, lock and
+ * directory, and its default mountpoint when empty; never a mountpoint chosen with `at`, never a
+ * passthrough's source, never anything mounted. A kind's `data.json` stays unless `dropData`.
+ *
+ * @throws {@link MountieError} `ERR_WORKSPACE_ACTIVE` while a daemon of it runs or a mount of it
+ * remains, `ERR_UNKNOWN_WORKSPACE` when there is nothing to forget, `ERR_KIND_MISMATCH` for another kind's.
+ */
+export async function forget(workspace: string, opts: ForgetCallOptions = {}): Promise<ForgetReport> {
+  return forgetWorkspace(layoutOf(opts, opts.kind ?? MOUNTIE), workspace, { dropData: opts.dropData === true });
+}
+
 export interface StopCallOptions extends KindOption {
   /** SIGTERM → SIGKILL delay. Default 7000 ms (above the daemon's own 5 s shutdown deadline). */
-  readonly graceMs?: number;
+  readonly graceMs?: number | undefined;
 }
 
 /**

@@ -9,21 +9,23 @@ import { MOUNTIE, sameKind } from '../protocol/kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
 import { resolveHome } from '../state/paths.js';
 import { packageVersion } from '../sys/version.js';
+import type { OptionsInput } from './api.js';
 import { PASSTHROUGH_MODULE, prepareKindMount, prepareMount } from './prepare.js';
 
 /** Where and how {@link runForeground} serves. */
-export interface ForegroundOptions {
+/** `I`: what the daemon takes as `options`; `P`: the type of the value passed (see {@link OptionsInput}). */
+export interface ForegroundOptions<I = unknown, P = I> {
   /** The home directory (the kind's `<NAME>_HOME`). Default: from `env`. */
-  readonly home?: string;
+  readonly home?: string | undefined;
   /** The environment the home is resolved from. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The author's options (mountie's passthrough: `{ source }`). */
-  readonly options?: unknown;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  /** The author's options, what the daemon takes (mountie's passthrough: `{ source }`). */
+  readonly options?: OptionsInput<I, P> | undefined;
   /** The mountpoint. Default `<home>/mnt/<workspace>`. */
-  readonly at?: string;
-  readonly readOnly?: boolean;
+  readonly at?: string | undefined;
+  readonly readOnly?: boolean | undefined;
   /** Let other users in, under kernel permission checks: as {@link LaunchOptions.allowOther}. */
-  readonly allowOther?: boolean;
+  readonly allowOther?: boolean | undefined;
 }
 
 /**
@@ -33,8 +35,7 @@ export interface ForegroundOptions {
  * nothing written; `ERR_WORKSPACE_LOCKED` when another daemon serves it; a failed mount).
  * Never exits the process: the caller does, with the code.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a definition of any options type
-export async function runForeground(daemon: MountieDaemon<any>, workspace: string, opts: ForegroundOptions = {}): Promise<number> {
+export async function runForeground<O, I = O, P = I>(daemon: MountieDaemon<O, I>, workspace: string, opts: ForegroundOptions<I, P> = {}): Promise<number> {
   const kind = daemon.kind;
   const env = opts.env ?? process.env;
   const layout = resolveHome(opts.home === undefined ? env : { ...env, [kind.homeEnv]: opts.home }, kind);

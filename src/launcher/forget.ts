@@ -10,6 +10,7 @@ import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { discover, homeFacts } from './discover.js';
 import { isKindConfig } from '../state/workspace.js';
+import { DATA_FILE } from '../daemon/data-store.js';
 
 export interface ForgetReport {
   readonly workspace: string;
@@ -48,7 +49,7 @@ async function lstatOrUndefined(path: string): Promise<Awaited<ReturnType<typeof
  * remains (ERR_WORKSPACE_ACTIVE), and holds the workspace lock while deleting, so no daemon can
  * start on it meanwhile.
  */
-export async function forgetWorkspace(layout: HomeLayout, name: string): Promise<ForgetReport> {
+export async function forgetWorkspace(layout: HomeLayout, name: string, opts: { readonly dropData?: boolean } = {}): Promise<ForgetReport> {
   const ws = validateName(name);
   const wsDirStat = await checkDirs(layout, ws);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
@@ -83,7 +84,7 @@ export async function forgetWorkspace(layout: HomeLayout, name: string): Promise
   const removed: string[] = [];
   const kept: { path: string; reason: string }[] = [];
   const left: { path: string; reason: string }[] = [];
-  if (wsDirStat) await removeWorkspaceDir(d.paths, ws, removed, left);
+  if (wsDirStat) await removeWorkspaceDir(d.paths, ws, removed, left, kept, opts.dropData === true);
   await removeMountpoint(mountpoint, d.paths.defaultMountpoint, removed, kept, left);
   if (d.config && !isKindConfig(d.config)) kept.push({ path: d.config.source, reason: 'the source: never touched' });
   return { workspace: ws, removed, kept, left, ok: left.length === 0 };
@@ -107,7 +108,8 @@ async function checkDirs(layout: HomeLayout, ws: string): Promise<boolean> {
   return true;
 }
 
-async function removeWorkspaceDir(paths: { dir: string; lock: string }, ws: string, removed: string[], left: { path: string; reason: string }[]): Promise<void> {
+async function removeWorkspaceDir(paths: { dir: string; lock: string }, ws: string, removed: string[], left: { path: string; reason: string }[], kept: { path: string; reason: string }[], dropData: boolean): Promise<void> {
+  let keptData = false;
   const lock = await acquireLock(paths.lock, ws).catch((err: unknown) => {
     if (err instanceof MountieError && err.code === 'ERR_WORKSPACE_LOCKED') {
       throw new MountieError('ERR_WORKSPACE_ACTIVE', `workspace ${ws} is starting or being stopped right now; nothing was removed`, { data: err.data, hint: `wait for it, stop it (mountie stop ${ws}), then run: mountie forget ${ws}` });
@@ -117,8 +119,13 @@ async function removeWorkspaceDir(paths: { dir: string; lock: string }, ws: stri
   try {
     for (const name of await readdir(paths.dir)) {
       const path = join(paths.dir, name);
-      const own = OWN_FILES.includes(name) || OWN_TEMPS.some((base) => tempPid(name, base) !== undefined);
+      const own = OWN_FILES.includes(name) || OWN_TEMPS.some((base) => tempPid(name, base) !== undefined) || (dropData && (name === DATA_FILE || tempPid(name, DATA_FILE) !== undefined));
       if (name === 'lock') continue;
+      if (name === DATA_FILE && !dropData) {
+        kept.push({ path, reason: "the kind's own data (ctx.data): kept; forget with dropData to delete it" });
+        keptData = true;
+        continue;
+      }
       if (!own) {
         left.push({ path, reason: 'not a file mountie makes; remove it yourself if it is not needed' });
         continue;
@@ -143,7 +150,8 @@ async function removeWorkspaceDir(paths: { dir: string; lock: string }, ws: stri
     removed.push(paths.dir);
   } catch (err) {
     if (errnoCode(err) !== 'ENOTEMPTY' && errnoCode(err) !== 'EEXIST') throw fromSystemError(err, { path: paths.dir });
-    left.push({ path: paths.dir, reason: 'not empty (see above)' });
+    if (keptData && left.length === 0) kept.push({ path: paths.dir, reason: 'holds the kept data.json' });
+    else left.push({ path: paths.dir, reason: 'not empty (see above)' });
   }
 }
 

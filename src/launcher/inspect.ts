@@ -65,7 +65,9 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   const onDisk = await readState(d.paths.state).catch(() => undefined);
   const main0 = d.daemons.find((x) => x.inPidfile && !x.exiting);
   // A blocked JavaScript thread cannot say so in state.json: the native core's watchdog says it in /proc (src/sys/thread-names.ts).
-  const stalled = main0 !== undefined && onDisk?.pid === main0.pid && onDisk.status === 'active' && (await jsStalled(main0.pid));
+  // Only a kind's own ops run in JavaScript (mountie's passthrough answers in C: its JavaScript thread holds up no request).
+  const ownOps = d.config !== undefined && isKindConfig(d.config) && onDisk?.dataPath === 'native';
+  const stalled = ownOps && main0 !== undefined && onDisk?.pid === main0.pid && onDisk.status === 'active' && (await jsStalled(main0.pid));
   const state = stalled && onDisk ? { ...onDisk, status: 'degraded' as const, reason: STALL_REASON } : onDisk;
   const view = async (x: Discovery['daemons'][number]): Promise<DaemonView> => ({
     pid: x.pid,

@@ -51,7 +51,7 @@ export async function prepareMount(layout: HomeLayout, req: MountRequest): Promi
 export async function prepareKindMount(layout: HomeLayout, daemon: MountieDaemon<any>, req: KindMountRequest): Promise<PreparedMount<AnyConfig>> {
   const plan = await planKindMount(req, layout);
   validateOptions(daemon.definition, plan.config.options, plan.config.name);
-  return claimAndMaterialize(layout, plan, daemon.module, false);
+  return claimAndMaterialize(layout, plan, daemon.module, req.reconfigure === true);
 }
 
 async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan: MountPlan<C>, module: string, reconfigure: boolean): Promise<PreparedMount<C>> {  // Fast path for the common "already running": the daemon's own lock stays the authority.

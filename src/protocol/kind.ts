@@ -17,28 +17,37 @@ export interface Kind {
   readonly comm: string;
   /** `${NAME}_HOME`: the variable that names its home (mountie's is `MOUNTIE_HOME`). */
   readonly homeEnv: string;
+  /** How the kind's command line is run (`mountie` for MOUNTIE), when its author said so: hints then name `<command> stop <ws>` instead of a library call. */
+  readonly command?: string;
 }
 
 /** What a kind's name must look like: lowercase, a letter first, 2 to 8 characters. */
 export const KIND_NAME = /^[a-z][a-z0-9]{1,7}$/;
 
-function makeKind(name: string): Kind {
-  return Object.freeze({ name, fstype: `fuse.${name}`, comm: `${name}-daemon`, homeEnv: `${name.toUpperCase()}_HOME` });
+/** What a kind's `command` may look like: printable words separated by single spaces (`memfs`, `npx memfs`), at most 64 characters. */
+const COMMAND = /^(?=.{1,64}$)[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
+function makeKind(name: string, command?: string): Kind {
+  return Object.freeze({ name, fstype: `fuse.${name}`, comm: `${name}-daemon`, homeEnv: `${name.toUpperCase()}_HOME`, ...(command === undefined ? {} : { command }) });
 }
 
 /** mountie's own kind: tag `mountie:<ws>@<homeId>`, fstype `fuse.mountie`, marker `mountie-daemon`, home `$MOUNTIE_HOME`. */
-export const MOUNTIE: Kind = makeKind('mountie');
+export const MOUNTIE: Kind = makeKind('mountie', 'mountie');
 
 /**
  * Define a kind from its name. Its mounts are tagged `${name}:<ws>@<homeId>` with fstype
  * `fuse.${name}`, its daemons carry the comm `${name}-daemon`, and its default home is
- * `$<NAME>_HOME`, else `$XDG_STATE_HOME/<name>`, else `~/.local/state/<name>`.
+ * `$<NAME>_HOME`, else `$XDG_STATE_HOME/<name>`, else `~/.local/state/<name>`. `command`, when
+ * given, is how the kind's own command line is run (`memfs`): the hints mountie's errors carry
+ * then say `memfs stop <ws>`; without it they name the library call (`stop('<ws>', { kind })`).
  *
  * @throws {@link MountieError} `ERR_INVALID_KIND` when the name does not match `/^[a-z][a-z0-9]{1,7}$/`, or
- * is `mountie` (mountie's own kind is {@link MOUNTIE}).
+ * is `mountie` (mountie's own kind is {@link MOUNTIE}), or when `command` is not printable words
+ * separated by single spaces (at most 64 characters).
  */
-export function defineKind(spec: { name: string }): Kind {
+export function defineKind(spec: { name: string; command?: string | undefined }): Kind {
   const name = (spec as { name?: unknown } | undefined)?.name;
+  const command = (spec as { command?: unknown } | undefined)?.command;
   if (typeof name !== 'string' || !KIND_NAME.test(name)) {
     throw new MountieError('ERR_INVALID_KIND', `kind name ${JSON.stringify(name)} is not 2 to 8 lowercase letters and digits starting with a letter`, {
       data: { value: name },
@@ -48,14 +57,17 @@ export function defineKind(spec: { name: string }): Kind {
   if (name === MOUNTIE.name) {
     throw new MountieError('ERR_INVALID_KIND', 'kind name "mountie" is mountie\'s own kind', { data: { value: name }, hint: 'use MOUNTIE for mountie\'s own passthrough, or give your product its own name' });
   }
-  return makeKind(name);
+  if (command !== undefined && (typeof command !== 'string' || !COMMAND.test(command))) {
+    throw new MountieError('ERR_INVALID_KIND', `kind command ${JSON.stringify(command)} is not printable words separated by single spaces (at most 64 characters)`, { data: { value: command }, hint: 'give the command as a user types it, like "memfs"' });
+  }
+  return makeKind(name, command);
 }
 
 /** Is `k` a kind as {@link defineKind} makes it (its derived names consistent with its name)? */
 export function isKind(k: unknown): k is Kind {
   if (typeof k !== 'object' || k === null) return false;
-  const { name, fstype, comm, homeEnv } = k as Partial<Kind>;
-  return typeof name === 'string' && KIND_NAME.test(name) && fstype === `fuse.${name}` && comm === `${name}-daemon` && homeEnv === `${name.toUpperCase()}_HOME`;
+  const { name, fstype, comm, homeEnv, command } = k as Partial<Kind>;
+  return typeof name === 'string' && KIND_NAME.test(name) && fstype === `fuse.${name}` && comm === `${name}-daemon` && homeEnv === `${name.toUpperCase()}_HOME` && (command === undefined || (typeof command === 'string' && COMMAND.test(command)));
 }
 
 /** Two kinds are the same product when they have the same name. */
@@ -64,9 +76,11 @@ export function sameKind(a: Kind, b: Kind): boolean {
 }
 
 /**
- * How to stop a workspace, for a hint: mountie's own command for MOUNTIE; for another kind, whose
- * command mountie does not know, the library call its tool makes.
+ * How to stop a workspace, for a hint: the kind's command (`mountie stop <ws>`, `memfs stop <ws>`)
+ * when it has one; for a kind defined without `command`, whose command line mountie does not know,
+ * the library call its tool makes.
  */
 export function stopHint(ws: string, kind: Kind = MOUNTIE): string {
-  return sameKind(kind, MOUNTIE) ? `mountie stop ${ws}` : `stop the ${kind.name} workspace ${ws} (stop('${ws}', { kind }))`;
+  if (sameKind(kind, MOUNTIE)) return `mountie stop ${ws}`;
+  return kind.command !== undefined ? `${kind.command} stop ${ws}` : `stop the ${kind.name} workspace ${ws} (stop('${ws}', { kind }))`;
 }

@@ -1,8 +1,9 @@
 /**
  * A mount request of a kind other than mountie's: no source, the author's options instead
  * (validated by the definition's parser before this runs, and stored as given). Producing the plan
- * writes nothing. Changing a stored workspace's options (mountie's `--reconfigure`) is not
- * offered for other kinds yet: a difference is refused (`ERR_CONFIG_CONFLICT`).
+ * writes nothing. A difference from a stored workspace is refused (`ERR_CONFIG_CONFLICT`) unless
+ * `reconfigure` asks to store what was given in place of what is stored (the launcher stores it
+ * under the workspace lock, while it is stopped, as mountie's own `--reconfigure`).
  */
 import { resolve } from 'node:path';
 import { MountieError } from '../errors.js';
@@ -23,12 +24,14 @@ export interface KindMountRequest {
   readonly readOnly?: boolean | undefined;
   /** Let other users in (stored only when true, as mountie's own configs store it). */
   readonly allowOther?: boolean | undefined;
+  /** Store the given options, `at`, `readOnly`, `allowOther` in place of the stored ones. */
+  readonly reconfigure?: boolean | undefined;
 }
 
 function conflict(paths: WorkspacePaths, what: string, option: string): MountieError {
   return new MountieError('ERR_CONFIG_CONFLICT', `workspace ${paths.name} is configured with other ${what}`, {
     data: { workspace: paths.name, path: paths.config, option },
-    hint: `launch it without ${option} to use the stored setting (changing a stored workspace is not supported for this kind: remove ${paths.dir} while it is stopped to start over)`,
+    hint: `launch it without ${option} to use the stored setting, or with reconfigure: true (the workspace stopped) to store the new one`,
   });
 }
 
@@ -61,15 +64,32 @@ async function plan(req: KindMountRequest, layout: HomeLayout, cwd: string): Pro
   const paths = workspacePaths(layout, name);
   const stored = (await loadAnyConfig(paths, kind)) as KindConfig | undefined;
   const at = req.at === undefined ? undefined : await realpathLoose(resolve(cwd, req.at));
+  let reconfigured = false;
   if (stored) {
-    if (options !== undefined && JSON.stringify(options) !== JSON.stringify(stored.options)) throw conflict(paths, 'options', 'options');
-    if (at !== undefined && at !== stored.mountpoint) throw conflict(paths, 'mountpoint', 'at');
-    if (req.readOnly !== undefined && req.readOnly !== stored.readOnly) throw conflict(paths, 'read-only setting', 'readOnly');
-    if (req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true)) throw conflict(paths, 'allow-other setting', 'allowOther');
+    const differs = {
+      options: options !== undefined && JSON.stringify(options) !== JSON.stringify(stored.options),
+      at: at !== undefined && at !== stored.mountpoint,
+      readOnly: req.readOnly !== undefined && req.readOnly !== stored.readOnly,
+      allowOther: req.allowOther !== undefined && req.allowOther !== (stored.allowOther === true),
+    };
+    if (req.reconfigure !== true) {
+      if (differs.options) throw conflict(paths, 'options', 'options');
+      if (differs.at) throw conflict(paths, 'mountpoint', 'at');
+      if (differs.readOnly) throw conflict(paths, 'read-only setting', 'readOnly');
+      if (differs.allowOther) throw conflict(paths, 'allow-other setting', 'allowOther');
+    }
+    reconfigured = Object.values(differs).some(Boolean);
   }
-  const mountpoint = stored?.mountpoint ?? at ?? (await realpathLoose(paths.defaultMountpoint));
+  const mountpoint = (reconfigured ? at : undefined) ?? stored?.mountpoint ?? at ?? (await realpathLoose(paths.defaultMountpoint));
   const ownMountPresent = await checkMountpoint(mountpoint, paths, await readMountInfo(), await homeIdOf(layout.home), kind);
-  const config: KindConfig = stored ?? {
+  const reconfiguredConfig = (st: KindConfig): KindConfig => {
+    const next: KindConfig = { ...st, mountpoint, readOnly: req.readOnly ?? st.readOnly, ...(options === undefined ? {} : { options }) };
+    if (req.allowOther === true) (next as { allowOther?: boolean }).allowOther = true;
+    // Stored only when set, as a first launch stores it.
+    if (req.allowOther === false) delete (next as { allowOther?: boolean }).allowOther;
+    return next;
+  };
+  const config: KindConfig = stored ? (reconfigured ? reconfiguredConfig(stored) : stored) : {
     schema: WORKSPACE_SCHEMA,
     name,
     kind: kind.name,
@@ -81,5 +101,5 @@ async function plan(req: KindMountRequest, layout: HomeLayout, cwd: string): Pro
   };
   // Checked again by the daemon; here so that nothing is written first (exit 2).
   if (config.allowOther) await checkAllowOther();
-  return { paths, config, isNew: !stored, isDemo: false, ownMountPresent, demoSourcePending: false, reconfigured: false };
+  return { paths, config, isNew: !stored, isDemo: false, ownMountPresent, demoSourcePending: false, reconfigured };
 }

@@ -5,7 +5,9 @@
  * runner's group does not reach it) and learns of the runner's death two ways: its stdin, a pipe
  * whose only writer is the runner, ends (at once, whatever killed the runner); and a poll of the
  * runner's pid and start time every 200 ms (gone on two polls in a row), for a write end some
- * child inherited after all.
+ * child inherited after all. A runner's death ends the run's other processes too (its workers, which
+ * SIGKILL does not reach, and whatever they start) before the reap: a worker that outlived its
+ * runner could launch a daemon after any reap. `close()` says `close` first: then nothing is ended.
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, open, unlink } from 'node:fs/promises';
@@ -98,13 +100,14 @@ export async function startTestSession(opts: TestSessionOptions = {}): Promise<T
         if (exitedEarly) {
           throw new MountieError('ERR_INTERNAL', `the test reaper ${child.pid} ended before the session was closed (it may have reaped a live run); see ${dir}.reaper.log`, { data: { pid: child.pid, path: `${dir}.reaper.log` } });
         }
-        // Ending stdin tells the reaper to reap (nothing left now) and exit.
+        // `close`, then the end of stdin: the reaper reaps (nothing left now) and exits. The end
+        // alone would mean this runner died, and the reaper would end its processes.
         const exited = new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) resolve();
           const t = setTimeout(resolve, 5000);
           child.once('exit', () => (clearTimeout(t), resolve()));
         });
-        child.stdin?.end();
+        child.stdin?.end('close\n');
         await exited;
         // A clean close leaves no log behind; a failed reaper's log stays for whoever looks.
         if (child.exitCode === 0) await unlink(`${dir}.reaper.log`).catch(() => undefined);

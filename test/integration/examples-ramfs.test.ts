@@ -30,7 +30,7 @@ async function stopWs(home: string, pid: number, mountpoint: string): Promise<vo
   expect(await mountAtPath(mountpoint)).toBeUndefined();
 }
 
-describe('examples/ramfs through its command', () => {
+describe('examples/ramfs through its command (served by the native core)', () => {
   afterEach(reapAll);
 
   it('serves a writable tree; status --json says the native data path; the daemon has no libfuse 2; stop ends it', async () => {
@@ -205,12 +205,11 @@ print(json.dumps(out))
     }
   });
 
-  // KNOWN BUG in the native core's JS-ops mode (native/src/jsnodes.c keeps nodes by path): fstat
-  // reaches the daemon as a getattr without a handle (the kernel sends none for fstat), and an
-  // unlinked open file keeps its old path in the node table, so fstat answers ENOENT, or the stat
-  // of another file made under that name since. libfuse's high-level API renames such a file to
-  // .fuse_hidden* instead. When this starts passing, turn it into a plain `it`.
-  it.fails('fstat of an open file whose name was unlinked and reused is still that file', async () => {
+  // fstat reaches the daemon as a getattr without a handle (the kernel sends none for fstat) and an
+  // unlinked open file keeps its old path in the node table: the core gives such a getattr the
+  // handle of the latest open of that node (native/src/jsfs.c, handle_of_unlinked), which ramfs
+  // answers by (fgetattr). It failed (ENOENT, or the other file's stat) before that.
+  it('fstat of an open file whose name was unlinked and reused is still that file', async () => {
     const home = await makeHome();
     const { pid, mountpoint } = await mountWs(home);
     const f = join(mountpoint, 'u');

@@ -112,6 +112,8 @@ describe('a daemon of its own kind', () => {
     expect(await codeOf(api.launch('ws', { daemon: testfs, home, options: { greeting: 7 } }))).toBe('ERR_INVALID_OPTION');
     expect(await codeOf(api.launch('ws', { daemon: testfs, home }))).toBe('ERR_INVALID_OPTION');
     expect(await codeOf(api.launch('ws', { daemon: testfs, home, source: '/tmp' }))).toBe('ERR_INVALID_OPTION');
+    // The passthrough takes no `options`: a compile error too; this checks the run-time refusal.
+    // @ts-expect-error -- options without a daemon
     expect(await codeOf(api.launch('ws', { home, options }))).toBe('ERR_INVALID_OPTION');
     expect(await readdir(home)).toEqual([]);
     // Stored options the author's parser no longer accepts: the daemon refuses them at start.
@@ -223,5 +225,27 @@ describe('two kinds', () => {
     expect(await readFile(join(home, 'workspaces/ws/daemon.pid'), 'utf8')).toBe(pidfile);
     expect(await readFile(join(t.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from testfs\n');
     expect((await api.stop('ws', { home, kind: TESTFS })).ok).toBe(true);
+  }, 40_000);
+
+  it('reconfigure stores new options for a stopped workspace of another kind (refused while it runs); forget removes it through the library', async () => {
+    const home = await makeHome();
+    const a = await api.launch('ws', { daemon: testfs, home, options });
+    expect(await codeOf(api.launch('ws', { daemon: testfs, home, options: { greeting: 'other' }, reconfigure: true }))).toBe('ERR_WORKSPACE_LOCKED');
+    await api.stop('ws', { home, kind: TESTFS });
+    const refused = await api.launch('ws', { daemon: testfs, home, options: { greeting: 'other' } }).then(() => undefined, (e: unknown) => e as { code: string; hint?: string });
+    expect(refused?.code).toBe('ERR_CONFIG_CONFLICT');
+    expect(refused?.hint).toMatch(/reconfigure/);
+    const b = await api.launch('ws', { daemon: testfs, home, options: { greeting: 'other' }, reconfigure: true });
+    expect(b.pid).not.toBe(a.pid);
+    expect(await readFile(join(b.mountpoint, 'hello.txt'), 'utf8')).toBe('other\n');
+    expect(await codeOf(api.forget('ws', { home, kind: TESTFS }))).toBe('ERR_WORKSPACE_ACTIVE');
+    await api.stop('ws', { home, kind: TESTFS });
+    // The stored options stay the new ones.
+    const c = await api.launch('ws', { daemon: testfs, home });
+    expect(await readFile(join(c.mountpoint, 'hello.txt'), 'utf8')).toBe('other\n');
+    await api.stop('ws', { home, kind: TESTFS });
+    const report = await api.forget('ws', { home, kind: TESTFS });
+    expect(report.ok).toBe(true);
+    expect(await readdir(join(home, 'workspaces'))).toEqual([]);
   }, 40_000);
 });

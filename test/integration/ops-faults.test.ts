@@ -41,8 +41,9 @@ describe("a kind's own ops on the native core", () => {
     const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
     expect(maps).toMatch(/libfuse3\.so/);
     expect(maps).not.toMatch(/libfuse\.so\.2|fuse-native|fuse\.node/);
-    const state = JSON.parse(await readFile(join(home, 'workspaces/ws/state.json'), 'utf8')) as { dataPath?: string };
-    expect(state.dataPath).toBe('native');
+    // state.json says so once its first write after the mount lands (coalesced, fsynced: later under load).
+    const dataPath = await waitFor('state.json to name the data path', async () => (JSON.parse(await readFile(join(home, 'workspaces/ws/state.json'), 'utf8')) as { dataPath?: string }).dataPath, 10_000);
+    expect(dataPath).toBe('native');
     expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
   }, 30_000);
 
@@ -64,7 +65,12 @@ describe("a kind's own ops on the native core", () => {
     expect(log).toMatch(/op lookup: getattr answered no stat; answered EIO/);
     expect(log).toMatch(/op lookup: getattr answered 5 \(errors are negative errno numbers\); answered EIO/);
     expect(log).toMatch(/op access: access rejected: faultfs: access of \/reject rejects; answered EIO/);
-    expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual([`running(pid=${pid})`]);
+    // running (not starting) once state.json says active, which may land late under load.
+    const tokens = await waitFor('status to say running', async () => {
+      const t = (await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens;
+      return t?.[0]?.startsWith('running(') ? t : undefined;
+    }, 10_000);
+    expect(tokens).toEqual([`running(pid=${pid})`]);
     expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
   }, 30_000);
 
@@ -176,6 +182,15 @@ describe("a kind's own ops on the native core", () => {
     const doc = JSON.parse(await readFile(join(home, 'workspaces/ws/data.json'), 'utf8')) as { schema: string; data: { n: number } };
     expect(doc.schema).toBe('mountie.data/v1');
     expect(doc.data.n).toBeGreaterThan(initial.n);
+    // forget keeps the kind's data (and the directory holding it) unless asked to drop it.
+    const kept = await api.forget('ws', { home, kind: STOREFS });
+    expect(kept.ok).toBe(true);
+    expect(kept.kept.map((k) => k.path)).toContain(join(home, 'workspaces/ws/data.json'));
+    expect(await readdir(join(home, 'workspaces/ws'))).toEqual(['data.json']);
+    const dropped = await api.forget('ws', { home, kind: STOREFS, dropData: true });
+    expect(dropped.ok).toBe(true);
+    expect(dropped.removed).toContain(join(home, 'workspaces/ws/data.json'));
+    expect(await readdir(join(home, 'workspaces'))).toEqual([]);
   }, 60_000);
 
   it("a kind's mount options reach the kernel: no attribute or name cache at 0 s, reads cut at maxReadBytes; a bad one refuses the start (ERR_INVALID_DEFINITION), nothing left running", async () => {

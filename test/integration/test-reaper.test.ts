@@ -4,13 +4,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { waitForOutput } from '../helpers/cli.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { readStatNow } from '../../src/sys/proc.js';
-import { reapUnder } from '../../src/testing/reap.js';
+import { leftoversUnder, reapUnder } from '../../src/testing/reap.js';
 
 const RUNNER = join(REPO, 'test/fixtures/fake-runner.mjs');
 
@@ -19,12 +20,14 @@ interface RunnerInfo {
   readonly reaperPid: number;
   readonly daemons: number[];
   readonly mounts: string[];
+  readonly workerPid?: number;
 }
 
 const sessions: string[] = [];
 
-async function startRunner(parent: string, homes: number): Promise<{ child: ChildProcess; info: RunnerInfo }> {
-  const child = spawnTracked(process.execPath, [RUNNER, parent, String(homes)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startRunner(parent: string, homes: number, flags: readonly string[] = []): Promise<{ child: ChildProcess; info: RunnerInfo }> {
+  // spawnTracked: its own process group, killed whole in teardown (the runner's workers are in it).
+  const child = spawnTracked(process.execPath, [RUNNER, parent, String(homes), ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = await waitForOutput(child, /\}\n/, 30_000);
   const info = JSON.parse(out.trim().split('\n').pop() ?? '') as RunnerInfo;
   sessions.push(info.dir);
@@ -89,4 +92,37 @@ describe('test session reaper', () => {
     b.child.kill('SIGKILL');
     await expectReapedWithin5s(b.info, killedB);
   });
+
+  // Issue 23 (2): a worker that outlives its SIGKILLed runner and launches afterwards. The reaper
+  // must not finish while a process of the run lives (it ends them), and a clean reap leaves no log.
+  it.each([
+    ['launches after the reaper would have finished', ['--worker-launch-after', '2500']],
+    ['ignores SIGTERM and launches while the reaper waits for it', ['--worker-launch-after', '100', '--worker-ignore-term']],
+  ])('a SIGKILLed runner whose worker %s: nothing of the session is left, nor its log', async (_what, flags) => {
+    const parent = await makeHome('mountie-sessions-');
+    const { child, info } = await startRunner(parent, 0, flags);
+    expect(info.workerPid, 'the runner forked a worker').toBeGreaterThan(0);
+    const worker = info.workerPid as number;
+    child.kill('SIGKILL');
+    // The worker either launched (worker.json holds its daemon) or is gone; 20 s bounds both.
+    const launched = await waitFor('the worker launched or ended', async () => {
+      const text = await readFile(join(parent, 'worker.json'), 'utf8').catch(() => '');
+      if (text.startsWith('{')) return JSON.parse(text) as { pid: number; mountpoint: string };
+      if (alive(worker)) return undefined;
+      return text === 'launching' ? ('ended while launching' as const) : ('ended' as const);
+    }, 20_000);
+    // Then, within 20 s: the reaper has exited, and nothing of the run is left below `parent`.
+    await waitFor('the reaper exits and the session is clean', async () => {
+      if (alive(info.reaperPid) || alive(worker)) return undefined;
+      const left = await leftoversUnder(parent);
+      return left.daemons.length + left.mounts.length === 0 ? true : undefined;
+    }, 20_000).catch(() => undefined);
+    console.info(`worker ${worker}: ${typeof launched === 'string' ? launched : `launched daemon ${launched.pid}`}`);
+    expect(await leftoversUnder(parent), 'daemons and mounts of the run').toEqual({ daemons: [], mounts: [] });
+    if (typeof launched !== 'string') expect(alive(launched.pid), `daemon ${launched.pid}`).toBe(false);
+    expect(alive(worker), `worker ${worker}`).toBe(false);
+    expect(alive(info.reaperPid), `reaper ${info.reaperPid}`).toBe(false);
+    expect(existsSync(info.dir), 'session directory removed').toBe(false);
+    expect(existsSync(`${info.dir}.reaper.log`), 'no reaper log after a clean reap').toBe(false);
+  }, 60_000);
 });

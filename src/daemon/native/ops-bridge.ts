@@ -192,7 +192,10 @@ export function createDispatch(fs: FileSystem, layoutOps: readonly string[], rep
       log(`op ${name}: ${err instanceof OpFault ? err.message : `threw: ${message(err)}`}; answered EIO`);
     };
     try {
-      Promise.resolve(h({ uid, gid, pid, umask }, path, a, b, c, d)).then(answer, fail);
+      Promise.resolve(h({ uid, gid, pid, umask }, path, a, b, c, d))
+        .then(answer, fail)
+        // A fault of the bridge itself must not end the daemon (an unhandled rejection is fatal there).
+        .catch((err: unknown) => log(`op ${name}: the bridge failed to answer: ${message(err)}`));
     } catch (err) {
       fail(err);
     }

@@ -25,7 +25,7 @@ function reply(cb: FuseDone, work: Promise<unknown>): void {
   work.then(() => cb(0), (err: unknown) => cb(toFuseErrno(err)));
 }
 
-function replyWith<T, R>(cb: (code: number, value?: R) => void, work: Promise<T>, map: (v: T) => R): void {
+function replyWith<T, R>(cb: (code: number, value?: NoInfer<R>) => void, work: Promise<T>, map: (v: T) => R): void {
   work.then((v) => cb(0, map(v)), (err: unknown) => cb(toFuseErrno(err)));
 }
 
@@ -111,8 +111,8 @@ export function createPassthroughOps(source: string, opts: PassthroughOptions = 
     fgetattr: (path, fd, cb) => withFd(fd, cb, () => replyWith(cb, onFd('fgetattr', path, fd, () => fdCalls.fstat(fd)), toFuseStat)),
     statfs: (_path, cb) => replyWith(cb, meta('statfs', '/', () => fsp.statfs(root)), toFuseStatfs),
     access: (path, mode, cb) => reply(cb, meta('access', path, () => fsp.access(real(path), mode))),
-    readdir: (path, cb) => replyWith(cb, meta('readdir', path, () => fsp.readdir(real(path))), (names) => ['.', '..', ...names]),
-    readlink: (path, cb) => replyWith(cb, meta('readlink', path, () => fsp.readlink(real(path))), (target) => target),
+    readdir: (path, cb) => replyWith(cb, meta('readdir', path, () => fsp.readdir(real(path))), (names: string[]) => ['.', '..', ...names]),
+    readlink: (path, cb) => replyWith(cb, meta('readlink', path, () => fsp.readlink(real(path))), (target: string) => target),
 
     open: (path, flags, cb) => replyWith(cb, meta('open', path, () => fdCalls.open(real(path), flags & ~DROP_OPEN_FLAGS), closeFd), keep),
     create: (path, mode, cb) => replyWith(cb, meta('create', path, (ctx) => create(path, mode, ctx.signal), closeFd), keep),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineKind, isKind, MOUNTIE, sameKind } from '../../../src/protocol/kind.js';
+import { defineKind, isKind, MOUNTIE, sameKind, stopHint } from '../../../src/protocol/kind.js';
 import { daemonTitle, isMarked, isMarkedAnyKind, markDaemon } from '../../../src/protocol/marker.js';
 import { isMountieMount, isTagOf, mountTag, mountsOf, parseTag } from '../../../src/protocol/tag.js';
 import { resolveHome } from '../../../src/state/paths.js';
@@ -11,7 +11,7 @@ const ID = '0123456789abcdef';
 describe('kinds', () => {
   it('derives every name from the kind name', () => {
     expect(defineKind({ name: 'memfs' })).toEqual({ name: 'memfs', fstype: 'fuse.memfs', comm: 'memfs-daemon', homeEnv: 'MEMFS_HOME' });
-    expect(MOUNTIE).toEqual({ name: 'mountie', fstype: 'fuse.mountie', comm: 'mountie-daemon', homeEnv: 'MOUNTIE_HOME' });
+    expect(MOUNTIE).toEqual({ name: 'mountie', fstype: 'fuse.mountie', comm: 'mountie-daemon', homeEnv: 'MOUNTIE_HOME', command: 'mountie' });
     // The longest name's marker fits the kernel's 15-byte comm.
     expect(defineKind({ name: 'abcdefgh' }).comm).toHaveLength(15);
     expect(Object.isFrozen(defineKind({ name: 'ab' }))).toBe(true);
@@ -26,11 +26,27 @@ describe('kinds', () => {
     expect(() => defineKind(undefined as unknown as { name: string })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_KIND' }));
   });
 
+  it('keeps the command an author gives, and hints with it instead of a library call', () => {
+    const withCommand = defineKind({ name: 'memfs', command: 'memfs' });
+    expect(withCommand).toEqual({ name: 'memfs', fstype: 'fuse.memfs', comm: 'memfs-daemon', homeEnv: 'MEMFS_HOME', command: 'memfs' });
+    expect(isKind(withCommand)).toBe(true);
+    expect(stopHint('ws', withCommand)).toBe('memfs stop ws');
+    expect(stopHint('ws', defineKind({ name: 'memfs', command: 'npx memfs' }))).toBe('npx memfs stop ws');
+    expect(stopHint('ws', MOUNTIE)).toBe('mountie stop ws');
+    // Without a command mountie cannot know the author's command line: the library call.
+    expect(stopHint('ws', defineKind({ name: 'memfs' }))).toContain("stop('ws', { kind })");
+  });
+
+  it.each(['', ' memfs', 'memfs ', 'mem  fs', 'mem\nfs', 'x'.repeat(65), 3])('refuses the command %j', (command) => {
+    expect(() => defineKind({ name: 'memfs', command: command as string })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_KIND' }));
+  });
+
   it('recognises kinds whose names agree, and nothing else', () => {
     expect(isKind(MOUNTIE)).toBe(true);
     expect(isKind(defineKind({ name: 'memfs' }))).toBe(true);
     expect(isKind({ name: 'memfs', fstype: 'fuse.mountie', comm: 'memfs-daemon', homeEnv: 'MEMFS_HOME' })).toBe(false);
     expect(isKind({ name: 'memfs' })).toBe(false);
+    expect(isKind({ name: 'memfs', fstype: 'fuse.memfs', comm: 'memfs-daemon', homeEnv: 'MEMFS_HOME', command: 'a\nb' })).toBe(false);
     expect(sameKind(defineKind({ name: 'memfs' }), defineKind({ name: 'memfs' }))).toBe(true);
     expect(sameKind(defineKind({ name: 'memfs' }), MOUNTIE)).toBe(false);
   });

@@ -39,6 +39,11 @@ describe('workspace lock (flock on a file in the 0700 workspace dir)', () => {
     expect(theirs.code).toBe('ERR_WORKSPACE_LOCKED');
     expect(theirs.hint).not.toContain('mountie');
     expect(theirs.hint).toContain('memfs');
+    // A kind that names its command: the hint says the command the user types.
+    const named = await refusal(acquireLock(path, 'ws', undefined, defineKind({ name: 'memfs', command: 'memfs' })));
+    expect(named.code).toBe('ERR_WORKSPACE_LOCKED');
+    expect(named.hint).toContain('memfs stop ws');
+    expect(named.hint).not.toContain('{ kind }');
   });
 
   it('is exclusive, shows in /proc/locks, and is free again after release', async () => {
