@@ -6,7 +6,6 @@
  */
 import type { BackendView } from '../state/state-schema.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
-import { poolCallsPending } from '../sys/pool-calls.js';
 import { MountieError } from '../errors.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
 import type { BackendLoad, HealthReport } from './backend/health.js';
@@ -15,7 +14,7 @@ import type { MountedFuse } from './fuse/mount.js';
 import { mountOps } from './ops-path.js';
 import { chooseDataPath, refuseUnsafeAllowOther, type DataPathKind } from './native/choose.js';
 import { mountNative } from './native/mount.js';
-import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
+import { nativeDataPath } from './native/as-data-path.js';
 import { createPassthroughOps } from './passthrough/ops.js';
 import type { DaemonStateSink } from './state-sink.js';
 
@@ -81,18 +80,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
       binding: choice.binding,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
-    opts.state.useCounters((start) => nativeCounterSource(() => m.counters(), start));
-    let cancelled = 0;
-    return {
-      kind: 'native',
-      mounted: m,
-      backendView: (h) => nativeBackendView(m.counters(), NATIVE_MAX_THREADS, cancelled, h),
-      load: () => nativeLoad(m.counters(), NATIVE_MAX_THREADS),
-      cancel: () => void (cancelled += m.cancel()),
-      cancelOnFailure: true,
-      sessionAlive: () => !m.counters().loopEnded,
-      stuckCalls: () => m.counters().stuck + poolCallsPending(),
-    };
+    return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
   }
   opts.log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   // The passthrough's ops in JavaScript, mounted as any daemon's own ops are (./ops-path.ts); its

@@ -20,7 +20,7 @@ import { fileSystemOfOps } from './fs-ops-adapter.js';
 import type { CheckedMountOptions } from './mount-options.js';
 import { chooseDataPath } from './native/choose.js';
 import { mountNative } from './native/mount.js';
-import { nativeBackendView, nativeCounterSource, nativeLoad } from './native/state-view.js';
+import { nativeDataPath } from './native/as-data-path.js';
 import { MountieError } from '../errors.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
 
@@ -74,18 +74,7 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
       binding: choice.binding,
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
-    opts.state.useCounters((start) => nativeCounterSource(() => m.counters(), start));
-    let cancelled = 0;
-    return {
-      kind: 'native',
-      mounted: m,
-      backendView: (h) => nativeBackendView(m.counters(), OPS_LIMIT, cancelled, h),
-      load: () => nativeLoad(m.counters(), OPS_LIMIT),
-      cancel: () => void (cancelled += m.cancel()),
-      cancelOnFailure: false,
-      sessionAlive: () => !m.counters().loopEnded,
-      stuckCalls: poolCallsPending,
-    };
+    return nativeDataPath(m, opts.state, { limit: OPS_LIMIT, cancelOnFailure: false, stuckInCore: false });
   }
   log(choice.forced ? `data path: fuse-native (${choice.reason})` : `data path: fuse-native, the native core is unavailable: ${choice.reason}`);
   installFuseThreadCounter();
