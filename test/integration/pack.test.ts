@@ -83,6 +83,12 @@ describe('npm pack → install into an empty project', () => {
     expect(installLog).not.toMatch(/native addon not built|cannot be used/);
   });
 
+  it('require() of the package works from CommonJS (ESM only; Node >= 20.19 / 22.12 load it through require())', async () => {
+    await writeFile(join(consumer, 'use.cjs'), "const m = require('mountie'); const l = require('mountie/launcher'); console.log(typeof m.launch, typeof l.exitCodeOf);\n");
+    const r = await run(process.execPath, ['use.cjs'], consumer, 30_000);
+    expect(r.stdout.trim()).toBe('function function');
+  });
+
   it('npx mountie --version prints the package version', async () => {
     const r = await run('npx', ['--offline', '--no-install', 'mountie', '--version'], consumer, 30_000);
     expect(r.stdout.trim()).toBe(pkg.version);
