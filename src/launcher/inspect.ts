@@ -91,7 +91,9 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   const tokens: string[] = [];
   const liveState = main && state && state.pid === main.pid ? state : undefined;
   if (main) {
-    const phase = liveState?.status === 'starting' ? 'starting' : liveState?.status === 'stopping' ? 'stopping' : 'running';
+    // Starting until its mount is there: state.json's 'active' is written (coalesced, fsynced) after the
+    // mount and may land after READY, so a status right after a launch must not say starting then.
+    const phase = liveState?.status === 'starting' && d.mount === undefined ? 'starting' : liveState?.status === 'stopping' ? 'stopping' : 'running';
     tokens.push(`${phase}(pid=${main.pid})`);
   }
   for (const s of starting) tokens.push(`starting(pid=${s.pid})`);
