@@ -7,6 +7,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -211,5 +212,10 @@ void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 
 /* loop.c: serve the session until the kernel closes it (0), or a read error (-errno). */
 int loop_run(struct fuse_session *se, unsigned max_threads);
+/* A new session with these mount options, mounted at `mountpoint`; NULL with *what and *code (an errno) on failure. */
+struct fuse_session *session_open(const char *mountpoint, const char *opts, const struct fuse_lowlevel_ops *ops, size_t ops_size, void *userdata, const char **what, int *code);
+/* Around the creation of the session's threads: they take no signal but their own faults. */
+void threads_mask(sigset_t *old);
+void threads_unmask(const sigset_t *old);
 
 #endif

@@ -995,29 +995,20 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   if (cfg->max_read) snprintf(max_read, sizeof max_read, ",max_read=%u", cfg->max_read);
   int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s%s%s%s", fsname, subtype, cfg->allow_other ? ",allow_other,default_permissions" : "", cfg->read_only ? ",ro" : "", max_read);
   if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
-  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
-    fuse_opt_free_args(&args);
-    return fail(s, err, errlen, "mount options", ENOMEM);
-  }
-  s->se = fuse_session_new(&args, &jsfs_ops, sizeof jsfs_ops, &s->fs);
-  fuse_opt_free_args(&args);
-  if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
-  if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
+  const char *what;
+  int code;
+  s->se = session_open(mountpoint, opts, &jsfs_ops, sizeof jsfs_ops, &s->fs, &what, &code);
+  if (!s->se) return fail(s, err, errlen, what, code);
 
-  /* As session.c: the threads take no signal but their own faults. */
-  sigset_t all, old;
-  sigfillset(&all);
-  static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  sigset_t old;
+  threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
   rc = cfg->deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
   if (rc == 0) {
     s->watchdog_started = cfg->deadline_ms != 0;
     rc = pthread_create(&s->loop, NULL, run_loop, s);
     s->loop_started = rc == 0;
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  threads_unmask(&old);
   if (rc) {
     fuse_session_unmount(s->se);
     return fail(s, err, errlen, "start loop thread", rc);

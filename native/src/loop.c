@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -191,4 +192,43 @@ int loop_run(struct fuse_session *se, unsigned max_threads) {
   pthread_mutex_destroy(&p.lock);
   free(p.threads);
   return err == -ENODEV ? 0 : err;
+}
+
+/*
+ * Shared by both modes' session starts (session.c, jsfs.c). The loop and its workers never take a
+ * signal: they stay with the JavaScript thread. Except the ones a fault raises in the thread
+ * itself: blocked, a crash kills the process before any handler runs (node's, a sanitizer's
+ * report), with nothing said about where it happened. Threads created until threads_unmask inherit it.
+ */
+void threads_mask(sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
+  pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+void threads_unmask(const sigset_t *old) {
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+struct fuse_session *session_open(const char *mountpoint, const char *opts, const struct fuse_lowlevel_ops *ops, size_t ops_size, void *userdata, const char **what, int *code) {
+  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
+    fuse_opt_free_args(&args);
+    *what = "mount options", *code = ENOMEM;
+    return NULL;
+  }
+  struct fuse_session *se = fuse_session_new(&args, ops, ops_size, userdata);
+  fuse_opt_free_args(&args);
+  if (!se) {
+    *what = "fuse_session_new (see stderr)", *code = EINVAL;
+    return NULL;
+  }
+  if (fuse_session_mount(se, mountpoint) != 0) {
+    fuse_session_destroy(se);
+    *what = "fuse_session_mount (see stderr)", *code = EIO;
+    return NULL;
+  }
+  return se;
 }

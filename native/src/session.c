@@ -185,32 +185,19 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s,default_permissions%s%s", fsname, subtype,
                    cfg->allow_other ? ",allow_other" : "", cfg->read_only ? ",ro" : "");
   if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
-  struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-  if (fuse_opt_add_arg(&args, "mountie") || fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, opts)) {
-    fuse_opt_free_args(&args);
-    return fail(s, err, errlen, "mount options", ENOMEM);
-  }
-  s->se = fuse_session_new(&args, &mountie_ops, sizeof mountie_ops, &s->fs);
-  fuse_opt_free_args(&args);
-  if (!s->se) return fail(s, err, errlen, "fuse_session_new (see stderr)", EINVAL);
-  if (fuse_session_mount(s->se, mountpoint) != 0) return fail(s, err, errlen, "fuse_session_mount (see stderr)", EIO);
+  const char *what;
+  int code;
+  s->se = session_open(mountpoint, opts, &mountie_ops, sizeof mountie_ops, &s->fs, &what, &code);
+  if (!s->se) return fail(s, err, errlen, what, code);
 
-  /*
-   * The loop and its workers never take a signal: they stay with the JavaScript thread. Except
-   * the ones a fault raises in the thread itself: blocked, a crash kills the process before any
-   * handler runs (node's, a sanitizer's report), with nothing said about where it happened.
-   */
-  sigset_t all, old;
-  sigfillset(&all);
-  static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&all, faults[i]);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  sigset_t old;
+  threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
   rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
   if (rc == 0) {
     s->watchdog_started = s->fs.cfg.deadline_ms != 0;
     rc = pthread_create(&s->loop, NULL, run_loop, s);
   }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  threads_unmask(&old);
   if (rc) {
     fuse_session_unmount(s->se);
     return fail(s, err, errlen, "start loop thread", rc);

@@ -8,31 +8,18 @@
 // workload, so CPU per workload compares as CPU per request.
 //   node scripts/bench/cpu-rss.mjs            (env: ITER per thread, default 3800, about 1M requests; TARGETS=mountie,bindfs[,js])
 // Needs root, bindfs, `npm run build` (+ build:native for the native path).
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { cpuMs, load, must, rssMb, sh } from './proc-lib.mjs';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const CLI = join(REPO, 'dist/cli/main.js');
 const ITER = Number(process.env.ITER ?? 3800);
 const THREADS = 24;
 const TARGETS = (process.env.TARGETS ?? 'mountie,bindfs').split(',');
-const TICK = 100; // USER_HZ on Linux
 
-const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, ...opts });
-const must = (r, what) => {
-  if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr || r.error}`);
-  return r;
-};
-const cpuMs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICK;
-};
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** The process whose argv names this mountpoint (bindfs daemonizes; ours to find by its own unique path). */
 function pidServing(mp) {

@@ -12,12 +12,13 @@
 //                                                         TARGETS=native,fuse-native[,passthrough])
 // Needs root (tmpfs), `npm run build` (dist/, dist-examples/) and the native addon. fuse-native is
 // the old path (MOUNTIE_DATA_PATH=js), kept only until these numbers are in BENCHMARKS.md.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { cpuMs, load, must, rssMb, sh as shBounded } from './proc-lib.mjs';
 
 const REPO = new URL('../..', import.meta.url).pathname;
 const MOUNTIE = join(REPO, 'dist/cli/main.js');
@@ -27,23 +28,11 @@ const RAMFS_FSOPS = join(REPO, 'scripts/bench/fixtures/ramfs-fsops/cli.js');
 const ITER = Number(process.env.ITER ?? 3800);
 const STAT_MS = Number(process.env.STAT_MS ?? 5000);
 const THREADS = 24;
-const TICK = 100;
 const phases = process.argv.slice(2).length ? process.argv.slice(2) : ['cpu', 'read', 'hung'];
 // native: examples/ramfs ({ fs }) on the core; native-fsops: its FsOps copy on the core; fuse-native: that copy on fuse-native.
 const TARGETS = (process.env.TARGETS ?? 'native,native-fsops,fuse-native,passthrough').split(',');
 
-const sh = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 600_000, ...opts });
-const must = (r, what) => {
-  if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr || r.error}`);
-  return r;
-};
-const cpuMs = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICK;
-};
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const sh = (cmd, args, opts = {}) => shBounded(cmd, args, { timeout: 600_000, ...opts });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const base = mkdtempSync(join(tmpdir(), 'mountie-bench-ops-'));
