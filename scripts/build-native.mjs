@@ -1,7 +1,7 @@
 // Builds the native passthrough addon (native/) with the node-gyp that ships with npm, offline:
 // the headers come from the installed Node (--nodedir), libfuse3 from pkg-config.
-// Exit 0 when built; 1 with a message naming what is missing otherwise (setup.sh treats that as
-// "use the fuse-native path", never as a failed setup).
+// Exit 0 when built; 1 with a message naming what is missing otherwise (setup.sh says so and goes
+// on: the prebuilt addon of a packed install, or a later build, may still serve).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -36,11 +36,11 @@ const keepModuleUrl = (format) => ({
 });
 
 /**
- * An external import would be hoisted to the bundle's top and run at every start-up (fuse-native
- * loads its addon; these built-ins are not loaded by Node's own start-up). Through a CommonJS shim
+ * An external import would be hoisted to the bundle's top and run at every start-up (these
+ * built-ins are not loaded by Node's own start-up). Through a CommonJS shim
  * it runs when the module that imports it first initializes, as it did unbundled.
  */
-const LAZY = /^(fuse-native|node:(child_process|perf_hooks|os|crypto|worker_threads|net|readline|tty|timers\/promises))$/;
+const LAZY = /^(node:(child_process|perf_hooks|os|crypto|worker_threads|net|readline|tty|timers\/promises))$/;
 /**
  * These are not even loaded when the importing module initializes, only when one of their
  * functions is first used: commander requires node:child_process at its top (for executable

@@ -36,8 +36,8 @@
 # a real function that is only looked up once TSan initialised, and nothing initialised it yet.
 # So the tsan variant also preloads tsan-init.so, an empty instrumented library whose module
 # constructor initialises TSan before main. Vitest is started as `node node_modules/vitest/vitest.mjs`.
-# Only tests whose name matches $SANITIZE_FILTER run (vitest -t; default "native": the native data
-# path's tests; the fuse-native path's twins never load the addon).
+# Only tests whose name matches $SANITIZE_FILTER run (vitest -t; default: every test of the files,
+# since every data path is the native core's now).
 #
 # Environment:
 #   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path, native-handles and
@@ -45,7 +45,7 @@
 #                    ops-faults and examples-ramfs: the JS-ops mode, jsfs.c, jsnodes.c, jsbridge.c)
 #   SANITIZE_OUT     where the builds and reports go (default native/build-san)
 #   SANITIZE_TIMEOUT_S  bound on one variant's test run (default 1800)
-#   SANITIZE_FILTER  vitest -t pattern (default native; empty: every test of the files)
+#   SANITIZE_FILTER  vitest -t pattern (default empty: every test of the files)
 # Needs root (the tests mount for real) and gcc's sanitizer runtimes (libgcc-<major>-dev: libasan,
 # libubsan, libtsan; installed with apt-get when missing). Builds dist/ first (the tests run it).
 # Prints a summary: per variant, tests passed/failed, sanitizer reports and their files, and the
@@ -62,7 +62,7 @@ done
 TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts test/integration/ops-faults.test.ts test/integration/examples-ramfs.test.ts}
 OUT=${SANITIZE_OUT:-$REPO/native/build-san}
 TIMEOUT_S=${SANITIZE_TIMEOUT_S:-1800}
-FILTER=${SANITIZE_FILTER-native}
+FILTER=${SANITIZE_FILTER-}
 FILTER_ARGS=()
 [ -z "$FILTER" ] || FILTER_ARGS=(-t "$FILTER")
 SUPP=$REPO/scripts/sanitize-tsan.supp

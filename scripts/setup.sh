@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what mountie needs on a fresh Debian/Ubuntu machine, only what is missing:
-# libfuse2 (fuse-native loads libfuse.so.2), fuse3 (fusermount), the npm dependencies, and
-# what the native data path builds with (libfuse3-dev, pkg-config, a C toolchain, python3 for
-# node-gyp); then it builds the native addon. The addon is optional: when it cannot be
-# installed or built, setup says so and mounts use the fuse-native path.
+# fuse3 (libfuse3 and fusermount3: what the native core needs at run time), the npm dependencies,
+# what the native core builds with (libfuse3-dev, pkg-config, a C toolchain, python3 for node-gyp),
+# and libfuse2 for the benchmarks' fuse-native peer (a devDependency; the package does not use it);
+# then it builds the native addon. When that fails setup says so: nothing can mount without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +48,7 @@ addon=native/build/Release/mountie_native.node
 if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   echo "setup: building the native data path (npm run build:native)" >&2
   if ! node scripts/build-native.mjs >/dev/null 2>native/build-error.log; then
-    echo "setup: the native addon did not build (see native/build-error.log); mounts use the fuse-native path" >&2
+    echo "setup: the native addon did not build (see native/build-error.log); nothing can mount until it does (mountie doctor says what is missing)" >&2
   else
     rm -f native/build-error.log
   fi

@@ -46,8 +46,8 @@ export type ErrorCode =
   | 'ERR_MOUNTPOINT_UNSUITABLE'
   | 'ERR_ENVIRONMENT'
   | 'ERR_ALLOW_OTHER_DENIED'
-  /** --allow-other for a root daemon on the JS data path, which cannot act with a caller's credentials. */
-  | 'ERR_ALLOW_OTHER_UNSAFE'
+  /** The native core (the addon, or libfuse3 it needs) cannot load: no mount can be served. */
+  | 'ERR_NATIVE_UNAVAILABLE'
   /** A kind's name is not 2 to 8 lowercase letters and digits (defineKind). */
   | 'ERR_INVALID_KIND'
   /** The workspace belongs to another kind than the caller's (two kinds pointed at one home). */
@@ -123,7 +123,7 @@ export const ENVIRONMENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_CONFIG_CORRUPT',
   'ERR_DATA_CORRUPT',
   'ERR_ALLOW_OTHER_DENIED',
-  'ERR_ALLOW_OTHER_UNSAFE',
+  'ERR_NATIVE_UNAVAILABLE',
 ]);
 
 /** Is `err` a {@link MountieError}? */

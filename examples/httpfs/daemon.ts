@@ -22,8 +22,9 @@ export interface HttpOptions {
 
 const { ENOENT, ENOTDIR, EISDIR, EROFS, EIO } = os.errno;
 /**
- * Below fuse-native's own 15 s per-operation timeout: past it the kernel has been answered and the
- * read buffer FUSE lent us is gone, so a late response must never be copied into it.
+ * The core answers a request ETIMEDOUT at its per-op deadline (5 s by default,
+ * MOUNTIE_OP_DEADLINE_MS) and drops a late answer: a bound much past it only keeps a request that
+ * nobody waits for.
  */
 const MAX_TIMEOUT_MS = 10_000;
 
@@ -55,7 +56,7 @@ export async function request<T>(opts: HttpOptions, path: string, signal: AbortS
   const url = new URL(path.split('/').filter(Boolean).map(encodeURIComponent).join('/'), opts.url);
   // AbortSignal.any holds its sources weakly: in Node 20 a timeout signal that nothing else
   // references can be garbage-collected before it fires, and the request then never times out
-  // (seen: reads hung until fuse-native's own 15 s limit). `deadline` stays referenced to the end.
+  // (seen: reads hung until the per-op deadline answered them). `deadline` stays referenced to the end.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, deadline]) });

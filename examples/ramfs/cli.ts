@@ -3,14 +3,10 @@
 // $XDG_STATE_HOME/ramfs, else ~/.local/state/ramfs (the kind decides).
 import { parseArgs } from 'node:util';
 import { isMountieError, MountieError } from 'mountie';
-import { launch, status, stop } from 'mountie/launcher';
+import { exitCodeOf, launch, status, stop } from 'mountie/launcher';
 import { ramfs } from './daemon.js';
 
 const USAGE = 'usage: ramfs mount <ws> [--at DIR] [--allow-other] | ramfs stop <ws> | ramfs status [<ws>]   (each takes --json)';
-/** mountie's exit codes: 2 bad input (nothing written), 3 already running, 4 failed to start, 70 a bug. */
-const EXIT: Partial<Record<string, number>> = {
-  ERR_INVALID_NAME: 2, ERR_INVALID_OPTION: 2, ERR_CONFIG_CONFLICT: 2, ERR_KIND_MISMATCH: 2, ERR_ALLOW_OTHER_DENIED: 2, ERR_ALLOW_OTHER_UNSAFE: 2, ERR_WORKSPACE_LOCKED: 3,
-};
 const usage = (message: string): MountieError => new MountieError('ERR_INVALID_OPTION', message, { hint: USAGE });
 
 function parse(): { cmd?: string; ws?: string; at?: string; allowOther?: boolean; json: boolean } {
@@ -42,7 +38,7 @@ try {
     process.exitCode = report.ok ? 0 : 1;
   } else if (cmd === 'status') {
     const all = await status(ws, { kind: ramfs.kind });
-    // The JSON carries state.json's view too: status, counters, and which data path serves (native or js).
+    // The JSON carries state.json's view too: status, counters, and the data path (native).
     print(all, () => {
       for (const s of all) console.log(`${s.workspace}  ${s.tokens.join(' ')}  ${s.mountpoint ?? ''}${s.state?.dataPath ? `  data=${s.state.dataPath}` : ''}`);
     });
@@ -52,5 +48,6 @@ try {
   const code = isMountieError(err) ? err.code : 'ERR_INTERNAL';
   if (json) console.log(JSON.stringify({ error: { code, message: (err as Error).message } }));
   console.error(isMountieError(err) ? `ramfs: ${err.message} (${err.code})${err.hint ? `\n  ${err.hint}` : ''}` : err);
-  process.exitCode = isMountieError(err) ? (EXIT[err.code] ?? 4) : 70;
+  // mountie's exit codes (exitCodeOf): 2 bad input or environment (nothing written), 3 already running, 4 failed to start, 70 a bug.
+  process.exitCode = exitCodeOf(err);
 }

@@ -44,7 +44,7 @@ const fsRoot = join(base, 'tmpfs');
 mkdirSync(fsRoot);
 must(sh('mount', ['-t', 'tmpfs', '-o', 'size=512m,mode=755', 'tmpfs', fsRoot]), 'mount tmpfs');
 const home = join(base, 'home');
-const env = { ...process.env, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' };
+const env = { ...process.env, MOUNTIE_HOME: home };
 const targets = [];
 try {
   for (const name of ['mountie', 'bindfs']) {

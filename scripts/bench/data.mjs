@@ -1,7 +1,8 @@
-// The data-path table (issue 10): raw directory, bindfs, the fuse-native path and the native path
+// The data-path table (issue 10): raw directory, bindfs and the native path (the fuse-native path
+// left with issue 19; its rows stay in BENCHMARKS.md's history)
 // (readdirplus off, and auto), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
-// Env: ROUNDS (default 7), SLOW_ROUNDS (fuse-native, default 3), TARGETS (comma list), ONLY (workload
+// Env: ROUNDS (default 7), TARGETS (comma list), ONLY (workload
 // name prefixes, comma list), SETTLE_MS
 // (default 1100: the least time between two workloads on one view, so each starts with expired caches).
 // Needs root (tmpfs mount), bindfs, and `npm run build` + `npm run build:native` done.
@@ -15,8 +16,7 @@ const REPO = new URL('../..', import.meta.url).pathname;
 const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 const WORK = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-const SLOW_ROUNDS = Number(process.env.SLOW_ROUNDS ?? 3);
-const ALL = ['raw', 'bindfs', 'fuse-native', 'native', 'native-rdplus-auto', 'mountie'];
+const ALL = ['raw', 'bindfs', 'native', 'native-rdplus-auto', 'mountie'];
 const CHOICES = ['native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
 const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
@@ -112,7 +112,6 @@ async function view(name) {
     must(sh('bindfs', ['-o', 'big_writes', src, mnt]), 'bindfs');
     return { name, dir: mnt, stop: async () => void sh('fusermount', ['-u', mnt]) };
   }
-  if (name === 'fuse-native') return serve(name, []);
   if (name === 'native') return serve(name, ['--native']);
   if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
   // Choices measured on demand (TARGETS=…), not in the default table.
@@ -202,7 +201,6 @@ async function main() {
       // interleaved: every view runs each workload before the next workload starts
       const order = r % 2 ? [...views].reverse() : views;
       for (const v of order) {
-        if (v.name === 'fuse-native' && r >= SLOW_ROUNDS) continue;
         const key = `${wname}|${v.name}`;
         if (!results.has(key)) results.set(key, []);
         await settle(v);
@@ -226,7 +224,7 @@ function table({ results, loads, secs }) {
     return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |`;
   });
   return [
-    `Medians of ${ROUNDS} interleaved rounds (fuse-native: ${Math.min(SLOW_ROUNDS, ROUNDS)}), one private tmpfs source, ${new Date().toISOString().slice(0, 16)}Z, ${secs.toFixed(0)} s.`,
+    `Medians of ${ROUNDS} interleaved rounds, one private tmpfs source, ${new Date().toISOString().slice(0, 16)}Z, ${secs.toFixed(0)} s.`,
     `Load average (1/5/15 min) before and after each round: ${loads.join(' → ')} (2 cores, shared with other test runs).`,
     '',
     head,
@@ -239,7 +237,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with its 1 s caches expired). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); fuse-native: the JavaScript passthrough (src/daemon/passthrough/ops.ts); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with its 1 s caches expired). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);

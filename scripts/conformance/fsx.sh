@@ -12,12 +12,12 @@
 #              FUSE kernel module refuses them; fiemap, inode flags, unshare) are turned off;
 #   fsstress   FSSTRESS_PAR processes at once (no comparison: its order is not deterministic); the
 #              daemon must still serve afterwards.
-# Targets: native (the default data path), js (MOUNTIE_DATA_PATH=js), bindfs (-o big_writes),
+# Targets: native (mountie's passthrough), bindfs (-o big_writes),
 # ramfs (examples/ramfs through its own command: a kind's own `{ fs }` on the native core; it has no
 # source, so its tree is read through the mount).
 # Root only (it needs FUSE). Prints one table row per target.
 #
-#   XFSTESTS_SRC=~/xfstests bash scripts/conformance/fsx.sh [native] [js] [bindfs] [ramfs]   (default: native js)
+#   XFSTESTS_SRC=~/xfstests bash scripts/conformance/fsx.sh [native] [bindfs] [ramfs]   (default: native)
 #   FSX=/path/fsx FSSTRESS=/path/fsstress bash scripts/conformance/fsx.sh native
 #   (build of a checkout: apt-get install xfslibs-dev uuid-dev libattr1-dev libacl1-dev libaio-dev
 #    libtool; make configure && ./configure && make -C lib && make -C ltp fsx fsstress)
@@ -25,7 +25,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native js)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native)
 FSX_OPS=${FSX_OPS:-50000}
 FSSTRESS_OPS=${FSSTRESS_OPS:-5000}
 FSSTRESS_PAR=${FSSTRESS_PAR:-4}
@@ -65,7 +65,7 @@ manifest() { (cd "$1" && find . -printf '%y %M %s %n %p -> %l\n' | sort && find 
 
 # Profiles: full = everything a FUSE filesystem can answer; portable = also without fallocate,
 # punch hole, zero range, copy range, xattrs, mknod and rename flags, which not every FUSE
-# filesystem implements (fuse-native has no mknod; libfuse 2 no rename flags).
+# filesystem implements (fuse-native, before it left, had no mknod; libfuse 2 no rename flags).
 profile_flags() {
   echo "${NO_FS_SPECIFIC[@]}"
   [ "$1" = portable ] && echo -f fallocate=0 -f punch=0 -f zero=0 -f copyrange=0 -f setfattr=0 -f getfattr=0 -f listfattr=0 -f removefattr=0 -f attr_set=0 -f attr_remove=0 -f setxattr=0 -f mknod=0 -f rnoreplace=0 -f rexchange=0 -f rwhiteout=0 -f resvsp=0 -f unresvsp=0 -f dread=0 -f dwrite=0 -f splice=0
@@ -102,7 +102,7 @@ run_target() {
   local name=$1 src="$WORK/src-$1" mnt="$WORK/mnt-$1" home="$WORK/home-$1"
   mkdir -p "$src" "$mnt"
   case $name in
-    native | js) MOUNTIE_HOME=$home MOUNTIE_DATA_PATH=$name node "$REPO/dist/cli/main.js" mount fsx --source "$src" --at "$mnt" --background >/dev/null ;;
+    native) MOUNTIE_HOME=$home node "$REPO/dist/cli/main.js" mount fsx --source "$src" --at "$mnt" --background >/dev/null ;;
     bindfs) bindfs -o big_writes "$src" "$mnt" ;;
     ramfs)
       RAMFS_HOME=$home node "$REPO/dist-examples/ramfs/cli.js" mount fsx --at "$mnt" >/dev/null

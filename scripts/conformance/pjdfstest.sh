@@ -3,13 +3,12 @@
 # ../shared/conformance (no network). Builds it in a temp dir, then for each target mounts a fresh
 # tmpfs-backed source with `mountie mount --allow-other` (pjdfstest switches to other uids) in a
 # private MOUNTIE_HOME, runs `prove -r` inside the mount, and prints one table row per target:
-# assertions passed / run, and failed test files. Targets: native (the default data path),
-# js (MOUNTIE_DATA_PATH=js: a root daemon refuses --allow-other there, so its row says so),
+# assertions passed / run, and failed test files. Targets: native (mountie's passthrough),
 # bindfs (-o big_writes; the reference), ramfs (examples/ramfs, the author path: a kind's own
 # FsOps served by the native core, mounted through its own command with --allow-other; it needs
 # no source, so no tmpfs). Root only.
 #
-#   bash scripts/conformance/pjdfstest.sh [--write] [native] [js] [bindfs] [ramfs]   (default: native js)
+#   bash scripts/conformance/pjdfstest.sh [--write] [native] [bindfs] [ramfs]   (default: native)
 #   PJDFSTEST_TESTS="chmod link" bash scripts/conformance/pjdfstest.sh native   (a subset of tests/)
 # --write: also put the table (with the command, date and load average) into docs/CONFORMANCE.md,
 # between its pjdfstest markers (a run of the whole suite only).
@@ -20,7 +19,7 @@ TARBALL=${PJDFSTEST_TARBALL:-$REPO/../shared/conformance/pjdfstest-85a8aea.tar.g
 WRITE=0
 if [ "${1:-}" = --write ]; then WRITE=1; shift; fi
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native js)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(native)
 [ "$(id -u)" = 0 ] || { echo "pjdfstest.sh: run as root (pjdfstest switches uids)" >&2; exit 2; }
 [ -f "$TARBALL" ] || { echo "pjdfstest.sh: $TARBALL not found (set PJDFSTEST_TARBALL)" >&2; exit 2; }
 [ -f "$REPO/dist/cli/main.js" ] || { echo "pjdfstest.sh: run npm run build first" >&2; exit 2; }
@@ -64,13 +63,7 @@ run_target() {
   chmod 755 "$src" "$mnt"
   case $name in
     native)
-      MOUNTIE_HOME=$home MOUNTIE_DATA_PATH=$name node "$REPO/dist/cli/main.js" mount pjd --source "$src" --at "$mnt" --allow-other --background >/dev/null
-      ;;
-    js)
-      # A root daemon refuses --allow-other on the JS path (ERR_ALLOW_OTHER_UNSAFE: fuse-native gives
-      # no caller credentials, docs/SECURITY.md), and pjdfstest needs other users in.
-      printf '| js | refused: ERR_ALLOW_OTHER_UNSAFE | - | - |\n' | tee -a "$TABLE"
-      return 0
+      MOUNTIE_HOME=$home node "$REPO/dist/cli/main.js" mount pjd --source "$src" --at "$mnt" --allow-other --background >/dev/null
       ;;
     bindfs) bindfs -o big_writes,allow_other "$src" "$mnt" ;;
     ramfs)

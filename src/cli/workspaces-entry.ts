@@ -1,6 +1,6 @@
 /**
  * `mountie __workspaces` without loading the rest of the CLI (bin.cjs routes it here): completion
- * runs it on every Tab, and main.js loads the daemon, the launcher and fuse-native first.
+ * runs it on every Tab, and main.js loads the daemon and the launcher first.
  */
 import { workspacesCommand } from './commands/completion.js';
 import { guardStdio, stdio } from './output.js';

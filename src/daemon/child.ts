@@ -91,7 +91,7 @@ export async function runChild(argv: readonly string[], opts: { version: string;
   const pendingConfig = parsePendingConfig(env[PENDING_CONFIG_ENV], args.workspace, args.kind);
   // Not handed on to what the daemon runs (fusermount).
   delete env[PENDING_CONFIG_ENV];
-  // Loaded only here: the daemon's modules (and fuse-native) are the bulk of a launch's start-up.
+  // Loaded only here: the daemon's modules (and the addon) are the bulk of a launch's start-up.
   const { runDaemon } = await import('./run.js');
   return runDaemon({ layout: resolveHome(env, args.kind), workspace: args.workspace, instanceId: args.instanceId, argv: process.argv, version: opts.version, channel, pendingConfig, daemon });
 }

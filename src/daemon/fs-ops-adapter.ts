@@ -1,5 +1,5 @@
 /**
- * The callback-style {@link FsOps} (fuse-native's convention, what `{ ops }` serves) as a
+ * The callback-style {@link FsOps} (fuse-native's old convention, what `{ ops }` serves) as a
  * {@link FileSystem}, so one bridge serves both (./native/ops-bridge.ts). A callback's code is 0
  * or a negative errno (read and write: bytes or a negative errno); anything else is a fault of the
  * op (answered EIO, logged), as is a second callback (dropped, logged) or a rejected promise of an
@@ -90,7 +90,7 @@ export function fileSystemOfOps(ops: FsOps, log: (line: string) => void): FileSy
   if (has('open')) fs.open = async (_c, path, flags) => h((await cb('open', [path, flags]))[0]);
   if (has('opendir')) fs.opendir = async (_c, path, flags) => h((await cb('opendir', [path, flags]))[0]);
   if (has('read')) {
-    // The core hands a zeroed buffer to fill (no JavaScript allocation per read: READ_BUFFERS), as fuse-native handed its own.
+    // The core hands a zeroed buffer to fill (no JavaScript allocation per read: READ_BUFFERS).
     (fs as { read: unknown }).read = async (_c: unknown, path: string, fh: number, size: number, offset: number | bigint, buffer?: Buffer) => {
       const buf = buffer && buffer.length >= size ? buffer : Buffer.alloc(size);
       const [n] = await cb('read', [path, fh, buf, size, Number(offset)], true);

@@ -22,7 +22,7 @@ export interface FsStat {
   rdev?: number;
   blksize?: number;
   blocks?: number;
-  /** Date, or milliseconds since the epoch; fuse-native keeps millisecond precision only. */
+  /** Date, or milliseconds since the epoch (millisecond precision: the promise-style FileSystem has nanoseconds). */
   atime: Date | number;
   mtime: Date | number;
   ctime: Date | number;
@@ -44,9 +44,9 @@ export interface FsStatfs {
 }
 
 /**
- * The operations a daemon of one's own serves (`mount(ctx)` returns `{ ops }`): fuse-native's
- * callback style, declared here so that a consumer needs no fuse-native types (they are not
- * shipped). Convention: callbacks take a return code first, 0 for success or a negative errno
+ * The operations a daemon of one's own serves (`mount(ctx)` returns `{ ops }`) in callback style
+ * (fuse-native's, kept so that code written for it runs unchanged; served by the native core
+ * through an adapter; the promise-style {@link FileSystem} of `{ fs }` is the richer API). Convention: callbacks take a return code first, 0 for success or a negative errno
  * (`-2` ENOENT, `-13` EACCES, …); read and write are the exception: their callback takes the
  * bytes done, or a negative errno. Paths are relative to the mount's root, starting with `/`.
  * Ops not given answer ENOSYS. In a read-only workspace every op that changes the tree answers
@@ -55,7 +55,7 @@ export interface FsStatfs {
 export interface FsOps {
   /** Once the mount is up. */
   init?(cb: FsDone): void;
-  /** fuse-native reports an error of its own. */
+  /** Never called (fuse-native called it on an error of its own); kept so that such code compiles. */
   error?(cb: FsDone): void;
   /** May the caller access `path` with `mode` (R_OK, W_OK, X_OK)? */
   access?(path: string, mode: number, cb: FsDone): void;
@@ -65,8 +65,7 @@ export interface FsOps {
   getattr?(path: string, cb: <C extends number>(code: FsCode<C>, stat?: FsStat) => void): void;
   /**
    * The attributes of an open file, by its handle. The native core asks it instead of getattr when
-   * the kernel sends a handle: a read's size refresh, ftruncate; not fstat. fuse-native 2.2.6
-   * routes fgetattr to ops.getattr; it only checks that this exists.
+   * the kernel sends a handle: a read's size refresh, ftruncate; not fstat.
    */
   fgetattr?(path: string, fd: number, cb: <C extends number>(code: FsCode<C>, stat?: FsStat) => void): void;
   /** Each close of a file descriptor. */
@@ -111,7 +110,7 @@ export interface FsOps {
   release?(path: string, fd: number, cb: FsDone): void;
   /** The last close of an open directory. */
   releasedir?(path: string, fd: number, cb: FsDone): void;
-  /** fuse-native does not pass the open flags to create. */
+  /** Create and open file `path` (the open flags are not passed: the FileSystem's create has them). */
   create?(path: string, mode: number, cb: <C extends number>(code: FsCode<C>, fd?: number) => void): void;
   /** Remove file `path`. */
   unlink?(path: string, cb: FsDone): void;

@@ -1,5 +1,5 @@
 // The daemon side: define a kind and a daemon of it, run one in the foreground. Nothing here
-// loads fuse-native until a daemon starts (the launcher's child, or runForeground, import the
+// loads the native addon until a daemon starts (the launcher's child, or runForeground, import the
 // harness src/daemon/run.ts only then). The harness itself (runDaemon) is internal since kinds:
 // a daemon is run through its definition.
 export { MountieError, isMountieError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * The daemon's bounded 'mount' step and the mount inside it (native or fuse-native, each with its
+ * The daemon's bounded 'mount' step and the mount inside it (the native core's, with its
  * own deadline). The inner bound must end first: then a hung mount fails with the mount's own
  * coded error (ERR_MOUNT_FAILED, "did not complete within …") and its late-mount cleanup, never with
  * the step's bare timeout racing it. So the step is the inner default plus a margin, and the inner

@@ -12,7 +12,7 @@ export interface NotifyOptions {
  * only). No-op outside systemd (no NOTIFY_SOCKET). Bounded (2 s) and never throws.
  *
  * Why systemd-notify and not a socket of our own: Node has no AF_UNIX datagram sockets, and the
- * native addon is optional (mount serves through fuse-native, so it may not be built). systemd 252
+ * notify must work before the addon is known to load (and say so when it does not). systemd 252
  * and later make the helper reliable: it sends `MAINPID=<pid>` with the message, then a
  * `BARRIER=1` and waits until systemd has processed both, so systemd still finds the sender in
  * the unit's cgroup (the old race: a helper that exited before systemd read its message was

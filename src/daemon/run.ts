@@ -19,7 +19,7 @@ import { notifySystemd } from './notify.js';
 import { installLifecycleHandlers } from './signals.js';
 import { createShutdown } from './shutdown.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
-import type { MountedFuse } from './fuse/mount.js';
+import type { MountedFuse } from './mountpoint.js';
 import { mountDataPath, type DataPath } from './data-path.js';
 import { openDaemonState, type DaemonStateSink } from './state-sink.js';
 import { testHooksFromEnv, type DaemonOptions } from './options.js';
@@ -27,7 +27,6 @@ import { validateOptions, type MountContext, type Served } from './define.js';
 import { passthroughDaemon } from './passthrough/daemon.js';
 import { mountOps } from './ops-path.js';
 import { sameKind } from '../protocol/kind.js';
-import { createScheduler } from './backend/scheduler.js';
 import { probeDirectory, startHealthMonitor, type HealthMonitor, type HealthReport } from './backend/health.js';
 import { backendConfigFromEnv } from './backend/config.js';
 import { poolCallsPending } from '../sys/pool-calls.js';
@@ -66,16 +65,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
   const lost: { unwatch?: () => void; gone?: boolean; reason?: string } = {};
-  const session = new AbortController();
   // The author's ctx.signal: aborted as the shutdown begins, before anything is torn down.
   const authorAbort = new AbortController();
   let mctx: MountContext<unknown> | undefined;
   const tuning = backendConfigFromEnv(process.env);
-  // Source calls end with the session, or earlier when health declares the source failed.
-  const backend = new AbortController();
-  const endBackend = (): void => backend.abort(session.signal.reason);
-  session.signal.addEventListener('abort', endBackend, { once: true });
-  const scheduler = createScheduler({ signal: backend.signal, ...(tuning.deadlineMs ? { deadlineMs: tuning.deadlineMs } : {}) });
   let startup: Promise<unknown> = Promise.resolve();
   let removeFaults: () => void = () => undefined;
   /** Set by the first fatal exception or rejection: what state.json says the daemon died of. */
@@ -90,7 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` })) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
       { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
-      { name: 'cancel-inflight', run: () => (session.abort(new Error('daemon shutting down')), ctx.data?.cancel(new Error('daemon shutting down'))) },
+      { name: 'cancel-inflight', run: () => ctx.data?.cancel(new Error('daemon shutting down')) },
       { name: 'unmount', run: () => unmountOwn() },
       // The author's cleanup: only for a daemon whose mount() ran (it may hold what mount() opened).
       { name: 'author-shutdown', run: () => (mctx && definition.shutdown ? definition.shutdown(mctx) : undefined) },
@@ -230,12 +223,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       }
       if ('passthrough' in served) {
         const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
-        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, scheduler, backend, signal: backend.signal, deadlineMs: tuning.deadlineMs, env: process.env, log: (l) => log.info(l), timeoutMs });
+        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, deadlineMs: tuning.deadlineMs, timeoutMs });
       }
       const own = 'fs' in served ? (typeof served.fs === 'object' && served.fs !== null ? { fs: served.fs } : undefined) : typeof served.ops === 'object' && served.ops !== null ? served.ops : undefined;
       if (!own) throw notServed();
       const mountOptions = checkMountOptions(served.mount);
-      return mountOps({ ops: own, mount: mountOptions, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, scheduler, timeoutMs, env: process.env, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
+      return mountOps({ ops: own, mount: mountOptions, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, timeoutMs, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
     });
     const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
     const serving = ptSource ?? `${kind.name} ops`;
@@ -308,8 +301,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   return result.exitCode;
 
   function closeBackend(): void {
-    scheduler.close();
-    session.signal.removeEventListener('abort', endBackend);
     const stuck = ctx.data?.stuckCalls() ?? poolCallsPending();
     // The CLI cannot exit normally while these hang (libuv joins its pool at exit); it says how it exits.
     if (stuck > 0) log.error(`${stuck} calls on the source never returned; they hold threads until the process ends`);

@@ -1,19 +1,16 @@
-import type { FuseOps } from 'fuse-native';
 import { readState, type BackendView, type DaemonState, type DaemonStatus } from '../state/state-schema.js';
 import { StateWriter } from '../state/writer/writer.js';
 import type { WorkspacePaths } from '../state/paths.js';
 import { isKindConfig, type AnyConfig } from '../state/workspace.js';
-import { instrumentOps, newCounters, type OpCounters } from './instrument.js';
 import type { Logger } from './log.js';
 import type { CounterSnapshot } from './native/state-view.js';
 
 /** The daemon's view of its state.json: status changes, op counters, and fencing. */
 export interface DaemonStateSink {
   update(patch: Partial<DaemonState>): void;
-  instrument(ops: FuseOps): FuseOps;
   /**
-   * Counters come from elsewhere (the native core's shared memory) instead of instrumented ops;
-   * `read` gets the cursor the previous daemon left. Polled every `pollMs` while monitors run.
+   * Where the counters come from (the native core's shared memory); `read` gets the cursor the
+   * previous daemon left. Polled every `pollMs` while monitors run.
    */
   useCounters(read: (startCursor: number) => () => CounterSnapshot, pollMs?: number): void;
   /** Include the backend view in every publish from now on. */
@@ -42,8 +39,9 @@ export interface OpenStateOptions {
 
 const NATIVE_POLL_MS = 500;
 
-function fromOps(c: OpCounters): CounterSnapshot {
-  return { counters: { ops: { ...c.ops }, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten, errors: c.errors }, cursor: c.cursor, lastOpAt: c.lastOpAt };
+/** Nothing counted yet: what state.json shows until the data path is mounted. */
+function noCounts(cursor: number): CounterSnapshot {
+  return { counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 }, cursor, lastOpAt: undefined };
 }
 
 function snapshot(c: CounterSnapshot, backend: (() => BackendView) | undefined): Partial<DaemonState> {
@@ -59,7 +57,7 @@ function snapshot(c: CounterSnapshot, backend: (() => BackendView) | undefined):
 export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonStateSink> {
   const previous = await readState(opts.paths.state).catch(() => undefined);
   // The cursor never goes backwards across restarts: continue from what is on disk.
-  const counters = newCounters(previous?.cursor ?? 0);
+  const startCursor = previous?.cursor ?? 0;
   const writer = new StateWriter<DaemonState>({
     path: opts.paths.state,
     epoch: opts.epoch,
@@ -68,7 +66,7 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
       status: 'starting',
       mount: { mountpoint: opts.config.mountpoint, source: isKindConfig(opts.config) ? '' : opts.config.source, fsname: opts.fsname },
       counters: { ops: {}, bytesRead: 0, bytesWritten: 0, errors: 0 },
-      cursor: counters.cursor,
+      cursor: startCursor,
       pid: opts.pid,
       startedAt: new Date().toISOString(),
     },
@@ -81,7 +79,7 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
   let timer: NodeJS.Timeout | undefined;
   let poll: NodeJS.Timeout | undefined;
   let backend: (() => BackendView) | undefined;
-  let read: () => CounterSnapshot = () => fromOps(counters);
+  let read: () => CounterSnapshot = () => noCounts(startCursor);
   let published = '';
   const publish = (): void => {
     timer = undefined;
@@ -97,9 +95,8 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
   };
   return {
     update: (patch) => writer.update(patch),
-    instrument: (ops) => instrumentOps(ops, counters, soon),
     useCounters: (source, pollMs = NATIVE_POLL_MS) => {
-      read = source(counters.cursor);
+      read = source(startCursor);
       if (poll) clearInterval(poll);
       poll = setInterval(soon, pollMs);
       // The poll alone must not keep a finished daemon alive.

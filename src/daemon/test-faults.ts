@@ -8,7 +8,7 @@ export const TEST_FAULTS = ['throw-after-ready', 'wedge-on-usr2', 'self-touch-on
 
 /**
  * The JS thread never returns to the event loop: signal handlers, timers and every FUSE op
- * (fuse-native's threads hand each request to this thread) wait forever. SIGKILL still works.
+ * (a kind's own ops wait for this thread) wait forever. SIGKILL still works.
  */
 function spinForever(): never {
   for (;;) {
@@ -18,7 +18,7 @@ function spinForever(): never {
 
 /**
  * A sync stat of a never-seen name below our own mountpoint: the kernel sends LOOKUP to this
- * process, fuse-native's thread waits for the JS thread to answer it, and the JS thread waits in
+ * process, a kind's own ops wait for the JS thread to answer it, and the JS thread waits in
  * the kernel for the answer. State D; once SIGKILLed the wait is no longer even killable (the
  * request was already read by the fuse thread), so only aborting the connection frees it.
  */

@@ -49,20 +49,12 @@ export function checkDevFuse(f: DoctorFacts): Check {
   return { id: 'dev-fuse', status: 'ok', summary: `${d.path}: FUSE device, mode ${octal(d.mode)}, read-write for uid ${f.uid}` };
 }
 
-export function checkLibfuse2(f: DoctorFacts): Check {
-  if (f.libfuse2 === undefined) return { id: 'libfuse2', status: 'warn', summary: 'ldconfig could not be run: cannot tell whether libfuse.so.2 is installed' };
-  if (!f.libfuse2) {
-    return { id: 'libfuse2', status: 'fail', summary: 'libfuse.so.2 is not installed: fuse-native (what mount serves with) cannot load', fix: `${sudo(f, ['apt-get', 'install', '-y', 'libfuse2'])}   # Ubuntu 24.04: libfuse2t64` };
-  }
-  return { id: 'libfuse2', status: 'ok', summary: 'libfuse.so.2 is installed (fuse-native)' };
-}
-
 export function checkLibfuse3(f: DoctorFacts): Check {
   if (f.libfuse3 === undefined) return { id: 'libfuse3', status: 'warn', summary: 'ldconfig could not be run: cannot tell whether libfuse3.so.3 is installed' };
   if (!f.libfuse3) {
-    return { id: 'libfuse3', status: 'warn', summary: 'libfuse3.so.3 is not installed: the native data path cannot load (mount still serves through fuse-native)', fix: sudo(f, ['apt-get', 'install', '-y', 'libfuse3-3']) };
+    return { id: 'libfuse3', status: 'fail', summary: 'libfuse3.so.3 is not installed: the native core, which serves every mount, cannot load', fix: sudo(f, ['apt-get', 'install', '-y', 'fuse3']) };
   }
-  return { id: 'libfuse3', status: 'ok', summary: 'libfuse3.so.3 is installed (native data path)' };
+  return { id: 'libfuse3', status: 'ok', summary: 'libfuse3.so.3 is installed (the native core)' };
 }
 
 function helperCheck(f: DoctorFacts, h: HelperFacts, needed: 'fail' | 'warn', role: string): Check {
@@ -75,12 +67,8 @@ function helperCheck(f: DoctorFacts, h: HelperFacts, needed: 'fail' | 'warn', ro
   return { id: h.name, status: 'ok', summary: `${h.path}${real.path !== h.path ? ` -> ${real.path}` : ''}${f.uid === 0 ? ' (root: setuid not needed)' : ' is setuid root'}` };
 }
 
-export function checkFusermount(f: DoctorFacts): Check {
-  return helperCheck(f, f.fusermount, 'fail', 'libfuse2 mounts and mountie unmounts with it');
-}
-
 export function checkFusermount3(f: DoctorFacts): Check {
-  return helperCheck(f, f.fusermount3, 'warn', 'the native data path (libfuse3) mounts with it');
+  return helperCheck(f, f.fusermount3, 'fail', 'the native core (libfuse3) mounts with it, and mountie unmounts with it');
 }
 
 export function checkFlock(f: DoctorFacts): Check {
@@ -112,11 +100,11 @@ export function checkNative(f: DoctorFacts): Check {
   // native/build/Release/mountie_native.node (or prebuilds/linux-x64/<file>): the package root above it.
   const checkout = n.path.split('/').slice(0, n.prebuilt ? -3 : -4).join('/') || '/';
   const build = `cd ${shQuote(checkout)} && npm run build:native`;
-  if (!n.built) return { id: 'native-addon', status: 'warn', summary: `the native addon is not built (${n.path}); mount serves through fuse-native`, fix: build };
+  if (!n.built) return { id: 'native-addon', status: 'fail', summary: `the native addon is not built (${n.path}): nothing can mount`, fix: build };
   if (!n.loadable) {
     // The prebuilt addon needs only the runtime library; a local build can be rebuilt.
     const fix = /libfuse3\.so\.3/.test(n.reason ?? '') ? sudo(f, ['apt-get', 'install', '-y', 'fuse3']) : `${build}   # details: native/build-error.log`;
-    return { id: 'native-addon', status: 'warn', summary: `the native addon does not load: ${n.reason ?? 'unknown reason'}`, fix };
+    return { id: 'native-addon', status: 'fail', summary: `the native addon does not load, so nothing can mount: ${n.reason ?? 'unknown reason'}`, fix };
   }
   return { id: 'native-addon', status: 'ok', summary: `the native addon loads (${n.prebuilt ? 'prebuilt, ' : ''}${n.path})` };
 }
@@ -179,9 +167,7 @@ export function checkLeftovers(f: DoctorFacts): Check[] {
 export function runChecks(f: DoctorFacts): Check[] {
   return [
     checkDevFuse(f),
-    checkLibfuse2(f),
     checkLibfuse3(f),
-    checkFusermount(f),
     checkFusermount3(f),
     checkFlock(f),
     checkFusectl(f),

@@ -60,9 +60,7 @@ export interface DoctorFacts {
   readonly mountieHomeEnv?: string;
   readonly devFuse: DevFuseFacts;
   /** From `ldconfig -p`; undefined when ldconfig could not be run. */
-  readonly libfuse2?: boolean;
   readonly libfuse3?: boolean;
-  readonly fusermount: HelperFacts;
   readonly fusermount3: HelperFacts;
   /** flock(1) from util-linux: the workspace lock is taken through it when the addon cannot (src/protocol/lock.ts). */
   readonly flock: HelperFacts;
@@ -189,10 +187,9 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
   const env = opts.env ?? process.env;
   const fusectlDir = opts.fusectl ?? '/sys/fs/fuse/connections';
   const candidates = opts.addon !== undefined ? [opts.addon] : addonCandidates(env);
-  const [devFuse, libs, fusermount, fusermount3, flock, mounts, home, engines] = await Promise.all([
+  const [devFuse, libs, fusermount3, flock, mounts, home, engines] = await Promise.all([
     devFuseFacts(opts.devFuse ?? '/dev/fuse'),
     sharedLibraries(),
-    helperFacts('fusermount', env),
     helperFacts('fusermount3', env),
     helperFacts('flock', env),
     readMountInfo().catch(() => []),
@@ -223,8 +220,7 @@ export async function gatherFacts(opts: GatherOptions): Promise<DoctorFacts> {
     uid: process.getuid?.() ?? 0,
     ...(env.MOUNTIE_HOME ? { mountieHomeEnv: env.MOUNTIE_HOME } : {}),
     devFuse,
-    ...(libs === undefined ? {} : { libfuse2: /\blibfuse\.so\.2\b/.test(libs), libfuse3: /\blibfuse3\.so\.3\b/.test(libs) }),
-    fusermount,
+    ...(libs === undefined ? {} : { libfuse3: /\blibfuse3\.so\.3\b/.test(libs) }),
     fusermount3,
     flock,
     fusectl: { present: fusectlPresent, mounted: mounts.some((m) => m.mountPoint === fusectlDir) },

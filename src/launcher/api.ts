@@ -59,8 +59,7 @@ export interface LaunchOptions<I = never, P = I> extends HomeOption {
    * Let other users in, under kernel permission checks (`allow_other,default_permissions`), as
    * `mountie mount --allow-other`: stored in workspace.json on a first launch; a later launch that
    * asks otherwise is refused (`ERR_CONFIG_CONFLICT`). A user other than root needs
-   * `user_allow_other` in /etc/fuse.conf (`ERR_ALLOW_OTHER_DENIED` otherwise); root on the JS data
-   * path is refused for a passthrough (`ERR_ALLOW_OTHER_UNSAFE`).
+   * `user_allow_other` in /etc/fuse.conf (`ERR_ALLOW_OTHER_DENIED` otherwise).
    */
   readonly allowOther?: boolean | undefined;
   /**

@@ -16,7 +16,7 @@ import { PENDING_CONFIG_ENV, saveConfig, type AnyConfig, type WorkspaceConfig } 
 import { planKindMount, type KindMountRequest } from '../state/plan-kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
 import { validateOptions } from '../daemon/define.js';
-import { chooseDataPath, refuseUnsafeAllowOther } from '../daemon/native/choose.js';
+import { requireNative } from '../daemon/native/require-native.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import { scanProcStats } from '../sys/proc-stat-scan.js';
@@ -39,7 +39,7 @@ export interface PreparedMount<C extends AnyConfig = WorkspaceConfig> {
 export async function prepareMount(layout: HomeLayout, req: MountRequest): Promise<PreparedMount> {
   const plan = await planMount(req, layout);
   // Checked again by the daemon (the authority); here so that nothing is written first (exit 2).
-  if (plan.config.allowOther === true && process.geteuid?.() === 0) refuseUnsafeAllowOther(true, chooseDataPath(process.env));
+  requireNative();
   return claimAndMaterialize(layout, plan, PASSTHROUGH_MODULE, req.reconfigure === true);
 }
 
@@ -51,6 +51,7 @@ export async function prepareMount(layout: HomeLayout, req: MountRequest): Promi
 export async function prepareKindMount(layout: HomeLayout, daemon: MountieDaemon<any>, req: KindMountRequest): Promise<PreparedMount<AnyConfig>> {
   const plan = await planKindMount(req, layout);
   validateOptions(daemon.definition, plan.config.options, plan.config.name);
+  requireNative();
   return claimAndMaterialize(layout, plan, daemon.module, req.reconfigure === true);
 }
 

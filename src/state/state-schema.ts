@@ -44,7 +44,7 @@ export interface BackendView {
   readonly probeMs?: number;
   readonly probeError?: string;
   readonly consecutiveFailures: number;
-  /** JS path: libfuse worker threads created since start (fuse-native leaks a little memory and loop time for each). Native path: live workers (at most `limit`). */
+  /** The native core's live worker threads (at most `limit`). */
   readonly fuseThreads?: number;
 }
 
@@ -61,7 +61,7 @@ export interface DaemonState {
    */
   readonly exitCode?: number;
   readonly backend?: BackendView;
-  /** What serves requests: the native core (libfuse 3) or fuse-native (JS). Absent in documents of older daemons. */
+  /** What serves requests: the native core (libfuse 3). `js` (fuse-native) only in documents of daemons older than its removal; absent in older still. */
   readonly dataPath?: 'native' | 'js';
   readonly mount: { readonly mountpoint: string; readonly source: string; readonly fsname: string };
   readonly counters: StateCounters;

@@ -13,10 +13,10 @@ export interface UnmountResult {
 }
 
 async function fusermount(args: string[], timeoutMs: number): Promise<RunResult> {
-  // fusermount (libfuse2) is what fuse-native mounts with; fusermount3 also unmounts it.
-  const first = await runFile('fusermount', args, timeoutMs);
+  // fusermount3 (the fuse3 package, which the native core needs anyway); libfuse 2's fusermount unmounts as well.
+  const first = await runFile('fusermount3', args, timeoutMs);
   if (first.spawnError !== 'ENOENT') return first;
-  return runFile('fusermount3', args, timeoutMs);
+  return runFile('fusermount', args, timeoutMs);
 }
 
 export interface UnmountOptions {

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeHome, pidsLabelled } from './sandbox.js';
 import { readProcStat } from '../../src/sys/proc-stat-scan.js';
-import { isMarked } from '../../src/protocol/marker.js';
+import { DAEMON_COMM } from '../../src/protocol/marker.js';
 import { readPidfile, type PidfileDoc } from '../../src/state/pidfile.js';
 import { lockHeldNow } from '../../src/protocol/lock.js';
 import { lstat } from 'node:fs/promises';
@@ -10,14 +10,15 @@ import { readLog } from '../../src/launcher/log-read.js';
 import { renderEntry } from '../../src/protocol/log-line.js';
 
 /** Live (non-zombie) mountie daemon processes of a test home: `mount <ws>` in argv, no --background. */
-export async function daemonsOf(home: string, ws?: string): Promise<number[]> {
+/** `marker`: another kind's (`<name>-daemon`), for a daemon of that kind. */
+export async function daemonsOf(home: string, ws?: string, marker = DAEMON_COMM): Promise<number[]> {
   const found: { pid: number; ppid: number }[] = [];
   for (const pid of await pidsLabelled(home)) {
     // A daemon marks itself (comm/title `mountie-daemon <ws>`); launchers and other children do not.
     const st = readProcStat(pid);
-    if (!st || st.state === 'Z' || !isMarked(st.comm)) continue;
+    if (!st || st.state === 'Z' || !st.comm.startsWith(marker)) continue;
     const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (ws !== undefined && title.split('\0')[0] !== `mountie-daemon ${ws}`) continue;
+    if (ws !== undefined && title.split('\0')[0] !== `${marker} ${ws}`) continue;
     found.push({ pid, ppid: st.ppid });
   }
   // A daemon's child between fork and exec (flock, fusermount) still carries its comm and title:

@@ -251,13 +251,14 @@ export const CASES: readonly Case[] = [
     args: (c) => mount(c, '--allow-other'),
   },
   {
-    id: 'allow-other-js-as-root',
+    // The native core cannot load (here: its addon is not where MOUNTIE_NATIVE_ADDON points): no mount at all.
+    id: 'native-core-missing',
     exit: 2,
-    code: 'ERR_ALLOW_OTHER_UNSAFE',
+    code: 'ERR_NATIVE_UNAVAILABLE',
     setup: async (c) => {
-      c.env.MOUNTIE_DATA_PATH = 'js';
+      c.env.MOUNTIE_NATIVE_ADDON = join(c.out, 'no-such-addon.node');
     },
-    args: (c) => mount(c, '--allow-other'),
+    args: (c) => mount(c),
   },
   { id: 'config-garbage', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', '{not json'), args: () => ['mount', 'ws'] },
   { id: 'config-wrong-schema', exit: 2, code: 'ERR_CONFIG_CORRUPT', setup: (c) => wsFile(c, 'workspace.json', config(c, { schema: 'other/v9' })), args: () => ['mount', 'ws'] },

@@ -1,7 +1,7 @@
 /**
- * Which data path a daemon serves through (issue 10): the native core by default when its addon
- * loads, fuse-native when it does not (the reason in the log) or when MOUNTIE_DATA_PATH=js asks
- * for it. state.json and `status --json` say which; the native core's counters reach state.json.
+ * The data path (issues 10, 19): the native core serves every mount, and state.json and
+ * `status --json` say so; its counters reach state.json. Where the addon cannot load, mount fails
+ * with ERR_NATIVE_UNAVAILABLE before anything is written, and doctor says what is missing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -81,68 +81,36 @@ describe.skipIf(!loadNative().ok)('data path: native by default', () => {
   });
 });
 
-describe('data path: fuse-native when the addon is missing or not wanted', () => {
-  it('a build without the addon falls back to fuse-native, says why in the log, and state.json says js', async () => {
+describe('data path: no native core, no mount', () => {
+  it('a build without the addon refuses mount (exit 2, ERR_NATIVE_UNAVAILABLE naming what is missing) before anything is written; doctor fails native-addon', async () => {
     const { home, src, mp } = await setupWorkspace();
     const copy = await copyWithoutAddon();
     try {
-      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background'], { env: { ...process.env, ...NO_OVERRIDE, MOUNTIE_HOME: home } });
-      expect((await waitExit(child, 30_000)).code).toBe(0);
-      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
-      const log = await logOf(home, 'ws');
-      expect(log).toMatch(/data path: fuse-native, the native core is unavailable: no native addon at /);
-      expect(log).toContain('(data path: js)');
-      expect((await stateOnDisk(home)).dataPath).toBe('js');
-      expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
-    } finally {
-      await copy.remove();
-    }
-  });
-
-  it('MOUNTIE_DATA_PATH=native without the addon fails to start (exit 4, ERR_MOUNT_FAILED) and leaves nothing', async () => {
-    const { home, src, mp } = await setupWorkspace();
-    const copy = await copyWithoutAddon();
-    try {
-      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background', '--json'], {
-        env: { ...process.env, ...NO_OVERRIDE, MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const env = { ...process.env, ...NO_OVERRIDE, MOUNTIE_HOME: home };
+      const child = spawnTracked(process.execPath, [copy.cli, 'mount', 'ws', '--source', src, '--background', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-      expect((await waitExit(child, 30_000)).code).toBe(4);
-      const doc = JSON.parse(out) as { error: { code: string; message: string } };
-      expect(doc.error.code).toBe('ERR_MOUNT_FAILED');
-      expect(doc.error.message).toContain('MOUNTIE_DATA_PATH=native');
+      expect((await waitExit(child, 30_000)).code).toBe(2);
+      const doc = JSON.parse(out) as { error: { code: string; message: string; hint: string; data: { reason: string } } };
+      expect(doc.error.code).toBe('ERR_NATIVE_UNAVAILABLE');
+      expect(doc.error.data.reason).toMatch(/native addon/);
+      expect(doc.error.hint).toContain('mountie doctor');
       expect(await isMounted(mp)).toBe(false);
       expect(await daemonsOf(home, 'ws')).toEqual([]);
+      await expect(readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+      const doctor = spawnTracked(process.execPath, [copy.cli, 'doctor', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let dout = '';
+      doctor.stdout?.on('data', (d: Buffer) => (dout += d.toString()));
+      expect((await waitExit(doctor, 30_000)).code).not.toBe(0);
+      const checks = (JSON.parse(dout) as { checks: { id: string; status: string; fix?: string }[] }).checks;
+      expect(checks.find((c) => c.id === 'native-addon')).toMatchObject({ status: 'fail', fix: expect.stringContaining('npm run build:native') });
     } finally {
       await copy.remove();
     }
   });
-
-  it('MOUNTIE_DATA_PATH=js serves through fuse-native although the addon loads', async () => {
-    const { home, src, mp } = await setupWorkspace();
-    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env: { MOUNTIE_DATA_PATH: 'js' } });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
-    expect(await logOf(home, 'ws')).toContain('data path: fuse-native (MOUNTIE_DATA_PATH=js)');
-    expect((await statusState(home))?.dataPath).toBe('js');
-    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
-  });
 });
 
-it('as root, --allow-other on the JS data path is refused (exit 2, ERR_ALLOW_OTHER_UNSAFE): it would act as root for every caller; nothing stored or mounted', async () => {
-  const { home, src, mp } = await setupWorkspace();
-  const r = await runCli(home, ['mount', 'ws', '--source', src, '--allow-other', '--background', '--json'], { env: { MOUNTIE_DATA_PATH: 'js' } });
-  expect(r.exitCode, r.stderr).toBe(2);
-  expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_ALLOW_OTHER_UNSAFE');
-  expect(await isMounted(mp)).toBe(false);
-  await expect(readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
-});
-
-// The JS path gets no caller credentials, so a root daemon refuses --allow-other there (above).
-describe.skipIf(!loadNative().ok)('mount --allow-other (native data path)', () => {
-  const path = 'native';
+describe.skipIf(!loadNative().ok)('mount --allow-other', () => {
   it('lets another user in under kernel permission checks; stored in the config, so the next mount keeps it', async () => {
     const { home, src } = await setupWorkspace();
     await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
@@ -150,8 +118,7 @@ describe.skipIf(!loadNative().ok)('mount --allow-other (native data path)', () =
     await mkdir(mp, { mode: 0o755 });
     await mkdir(join(src, 'private'), { mode: 0o700 });
     await writeFile(join(src, 'private', 'p.txt'), 'secret');
-    const env = { MOUNTIE_DATA_PATH: path };
-    const r = await runCli(home, ['mount', 'ws', '--source', src, '--at', mp, '--allow-other', '--background'], { env });
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--at', mp, '--allow-other', '--background']);
     expect(r.exitCode, r.stderr).toBe(0);
     const as = (cmd: string, ...args: string[]): Promise<{ stdout: string }> => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args]);
     const check = async (): Promise<void> => {
@@ -162,18 +129,17 @@ describe.skipIf(!loadNative().ok)('mount --allow-other (native data path)', () =
     await check();
     expect(JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8'))).toMatchObject({ allowOther: true });
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
-    expect((await runCli(home, ['mount', 'ws', '--background'], { env })).exitCode).toBe(0);
+    expect((await runCli(home, ['mount', 'ws', '--background'])).exitCode).toBe(0);
     await check();
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
   });
 
   it('--allow-other on a workspace stored without it is refused (exit 2, ERR_CONFIG_CONFLICT) and changes nothing', async () => {
     const { home, src, mp } = await setupWorkspace();
-    const env = { MOUNTIE_DATA_PATH: path };
-    expect((await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env })).exitCode).toBe(0);
+    expect((await runCli(home, ['mount', 'ws', '--source', src, '--background'])).exitCode).toBe(0);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
     const before = await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8');
-    const r = await runCli(home, ['mount', 'ws', '--allow-other', '--json'], { env });
+    const r = await runCli(home, ['mount', 'ws', '--allow-other', '--json']);
     expect(r.exitCode).toBe(2);
     expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_CONFIG_CONFLICT');
     expect(await readFile(join(home, 'workspaces', 'ws', 'workspace.json'), 'utf8')).toBe(before);

@@ -1,5 +1,5 @@
 /**
- * Importing mountie does nothing but define names: no native module is loaded (fuse-native, our
+ * Importing mountie does nothing but define names: no native module is loaded (our
  * addon), nothing is patched, no handler or timer is installed, the process title stays. Each
  * subpath export is imported in a fresh node that reports what changed. Runs against the build
  * (dist/); MOUNTIE_TEST_PKG=<dir> checks another package root (e.g. an older build).

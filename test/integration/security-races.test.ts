@@ -97,7 +97,7 @@ async function mountShared(): Promise<Shared> {
   await chmod(pub, 0o1777);
   await mkdir(victims);
   await chmod(victims, 0o755);
-  const r = await runCli(home, ['mount', 's', '--source', src, '--allow-other', '--background'], { env: { MOUNTIE_DATA_PATH: 'native' } });
+  const r = await runCli(home, ['mount', 's', '--source', src, '--allow-other', '--background']);
   expect(r.exitCode, r.stderr).toBe(0);
   current = { home, src, pub, mnt: '', victims };
   const status = JSON.parse((await runCli(home, ['status', 's', '--json'])).stdout) as { workspaces: { mountpoint: string; state?: { dataPath?: string } }[] };

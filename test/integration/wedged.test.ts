@@ -3,10 +3,12 @@
  * are stuck in the kernel on its mount, and `mountie stop` must still end it, free the readers
  * with an error and remove the mount. The faults come from src/daemon/test-faults.ts.
  *
- * These run on the JS data path (MOUNTIE_DATA_PATH=js): every fault wedges the JS thread, and
- * only there does that leave requests unanswered. On the native path libfuse 3 worker threads
- * answer requests without the JS thread, so a spinning or self-touching JS thread wedges no
- * reader (the last test here shows it); what can still wedge it is a source that never answers
+ * The wedges are in a daemon of its own kind whose ops are JavaScript (test/fixtures/kinds/
+ * mirrorfs.mjs, a read-only mirror of a directory, driven by its command mirrorfs-cli.mjs on the
+ * public launcher API): every request waits for its JS thread, so every fault there leaves
+ * requests unanswered (its per-op deadline is set past the test's length). mountie's passthrough
+ * answers requests in C without the JS thread, so a spinning JS thread wedges no reader there (the
+ * test so named shows it); what can still wedge it is a source that never answers
  * (slow-backend.test.ts, deadline.test.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,8 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
-import { runCli, waitExit } from '../helpers/cli.js';
+import { makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { execa } from 'execa';
+import { runCli, waitExit, type CliResult } from '../helpers/cli.js';
 import { daemonsOf, logOf, pidfileOf } from '../helpers/daemons.js';
 import { collect, procState, processesUsing, runBounded, threadStates, wchanOf } from '../helpers/stuck.js';
 import { readMountInfo, type MountEntry } from '../../src/sys/mountinfo.js';
@@ -30,13 +33,35 @@ interface StopDoc {
   workspaces: { processes: { pid: number; ended: string }[]; cleaned: { mount: boolean; aborted: boolean }; survivors: number[]; notes: string[]; ok: boolean }[];
 }
 
-async function setup(fault: string, path: 'js' | 'native' = 'js', wrap: readonly string[] = []): Promise<{ home: string; mp: string; pid: number }> {
+/** Ops in JavaScript (the mirrorfs kind), or mountie's passthrough (answered in C). */
+type Served = 'ops' | 'passthrough';
+const MIRRORFS_CLI = join(REPO, 'test/fixtures/kinds/mirrorfs-cli.mjs');
+const MIRRORFS_MARKER = 'mirrorfs-daemon';
+/** No request is answered ETIMEDOUT while a test runs: the wedge holds until stop ends it. */
+const NO_DEADLINE_IN_TEST = { MOUNTIE_OP_DEADLINE_MS: '600000' };
+
+/** mirrorfs's command, as runCli runs mountie's. */
+async function runMirror(home: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; wrap?: readonly string[] } = {}): Promise<CliResult> {
+  const [cmd, ...pre] = [...(opts.wrap ?? []), process.execPath];
+  const r = await execa(cmd as string, [...pre, MIRRORFS_CLI, ...args], { env: { ...process.env, MOUNTIE_HOME: home, ...opts.env }, reject: false, timeout: opts.timeoutMs ?? 30_000, stdin: 'ignore' });
+  if (r.timedOut) throw new Error(`mirrorfs ${args.join(' ')} timed out\n${r.stderr}`);
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `stop ws --grace <ms> --json` through the command that serves `served`. */
+function stopWs(home: string, served: Served, graceMs: number, wrap: readonly string[] = []): Promise<CliResult> {
+  const args = ['stop', 'ws', '--grace', String(graceMs), '--json'];
+  return served === 'ops' ? runMirror(home, args, { timeoutMs: 20_000, wrap }) : runCli(home, args, { timeoutMs: 20_000, wrap });
+}
+
+async function setup(fault: string, served: Served = 'ops', wrap: readonly string[] = []): Promise<{ home: string; mp: string; pid: number }> {
   const home = await makeHome('mountie-wedged-');
   const src = join(home, 'src');
   await mkdir(src);
   // Never read before the wedge, so every read below must ask the daemon (no page cache).
   for (let i = 0; i < FILES; i++) await writeFile(join(src, `f${i}`), randomBytes(256 * 1024));
-  const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: fault, MOUNTIE_DATA_PATH: path }, wrap });
+  const env = { MOUNTIE_TEST_FAULT: fault, ...NO_DEADLINE_IN_TEST };
+  const r = served === 'ops' ? await runMirror(home, ['mount', 'ws', '--source', src, '--json'], { env, wrap }) : await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env, wrap });
   expect(r.exitCode, r.stderr).toBe(0);
   const { pid, mountpoint } = JSON.parse(r.stdout) as { pid: number; mountpoint: string };
   await waitFor('fault armed', async () => ((await logOf(home, 'ws')).includes('on SIGUSR2') ? true : undefined));
@@ -103,8 +128,8 @@ async function expectReadersFailed(readers: readonly Reader[]): Promise<void> {
 }
 
 /** Nothing is left on the mount: no daemon, no task in D, no process using it, no mount. */
-async function expectNothingLeft(home: string, mp: string, pid: number, mountinfo: () => Promise<MountEntry[]> = readMountInfo): Promise<void> {
-  expect(await daemonsOf(home, 'ws')).toEqual([]);
+async function expectNothingLeft(home: string, mp: string, pid: number, mountinfo: () => Promise<MountEntry[]> = readMountInfo, served: Served = 'ops'): Promise<void> {
+  expect(await daemonsOf(home, 'ws', served === 'ops' ? MIRRORFS_MARKER : undefined)).toEqual([]);
   expect([...(await threadStates(pid)).values()].filter((s) => s !== 'Z')).toEqual([]);
   expect(await processesUsing(mp)).toEqual([]);
   expect((await mountinfo()).filter((e) => e.mountPoint === mp)).toEqual([]);
@@ -151,7 +176,7 @@ describe('a wedged daemon', () => {
     const using = (await processesUsing(mp)).map((p) => p.pid);
     for (const r of opened) expect(using).toContain(r.child.pid);
 
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '1000', '--json'], { timeoutMs: 20_000 });
+    const stop = await stopWs(home, 'ops', 1000);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     const ws = (JSON.parse(stop.stdout) as StopDoc).workspaces[0];
     expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
@@ -164,7 +189,7 @@ describe('a wedged daemon', () => {
     const { home, mp, pid } = await setup('self-touch-on-usr2');
     const readers = await wedgeOnSelf(home, mp, pid);
 
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    const stop = await stopWs(home, 'ops', 500);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
     await expectReadersFailed(readers);
@@ -176,7 +201,7 @@ describe('a wedged daemon', () => {
     for (const r of readers) r.child.stdin?.write('go\n');
     await waitFor('readers blocked on the mount', async () => ((await Promise.all(readers.map((r) => blockedOnMount(r.child.pid ?? 0)))).every(Boolean) ? true : undefined), 5000);
 
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    const stop = await stopWs(home, 'ops', 500);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     const doc = JSON.parse(stop.stdout) as StopDoc;
     const ws = doc.workspaces[0];
@@ -192,18 +217,18 @@ describe('a wedged daemon', () => {
     const { home, mp, pid, readers } = await poolThreadOnOwnMount(1);
     process.kill(pid, 'SIGKILL');
     await waitFor('a zombie leader', async () => ((await procState(pid)) === 'Z' ? true : undefined), 5000);
-    const st = await runCli(home, ['status', 'ws', '--json']);
+    const st = await runMirror(home, ['status', 'ws', '--json']);
     expect(st.exitCode, st.stdout).toBe(1);
     expect((JSON.parse(st.stdout) as { workspaces: { tokens: string[] }[] }).workspaces[0]?.tokens).toEqual([`orphan(pid=${pid})`]);
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000 });
+    const stop = await stopWs(home, 'ops', 500);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     expect((JSON.parse(stop.stdout) as StopDoc).workspaces[0]?.cleaned.aborted).toBe(true);
     for (const r of readers) r.child.stdin?.write('go\n');
     await expectNothingLeft(home, mp, pid);
   });
 
-  it('native data path: a JS thread spinning forever wedges no reader; stop escalates to SIGKILL and cleans the mount', async () => {
-    const { home, mp, pid } = await setup('wedge-on-usr2', 'native');
+  it("mountie's passthrough: a JS thread spinning forever wedges no reader (C answers); stop escalates to SIGKILL and cleans the mount", async () => {
+    const { home, mp, pid } = await setup('wedge-on-usr2', 'passthrough');
     process.kill(pid, 'SIGUSR2');
     await waitFor('daemon spinning', async () => ((await logOf(home, 'ws')).includes('SIGUSR2 received') ? true : undefined));
     // Never read before: each of these asks the daemon (lookup, open, read, readdir), and libfuse 3 workers answer.
@@ -213,12 +238,12 @@ describe('a wedged daemon', () => {
       expect(r.code, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
     expect(await procState(pid)).toBe('R'); // the JS thread still spins
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '1000', '--json'], { timeoutMs: 20_000 });
+    const stop = await stopWs(home, 'passthrough', 1000);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     const ws = (JSON.parse(stop.stdout) as StopDoc).workspaces[0];
     expect(ws?.processes).toEqual([expect.objectContaining({ pid, ended: 'KILL' })]);
     expect(ws?.survivors).toEqual([]);
-    await expectNothingLeft(home, mp, pid);
+    await expectNothingLeft(home, mp, pid, readMountInfo, 'passthrough');
   });
 
   it('the same with fusectl not mounted: stop mounts it to reach the abort file (in a mount namespace of its own: the host keeps its fusectl)', async () => {
@@ -232,9 +257,9 @@ describe('a wedged daemon', () => {
       expect(u.exitCode, `umount ${FUSECTL} in the namespace: ${u.stderr}`).toBe(0);
     }
     expect(await fusectlMounted(ns.mountinfo)).toBe(false);
-    const { home, mp, pid } = await setup('self-touch-on-usr2', 'js', ns.enter);
+    const { home, mp, pid } = await setup('self-touch-on-usr2', 'ops', ns.enter);
     const readers = await wedgeOnSelf(home, mp, pid, ns.enter);
-    const stop = await runCli(home, ['stop', 'ws', '--grace', '500', '--json'], { timeoutMs: 20_000, wrap: ns.enter });
+    const stop = await stopWs(home, 'ops', 500, ns.enter);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
     expectAbortedAfterKill(JSON.parse(stop.stdout) as StopDoc, pid);
     expect(await fusectlMounted(ns.mountinfo)).toBe(true);

@@ -1,27 +1,29 @@
 /**
  * The mount's health: active → degraded (slow or failing probes, or backend ops timing out,
  * stuck or waiting for a slot) → failed (terminal), and back to active after `recoverAfter`
- * clean checks. The probe (a stat of the source root) does NOT go through the scheduler: behind
- * saturated backend slots it would only measure the queue. It still takes a pool thread, and a
- * probe on a dead source keeps it, so at most one probe is ever outstanding: while one is
+ * clean checks. The probe (a stat of the source root) runs in JavaScript, beside the native
+ * core's workers. It takes a pool thread, and a probe on a dead source keeps it, so at most one probe is ever outstanding: while one is
  * unanswered no other is issued, and each check meanwhile counts as a failure.
  */
 import { stat } from 'node:fs/promises';
 import { errnoCode } from '../../errors.js';
 import { trackPoolCall } from '../../sys/pool-calls.js';
-import type { SchedulerTimers } from './scheduler.js';
+
+/** The timers the monitor uses (a test passes fake ones). */
+export interface MonitorTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
 
 export type MountHealth = 'active' | 'degraded' | 'failed';
 
-/** What the monitor needs from the scheduler's stats. */
+/** What the monitor weighs of the data path's load (./native/state-view.ts). */
 export interface BackendLoad {
   readonly inFlight: number;
   readonly queued: number;
   readonly stuck: number;
   readonly timedOut: number;
   readonly limit: number;
-  /** libfuse worker threads created so far (fuse-threads.ts): each one leaked for good. */
-  readonly fuseThreads?: number;
 }
 
 export interface HealthReport {
@@ -45,11 +47,9 @@ export interface HealthOptions {
   readonly slowMs?: number;
   /** Consecutive failed checks before the mount is failed for good. Default 5. */
   readonly failAfter?: number;
-  /** More libfuse threads created than this degrades the mount until it is restarted. Default 2000 (measured: each one adds ~0.3 µs to every op). */
-  readonly maxFuseThreads?: number;
   /** Consecutive clean checks before degraded becomes active again. Default 2. */
   readonly recoverAfter?: number;
-  readonly timers?: SchedulerTimers;
+  readonly timers?: MonitorTimers;
   readonly now?: () => number;
   /** Status or reason changed. Never called after stop(). */
   readonly onChange: (report: HealthReport) => void;
@@ -74,7 +74,7 @@ export function probeDirectory(path: string): () => Promise<void> {
   };
 }
 
-const defaultTimers: SchedulerTimers = {
+const defaultTimers: MonitorTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
@@ -89,7 +89,6 @@ export function startHealthMonitor(opts: HealthOptions): HealthMonitor {
   const slowMs = opts.slowMs ?? 250;
   const failAfter = opts.failAfter ?? 5;
   const recoverAfter = opts.recoverAfter ?? 2;
-  const maxFuseThreads = opts.maxFuseThreads ?? 2000;
   let report: HealthReport = { status: 'active', consecutiveFailures: 0 };
   let stopped = false;
   let timer: unknown;
@@ -127,7 +126,6 @@ export function startHealthMonitor(opts: HealthOptions): HealthMonitor {
       if (timedOut > 0) t.push(`${timedOut} ops timed out`);
       if (load.stuck > 0) t.push(`${load.stuck} source calls stuck`);
       if (load.queued > 0 && load.inFlight >= load.limit) t.push(`all ${load.limit} backend slots busy, ${load.queued} ops queued`);
-      if ((load.fuseThreads ?? 0) > maxFuseThreads) t.push(`${load.fuseThreads} FUSE threads leaked by fuse-native slow every op; restart the mount`);
     }
     return t;
   };

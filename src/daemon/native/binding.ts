@@ -1,6 +1,7 @@
 /**
  * Loads the native passthrough addon (native/, built by `npm run build:native`). Never throws:
- * a missing or unloadable addon is a reason, so the daemon can fall back to fuse-native.
+ * a missing or unloadable addon is a reason, which the caller turns into ERR_NATIVE_UNAVAILABLE
+ * (./require-native.ts) or shows (mountie doctor).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

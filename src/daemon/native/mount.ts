@@ -1,15 +1,15 @@
 /**
- * Mount a passthrough of `source` served by the native core (libfuse 3, low-level API, its
- * own worker threads): no request reaches JavaScript. Same shape as mountFuse (fuse.ts), so
- * the daemon can pick either; JavaScript keeps the lifecycle: checks before the mount, the
- * bounded mount, unmount through fusermount, then the join of every native thread.
+ * Mount through the native core (libfuse 3, low-level API, its own worker threads): a
+ * passthrough of `source`, where no request reaches JavaScript, or a kind's own ops (JS-ops
+ * mode). JavaScript keeps the lifecycle: checks before the mount (../mountpoint.ts), the bounded
+ * mount, unmount through fusermount3, then the join of every native thread.
  */
 import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.js';
 import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
-import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../fuse/mount.js';
+import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
 import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
 import { createDispatch, implementedOps } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
@@ -45,7 +45,7 @@ export interface MountNativeOptions {
   readonly maxThreads?: number;
   /** Nodes that keep an fd at most (then file handles). Default: half of RLIMIT_NOFILE. */
   readonly fdBudget?: number;
-  /** A request the source has not answered by then gets ETIMEDOUT, once (its worker stays blocked). Default 5000 (as the fuse-native path); 0: never. */
+  /** A request the source has not answered by then gets ETIMEDOUT, once (its worker stays blocked). Default 5000; 0: never. */
   readonly deadlineMs?: number;
   /** The addon to use; default: loadNative(). */
   readonly binding?: NativeBinding;
@@ -178,7 +178,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
 }
 
 /**
- * Answer what is in flight (EIO, as the fuse-native path's cancel-inflight step), unmount, then
+ * Answer what is in flight (EIO), unmount, then
  * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */

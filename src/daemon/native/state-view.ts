@@ -1,6 +1,6 @@
 /**
  * What state.json and the health monitor see of the native core: its shared counters mapped
- * onto the fields the JS path fills (counters, change cursor, backend view, load). Reading them
+ * onto state.json's fields (counters, change cursor, backend view, load). Reading them
  * costs no call into the addon and no request waits for it.
  */
 import type { BackendView, StateCounters } from '../../state/state-schema.js';
@@ -52,7 +52,7 @@ export function nativeBackendView(c: NativeCounters, limit: number, cancelled: n
   };
 }
 
-/** What the health monitor weighs. fuseThreads is left out: the native workers are bounded, nothing leaks. */
+/** What the health monitor weighs. */
 export function nativeLoad(c: NativeCounters, limit: number): BackendLoad {
   return { inFlight: c.inFlight, queued: 0, stuck: c.stuck, timedOut: c.timedOut, limit };
 }

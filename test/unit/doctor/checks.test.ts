@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAllowOther, checkDevFuse, checkFlock, checkFusectl, checkFusermount, checkFusermount3, checkHome, checkLeftovers, checkLibfuse2, checkLibfuse3, checkNative, checkNode, runChecks } from '../../../src/doctor/checks.js';
+import { checkAllowOther, checkDevFuse, checkFlock, checkFusectl, checkFusermount3, checkHome, checkLeftovers, checkLibfuse3, checkNative, checkNode, runChecks } from '../../../src/doctor/checks.js';
 import type { DoctorFacts } from '../../../src/doctor/facts.js';
 
 /** A healthy machine as a user (uid 1000) sees it; each test breaks one thing. */
@@ -7,9 +7,7 @@ function healthy(over: Partial<DoctorFacts> = {}): DoctorFacts {
   return {
     uid: 1000,
     devFuse: { path: '/dev/fuse', kind: 'char', mode: 0o666, uid: 0, gid: 0, rdev: { major: 10, minor: 229 }, readWrite: true },
-    libfuse2: true,
     libfuse3: true,
-    fusermount: { name: 'fusermount', path: '/usr/bin/fusermount', real: { path: '/usr/bin/fusermount3', kind: 'file', mode: 0o4755, uid: 0, gid: 0 } },
     fusermount3: { name: 'fusermount3', path: '/usr/bin/fusermount3', real: { path: '/usr/bin/fusermount3', kind: 'file', mode: 0o4755, uid: 0, gid: 0 } },
     flock: { name: 'flock', path: '/usr/bin/flock', real: { path: '/usr/bin/flock', kind: 'file', mode: 0o755, uid: 0, gid: 0 } },
     fusectl: { present: true, mounted: true },
@@ -37,14 +35,15 @@ describe('doctor checks', () => {
     const broken = healthy({
       uid: 1000,
       devFuse: { path: '/dev/fuse', kind: 'missing', readWrite: false },
-      libfuse2: false,
-      fusermount: { name: 'fusermount' },
+      libfuse3: false,
+      fusermount3: { name: 'fusermount3' },
+      native: { path: '/opt/mountie/native/build/Release/mountie_native.node', built: false, loadable: false },
       flock: { name: 'flock' },
       node: { version: '18.19.0', engines: '>=20.5 <21 || >=22' },
       workspaces: [{ workspace: 'ws', verdict: 'leftovers', tokens: ['stale-mount'] }],
     });
     const failed = runChecks(broken).filter((c) => c.status === 'fail');
-    expect(failed.map((c) => c.id)).toEqual(['dev-fuse', 'libfuse2', 'fusermount', 'flock', 'node', 'leftovers:ws']);
+    expect(failed.map((c) => c.id)).toEqual(['dev-fuse', 'libfuse3', 'fusermount3', 'flock', 'native-addon', 'node', 'leftovers:ws']);
     for (const c of failed) expect(c.fix, c.id).toMatch(/\S/);
   });
 
@@ -64,28 +63,25 @@ describe('doctor checks', () => {
     });
   });
 
-  it('libfuse2 missing fails (mount needs it); libfuse3 missing warns (native path only); no ldconfig warns', () => {
-    expect(checkLibfuse2(healthy({ libfuse2: false }))).toMatchObject({ status: 'fail', fix: expect.stringContaining('sudo apt-get install -y libfuse2') });
-    expect(checkLibfuse3(healthy({ libfuse3: false }))).toMatchObject({ status: 'warn', fix: 'sudo apt-get install -y libfuse3-3' });
-    const noLdconfig: DoctorFacts = { ...healthy(), libfuse2: undefined, libfuse3: undefined };
-    expect(checkLibfuse2(noLdconfig).status).toBe('warn');
+  it('libfuse3 missing fails (the native core serves every mount): install fuse3; no ldconfig warns', () => {
+    expect(checkLibfuse3(healthy({ libfuse3: false }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y fuse3' });
+    const noLdconfig: DoctorFacts = { ...healthy(), libfuse3: undefined };
     expect(checkLibfuse3(noLdconfig).status).toBe('warn');
   });
 
-  describe('fusermount', () => {
-    const notSetuid = { name: 'fusermount', path: '/usr/bin/fusermount', real: { path: '/usr/bin/fusermount3', kind: 'file' as const, mode: 0o755, uid: 0, gid: 0 } };
+  describe('fusermount3', () => {
+    const notSetuid = { name: 'fusermount3', path: '/usr/bin/fusermount3', real: { path: '/usr/bin/fusermount3', kind: 'file' as const, mode: 0o755, uid: 0, gid: 0 } };
     it('not setuid root: fails for a user with chmod u+s of the real file', () => {
-      expect(checkFusermount(healthy({ fusermount: notSetuid }))).toMatchObject({ status: 'fail', fix: 'sudo chmod u+s /usr/bin/fusermount3' });
+      expect(checkFusermount3(healthy({ fusermount3: notSetuid }))).toMatchObject({ status: 'fail', fix: 'sudo chmod u+s /usr/bin/fusermount3' });
     });
     it('not setuid root: fine for root', () => {
-      expect(checkFusermount(healthy({ uid: 0, fusermount: notSetuid })).status).toBe('ok');
+      expect(checkFusermount3(healthy({ uid: 0, fusermount3: notSetuid })).status).toBe('ok');
     });
     it('setuid but owned by a user is not setuid root', () => {
-      expect(checkFusermount(healthy({ fusermount: { ...notSetuid, real: { ...notSetuid.real, mode: 0o4755, uid: 1000 } } })).status).toBe('fail');
+      expect(checkFusermount3(healthy({ fusermount3: { ...notSetuid, real: { ...notSetuid.real, mode: 0o4755, uid: 1000 } } })).status).toBe('fail');
     });
-    it('missing: install fuse3; fusermount3 missing only warns', () => {
-      expect(checkFusermount(healthy({ fusermount: { name: 'fusermount' } }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y fuse3' });
-      expect(checkFusermount3(healthy({ fusermount3: { name: 'fusermount3' } })).status).toBe('warn');
+    it('missing: fails, install fuse3', () => {
+      expect(checkFusermount3(healthy({ fusermount3: { name: 'fusermount3' } }))).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y fuse3' });
     });
   });
 
@@ -112,10 +108,10 @@ describe('doctor checks', () => {
     expect(checkAllowOther(healthy({ fuseConf: { ...asked, userAllowOther: true } })).status).toBe('ok');
   });
 
-  it('native addon: not built or not loadable warns with the build command in its checkout', () => {
-    expect(checkNative(healthy({ native: { path: '/opt/mountie/native/build/Release/mountie_native.node', built: false, loadable: false } }))).toMatchObject({ status: 'warn', fix: 'cd /opt/mountie && npm run build:native' });
+  it('native addon: not built or not loadable fails (nothing can mount), with the build command in its checkout or the package to install', () => {
+    expect(checkNative(healthy({ native: { path: '/opt/mountie/native/build/Release/mountie_native.node', built: false, loadable: false } }))).toMatchObject({ status: 'fail', fix: 'cd /opt/mountie && npm run build:native' });
     const c = checkNative(healthy({ native: { path: '/opt/mountie/native/build/Release/mountie_native.node', built: true, loadable: false, reason: 'libfuse3.so.3: cannot open shared object file' } }));
-    expect(c.status).toBe('warn');
+    expect(c).toMatchObject({ status: 'fail', fix: 'sudo apt-get install -y fuse3' });
     expect(c.summary).toContain('libfuse3.so.3');
   });
 

@@ -30,15 +30,15 @@ describe('gatherFacts on a made-up environment', () => {
     expect(f.fuseConf).toEqual({ path: join(t, 'fuse.conf'), exists: true, userAllowOther: false });
     expect(f.fusectl).toEqual({ present: false, mounted: false });
     expect(f.native).toMatchObject({ built: false, loadable: false });
-    // PATH holds no fusermount: not found.
-    expect(f.fusermount.path).toBeUndefined();
+    // PATH holds no fusermount3: not found.
+    expect(f.fusermount3.path).toBeUndefined();
     expect(f.flock.path).toBeUndefined();
     expect(f.home.self).toMatchObject({ kind: 'dir', mode: 0o777 });
     expect(f.mountieHomeEnv).toBe(home);
     const byId = new Map(runChecks(f).map((c) => [c.id, c]));
     expect(byId.get('dev-fuse')?.status).toBe('fail');
-    expect(byId.get('fusermount')?.status).toBe('fail');
-    expect(byId.get('native-addon')?.status).toBe('warn');
+    expect(byId.get('fusermount3')?.status).toBe('fail');
+    expect(byId.get('native-addon')?.status).toBe('fail');
     expect(byId.get('home-mode')).toMatchObject({ status: 'fail', fix: `chmod 0700 ${home}` });
   });
 

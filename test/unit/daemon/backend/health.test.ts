@@ -119,9 +119,6 @@ describe('health monitor', () => {
     load = { ...load, stuck: 0, inFlight: 0, queued: 0 };
     await vi.advanceTimersByTimeAsync(2000);
     expect(m.report().status).toBe('active');
-    load = { ...load, fuseThreads: 2001 }; // fuse-native's per-thread leak past the limit
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(m.report()).toMatchObject({ status: 'degraded', reason: '2001 FUSE threads leaked by fuse-native slow every op; restart the mount' });
   });
 
   it('reports nothing after stop(), even when the running probe answers later; stop resolves at once', async () => {
