@@ -53,7 +53,7 @@ async function setup(): Promise<{ home: string; mnt: string; slow: SlowFs; pid: 
   const home = await makeHome();
   const src = join(home, 'slow-src');
   const slow = await startSlowFs(home, src, ['--writable']);
-  const env = { MOUNTIE_HOME: home, MOUNTIE_DATA_PATH: 'native', MOUNTIE_OP_DEADLINE_MS: String(DEADLINE_MS), MOUNTIE_HEALTH_INTERVAL_MS: '200' };
+  const env = { MOUNTIE_HOME: home, MOUNTIE_OP_DEADLINE_MS: String(DEADLINE_MS), MOUNTIE_HEALTH_INTERVAL_MS: '200' };
   const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env });
   expect(r.exitCode, r.stderr).toBe(0);
   expect(await logOf(home, 'ws')).toContain('(data path: native)');
