@@ -4,8 +4,7 @@
 // with a Range header. Every request is bounded by timeoutMs (default 2000) and by the daemon's
 // shutdown; one that fails, times out or answers other than 2xx makes the operation answer EIO.
 import { constants as fs } from 'node:fs';
-import { constants as os } from 'node:os';
-import { defineDaemon, defineKind, MountieError, type DaemonLog, type FsOps } from 'mountie';
+import { defineDaemon, defineKind, FsError, MountieError, type DaemonLog, type ErrnoName, type FileSystem } from 'mountie';
 
 /** What a launch passes (and workspace.json stores): `timeoutMs` may be left to its default. */
 export interface HttpInput {
@@ -20,11 +19,9 @@ export interface HttpOptions {
   readonly timeoutMs: number;
 }
 
-const { ENOENT, ENOTDIR, EISDIR, EROFS, EIO } = os.errno;
 /**
- * The core answers a request ETIMEDOUT at its per-op deadline (5 s by default,
- * MOUNTIE_OP_DEADLINE_MS) and drops a late answer: a bound much past it only keeps a request that
- * nobody waits for.
+ * The largest request bound a launch may ask for. A read still waiting at the core's own deadline
+ * (`MOUNTIE_OP_DEADLINE_MS`, 5 s by default) is answered ETIMEDOUT there; its late answer is dropped.
  */
 const MAX_TIMEOUT_MS = 10_000;
 
@@ -56,7 +53,7 @@ export async function request<T>(opts: HttpOptions, path: string, signal: AbortS
   const url = new URL(path.split('/').filter(Boolean).map(encodeURIComponent).join('/'), opts.url);
   // AbortSignal.any holds its sources weakly: in Node 20 a timeout signal that nothing else
   // references can be garbage-collected before it fires, and the request then never times out
-  // (seen: reads hung until the per-op deadline answered them). `deadline` stays referenced to the end.
+  // (seen: reads hung until the FUSE layer's own per-operation limit). `deadline` stays referenced to the end.
   const deadline = AbortSignal.timeout(opts.timeoutMs);
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.any([signal, deadline]) });
@@ -105,39 +102,47 @@ export async function fetchListing(opts: HttpOptions, signal: AbortSignal): Prom
   return parseIndex(await request(opts, 'index.json', signal, (res) => res.json()));
 }
 
-/** The operations: the listing answers metadata, the server the bytes; any failure of the server is EIO. */
-export function httpOps(opts: HttpOptions, listing: Listing, signal: AbortSignal, log: DaemonLog, at = new Date()): FsOps {
+/**
+ * The file system: the listing answers metadata, the server the bytes (`read` answers the body it
+ * fetched, no copy); any failure of the server is EIO, logged with its reason.
+ */
+export function httpFs(opts: HttpOptions, listing: Listing, signal: AbortSignal, log: DaemonLog, at = new Date()): FileSystem {
   const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, atime: at, mtime: at, ctime: at };
-  const no = (n: unknown, wrongType: number): number => (n === undefined ? -ENOENT : wrongType);
-  async function readRange(path: string, size: number, buf: Buffer, len: number, pos: number): Promise<number> {
-    const end = Math.min(size, pos + len);
-    if (pos >= end) return 0;
-    const range = { headers: { range: `bytes=${pos}-${end - 1}` } };
-    const [status, body] = await request(opts, path, signal, async (res) => [res.status, Buffer.from(await res.arrayBuffer())] as const, range);
-    // 206: the range asked for; 200: a server without ranges sent the whole file.
-    return (status === 206 ? body : body.subarray(pos)).copy(buf, 0, 0, end - pos);
-  }
+  const fail = (code: ErrnoName): never => {
+    throw new FsError(code);
+  };
+  const entry = (path: string): number | string[] => listing.get(path) ?? fail('ENOENT');
+  const sizeOf = (path: string): number => {
+    const n = entry(path);
+    return typeof n === 'number' ? n : fail('EISDIR');
+  };
   return {
-    getattr(path, cb) {
-      const n = listing.get(path);
-      if (n === undefined) cb(-ENOENT);
-      else if (typeof n === 'number') cb(0, { ...owner, mode: 0o100444, size: n });
-      else cb(0, { ...owner, mode: 0o40555, size: n.length });
+    getattr(_caller, path) {
+      const n = entry(path);
+      return typeof n === 'number' ? { ...owner, mode: 0o100444, size: n } : { ...owner, mode: 0o40555, size: n.length };
     },
-    readdir: (path, cb) => { const n = listing.get(path); if (Array.isArray(n)) cb(0, n); else cb(no(n, -ENOTDIR)); },
-    open(path, flags, cb) {
-      const n = listing.get(path);
-      cb(typeof n !== 'number' ? no(n, -EISDIR) : flags & (fs.O_WRONLY | fs.O_RDWR) ? -EROFS : 0);
+    readdir(_caller, path) {
+      const n = entry(path);
+      return Array.isArray(n) ? n : fail('ENOTDIR');
     },
-    read(path, _fd, buf, len, pos, cb) {
-      const n = listing.get(path);
-      if (typeof n !== 'number') return cb(no(n, -EISDIR));
-      readRange(path, n, buf, len, pos).then(cb, (err: unknown) => {
+    open(_caller, path, flags) {
+      sizeOf(path); // ENOENT, EISDIR
+      if (flags & (fs.O_WRONLY | fs.O_RDWR)) fail('EROFS');
+    },
+    async read(_caller, path, _fh, len, offset) {
+      const pos = Number(offset);
+      const end = Math.min(sizeOf(path), pos + len);
+      if (pos >= end) return new Uint8Array(0);
+      const range = { headers: { range: `bytes=${pos}-${end - 1}` } };
+      try {
+        const [status, body] = await request(opts, path, signal, async (res) => [res.status, Buffer.from(await res.arrayBuffer())] as const, range);
+        // 206: the range asked for; 200: a server without ranges sent the whole file.
+        return (status === 206 ? body : body.subarray(pos)).subarray(0, end - pos);
+      } catch (err) {
         log.error(`read ${path} at ${pos}: EIO`, err);
-        cb(-EIO);
-      });
+        return fail('EIO');
+      }
     },
-    release: (_path, _fd, cb) => cb(0),
   };
 }
 
@@ -148,7 +153,7 @@ export const httpfs = defineDaemon<HttpOptions, HttpInput>({
   async mount(ctx) {
     const listing = await fetchListing(ctx.options, ctx.signal);
     ctx.log.info(`serving ${listing.size - 1} entries of ${ctx.options.url}`);
-    return { ops: httpOps(ctx.options, listing, ctx.signal, ctx.log) };
+    return { fs: httpFs(ctx.options, listing, ctx.signal, ctx.log) };
   },
   /** Healthy while the server answers for its index (the harness bounds and schedules it). */
   probe: (ctx) => request(ctx.options, 'index.json', ctx.signal, async () => undefined, { method: 'HEAD' }),

@@ -4,7 +4,8 @@
  * export, and a consumer file compiled with `tsc --noEmit` and `skipLibCheck: false` must all work.
  * Dependencies come from npm's cache when it has them (`--prefer-offline`); the registry is the only
  * network this needs. No FUSE, no root, except the last test, which follows docs/GUIDE.md in the
- * installed project: its memfs (the guide's listings) compiled, mounted, read, stopped.
+ * installed project: its memfs (the guide's listings) compiled, its tests type-checked and run
+ * (`npm test` as the guide sets it up, under its vitest globalSetup), mounted, read, stopped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -12,6 +13,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'n
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { REPO, isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
 
 const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { name: string; version: string; exports: Record<string, string> };
@@ -116,21 +118,63 @@ describe('npm pack → install into an empty project', () => {
     await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer, 60_000);
   });
 
-  it('docs/GUIDE.md from the tarball: its memfs compiles with its tsconfig, mounts, serves, reports and stops (FUSE)', async () => {
-    const guide = await readFile(join(REPO, 'docs/GUIDE.md'), 'utf8');
-    const project = join(consumer, 'guide'); // below the consumer: `mountie` resolves to the installed tarball
-    await mkdir(join(project, 'src'), { recursive: true });
-    await writeFile(join(project, 'tsconfig.json'), /```json\n([\s\S]*?)```/.exec(guide)?.[1] ?? 'no tsconfig in the guide');
-    for (const [file, to] of [['examples/memfs/daemon.ts', 'daemon.ts'], ['examples/memfs/cli.ts', 'cli.ts']] as const) {
-      const listing = new RegExp(`<!-- guide-file: ${file} -->\n\`\`\`ts\n([\\s\\S]*?)\`\`\`\n`).exec(guide)?.[1];
-      expect(listing, file).toBeDefined();
-      await writeFile(join(project, 'src', to), listing ?? '');
-    }
+  it('main and types name the root for resolvers that predate exports (TypeScript moduleResolution node10)', async () => {
+    const root = join(consumer, 'node_modules', pkg.name);
+    const meta = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { main?: string; types?: string; exports: Record<string, string> };
+    expect(meta.main).toBe(meta.exports['.']);
+    expect(meta.types).toBe(meta.main?.replace(/\.js$/, '.d.ts'));
+    expect(existsSync(join(root, meta.main ?? 'no main'))).toBe(true);
+    expect(existsSync(join(root, meta.types ?? 'no types'))).toBe(true);
     if (!existsSync(join(consumer, 'node_modules/@types/node'))) {
       await mkdir(join(consumer, 'node_modules/@types'), { recursive: true });
       await symlink(join(REPO, 'node_modules/@types/node'), join(consumer, 'node_modules/@types/node'));
     }
-    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], project, 60_000);
+    // node10 ignores `exports`: only `types` can lead it to the declarations (else TS7016, implicitly any).
+    await writeFile(join(consumer, 'old.ts'), "import { defineDaemon, launch, type FileSystem } from 'mountie';\nexport const used: unknown[] = [defineDaemon, launch];\nexport type Fs = FileSystem;\n");
+    const compilerOptions = { target: 'ES2022', module: 'ES2022', moduleResolution: 'node10', strict: true, skipLibCheck: false, types: ['node'], noEmit: true };
+    await writeFile(join(consumer, 'tsconfig.node10.json'), JSON.stringify({ compilerOptions, files: ['old.ts'] }));
+    await run(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.node10.json'], consumer, 60_000);
+  });
+
+  it('docs/GUIDE.md from the tarball: its memfs compiles with its tsconfig, its tests type-check and pass under its session, it mounts, serves, reports and stops (FUSE)', async () => {
+    const guide = await readFile(join(REPO, 'docs/GUIDE.md'), 'utf8');
+    const project = join(consumer, 'guide'); // below the consumer: `mountie` resolves to the installed tarball
+    // Every file the guide shows, where it says: its definition and command (the examples' files,
+    // byte for byte: test/unit/examples/guide.test.ts) in src/, and its project files (tsconfig,
+    // the test, the globalSetup, the vitest config, the tests' tsconfig) at their paths.
+    const files = [...guide.matchAll(/<!-- guide-(file|project): (\S+) -->\n```(?:ts|json)\n([\s\S]*?)```\n/g)].map((m) => ({
+      to: m[1] === 'file' ? join('src', (m[2] as string).split('/').pop() as string) : (m[2] as string),
+      text: m[3] as string,
+    }));
+    expect(files.map((f) => f.to).sort()).toEqual(['src/cli.ts', 'src/daemon.ts', 'test/memfs.test.ts', 'test/mountie-session.ts', 'test/tsconfig.json', 'tsconfig.json', 'vitest.config.ts']);
+    for (const { to, text } of files) {
+      await mkdir(join(project, to, '..'), { recursive: true });
+      await writeFile(join(project, to), text);
+    }
+    // The project's package.json as the guide's commands leave it: type module, its `test` script.
+    const script = /npm pkg set scripts\.test='([^']+)'/.exec(guide)?.[1];
+    expect(script).toBeDefined();
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'memfs', version: '1.0.0', private: true, type: 'module', scripts: { test: script } }));
+    // The tools the guide pins (test/unit/examples/guide.test.ts: the versions in package.json), from our tree.
+    await mkdir(join(consumer, 'node_modules/@types'), { recursive: true });
+    for (const tool of ['@types/node', 'typescript', 'vitest']) {
+      if (!existsSync(join(consumer, 'node_modules', tool))) await symlink(join(REPO, 'node_modules', tool), join(consumer, 'node_modules', tool));
+    }
+    // `npm test`: tsc, tsc -p test (the tests and the config against dist/'s declarations), vitest
+    // run with the guide's globalSetup. The outer vitest's variables stay out of the inner one.
+    const session = await mkdtemp(join(tmpdir(), 'mountie-guide-tmp-'));
+    const bin = join(REPO, 'node_modules/.bin');
+    const inner = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('VITEST') || k === 'MOUNTIE_TEST_SESSION').map((k) => [k, undefined]));
+    try {
+      const t = await run('npm', ['test'], project, 240_000, { ...inner, TMPDIR: session, PATH: `${bin}:${process.env.PATH ?? ''}` });
+      expect(stripVTControlCharacters(t.stdout)).toMatch(/Tests\s+1 passed \(1\)/);
+      expect(existsSync(join(project, 'dist/daemon.d.ts'))).toBe(true); // what `tsc -p test` checked the test against
+      // The session's teardown reaped and removed its directory: nothing of the run is left.
+      expect(await readdir(session)).toEqual([]);
+    } finally {
+      await reapAll();
+      await rm(session, { recursive: true, force: true });
+    }
 
     const home = await makeHome();
     try {
@@ -149,5 +193,5 @@ describe('npm pack → install into an empty project', () => {
     } finally {
       await reapAll();
     }
-  });
+  }, 420_000);
 });

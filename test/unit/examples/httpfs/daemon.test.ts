@@ -8,13 +8,12 @@ import { execa } from 'execa';
 import { constants as fs } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { constants as os } from 'node:os';
-import { fetchListing, httpfs, httpOps, parseIndex, parseOptions, type HttpOptions } from '../../../../examples/httpfs/daemon.js';
+import { FsError, type FileSystem, type FsCaller } from 'mountie';
+import { fetchListing, httpfs, httpFs, parseIndex, parseOptions, type HttpOptions } from '../../../../examples/httpfs/daemon.js';
 import { startFileServer, type FileServer } from '../../../helpers/file-server.js';
 import { REPO } from '../../../helpers/sandbox.js';
-import { answer, codeOf } from '../answer.js';
+import { codeOf } from '../answer.js';
 
-const { ENOENT, ENOTDIR, EISDIR, EROFS, EIO } = os.errno;
 const FILES = { 'a.txt': 'alpha\n', 'docs/b.md': '# B\n', 'docs/deep/c.bin': Buffer.alloc(300_000, 7) };
 
 const servers: FileServer[] = [];
@@ -30,9 +29,22 @@ afterEach(async () => {
 const log = { lines: [] as string[], info(l: string) { this.lines.push(l); }, error(l: string) { this.lines.push(l); } };
 const never = new AbortController().signal;
 
-async function opsFor(s: FileServer, timeoutMs = 2000) {
+async function fsFor(s: FileServer, timeoutMs = 2000): Promise<FileSystem> {
   const opts: HttpOptions = parseOptions({ url: s.url, timeoutMs });
-  return httpOps(opts, await fetchListing(opts, never), never, log);
+  return httpFs(opts, await fetchListing(opts, never), never, log);
+}
+const caller: FsCaller = { uid: 1000, gid: 1000, pid: 1, umask: 0o022 };
+/** A read's answer as one byte array (httpfs answers one). */
+const bytes = async (hfs: FileSystem, path: string, size: number, offset: number | bigint): Promise<Uint8Array> =>
+  (await hfs.read?.(caller, path, 0, size, offset)) as Uint8Array;
+/** The errno name an op fails with (FsError's code), or what else it threw; undefined when it answered. */
+async function failure(op: () => unknown): Promise<string | undefined> {
+  try {
+    await op();
+    return undefined;
+  } catch (err) {
+    return err instanceof FsError ? err.code : String(err);
+  }
 }
 
 describe('httpfs options (parseOptions)', () => {
@@ -48,7 +60,7 @@ describe('httpfs options (parseOptions)', () => {
     ['a url that is not one', { url: 'not a url' }],
     ['a file: url', { url: 'file:///etc/' }],
     ['a timeout of 0', { url: 'http://x/', timeoutMs: 0 }],
-    ['a timeout past the 10 s bound', { url: 'http://x/', timeoutMs: 15_000 }],
+    ['a timeout past the bound (10 s)', { url: 'http://x/', timeoutMs: 15_000 }],
     ['a fractional timeout', { url: 'http://x/', timeoutMs: 1.5 }],
     ['a timeout as a string', { url: 'http://x/', timeoutMs: '100' }],
     ['an unknown option', { url: 'http://x/', tls: true }],
@@ -80,47 +92,45 @@ describe('httpfs index (parseIndex)', () => {
 
 describe('httpfs operations against a live server', () => {
   it('getattr, readdir and open answer from the listing', async () => {
-    const ops = await opsFor(await server());
-    expect(await answer((cb) => ops.getattr?.('/docs/deep/c.bin', cb))).toEqual([0, expect.objectContaining({ mode: 0o100444, size: 300_000 })]);
-    expect(await answer((cb) => ops.getattr?.('/docs', cb))).toEqual([0, expect.objectContaining({ mode: 0o40555 })]);
-    expect(await answer((cb) => ops.getattr?.('/nope', cb))).toEqual([-ENOENT]);
-    expect(await answer((cb) => ops.readdir?.('/', cb))).toEqual([0, ['a.txt', 'docs']]);
-    expect(await answer((cb) => ops.readdir?.('/a.txt', cb))).toEqual([-ENOTDIR]);
-    expect((await answer((cb) => ops.open?.('/a.txt', fs.O_RDONLY, cb)))[0]).toBe(0);
-    expect((await answer((cb) => ops.open?.('/a.txt', fs.O_WRONLY, cb)))[0]).toBe(-EROFS);
-    expect((await answer((cb) => ops.open?.('/docs', fs.O_RDONLY, cb)))[0]).toBe(-EISDIR);
+    const hfs = await fsFor(await server());
+    expect(await hfs.getattr?.(caller, '/docs/deep/c.bin', undefined)).toMatchObject({ mode: 0o100444, size: 300_000 });
+    expect(await hfs.getattr?.(caller, '/docs', undefined)).toMatchObject({ mode: 0o40555 });
+    expect(await failure(() => hfs.getattr?.(caller, '/nope', undefined))).toBe('ENOENT');
+    expect(await hfs.readdir?.(caller, '/', 0)).toEqual(['a.txt', 'docs']);
+    expect(await failure(() => hfs.readdir?.(caller, '/a.txt', 0))).toBe('ENOTDIR');
+    expect(await failure(() => hfs.open?.(caller, '/a.txt', fs.O_RDONLY))).toBeUndefined();
+    expect(await failure(() => hfs.open?.(caller, '/a.txt', fs.O_WRONLY))).toBe('EROFS');
+    expect(await failure(() => hfs.open?.(caller, '/docs', fs.O_RDONLY))).toBe('EISDIR');
   });
 
   it('read fetches exactly the range asked for, clipped at the end of the file', async () => {
     const s = await server();
-    const ops = await opsFor(s);
-    const buf = Buffer.alloc(131072);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 3, 1, cb))).toEqual([3]);
-    expect(buf.subarray(0, 3).toString()).toBe('lph');
-    expect(await answer((cb) => ops.read?.('/docs/deep/c.bin', 0, buf, 131072, 262144, cb))).toEqual([300_000 - 262144]);
-    expect(buf[0]).toBe(7);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 6, cb))).toEqual([0]); // past the end: no request
+    const hfs = await fsFor(s);
+    expect(Buffer.from(await bytes(hfs, '/a.txt', 3, 1)).toString()).toBe('lph');
+    const tail = await bytes(hfs, '/docs/deep/c.bin', 131072, 262144n);
+    expect([tail.length, tail[0]]).toEqual([300_000 - 262144, 7]);
+    expect((await bytes(hfs, '/a.txt', 16, 6)).length).toBe(0); // past the end: no request
     expect(s.requests).toEqual(['GET /index.json', 'GET /a.txt bytes=1-3', `GET /docs/deep/c.bin bytes=262144-299999`]);
   });
 
   it('a server that is gone, answers 404 or hangs past timeoutMs makes read answer EIO, within the bound', async () => {
     const s = await server();
-    const ops = await opsFor(s, 300);
-    const buf = Buffer.alloc(16);
+    const hfs = await fsFor(s, 300);
     s.hang(true);
     const t0 = Date.now();
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 0, cb))).toEqual([-EIO]);
+    expect(await failure(() => bytes(hfs, '/a.txt', 16, 0))).toBe('EIO');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     s.hang(false);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 0, cb))).toEqual([6]);
+    expect(Buffer.from(await bytes(hfs, '/a.txt', 16, 0)).toString()).toBe('alpha\n');
     await s.close();
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 0, cb))).toEqual([-EIO]);
+    expect(await failure(() => bytes(hfs, '/a.txt', 16, 0))).toBe('EIO');
     expect(log.lines.some((l) => /read \/a\.txt at 0: EIO/.test(l))).toBe(true);
 
     const other = await server();
     const opts = parseOptions({ url: other.url });
-    const stale = httpOps(opts, parseIndex({ 'gone.txt': 3 }), never, log);
-    expect(await answer((cb) => stale.read?.('/gone.txt', 0, buf, 3, 0, cb))).toEqual([-EIO]); // 404
+    const stale = httpFs(opts, parseIndex({ 'gone.txt': 3 }), never, log);
+    expect(await failure(() => bytes(stale, '/gone.txt', 3, 0))).toBe('EIO'); // 404
+    expect(await failure(() => bytes(stale, '/nope', 3, 0))).toBe('ENOENT');
   });
 });
 
@@ -150,7 +160,7 @@ describe('the httpfs definition', () => {
     const ctx = { workspace: 'ws', mountpoint: '/mnt', options: parseOptions({ url: s.url, timeoutMs: 500 }), readOnly: true, signal: never, log, dir: '/nowhere', data: { load: async () => undefined, save: async () => undefined } };
     expect(httpfs.kind.name).toBe('httpfs');
     const served = await httpfs.definition.mount(ctx);
-    expect('ops' in served).toBe(true);
+    expect('fs' in served && typeof served.fs.read).toBe('function');
     await expect(httpfs.definition.probe?.(ctx)).resolves.toBeUndefined();
     await s.close();
     await expect(httpfs.definition.probe?.(ctx)).rejects.toThrow();
@@ -161,12 +171,12 @@ describe('the httpfs definition', () => {
     const s = await server();
     const opts = parseOptions({ url: s.url, timeoutMs: 5000 });
     const ac = new AbortController();
-    const ops = httpOps(opts, await fetchListing(opts, never), ac.signal, log);
+    const hfs = httpFs(opts, await fetchListing(opts, never), ac.signal, log);
     s.hang(true);
     const t0 = Date.now();
-    const read = answer((cb) => ops.read?.('/a.txt', 0, Buffer.alloc(16), 16, 0, cb));
+    const read = failure(() => bytes(hfs, '/a.txt', 16, 0));
     setTimeout(() => ac.abort(), 100);
-    expect(await read).toEqual([-EIO]);
+    expect(await read).toBe('EIO');
     expect(Date.now() - t0).toBeLessThan(4000);
   });
 });

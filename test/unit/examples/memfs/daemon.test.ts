@@ -5,11 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { constants as fs } from 'node:fs';
-import { constants as os } from 'node:os';
-import { memfs, memOps, parseTree, type Nodes } from '../../../../examples/memfs/daemon.js';
-import { answer, codeOf } from '../answer.js';
+import { FsError, type FsCaller } from 'mountie';
+import { memfs, memFs, parseTree, type Nodes } from '../../../../examples/memfs/daemon.js';
+import { codeOf } from '../answer.js';
 
-const { ENOENT, ENOTDIR, EISDIR, EROFS } = os.errno;
 const TREE = { 'a.txt': 'alpha\n', 'é.txt': 'été', docs: { 'b.md': '# B\n', empty: {} } };
 
 describe('memfs options (parseTree)', () => {
@@ -43,62 +42,69 @@ describe('memfs options (parseTree)', () => {
   });
 });
 
-describe('memfs operations', () => {
+describe('memfs operations (a FileSystem)', () => {
   const at = new Date('2026-01-02T03:04:05Z');
-  const ops = memOps(parseTree(TREE), at);
+  const mfs = memFs(parseTree(TREE), at);
+  const caller: FsCaller = { uid: 1000, gid: 1000, pid: 1, umask: 0o022 };
+  /** The errno name an op fails with (FsError's code), or what else it threw; undefined when it answered. */
+  const failure = async (op: () => unknown): Promise<string | undefined> => {
+    try {
+      await op();
+      return undefined;
+    } catch (err) {
+      return err instanceof FsError ? err.code : String(err);
+    }
+  };
 
   it('getattr: directories 0555, files 0444 with their size in bytes, ENOENT for the rest', async () => {
-    const [code, root] = await answer((cb) => ops.getattr?.('/', cb));
-    expect(code).toBe(0);
-    expect(root).toMatchObject({ mode: 0o40555, mtime: at });
-    expect(await answer((cb) => ops.getattr?.('/é.txt', cb))).toEqual([0, expect.objectContaining({ mode: 0o100444, size: 5 })]);
-    expect(await answer((cb) => ops.getattr?.('/docs/b.md', cb))).toEqual([0, expect.objectContaining({ mode: 0o100444, size: 4 })]);
-    expect(await answer((cb) => ops.getattr?.('/nope', cb))).toEqual([-ENOENT]);
-    expect(await answer((cb) => ops.getattr?.('/a.txt/x', cb))).toEqual([-ENOENT]);
+    expect(await mfs.getattr?.(caller, '/', undefined)).toMatchObject({ mode: 0o40555, mtime: at });
+    expect(await mfs.getattr?.(caller, '/é.txt', undefined)).toMatchObject({ mode: 0o100444, size: 5 });
+    expect(await mfs.getattr?.(caller, '/docs/b.md', undefined)).toMatchObject({ mode: 0o100444, size: 4 });
+    expect(await failure(() => mfs.getattr?.(caller, '/nope', undefined))).toBe('ENOENT');
+    expect(await failure(() => mfs.getattr?.(caller, '/a.txt/x', undefined))).toBe('ENOENT');
   });
 
   it('readdir: a directory lists its names; a file is ENOTDIR; a missing path ENOENT', async () => {
-    expect(await answer((cb) => ops.readdir?.('/', cb))).toEqual([0, ['a.txt', 'é.txt', 'docs']]);
-    expect(await answer((cb) => ops.readdir?.('/docs/empty', cb))).toEqual([0, []]);
-    expect(await answer((cb) => ops.readdir?.('/a.txt', cb))).toEqual([-ENOTDIR]);
-    expect(await answer((cb) => ops.readdir?.('/nope', cb))).toEqual([-ENOENT]);
+    expect(await mfs.readdir?.(caller, '/', 0)).toEqual(['a.txt', 'é.txt', 'docs']);
+    expect(await mfs.readdir?.(caller, '/docs/empty', 0)).toEqual([]);
+    expect(await failure(() => mfs.readdir?.(caller, '/a.txt', 0))).toBe('ENOTDIR');
+    expect(await failure(() => mfs.readdir?.(caller, '/nope', 0))).toBe('ENOENT');
   });
 
   it('open: a file to read is fine; to write EROFS; a directory EISDIR; a missing path ENOENT', async () => {
-    expect((await answer((cb) => ops.open?.('/a.txt', fs.O_RDONLY, cb)))[0]).toBe(0);
-    expect((await answer((cb) => ops.open?.('/a.txt', fs.O_WRONLY | fs.O_TRUNC, cb)))[0]).toBe(-EROFS);
-    expect((await answer((cb) => ops.open?.('/a.txt', fs.O_RDWR, cb)))[0]).toBe(-EROFS);
-    expect((await answer((cb) => ops.open?.('/docs', fs.O_RDONLY, cb)))[0]).toBe(-EISDIR);
-    expect((await answer((cb) => ops.open?.('/nope', fs.O_RDONLY, cb)))[0]).toBe(-ENOENT);
+    expect(await failure(() => mfs.open?.(caller, '/a.txt', fs.O_RDONLY))).toBeUndefined();
+    expect(await failure(() => mfs.open?.(caller, '/a.txt', fs.O_WRONLY | fs.O_TRUNC))).toBe('EROFS');
+    expect(await failure(() => mfs.open?.(caller, '/a.txt', fs.O_RDWR))).toBe('EROFS');
+    expect(await failure(() => mfs.open?.(caller, '/docs', fs.O_RDONLY))).toBe('EISDIR');
+    expect(await failure(() => mfs.open?.(caller, '/nope', fs.O_RDONLY))).toBe('ENOENT');
   });
 
-  it('read: the bytes at the offset, short at the end, 0 past it', async () => {
-    const buf = Buffer.alloc(16);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 0, cb))).toEqual([6]);
-    expect(buf.subarray(0, 6).toString()).toBe('alpha\n');
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 3, 2, cb))).toEqual([3]);
-    expect(buf.subarray(0, 3).toString()).toBe('pha');
-    expect(await answer((cb) => ops.read?.('/é.txt', 0, buf, 16, 1, cb))).toEqual([4]);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 6, cb))).toEqual([0]);
-    expect(await answer((cb) => ops.read?.('/a.txt', 0, buf, 16, 100, cb))).toEqual([0]);
-    expect(await answer((cb) => ops.read?.('/docs', 0, buf, 16, 0, cb))).toEqual([-EISDIR]);
-    expect(await answer((cb) => ops.read?.('/nope', 0, buf, 16, 0, cb))).toEqual([-ENOENT]);
+  it('read: the bytes at the offset (number or bigint), short at the end, none past it', async () => {
+    const text = async (path: string, size: number, offset: number | bigint): Promise<string> =>
+      Buffer.from((await mfs.read?.(caller, path, 0, size, offset)) as Uint8Array).toString();
+    expect(await text('/a.txt', 16, 0)).toBe('alpha\n');
+    expect(await text('/a.txt', 3, 2)).toBe('pha');
+    expect(await text('/a.txt', 3, 2n)).toBe('pha');
+    expect(await text('/é.txt', 16, 1)).toBe(Buffer.from('été').subarray(1).toString());
+    expect(await text('/a.txt', 16, 6)).toBe('');
+    expect(await text('/a.txt', 16, 100)).toBe('');
+    expect(await failure(() => mfs.read?.(caller, '/docs', 0, 16, 0))).toBe('EISDIR');
+    expect(await failure(() => mfs.read?.(caller, '/nope', 0, 16, 0))).toBe('ENOENT');
   });
 
-  it('release answers 0; nothing that changes the tree is served (the read-only mount answers EROFS first)', async () => {
-    expect(await answer((cb) => ops.release?.('/a.txt', 0, cb))).toEqual([0]);
-    for (const op of ['write', 'create', 'mkdir', 'unlink', 'rmdir', 'rename', 'truncate', 'chmod'] as const) expect(ops[op]).toBeUndefined();
+  it('nothing that changes the tree is served (the read-only mount answers EROFS first); release is the default', () => {
+    for (const op of ['write', 'create', 'mkdir', 'unlink', 'rmdir', 'rename', 'truncate', 'chmod', 'release'] as const) expect(mfs[op]).toBeUndefined();
   });
 });
 
 describe('the memfs definition', () => {
-  it('is of kind memfs, names its own module, parses options with parseTree and mounts the ops', async () => {
+  it('is of kind memfs, names its own module, parses options with parseTree and mounts its FileSystem', async () => {
     expect(memfs.kind).toMatchObject({ name: 'memfs', fstype: 'fuse.memfs', comm: 'memfs-daemon', homeEnv: 'MEMFS_HOME' });
     expect(memfs.module).toMatch(/\/examples\/memfs\/daemon\.(ts|js)$/);
     expect(memfs.definition.options).toBe(parseTree);
     const ac = new AbortController();
     const log = { info: () => undefined, error: () => undefined };
     const served = await memfs.definition.mount({ workspace: 'ws', mountpoint: '/mnt', options: parseTree(TREE), readOnly: true, signal: ac.signal, log, dir: '/nowhere', data: { load: async () => undefined, save: async () => undefined } });
-    expect('ops' in served && typeof served.ops.getattr).toBe('function');
+    expect('fs' in served && typeof served.fs.getattr).toBe('function');
   });
 });
