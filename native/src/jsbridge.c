@@ -348,6 +348,8 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
 
 /* ---- to JavaScript ---- */
 
+static void wake(void *arg);
+
 static napi_value u64v(napi_env env, uint64_t v) {
   napi_value r;
   if (v <= 9007199254740991ull) napi_create_double(env, (double)v, &r);
@@ -486,21 +488,33 @@ static void dispatch(napi_env env, napi_value fn, struct jhandle *h, struct jreq
   }
 }
 
+/*
+ * Rounds of taking the queue per wake-up: what arrives while a round is dispatched (the answers of
+ * synchronous ops let their callers send the next request at once) is taken without a wake-up of
+ * its own. Bounded, so promise answers (microtasks, after this returns) and timers are not held up.
+ */
+#define BATCH_ROUNDS 8
+
 /* The JavaScript thread: every queued request, oldest first, each in its own handle scope. */
 static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   struct jhandle *h = context;
   if (!env || !h->session) return;
-  for (struct jreq *r = jfs_take_queue(h->fs), *next; r; r = next) {
-    next = r->qnext;
-    if (!jreq_answered(r)) {
-      napi_handle_scope scope;
-      if (napi_open_handle_scope(env, &scope) == napi_ok) {
-        dispatch(env, fn, h, r);
-        napi_close_handle_scope(env, scope);
+  for (int round = 0; round < BATCH_ROUNDS; round++) {
+    struct jreq *r = jfs_take_batch(h->fs, round == 0);
+    if (!r) return;
+    for (struct jreq *next; r; r = next) {
+      next = r->qnext;
+      if (!jreq_answered(r)) {
+        napi_handle_scope scope;
+        if (napi_open_handle_scope(env, &scope) == napi_ok) {
+          dispatch(env, fn, h, r);
+          napi_close_handle_scope(env, scope);
+        }
       }
+      jreq_put(r);
     }
-    jreq_put(r);
   }
+  if (jfs_batch_end(h->fs)) wake(h);
 }
 
 static void wake(void *arg) {
