@@ -11,8 +11,9 @@
 //  hung  healthy stat latency (p50/p99 over STAT_MS, a new name each time) while 16 reads hang in
 //        JavaScript (scripts/bench/fixtures/hangfs.mjs: its read never answers those).
 //   node scripts/bench/ops.mjs [cpu] [read] [hung]      (default: all; env ITER=3800, ROUNDS=1 (cpu, interleaved),
-//        STAT_MS=5000, TARGETS=native,native-fsops,fuse-native,passthrough; OLD=<a built checkout>
-//        adds native@old, its examples/ramfs on its core, to compare builds in the same run)
+//        STAT_MS=5000, TARGETS=native,native-fsops,fuse-native,passthrough; the target native@old with
+//        OLD=<a built checkout>: its examples/ramfs on its core, to compare builds in the same run;
+//        RSS_SERIES=1 prints each second's RSS of every cpu run)
 // Needs root (tmpfs), `npm run build` (dist/, dist-examples/) and the native addon. fuse-native is
 // the `fuse-native` package serving the same FsOps copy directly (scripts/bench/fixtures/
 // fuse-native-fsops.mjs, a devDependency only): mountie's own fuse-native path is gone.
@@ -226,6 +227,8 @@ if (out.cpu.length) {
   for (const r of out.cpu) {
     console.log(`| ${r.round + 1} | ${r.t} | ${r.dataPath ?? '-'} | ${(r.ms / 1000).toFixed(1)} | ${(r.cpu / 1000).toFixed(2)} | ${r.requests ?? '-'} | ${perReq(r)?.toFixed(1) ?? '-'} | ${perIter(r).toFixed(1)} | ${r.rss[0].toFixed(0)} → ${Math.max(...r.rss).toFixed(0)} → ${r.rss.at(-1).toFixed(0)} | ${r.load} |`);
   }
+  // RSS_SERIES=1: every second's RSS sample, to see whether it levels off after the warm-up.
+  if (process.env.RSS_SERIES) for (const r of out.cpu) console.log(`rss ${r.t} round ${r.round + 1} (MB, 1 s apart): ${r.rss.map((x) => x.toFixed(0)).join(' ')}`);
   console.log('\nmedians');
   console.log('| target | CPU µs/request | ÷ fuse-native | ÷ passthrough | CPU µs/iteration | ÷ fuse-native | ÷ passthrough | requests/iteration (by op) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
