@@ -26,7 +26,12 @@
     }                                                                 \
   } while (0)
 
+/* A stat object's keys, made once per session (a key by C string is made and looked up in V8's string table every time). */
+enum { K_MODE, K_UID, K_GID, K_SIZE, K_NLINK, K_INO, K_RDEV, K_BLKSIZE, K_BLOCKS, K_ATIME, K_MTIME, K_CTIME, K_COUNT };
+static const char *const STAT_KEYS[K_COUNT] = {"mode", "uid", "gid", "size", "nlink", "ino", "rdev", "blksize", "blocks", "atime", "mtime", "ctime"};
+
 struct jhandle {
+  napi_ref keys[K_COUNT];
   struct jsession *session;
   struct jfs *fs;
   napi_threadsafe_function tsfn;
@@ -126,15 +131,29 @@ static int get_time(napi_env env, napi_value v, struct timespec *ts) {
   return 1;
 }
 
+/* prop() with one of the session's keys; falls back to the C string when the keys were not made. */
+static int propk(napi_env env, const struct jhandle *h, napi_value obj, int k, napi_value *out) {
+  napi_value key;
+  napi_valuetype t;
+  if (!h->keys[k] || napi_get_reference_value(env, h->keys[k], &key) != napi_ok) return prop(env, obj, STAT_KEYS[k], out);
+  return napi_get_property(env, obj, key, out) == napi_ok && napi_typeof(env, *out, &t) == napi_ok && t != napi_undefined && t != napi_null;
+}
+
+static int fieldk_u64(napi_env env, const struct jhandle *h, napi_value obj, int k, uint64_t *out, int required) {
+  napi_value v;
+  if (!propk(env, h, obj, k, &v)) return !required;
+  return get_u64(env, v, out);
+}
+
 /* A stat object: mode, uid, gid and size required; the rest optional (0). */
-static int get_stat(napi_env env, napi_value obj, struct stat *st) {
+static int get_stat(napi_env env, const struct jhandle *h, napi_value obj, struct stat *st) {
   napi_valuetype t;
   if (napi_typeof(env, obj, &t) != napi_ok || t != napi_object) return 0;
   memset(st, 0, sizeof *st);
   uint64_t mode = 0, uid = 0, gid = 0, size = 0, nlink = 1, ino = 0, rdev = 0, blksize = 4096, blocks = 0;
-  if (!field_u64(env, obj, "mode", &mode, 1) || !field_u64(env, obj, "uid", &uid, 1) || !field_u64(env, obj, "gid", &gid, 1) ||
-      !field_u64(env, obj, "size", &size, 1) || !field_u64(env, obj, "nlink", &nlink, 0) || !field_u64(env, obj, "ino", &ino, 0) ||
-      !field_u64(env, obj, "rdev", &rdev, 0) || !field_u64(env, obj, "blksize", &blksize, 0) || !field_u64(env, obj, "blocks", &blocks, 0))
+  if (!fieldk_u64(env, h, obj, K_MODE, &mode, 1) || !fieldk_u64(env, h, obj, K_UID, &uid, 1) || !fieldk_u64(env, h, obj, K_GID, &gid, 1) ||
+      !fieldk_u64(env, h, obj, K_SIZE, &size, 1) || !fieldk_u64(env, h, obj, K_NLINK, &nlink, 0) || !fieldk_u64(env, h, obj, K_INO, &ino, 0) ||
+      !fieldk_u64(env, h, obj, K_RDEV, &rdev, 0) || !fieldk_u64(env, h, obj, K_BLKSIZE, &blksize, 0) || !fieldk_u64(env, h, obj, K_BLOCKS, &blocks, 0))
     return 0;
   if (mode > 0xffff || uid > 0xffffffffu || gid > 0xffffffffu || size > INT64_MAX) return 0;
   st->st_mode = (mode_t)mode;
@@ -147,10 +166,9 @@ static int get_stat(napi_env env, napi_value obj, struct stat *st) {
   st->st_blksize = (blksize_t)blksize;
   st->st_blocks = blocks ? (blkcnt_t)blocks : (blkcnt_t)((size + 511) / 512);
   napi_value v;
-  static const char *const keys[3] = {"atime", "mtime", "ctime"};
   struct timespec *tss[3] = {&st->st_atim, &st->st_mtim, &st->st_ctim};
   for (int i = 0; i < 3; i++)
-    if (prop(env, obj, keys[i], &v) && !get_time(env, v, tss[i])) return 0;
+    if (propk(env, h, obj, K_ATIME + i, &v) && !get_time(env, v, tss[i])) return 0;
   return 1;
 }
 
@@ -169,7 +187,7 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
 }
 
 /* readdir's answer: [names, stats?]; a stat may be absent (type unknown). */
-static int reply_dir(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
+static int reply_dir(napi_env env, const struct jhandle *h, struct jfs *fs, struct jreq *r, napi_value v) {
   napi_value names, stats = NULL, e;
   uint32_t n = 0, ns = 0;
   bool is;
@@ -184,7 +202,7 @@ static int reply_dir(napi_env env, struct jfs *fs, struct jreq *r, napi_value v)
     ok = napi_get_element(env, names, i, &e) == napi_ok && (list[i] = str_of(env, e)) != NULL && list[i][0] && !strchr(list[i], '/');
     if (ok && stats && i < ns && napi_get_element(env, stats, i, &e) == napi_ok) {
       napi_valuetype t;
-      if (napi_typeof(env, e, &t) == napi_ok && t == napi_object && !get_stat(env, e, &sts[i])) ok = 0;
+      if (napi_typeof(env, e, &t) == napi_ok && t == napi_object && !get_stat(env, h, e, &sts[i])) ok = 0;
     }
   }
   if (ok) jfs_reply_dir(fs, r, list, sts, n);
@@ -256,7 +274,7 @@ static int reply_pieces(napi_env env, struct jfs *fs, struct jreq *r, napi_value
 }
 
 /* The answer `v` for request r (claimed); 0 when v is not what the op answers (nothing sent). */
-static int answer(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
+static int answer(napi_env env, const struct jhandle *h, struct jfs *fs, struct jreq *r, napi_value v) {
   struct stat st;
   uint64_t u;
   void *data;
@@ -264,15 +282,15 @@ static int answer(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
   napi_value e0, e1;
   switch (r->op) {
     case OP_LOOKUP: case OP_MKNOD: case OP_MKDIR: case OP_SYMLINK: case OP_LINK:
-      if (!get_stat(env, v, &st)) return 0;
+      if (!get_stat(env, h, v, &st)) return 0;
       jfs_reply_entry(fs, r, &st, 0);
       return 1;
     case OP_CREATE:
-      if (napi_get_element(env, v, 0, &e0) != napi_ok || napi_get_element(env, v, 1, &e1) != napi_ok || !get_u64(env, e0, &u) || !get_stat(env, e1, &st)) return 0;
+      if (napi_get_element(env, v, 0, &e0) != napi_ok || napi_get_element(env, v, 1, &e1) != napi_ok || !get_u64(env, e0, &u) || !get_stat(env, h, e1, &st)) return 0;
       jfs_reply_entry(fs, r, &st, u);
       return 1;
     case OP_GETATTR: case OP_SETATTR:
-      if (!get_stat(env, v, &st)) return 0;
+      if (!get_stat(env, h, v, &st)) return 0;
       jfs_reply_attr(fs, r, &st);
       return 1;
     case OP_READLINK: {
@@ -303,7 +321,7 @@ static int answer(napi_env env, struct jfs *fs, struct jreq *r, napi_value v) {
       jfs_reply_lseek(fs, r, (int64_t)u);
       return 1;
     case OP_READDIR:
-      return reply_dir(env, fs, r, v);
+      return reply_dir(env, h, fs, r, v);
     case OP_STATFS:
       return reply_statfs(env, fs, r, v);
     case OP_LISTXATTR:
@@ -337,7 +355,7 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
       int e = err >= 1 && err <= 4095 && err == (double)(int)err ? (int)err : EIO;
       jfs_reply_err(h->fs, r, e);
       code = e == (int)err ? 0 : 2;
-    } else if (argc < 4 || !answer(env, h->fs, r, argv[3])) {
+    } else if (argc < 4 || !answer(env, h, h->fs, r, argv[3])) {
       jfs_reply_err(h->fs, r, EIO);
       code = 2;
     } else code = 0;
@@ -347,6 +365,8 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
 }
 
 /* ---- to JavaScript ---- */
+
+static void wake(void *arg);
 
 static napi_value u64v(napi_env env, uint64_t v) {
   napi_value r;
@@ -486,21 +506,33 @@ static void dispatch(napi_env env, napi_value fn, struct jhandle *h, struct jreq
   }
 }
 
+/*
+ * Rounds of taking the queue per wake-up: what arrives while a round is dispatched (the answers of
+ * synchronous ops let their callers send the next request at once) is taken without a wake-up of
+ * its own. Bounded, so promise answers (microtasks, after this returns) and timers are not held up.
+ */
+#define BATCH_ROUNDS 8
+
 /* The JavaScript thread: every queued request, oldest first, each in its own handle scope. */
 static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   struct jhandle *h = context;
   if (!env || !h->session) return;
-  for (struct jreq *r = jfs_take_queue(h->fs), *next; r; r = next) {
-    next = r->qnext;
-    if (!jreq_answered(r)) {
-      napi_handle_scope scope;
-      if (napi_open_handle_scope(env, &scope) == napi_ok) {
-        dispatch(env, fn, h, r);
-        napi_close_handle_scope(env, scope);
+  for (int round = 0; round < BATCH_ROUNDS; round++) {
+    struct jreq *r = jfs_take_batch(h->fs, round == 0);
+    if (!r) return;
+    for (struct jreq *next; r; r = next) {
+      next = r->qnext;
+      if (!jreq_answered(r)) {
+        napi_handle_scope scope;
+        if (napi_open_handle_scope(env, &scope) == napi_ok) {
+          dispatch(env, fn, h, r);
+          napi_close_handle_scope(env, scope);
+        }
       }
+      jreq_put(r);
     }
-    jreq_put(r);
   }
+  if (jfs_batch_end(h->fs)) wake(h);
 }
 
 static void wake(void *arg) {
@@ -509,6 +541,11 @@ static void wake(void *arg) {
 }
 
 /* ---- start, stop, cancel ---- */
+
+static void drop_keys(napi_env env, struct jhandle *h) {
+  for (int k = 0; k < K_COUNT; k++)
+    if (h->keys[k]) napi_delete_reference(env, h->keys[k]), h->keys[k] = NULL;
+}
 
 static void start_execute(napi_env env, void *data) {
   struct jstart *j = data;
@@ -540,6 +577,7 @@ static void start_complete(napi_env env, napi_status status, void *data) {
     napi_create_string_utf8(env, "ERR_MOUNT_FAILED", NAPI_AUTO_LENGTH, &code);
     napi_create_error(env, code, msg, &err);
     napi_delete_reference(env, j->counters_ref);
+    drop_keys(env, h);
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
     napi_reject_deferred(env, j->deferred, err);
     free(h);
@@ -604,6 +642,10 @@ static napi_value js_start_ops(napi_env env, napi_callback_info info) {
   memset(mem, 0, C_TOTAL * sizeof(uint64_t));
   j->counters = mem;
   CHECK(napi_create_reference(env, ab, 1, &j->counters_ref));
+  for (int k = 0; k < K_COUNT; k++) {
+    napi_value key;
+    if (napi_create_string_utf8(env, STAT_KEYS[k], NAPI_AUTO_LENGTH, &key) == napi_ok) napi_create_reference(env, key, 1, &h->keys[k]);
+  }
   CHECK(napi_create_string_utf8(env, "mountie.native.ops", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, h, call_js, &h->tsfn));
   /* Not what keeps the daemon alive (the mount does, in JavaScript). */
@@ -632,6 +674,7 @@ static void stop_complete(napi_env env, napi_status status, void *data) {
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
     napi_delete_reference(env, h->counters);
     h->counters = NULL;
+    drop_keys(env, h);
   }
   napi_get_boolean(env, j->rc == 0, &done);
   napi_resolve_deferred(env, j->deferred, done);

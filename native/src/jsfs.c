@@ -36,6 +36,7 @@ struct jfs {
   struct jreq *oldest, *newest;   /* pending, in arrival order (prev/next below) */
   struct jreq *qhead, *qtail;     /* queued for JavaScript */
   int woken;                      /* JavaScript was asked to take the queue and has not yet */
+  int in_batch;                   /* JavaScript is taking the queue again and again (jfs_take_batch): no wake-up needed */
   uint64_t woken_at;              /* since when (ns, CLOCK_MONOTONIC) */
   uint64_t next_id;
   int cancelled;
@@ -165,9 +166,9 @@ static void submit(struct jfs *fs, struct jreq *r) {
   if (fs->qtail) fs->qtail->qnext = r;
   else fs->qhead = r;
   fs->qtail = r;
-  int wake = !fs->woken;
-  if (wake) fs->woken_at = r->t0;
-  fs->woken = 1;
+  /* Not while JavaScript is in a batch: it takes this one before it returns to its loop. */
+  int wake = !fs->woken && !fs->in_batch;
+  if (wake) fs->woken_at = r->t0, fs->woken = 1;
   pthread_mutex_unlock(&fs->lock);
   add(fs, C_INFLIGHT, 1);
   if (wake) fs->wake(fs->wake_arg);
@@ -180,6 +181,25 @@ struct jreq *jfs_take_queue(struct jfs *fs) {
   fs->woken = 0;
   pthread_mutex_unlock(&fs->lock);
   return q;
+}
+
+struct jreq *jfs_take_batch(struct jfs *fs, int first) {
+  pthread_mutex_lock(&fs->lock);
+  struct jreq *q = fs->qhead;
+  fs->qhead = fs->qtail = NULL;
+  if (first) fs->woken = 0;
+  fs->in_batch = q != NULL;
+  pthread_mutex_unlock(&fs->lock);
+  return q;
+}
+
+int jfs_batch_end(struct jfs *fs) {
+  pthread_mutex_lock(&fs->lock);
+  fs->in_batch = 0;
+  int wake = fs->qhead && !fs->woken;
+  if (wake) fs->woken = 1, fs->woken_at = mono_ns();
+  pthread_mutex_unlock(&fs->lock);
+  return wake;
 }
 
 struct jreq *jfs_claim(struct jfs *fs, uint64_t id) {
@@ -220,6 +240,15 @@ static unsigned expire(struct jfs *fs, uint64_t now, int all, int err) {
 void jfs_reply_err(struct jfs *fs, struct jreq *r, int err) {
   fuse_reply_err(r->req, err);
   finish(fs, r, err, 0);
+}
+
+/*
+ * No flush of the author's: files are opened with FOPEN_NOFLUSH, so close(2) costs no FLUSH request
+ * (C would only answer it 0; nothing is buffered in the kernel without a writeback cache, and locks
+ * are the kernel's own). The passthrough does the same.
+ */
+static unsigned no_flush(struct jfs *fs) {
+  return !((fs->cfg.implemented >> OP_FLUSH) & 1);
 }
 
 /*
@@ -279,7 +308,7 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   fill_entry(fs, &e, id, st);
   int sent;
   if (r->op == OP_CREATE) {
-    struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0};
+    struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0, .noflush = no_flush(fs)};
     note_open(fs, id, fh);
     sent = fuse_reply_create(r->req, &e, &fi);
     if (sent == -ENOENT) note_release(fs, id);
@@ -302,7 +331,7 @@ void jfs_reply_attr(struct jfs *fs, struct jreq *r, struct stat *st) {
 }
 
 void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
-  struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0};
+  struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0, .noflush = r->op == OP_OPEN && no_flush(fs)};
   if (r->op == OP_OPENDIR) {
     struct jdir *d = calloc(1, sizeof *d);
     if (!d) {
@@ -608,6 +637,7 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     }
     fi->fh = 0;
     fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
+    fi->noflush = no_flush(fs);
     note_open(fs, ino, 0);
     if (fuse_reply_open(req, fi) == -ENOENT) note_release(fs, ino);
     add(fs, C_OPS + OP_OPEN, 1);

@@ -82,6 +82,13 @@ const struct jfs_config *jfs_config(struct jfs *fs);
 /* Takes the whole queue (oldest first); each taken request holds one reference, given back by jreq_put. */
 struct jreq *jfs_take_queue(struct jfs *fs);
 void jreq_put(struct jreq *r);
+/*
+ * A batch: the first call (first = 1, on a wake-up) and each later one take what is queued; while
+ * a batch goes on, workers queue without waking JavaScript (it comes back for them). A NULL ends
+ * the batch; so does jfs_batch_end, which says whether requests are left (then wake JavaScript).
+ */
+struct jreq *jfs_take_batch(struct jfs *fs, int first);
+int jfs_batch_end(struct jfs *fs);
 /* The pending request `id`, taken out of the table: the caller answers it. NULL when it was answered already (timed out, cancelled). */
 struct jreq *jfs_claim(struct jfs *fs, uint64_t id);
 

@@ -1,12 +1,13 @@
 // Daemon CPU per request and RSS under a long load (issue 10's goals: CPU per request ≤ 1.5×
 // bindfs; RSS flat over 1M requests with 24 client threads). Each target serves the same private
-// tmpfs source: `mountie mount` (its default data path, or MOUNTIE_DATA_PATH=js with TARGETS=js)
-// and bindfs -o big_writes. 24 worker threads each create, write one byte to, and unlink their own
+// tmpfs source: `mountie mount` (the native core) and bindfs -o big_writes. 24 worker threads each create, write one byte to, and unlink their own
 // files (every step reaches the daemon: LOOKUP, CREATE, WRITE, RELEASE, UNLINK; neither daemon
 // takes FLUSH), ITER times. The daemon's CPU (utime+stime from /proc/<pid>/stat) and RSS (VmRSS) are sampled each
 // second. For mountie the request count comes from state.json's counters; bindfs serves the same
 // workload, so CPU per workload compares as CPU per request.
-//   node scripts/bench/cpu-rss.mjs            (env: ITER per thread, default 3800, about 1M requests; TARGETS=mountie,bindfs[,js])
+//   node scripts/bench/cpu-rss.mjs            (env: ITER per thread, default 3800, about 1M requests; TARGETS=mountie,bindfs)
+// (Its old `js` target, the JavaScript passthrough on fuse-native, left with that path: fuse-native
+// alone has no passthrough to serve. scripts/bench/ops.mjs still compares fuse-native, on ramfs.)
 // Needs root, bindfs, `npm run build` (+ build:native for the native path).
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ const CLI = join(REPO, 'dist/cli/main.js');
 const ITER = Number(process.env.ITER ?? 3800);
 const THREADS = 24;
 const TARGETS = (process.env.TARGETS ?? 'mountie,bindfs').split(',');
+for (const t of TARGETS) if (t !== 'mountie' && t !== 'bindfs') throw new Error(`cpu-rss.mjs: unknown target ${t} (mountie, bindfs)`);
 
 
 /** The process whose argv names this mountpoint (bindfs daemonizes; ours to find by its own unique path). */
@@ -90,7 +92,7 @@ try {
       sh('fusermount', ['-u', mp]);
     } else {
       const home = join(base, `home-${t}`);
-      const env = { ...process.env, MOUNTIE_HOME: home, ...(t === 'js' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
+      const env = { ...process.env, MOUNTIE_HOME: home };
       const r = must(sh(process.execPath, [CLI, 'mount', 'ws', '--source', src, '--at', mp, '--background', '--json'], { env }), 'mountie mount');
       const { pid } = JSON.parse(r.stdout);
       cleanups.push(() => sh(process.execPath, [CLI, 'stop', 'ws'], { env }));
@@ -103,7 +105,7 @@ try {
         }
       };
       const before = opsNow() ?? 0;
-      const m = await measure(`mountie (${t === 'js' ? 'fuse-native' : 'default data path'})`, pid, mp, () => undefined);
+      const m = await measure('mountie (native core)', pid, mp, () => undefined);
       await new Promise((res) => setTimeout(res, 1500)); // the state writer publishes counters every 500 ms
       const after = opsNow();
       results.push({ ...m, requests: after === undefined ? undefined : after - before });

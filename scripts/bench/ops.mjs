@@ -3,16 +3,21 @@
 //  cpu   daemon CPU per request and RSS: 24 worker threads each create, write one byte to and unlink
 //        their own files, ITER times, on examples/ramfs ({ fs }; its FsOps copy for fuse-native and
 //        native-fsops) and the passthrough of a private tmpfs;
-//        requests from state.json's counters, CPU from /proc/<pid>/stat.
+//        requests from state.json's counters (fuse-native: the op calls its FsOps got, FORGET not among
+//        them), CPU from /proc/<pid>/stat; also CPU per iteration (create+write+unlink: the same
+//        work whatever each daemon counts as a request), the fair ratio.
 //  read  sequential read of a 1 GiB file held in the daemon's JavaScript buffers (ramfs), with
 //        O_DIRECT so every byte is a request to the daemon (no page cache), 1 MiB reads.
 //  hung  healthy stat latency (p50/p99 over STAT_MS, a new name each time) while 16 reads hang in
 //        JavaScript (scripts/bench/fixtures/hangfs.mjs: its read never answers those).
-//   node scripts/bench/ops.mjs [cpu] [read] [hung]      (default: all; env ITER=3800, ROUNDS=1, STAT_MS=5000,
-//                                                         TARGETS=native,fuse-native[,passthrough])
+//   node scripts/bench/ops.mjs [cpu] [read] [hung]      (default: all; env ITER=3800, ROUNDS=1 (cpu, interleaved),
+//        STAT_MS=5000, TARGETS=native,native-fsops,fuse-native,passthrough; the target native@old with
+//        OLD=<a built checkout>: its examples/ramfs on its core, to compare builds in the same run;
+//        RSS_SERIES=1 prints each second's RSS of every cpu run)
 // Needs root (tmpfs), `npm run build` (dist/, dist-examples/) and the native addon. fuse-native is
-// the old path (MOUNTIE_DATA_PATH=js), kept only until these numbers are in BENCHMARKS.md.
-import { spawn } from 'node:child_process';
+// the `fuse-native` package serving the same FsOps copy directly (scripts/bench/fixtures/
+// fuse-native-fsops.mjs, a devDependency only): mountie's own fuse-native path is gone.
+import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +30,9 @@ const MOUNTIE = join(REPO, 'dist/cli/main.js');
 const RAMFS = process.env.RAMFS_CLI ?? join(REPO, 'dist-examples/ramfs/cli.js');
 /** The same file system on the callback-style FsOps (a bench-only copy): what fuse-native can serve. */
 const RAMFS_FSOPS = join(REPO, 'scripts/bench/fixtures/ramfs-fsops/cli.js');
+const FUSE_NATIVE = join(REPO, 'scripts/bench/fixtures/fuse-native-fsops.mjs');
+const OLD = process.env.OLD;
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const ITER = Number(process.env.ITER ?? 3800);
 const STAT_MS = Number(process.env.STAT_MS ?? 5000);
 const THREADS = 24;
@@ -39,30 +47,65 @@ const base = mkdtempSync(join(tmpdir(), 'mountie-bench-ops-'));
 const tmpfs = join(base, 'tmpfs');
 mkdirSync(tmpfs);
 
-/** Mount target `t` in its own home; returns { pid, mp, home, stop }. */
-function mountTarget(t) {
-  const home = join(base, `home-${t}`);
-  const mp = join(base, `mnt-${t}`);
+/** A fuse-native daemon (the fixture) at `mp` serving `which`; resolves once mounted. */
+function forkFuseNative(mp, which, timeoutMs) {
+  const child = fork(FUSE_NATIVE, [mp, which, String(timeoutMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = (msg, key) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`fuse-native fixture: no ${key} in 30 s`)), 30_000);
+      const on = (m) => {
+        if (m?.[key] === undefined) return;
+        clearTimeout(t);
+        child.off('message', on);
+        resolve(m[key]);
+      };
+      child.on('message', on);
+      child.once('exit', (code) => reject(new Error(`fuse-native fixture exited (${code})`)));
+      if (msg) child.send(msg);
+    });
+  const stop = () =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => (child.kill('SIGKILL'), sh('umount', ['-l', mp]), resolve()), 10_000);
+      child.once('exit', () => (clearTimeout(t), resolve()));
+      child.send({ stop: 1 });
+    });
+  return ask(undefined, 'ready').then(() => ({ pid: child.pid, counts: () => ask({ counts: 1 }, 'counts'), stop }));
+}
+
+/** Mount target `t` in its own home; returns { pid, mp, requests(), stop() }. */
+async function mountTarget(t, round = 0) {
+  const home = join(base, `home-${t}-${round}`);
+  const mp = join(base, `mnt-${t}-${round}`);
   mkdirSync(mp, { recursive: true });
+  const fromState = () => requestsSoFar(home);
   if (t === 'passthrough') {
-    const src = join(tmpfs, 'src');
+    const src = join(tmpfs, `src-${round}`);
     mkdirSync(src, { recursive: true });
     const env = { ...process.env, MOUNTIE_HOME: home };
     const r = must(sh(process.execPath, [MOUNTIE, 'mount', 'ws', '--source', src, '--at', mp, '--background', '--json'], { env }), 'mountie mount');
-    return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [MOUNTIE, 'stop', 'ws'], { env }) };
+    return { pid: JSON.parse(r.stdout).pid, mp, requests: fromState, stop: () => sh(process.execPath, [MOUNTIE, 'stop', 'ws'], { env }) };
   }
-  const env = { ...process.env, RAMFS_HOME: home, ...(t === 'fuse-native' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
-  const cli = t === 'native' ? RAMFS : RAMFS_FSOPS;
+  if (t === 'fuse-native') {
+    const f = await forkFuseNative(mp, 'ramfs', 15_000);
+    const requests = async () => {
+      const ops = await f.counts();
+      return { total: Object.values(ops).reduce((a, b) => a + b, 0), dataPath: 'fuse-native', ops };
+    };
+    return { pid: f.pid, mp, requests, stop: f.stop };
+  }
+  const env = { ...process.env, RAMFS_HOME: home };
+  const cli = t === 'native' ? RAMFS : t === 'native@old' ? join(OLD, 'dist-examples/ramfs/cli.js') : RAMFS_FSOPS;
   const r = must(sh(process.execPath, [cli, 'mount', 'ws', '--at', mp, '--json'], { env }), 'ramfs mount');
-  return { pid: JSON.parse(r.stdout).pid, mp, home, stop: () => sh(process.execPath, [cli, 'stop', 'ws'], { env }) };
+  return { pid: JSON.parse(r.stdout).pid, mp, requests: fromState, stop: () => sh(process.execPath, [cli, 'stop', 'ws'], { env }) };
 }
 
 function requestsSoFar(home) {
   try {
     const st = JSON.parse(readFileSync(join(home, 'workspaces', 'ws', 'state.json'), 'utf8'));
-    return { total: Object.values(st.counters?.ops ?? {}).reduce((a, b) => a + b, 0), dataPath: st.dataPath };
+    const ops = st.counters?.ops ?? {};
+    return { total: Object.values(ops).reduce((a, b) => a + b, 0), dataPath: st.dataPath, ops };
   } catch {
-    return { total: undefined, dataPath: undefined };
+    return { total: undefined, dataPath: undefined, ops: {} };
   }
 }
 
@@ -78,10 +121,10 @@ for (let i = 0; i < iter; i++) {
 parentPort.postMessage('done');
 `;
 
-async function cpuPhase(t) {
-  const m = mountTarget(t);
+async function cpuPhase(t, round) {
+  const m = await mountTarget(t, round);
   try {
-    const before = requestsSoFar(m.home).total ?? 0;
+    const before = (await m.requests()).total ?? 0;
     const cpu0 = cpuMs(m.pid);
     const rss = [rssMb(m.pid)];
     const sampler = setInterval(() => rss.push(rssMb(m.pid)), 1000);
@@ -96,15 +139,15 @@ async function cpuPhase(t) {
     rss.push(rssMb(m.pid));
     const cpu = cpuMs(m.pid) - cpu0;
     await sleep(1500); // the state writer publishes counters every 500 ms
-    const after = requestsSoFar(m.home);
-    return { t, ms, cpu, rss, requests: after.total === undefined ? undefined : after.total - before, dataPath: after.dataPath };
+    const after = await m.requests();
+    return { t, round, ms, cpu, rss, requests: after.total === undefined ? undefined : after.total - before, dataPath: after.dataPath, ops: after.ops, load: load() };
   } finally {
-    m.stop();
+    await m.stop();
   }
 }
 
 async function readPhase(t) {
-  const m = mountTarget(t);
+  const m = await mountTarget(t);
   try {
     const f = join(m.mp, 'big');
     must(sh('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', 'count=1024', 'status=none']), 'dd write');
@@ -114,17 +157,23 @@ async function readPhase(t) {
     const ms = performance.now() - t0;
     return { t, ms, mibPerS: 1024 / (ms / 1000), cpu: cpuMs(m.pid) - cpu0, rss: rssMb(m.pid) };
   } finally {
-    m.stop();
+    await m.stop();
   }
 }
 
 async function hungPhase(t) {
-  if (t === 'passthrough' || t === 'native-fsops') return undefined;
+  if (t !== 'native' && t !== 'fuse-native') return undefined;
   const api = await import(join(REPO, 'dist/index.js'));
   const { hangfs, HANGFS } = await import(join(REPO, 'scripts/bench/fixtures/hangfs.mjs'));
   const home = join(base, `hang-${t}`);
-  const env = { ...process.env, MOUNTIE_OP_DEADLINE_MS: '60000', ...(t === 'fuse-native' ? { MOUNTIE_DATA_PATH: 'js' } : {}) };
-  const s = await api.launch('ws', { daemon: hangfs, home, env });
+  const env = { ...process.env, MOUNTIE_OP_DEADLINE_MS: '60000' };
+  let fn;
+  if (t === 'fuse-native') {
+    const mp = join(base, 'hang-fuse-native-mnt');
+    mkdirSync(mp, { recursive: true });
+    fn = await forkFuseNative(mp, 'hangfs', 60_000);
+  }
+  const s = fn ? { mountpoint: join(base, 'hang-fuse-native-mnt') } : await api.launch('ws', { daemon: hangfs, home, env });
   let hung;
   try {
     // 16 processes each block in a read the daemon never answers (until its 60 s deadline).
@@ -144,15 +193,16 @@ async function hungPhase(t) {
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     return { t, n: lat.length, p50: q(0.5), p99: q(0.99), failed };
   } finally {
-    await api.stop('ws', { home, kind: HANGFS }).catch(() => undefined);
     for (const h of hung ?? []) h.kill('SIGKILL');
+    if (fn) await fn.stop();
+    else await api.stop('ws', { home, kind: HANGFS }).catch(() => undefined);
   }
 }
 
 const out = { cpu: [], read: [], hung: [] };
 try {
   if (phases.includes('cpu') || phases.includes('read')) must(sh('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', tmpfs]), 'mount tmpfs');
-  for (const t of TARGETS) if (phases.includes('cpu')) out.cpu.push(await cpuPhase(t));
+  for (let round = 0; round < ROUNDS; round++) for (const t of TARGETS) if (phases.includes('cpu')) out.cpu.push(await cpuPhase(t, round));
   for (const t of TARGETS) if (phases.includes('read')) out.read.push(await readPhase(t));
   for (const t of TARGETS) if (phases.includes('hung')) { const r = await hungPhase(t); if (r) out.hung.push(r); }
 } finally {
@@ -163,15 +213,31 @@ try {
 const by = (list, t) => list.find((r) => r.t === t);
 console.log(`ops.mjs: ${new Date().toISOString()}, load average ${load()}`);
 if (out.cpu.length) {
-  const per = (r) => (r?.requests ? (r.cpu * 1000) / r.requests : undefined);
-  const fn = per(by(out.cpu, 'fuse-native'));
-  const pt = per(by(out.cpu, 'passthrough'));
-  console.log(`\ncpu: ${THREADS} threads × ${ITER} create+write+unlink`);
-  console.log('| target | data path | wall s | daemon CPU s | requests | CPU µs/request | ÷ fuse-native | ÷ passthrough | RSS MB start → peak → end |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---|');
+  const median = (xs) => {
+    const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b);
+    return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : undefined;
+  };
+  const perReq = (r) => (r?.requests ? (r.cpu * 1000) / r.requests : undefined);
+  const perIter = (r) => (r.cpu * 1000) / (THREADS * ITER);
+  const med = (t, f) => median(out.cpu.filter((r) => r.t === t).map(f));
+  const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
+  console.log(`\ncpu: ${THREADS} threads × ${ITER} create+write+unlink, ${ROUNDS} interleaved round(s)`);
+  console.log('| round | target | data path | wall s | daemon CPU s | requests | CPU µs/request | CPU µs/iteration | RSS MB start → peak → end | load after |');
+  console.log('|---:|---|---|---:|---:|---:|---:|---:|---|---|');
   for (const r of out.cpu) {
-    const p = per(r);
-    console.log(`| ${r.t} | ${r.dataPath ?? '-'} | ${(r.ms / 1000).toFixed(1)} | ${(r.cpu / 1000).toFixed(2)} | ${r.requests ?? '-'} | ${p?.toFixed(1) ?? '-'} | ${p && fn ? (p / fn).toFixed(2) : '-'} | ${p && pt ? (p / pt).toFixed(2) : '-'} | ${r.rss[0].toFixed(0)} → ${Math.max(...r.rss).toFixed(0)} → ${r.rss.at(-1).toFixed(0)} |`);
+    console.log(`| ${r.round + 1} | ${r.t} | ${r.dataPath ?? '-'} | ${(r.ms / 1000).toFixed(1)} | ${(r.cpu / 1000).toFixed(2)} | ${r.requests ?? '-'} | ${perReq(r)?.toFixed(1) ?? '-'} | ${perIter(r).toFixed(1)} | ${r.rss[0].toFixed(0)} → ${Math.max(...r.rss).toFixed(0)} → ${r.rss.at(-1).toFixed(0)} | ${r.load} |`);
+  }
+  // RSS_SERIES=1: every second's RSS sample, to see whether it levels off after the warm-up.
+  if (process.env.RSS_SERIES) for (const r of out.cpu) console.log(`rss ${r.t} round ${r.round + 1} (MB, 1 s apart): ${r.rss.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log('\nmedians');
+  console.log('| target | CPU µs/request | ÷ fuse-native | ÷ passthrough | CPU µs/iteration | ÷ fuse-native | ÷ passthrough | requests/iteration (by op) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
+  const [fnR, ptR, fnI, ptI] = [med('fuse-native', perReq), med('passthrough', perReq), med('fuse-native', perIter), med('passthrough', perIter)];
+  for (const t of TARGETS) {
+    const [q, i] = [med(t, perReq), med(t, perIter)];
+    const last = out.cpu.filter((r) => r.t === t).at(-1);
+    const byOp = Object.entries(last?.ops ?? {}).map(([k, n]) => `${k} ${(n / (THREADS * ITER)).toFixed(2)}`).join(', ');
+    console.log(`| ${t} | ${q?.toFixed(1) ?? '-'} | ${ratio(q, fnR)} | ${ratio(q, ptR)} | ${i?.toFixed(1) ?? '-'} | ${ratio(i, fnI)} | ${ratio(i, ptI)} | ${byOp} |`);
   }
 }
 if (out.read.length) {

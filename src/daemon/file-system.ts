@@ -77,7 +77,15 @@ export class FsError extends Error {
   readonly code: ErrnoName;
   readonly errno: number;
   constructor(code: ErrnoName, message?: string) {
-    super(message ?? code);
+    // No stack frames: an FsError is an answer, not a bug, and capturing them was the dearest part of
+    // an ENOENT or ENODATA (the kernel's lookup of every new name, its getxattr before every write).
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message ?? code);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     const n = constants.errno[code] as number | undefined;
     if (typeof n !== 'number') throw new TypeError(`FsError: ${String(code)} is not an errno name`);
     this.name = 'FsError';
