@@ -291,6 +291,9 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_flock(napi_env env, napi_callback_info info); /* flock.c */
+napi_value js_proc_scan(napi_env env, napi_callback_info info); /* procscan.c */
+napi_value js_umount(napi_env env, napi_callback_info info); /* umount.c */
+napi_value js_quick_exit(napi_env env, napi_callback_info info); /* exit.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -299,6 +302,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
     {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
+    {"procScan", NULL, js_proc_scan, NULL, NULL, NULL, napi_default, NULL},
+    {"umount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
+    {"quickExit", NULL, js_quick_exit, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   jsbridge_define(env, exports); /* a kind's own operations: startOps, stopOps, cancelOps, reply */

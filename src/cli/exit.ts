@@ -12,7 +12,7 @@ export interface ExitDeps {
   readonly exit: (code: number) => void;
 }
 
-const realDeps: ExitDeps = {
+export const realDeps: ExitDeps = {
   pending: poolCallsPending,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => Date.now(),

@@ -4,13 +4,12 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { MountieError } from '../errors.js';
-import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
+import { findHomeDaemons, scanMarked, type DaemonRef } from '../protocol/daemons.js';
 import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { homeIdOf } from '../protocol/tag.js';
 import { kindOf, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
 import type { Kind } from '../protocol/kind.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
 
 export interface HomeOfDaemon {
   readonly homeId: string;
@@ -24,7 +23,7 @@ export async function homeOf(layout: HomeLayout, workspace: string, selfPid: num
   const homeId = await homeIdOf(layout.home);
   if (homeId === undefined) throw new MountieError('ERR_MOUNT_FAILED', `home ${layout.home} is not reachable`, { data: { path: layout.home } });
   const dirs = { workspacesDir: layout.workspacesDir, realWorkspacesDir: await realpath(layout.workspacesDir).catch(() => undefined) };
-  return { homeId, kind: kindOf(layout), others: async () => findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws: workspace, selfPid, kind: kindOf(layout) }) };
+  return { homeId, kind: kindOf(layout), others: async () => findHomeDaemons(scanMarked(kindOf(layout)), dirs, await readMountInfo(), { ws: workspace, selfPid, kind: kindOf(layout) }) };
 }
 
 /**

@@ -8,10 +8,10 @@ import { forgetWorkspace, type ForgetReport } from './forget.js';
 import { MountieError } from '../errors.js';
 import { MOUNTIE, sameKind, type Kind } from '../protocol/kind.js';
 import type { MountieDaemon } from '../daemon/define.js';
-import { resolveHome, type HomeLayout } from '../state/paths.js';
+import { kindOf, resolveHome, type HomeLayout } from '../state/paths.js';
 import { validateName } from '../state/names.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { scanMarked } from '../protocol/daemons.js';
 import { discover as discoverIn, homeFacts, homeSnapshot, type Discovery } from './discover.js';
 import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspect.js';
 import type { StartResult } from './start.js';
@@ -160,5 +160,5 @@ export async function status(workspace?: string, opts: KindOption = {}): Promise
 export async function discover(workspace: string, opts: KindOption = {}): Promise<Discovery> {
   const layout = layoutOf(opts, opts.kind);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-  return discoverIn(layout, validateName(workspace), { procs: scanProcStats(), mounts }, facts);
+  return discoverIn(layout, validateName(workspace), { procs: scanMarked(kindOf(layout)), mounts }, facts);
 }

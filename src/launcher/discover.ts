@@ -1,5 +1,5 @@
 import { lstat, realpath } from 'node:fs/promises';
-import { findHomeDaemons, type DaemonRef } from '../protocol/daemons.js';
+import { findHomeDaemons, scanMarked, type DaemonRef } from '../protocol/daemons.js';
 import { isMountieError, type MountieError } from '../errors.js';
 import { lockHeldNow } from '../protocol/lock.js';
 import { homeIdOf, mountsOf } from '../protocol/tag.js';
@@ -7,7 +7,7 @@ import { readPidfile, type PidfileRead } from '../state/pidfile.js';
 import { kindOf, workspacePaths, type HomeLayout, type WorkspacePaths } from '../state/paths.js';
 import { loadAnyConfig, type AnyConfig } from '../state/workspace.js';
 import { mountAt, type MountEntry } from '../sys/mountinfo.js';
-import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
+import type { ProcStat } from '../sys/proc-stat-scan.js';
 
 /** A live daemon of one workspace of this home (proven: marker + our lock file open), and what the pidfile says of it. */
 export interface Daemon extends DaemonRef {
@@ -57,7 +57,7 @@ export interface Snapshot {
 
 /** One look at the process table and the home's daemons in it, for commands that discover several workspaces (or list them first). */
 export async function homeSnapshot(layout: HomeLayout, mounts: readonly MountEntry[], facts: HomeFacts): Promise<Snapshot> {
-  const procs = scanProcStats();
+  const procs = scanMarked(kindOf(layout));
   const daemons = await findHomeDaemons(procs, { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, mounts, { kind: kindOf(layout) });
   return { procs, mounts, daemons };
 }
@@ -98,7 +98,7 @@ export async function discover(layout: HomeLayout, workspace: string, snap: Snap
   let refs = snap.daemons ? snap.daemons.filter((r) => r.workspace === workspace) : await findHomeDaemons(snap.procs, dirs, snap.mounts, { ws: workspace, kind });
   // The snapshot may predate the holder (a daemon that started and locked since): look again,
   // so that a held lock is attributed whenever its holder is a daemon.
-  if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanProcStats(), dirs, snap.mounts, { ws: workspace, kind });
+  if (lockedNow && !refs.some((r) => r.holdsLock)) refs = await findHomeDaemons(scanMarked(kind), dirs, snap.mounts, { ws: workspace, kind });
   const doc = pidfile.kind === 'ok' ? pidfile.doc : undefined;
   const described = doc ? refs.find((r) => r.pid === doc.pid && r.startTime === doc.startTime && r.bootId === doc.bootId) : undefined;
   const pidfileState: Discovery['pidfileState'] = pidfile.kind === 'ok' ? (described ? 'live' : 'stale') : pidfile.kind;

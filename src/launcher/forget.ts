@@ -3,10 +3,10 @@ import { join, relative, isAbsolute } from 'node:path';
 import { MountieError, errnoCode } from '../errors.js';
 import { acquireLock } from '../protocol/lock.js';
 import { tempPid } from '../state/atomic.js';
-import type { HomeLayout } from '../state/paths.js';
+import { kindOf, type HomeLayout } from '../state/paths.js';
 import { validateName } from '../state/names.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { scanMarked } from '../protocol/daemons.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { discover, homeFacts } from './discover.js';
 import { isKindConfig } from '../state/workspace.js';
@@ -53,7 +53,7 @@ export async function forgetWorkspace(layout: HomeLayout, name: string, opts: { 
   const ws = validateName(name);
   const wsDirStat = await checkDirs(layout, ws);
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
-  const d = await discover(layout, ws, { procs: scanProcStats(), mounts }, facts);
+  const d = await discover(layout, ws, { procs: scanMarked(kindOf(layout)), mounts }, facts);
   // Another kind's workspace in this home: never ours to delete.
   if (d.configErrorCode === 'ERR_KIND_MISMATCH' && d.configErrorCause) throw d.configErrorCause;
   if (d.daemons.length > 0 || d.lockHeld) {

@@ -19,7 +19,7 @@ import { validateOptions } from '../daemon/define.js';
 import { requireNative } from '../daemon/native/require-native.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
+import { scanMarked } from '../protocol/daemons.js';
 import { discover, homeFacts } from './discover.js';
 import { startDaemon, type StartResult } from './start.js';
 
@@ -56,7 +56,7 @@ export async function prepareKindMount(layout: HomeLayout, daemon: MountieDaemon
 }
 
 async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan: MountPlan<C>, module: string, reconfigure: boolean): Promise<PreparedMount<C>> {  // Fast path for the common "already running": the daemon's own lock stays the authority.
-  const now = await discover(layout, plan.config.name, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
+  const now = await discover(layout, plan.config.name, { procs: scanMarked(kindOf(layout)), mounts: await readMountInfo() }, await homeFacts(layout));
   // Only a held lock refuses here: a daemon still starting may lose its own race, and naming it
   // would name the wrong pid. Our own daemon then contests the lock, and its refusal names the holder.
   if (now.lockHeld) {

@@ -5,7 +5,7 @@ import { realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { MountieError, isMountieError, type ErrorCode } from '../errors.js';
 import { READY_FD_ENV, type ChannelMessage } from '../protocol/channel.js';
-import { findHomeDaemons } from '../protocol/daemons.js';
+import { findHomeDaemons, scanMarked } from '../protocol/daemons.js';
 import { acquireLock } from '../protocol/lock.js';
 import { daemonTitle } from '../protocol/marker.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
@@ -15,7 +15,6 @@ import type { MountPlan } from '../state/plan.js';
 import type { AnyConfig } from '../state/workspace.js';
 import { readPidfile, removeStalePidfile } from '../state/pidfile.js';
 import { mountAt, readMountInfo } from '../sys/mountinfo.js';
-import { scanProcStats } from '../sys/proc-stat-scan.js';
 import { groupSignalAllowed } from './kill.js';
 import { logEvidence } from './log-read.js';
 import { appendRecord } from '../protocol/log-line.js';
@@ -196,7 +195,7 @@ async function abandon(child: ChildProcess, opts: StartOptions, instanceId: stri
     const homeId = await homeIdOf(opts.layout.home);
     const dirs = { workspacesDir: opts.layout.workspacesDir, realWorkspacesDir: await realpath(opts.layout.workspacesDir).catch(() => undefined) };
     const kind = kindOf(opts.layout);
-    const live = await findHomeDaemons(scanProcStats(), dirs, await readMountInfo(), { ws, kind });
+    const live = await findHomeDaemons(scanMarked(kind), dirs, await readMountInfo(), { ws, kind });
     if (homeId !== undefined) await cleanStaleMounts({ workspace: ws, homeId, liveDaemons: live, log: () => undefined, kind }).catch(() => undefined);
   } finally {
     await lock.release();

@@ -6,13 +6,13 @@ import { removeStalePidfile } from '../state/pidfile.js';
 import { readState } from '../state/state-schema.js';
 import { DIR_MODE, kindOf, type HomeLayout } from '../state/paths.js';
 import { isMarked } from '../protocol/marker.js';
-import { findHomeDaemons } from '../protocol/daemons.js';
+import { findHomeDaemons, scanMarked } from '../protocol/daemons.js';
 import { holdInitExit } from '../protocol/init-wait.js';
 import { isNamespaceInit, isOurNamespaceInit } from '../sys/pid-ns.js';
 import { abortConnection } from '../sys/fusermount.js';
 import { readMountInfo } from '../sys/mountinfo.js';
 import type { ProcessIdentity } from '../sys/proc.js';
-import { readProcStat, scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
+import { readProcStat, type ProcStat } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
@@ -47,7 +47,7 @@ export interface StopOptions {
   readonly onWait?: (w: { readonly signal: 'SIGTERM' | 'SIGKILL'; readonly pids: readonly number[]; readonly ms: number }) => void;
 }
 
-async function freshDiscovery(layout: HomeLayout, ws: string, procs: readonly ProcStat[] = scanProcStats()): Promise<Discovery> {
+async function freshDiscovery(layout: HomeLayout, ws: string, procs: readonly ProcStat[] = scanMarked(kindOf(layout))): Promise<Discovery> {
   const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
   return discover(layout, ws, { procs, mounts }, facts);
 }
@@ -82,12 +82,13 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   const clock = opts.clock ?? systemClock;
   const kill: KillFn = opts.kill ?? ((pid, sig) => process.kill(pid, sig));
   const notes: string[] = [];
-  // One scan serves the discovery and the session members read before any signal.
-  const scan = scanProcStats();
+  const kind = kindOf(layout);
+  // One scan serves the discovery and the session members read before any signal: the marked
+  // processes and the members of the sessions they lead (src/protocol/daemons.ts scanMarked).
+  const scan = scanMarked(kind);
   const before = await freshDiscovery(layout, ws, scan);
   // Another kind's workspace (two kinds pointed at one home): nothing of it is ours to signal or clean.
   if (before.configErrorCode === 'ERR_KIND_MISMATCH' && before.configErrorCause) throw before.configErrorCause;
-  const kind = kindOf(layout);
   const marked = (comm: string): boolean => isMarked(comm, kind);
   const ends = new Map<number, ProcessEnd>();
   const targets: ProcessIdentity[] = [];
@@ -151,11 +152,13 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     ends.set(id.pid, 'survived');
     notes.push(await describeStuck(id));
   }
-  // One scan, after every daemon is gone, serves the sweep and the confirming discovery; a sweep
-  // that killed something changed the table, and the confirmation then scans again.
-  const confirm = scanProcStats();
+  // One scan, after every daemon is gone, serves the sweep and the confirming discovery (the marked
+  // processes and the members of the signalled sessions); a sweep that killed something changed
+  // the table, and the confirmation then scans again.
+  const sids = sessions.map((s) => s.pid);
+  const confirm = scanMarked(kind, sids);
   const swept = await sweepSession(sessions, kill, members, confirm);
-  const after = await freshDiscovery(layout, ws, swept.length ? scanProcStats() : confirm);
+  const after = await freshDiscovery(layout, ws, swept.length ? scanMarked(kind, sids) : confirm);
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
   // Looked again only when the cleanup touched something: otherwise `after` is still the state.
   const touched = after.daemons.length === 0 && (await cleanLeftovers(layout, after, cleaned, notes));

@@ -9,10 +9,10 @@
 import { lstatSync } from 'node:fs';
 import { bootId } from '../sys/proc-identity.js';
 import { devString, openFiles, type FdInfo } from '../sys/proc-fds.js';
-import type { ProcStat } from '../sys/proc-stat-scan.js';
+import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import type { MountEntry } from '../sys/mountinfo.js';
 import { isMarked } from './marker.js';
-import type { Kind } from './kind.js';
+import { MOUNTIE, type Kind } from './kind.js';
 
 export interface DaemonRef {
   readonly pid: number;
@@ -66,6 +66,15 @@ function sameFile(info: FdInfo, id: LockFileId, mounts: readonly MountEntry[]): 
   const major = Math.floor(id.dev / 256) & 0xfff;
   const minor = (id.dev & 0xff) | (Math.floor(id.dev / 4096) & 0xfff00);
   return mnt.device === `${major}:${minor}`;
+}
+
+/**
+ * The processes discovery looks at: those carrying `kind`'s marker, the members of the sessions
+ * they lead, and those of the sessions `sids` (one scan of /proc, src/sys/proc-stat-scan.ts). The
+ * marker only makes a candidate: {@link findHomeDaemons} proves it, with the lock file it has open.
+ */
+export function scanMarked(kind: Kind = MOUNTIE, sids: readonly number[] = []): ProcStat[] {
+  return scanProcStats('/proc', { prefixes: [kind.comm], sids });
 }
 
 /**

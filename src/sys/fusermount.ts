@@ -1,5 +1,6 @@
 import { access, writeFile } from 'node:fs/promises';
 import { MountieError } from '../errors.js';
+import { loadNative, type NativeBinding } from '../daemon/native/binding.js';
 import { runFile, type RunResult } from './run.js';
 import { fuseConnection, mountAt, readMountInfo, sameMount, type MountEntry } from './mountinfo.js';
 
@@ -17,6 +18,37 @@ async function fusermount(args: string[], timeoutMs: number): Promise<RunResult>
   const first = await runFile('fusermount3', args, timeoutMs);
   if (first.spawnError !== 'ENOENT') return first;
   return runFile('fusermount', args, timeoutMs);
+}
+
+type NativeUmount = NonNullable<NativeBinding['umount']>;
+let nativeUmount: NativeUmount | null | undefined;
+
+/** The addon's umount for a process that may unmount itself (euid 0), else undefined: fusermount. */
+function addonUmount(): NativeUmount | undefined {
+  if (nativeUmount === undefined) {
+    const load = process.geteuid?.() === 0 ? loadNative() : undefined;
+    nativeUmount = load?.ok && typeof load.binding.umount === 'function' ? load.binding.umount.bind(load.binding) : null;
+  }
+  return nativeUmount ?? undefined;
+}
+
+/**
+ * Unmount `path` (the caller checked that the topmost mount there is its own): umount2 through the
+ * addon where this process may (root: what `fusermount -u` does as root, without a fork and exec
+ * of this process, 60–190 ms of a daemon's shutdown under load), else fusermount. Like
+ * fusermount's, the outcome is not trusted: the caller reads mountinfo afterwards. A umount2 refused
+ * for lack of rights (EPERM: a user namespace that does not own the mount) goes to fusermount; busy
+ * (EBUSY) does not (fusermount would be refused the same); one that outlives `timeoutMs` is left to
+ * its thread, as a fusermount that timed out.
+ */
+async function unmountCall(path: string, lazy: boolean, timeoutMs: number): Promise<{ stderr?: string; spawnError?: string }> {
+  const umount = addonUmount();
+  if (umount) {
+    let timer: NodeJS.Timeout | undefined;
+    const err = await Promise.race([umount(path, lazy), new Promise<string>((r) => (timer = setTimeout(() => r('ETIMEDOUT'), timeoutMs)))]).finally(() => clearTimeout(timer));
+    if (err === null || err === 'EBUSY' || err === 'ETIMEDOUT') return err === null ? {} : { stderr: `umount2: ${err}` };
+  }
+  return fusermount([lazy ? '-uz' : '-u', '--', path], timeoutMs);
 }
 
 export interface UnmountOptions {
@@ -43,7 +75,7 @@ function ownTop(entries: readonly MountEntry[], path: string, ours: (e: MountEnt
 }
 
 /**
- * Unmount the caller's mount at `path`: `fusermount -u` first, `-uz` (lazy) when busy. Argument
+ * Unmount the caller's mount at `path`: `fusermount -u` first (umount2 through the addon as root), `-uz` (lazy) when busy. Argument
  * arrays only. fusermount takes whatever is topmost at the path, so before each run that topmost
  * mount must be the caller's (`ours`); a mount stacked over it is never taken away
  * (ERR_MOUNT_NOT_OURS). Resolves 'none' when no mount of the caller's is at `path`. Checks
@@ -58,13 +90,13 @@ export async function unmountPath(path: string, opts: UnmountOptions): Promise<U
   const isMine = sameMount(mine);
   const gone = (entries: readonly MountEntry[]): boolean => !entries.some(isMine);
   if (!opts.lazyOnly) {
-    await fusermount(['-u', '--', path], timeoutMs);
+    await unmountCall(path, false, timeoutMs);
     const now = await readMountInfo();
     if (gone(now)) return { unmounted: true, how: 'normal' };
     // Busy, or something was stacked over ours meanwhile: checked again before the lazy one.
     if (!ownTop(now, path, isMine)) return { unmounted: false, how: 'none', detail: `our mount is no longer at ${path}` };
   }
-  const lazy = await fusermount(['-uz', '--', path], timeoutMs);
+  const lazy = await unmountCall(path, true, timeoutMs);
   return gone(await readMountInfo())
     ? { unmounted: true, how: 'lazy' }
     : { unmounted: false, how: 'lazy', detail: (lazy.stderr || lazy.spawnError || 'fusermount failed').trim() };

@@ -1,12 +1,12 @@
 import { MountieError, isMountieError } from '../../errors.js';
 import { lstat } from 'node:fs/promises';
-import { resolveHome, workspacePaths, type HomeLayout } from '../../state/paths.js';
+import { kindOf, resolveHome, workspacePaths, type HomeLayout } from '../../state/paths.js';
 import { validateName } from '../../state/names.js';
 import { discover, homeFacts } from '../../launcher/discover.js';
 import { inspectWorkspace, listWorkspaces } from '../../launcher/inspect.js';
 import { stopWorkspace, type StopReport } from '../../launcher/stop.js';
 import { readMountInfo } from '../../sys/mountinfo.js';
-import { scanProcStats } from '../../sys/proc-stat-scan.js';
+import { scanMarked } from '../../protocol/daemons.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
 
@@ -57,7 +57,7 @@ function failedReport(workspace: string, err: unknown): StopReport {
 async function refuseUnknown(layout: HomeLayout, ws: string): Promise<void> {
   const paths = workspacePaths(layout, ws);
   if (await lstat(paths.dir).then(() => true, () => false)) return;
-  const s = await inspectWorkspace(await discover(layout, ws, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout)));
+  const s = await inspectWorkspace(await discover(layout, ws, { procs: scanMarked(kindOf(layout)), mounts: await readMountInfo() }, await homeFacts(layout)));
   if (s.known) return;
   throw new MountieError('ERR_UNKNOWN_WORKSPACE', `unknown workspace ${ws}: not configured, not running, not mounted; nothing to stop`, {
     data: { workspace: ws },
@@ -74,7 +74,7 @@ export async function stopCommand(ws: string | undefined, flags: StopFlags, out:
   const layout = resolveHome();
   const name = ws === undefined ? undefined : validateName(ws);
   if (name !== undefined) await refuseUnknown(layout, name);
-  const names = name !== undefined ? [name] : await listWorkspaces(layout, { procs: scanProcStats(), mounts: await readMountInfo() }, await homeFacts(layout));
+  const names = name !== undefined ? [name] : await listWorkspaces(layout, { procs: scanMarked(kindOf(layout)), mounts: await readMountInfo() }, await homeFacts(layout));
   const reports: StopReport[] = [];
   // One at a time: each stop confirms with its own fresh scan. One that fails does not stop the others.
   for (const n of names) {

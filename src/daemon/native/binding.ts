@@ -65,6 +65,21 @@ export interface NativeBinding {
    * throws on any other error. Absent from builds older than it: callers fall back to flock(1).
    */
   flock?(fd: number, mode: 'exclusive' | 'shared', nonblock: boolean): boolean;
+  /**
+   * The process table from `<root>/<pid>/stat` (src/sys/proc-stat-scan.ts, native/src/procscan.c):
+   * the processes whose comm starts with one of `prefixes`, those of the sessions in `sids`, and the
+   * members of the sessions those with a prefix lead; every process when both are empty. Throws
+   * (code: the errno's name) when `root` cannot be read. Absent from older builds: the scan in JavaScript then.
+   */
+  /**
+   * umount2(path, UMOUNT_NOFOLLOW, or MNT_DETACH too when `lazy`) on a thread of its own
+   * (native/src/umount.c): null when unmounted, else the errno's name (EPERM: not allowed here).
+   * Absent from older builds: fusermount then (src/sys/fusermount.ts).
+   */
+  umount?(path: string, lazy: boolean): Promise<string | null>;
+  /** _exit(code) (native/src/exit.c): the daemon's exit once its shutdown is complete (src/cli/daemon-child.ts). */
+  quickExit?(code: number): never;
+  procScan?(root: string, prefixes: readonly string[], sids: readonly number[]): { pid: number; comm: string; state: string; ppid: number; pgrp: number; sid: number; startTime: number }[];
   /** A kind's own operations (JS-ops mode): each request reaches `dispatch` on the JavaScript thread and is answered through `reply`. */
   startOps(mountpoint: string, options: NativeOpsOptions, dispatch: (...args: never[]) => void): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   stopOps(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
