@@ -268,7 +268,8 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   const char *name = r->op == OP_LINK ? r->name2 : r->name;
   fuse_ino_t id;
   pthread_mutex_lock(&fs->nodes.lock);
-  int rc = jnodes_add(&fs->nodes, parent, name, &id);
+  /* Keyed by the author's ino (jsnodes.c): a name of a file the kernel knows already is that node. */
+  int rc = jnodes_add(&fs->nodes, parent, name, (uint64_t)st->st_ino, st->st_mode, r->op == OP_LINK ? r->ino : 0, &id);
   __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&fs->nodes.lock);
   if (rc) {
