@@ -68,7 +68,7 @@ void jnodes_destroy(struct jnodes *t) {
         free(nm->name);
         free(nm);
       }
-      if (n != &t->root) free(n);
+      if (n != &t->root) free(n->fhs), free(n);
     }
   }
   free(t->by_id);
@@ -193,6 +193,7 @@ static void release_node(struct jnodes *t, struct jnode *n) {
     if (*p) *p = n->id_next;
     unindex_ino(t, n);
     struct jname *nm = n->names;
+    free(n->fhs);
     free(n);
     t->count--;
     n = NULL;
@@ -329,6 +330,38 @@ int jnodes_add(struct jnodes *t, fuse_ino_t parent, const char *name, uint64_t i
   if (t->count >= t->n || t->names >= t->n) grow(t);
   *id = n->id;
   return 0;
+}
+
+/*
+ * Every open handle is kept, not only the latest: a name-less getattr of an unlinked file must get
+ * one that is still open (the author may answer a released one by the path, now another file's).
+ */
+void jnodes_opened(struct jnode *n, uint64_t fh) {
+  n->opens++;
+  if (n->nfhs == n->fhs_cap) {
+    uint32_t cap = n->fhs_cap ? n->fhs_cap * 2 : 4;
+    uint64_t *f = realloc(n->fhs, cap * sizeof *f);
+    if (!f) return; /* not kept: the others still are, each of them open */
+    n->fhs = f, n->fhs_cap = cap;
+  }
+  n->fhs[n->nfhs++] = fh;
+}
+
+void jnodes_released(struct jnode *n, uint64_t fh) {
+  if (n->opens > 0) n->opens--;
+  for (uint32_t i = n->nfhs; i-- > 0;) {
+    if (n->fhs[i] == fh) {
+      memmove(&n->fhs[i], &n->fhs[i + 1], (n->nfhs - i - 1) * sizeof *n->fhs);
+      n->nfhs--;
+      return;
+    }
+  }
+}
+
+int jnodes_open_fh(const struct jnode *n, uint64_t *fh) {
+  if (n->nfhs == 0) return 0;
+  *fh = n->fhs[n->nfhs - 1];
+  return 1;
 }
 
 void jnodes_forget(struct jnodes *t, fuse_ino_t id, uint64_t nlookup) {

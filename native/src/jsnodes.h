@@ -29,7 +29,8 @@ struct jnode {
   int hashed;           /* one of its names is live (found by (parent, name)) */
   int indexed;          /* the holder of `ino` in the ino index (non-directories with an ino only) */
   uint32_t opens;       /* open handles on it (open/create answered, release not yet seen) */
-  uint64_t open_fh;     /* the author's handle of the latest open: the one a name-less getattr of an unlinked file uses */
+  uint32_t nfhs, fhs_cap;
+  uint64_t *fhs;        /* the author's handles of those opens, oldest first (all of them, unless out of memory) */
   struct jnode *id_next, *ino_next;
 };
 
@@ -57,6 +58,11 @@ int jnodes_path(struct jnodes *t, fuse_ino_t id, const char *child, char **out);
  * node the new name joins when its ino is the same.
  */
 int jnodes_add(struct jnodes *t, fuse_ino_t parent, const char *name, uint64_t ino, mode_t mode, fuse_ino_t link_of, fuse_ino_t *id);
+/* An open (or create) of node `n` answered with handle `fh`, and its release. */
+void jnodes_opened(struct jnode *n, uint64_t fh);
+void jnodes_released(struct jnode *n, uint64_t fh);
+/* The handle of its latest open still open, for a name-less getattr/setattr of an unlinked file; 0: none open. */
+int jnodes_open_fh(const struct jnode *n, uint64_t *fh);
 void jnodes_forget(struct jnodes *t, fuse_ino_t id, uint64_t nlookup);
 /* The name is gone (unlink, rmdir). */
 void jnodes_remove(struct jnodes *t, fuse_ino_t parent, const char *name);

@@ -88,6 +88,39 @@ describe('hard links through the author path (examples/ramfs)', () => {
   });
 });
 
+describe('an open file of two names, both unlinked (examples/ramfs)', () => {
+  afterEach(reapAll);
+
+  // fstat sends a getattr without a handle; for a nameless node the core passes one of its open
+  // handles. It passed the latest opened, even once released: ramfs answers an unknown handle by the
+  // path, here another file's (the node's last name, taken again).
+  it('fstat through the handle still open is that file, after the later handle was closed and the name reused', async () => {
+    const home = await makeHome();
+    const r = await runExample('ramfs', home, ['mount', 'ws']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const { mountpoint: m } = mounted(r);
+    try {
+      await writeFile(join(m, 'a'), 'abc');
+      await link(join(m, 'a'), join(m, 'b'));
+      const first = await open(join(m, 'a'), 'r');
+      try {
+        const later = await open(join(m, 'b'), 'r');
+        await later.close();
+        await unlink(join(m, 'a'));
+        await unlink(join(m, 'b'));
+        await writeFile(join(m, 'b'), 'a much longer file');
+        const st = await first.stat();
+        expect([st.size, st.nlink]).toEqual([3, 0]);
+      } finally {
+        await first.close();
+      }
+    } finally {
+      const s = await runExample('ramfs', home, ['stop', 'ws']);
+      expect(s.exitCode, s.stderr).toBe(0);
+    }
+  });
+});
+
 describe("what the node table makes of an author's inode numbers (fixture inofs)", () => {
   afterEach(reapAll);
 
