@@ -254,19 +254,20 @@ static unsigned no_flush(struct jfs *fs) {
 /*
  * Open handles per node: an unlinked file that is still open keeps working through its handle. The
  * kernel sends fstat's GETATTR (and fchmod's, fchown's SETATTR) without one, and the file's name is
- * gone or taken by another: such a request gets the latest handle opened on the node.
+ * gone or taken by another: such a request gets the latest handle opened on the node that is still
+ * open (one released may be answered by the path, now another file's).
  */
 static void note_open(struct jfs *fs, fuse_ino_t ino, uint64_t fh) {
   pthread_mutex_lock(&fs->nodes.lock);
   struct jnode *n = jnodes_get(&fs->nodes, ino);
-  if (n) n->opens++, n->open_fh = fh;
+  if (n) jnodes_opened(n, fh);
   pthread_mutex_unlock(&fs->nodes.lock);
 }
 
-static void note_release(struct jfs *fs, fuse_ino_t ino) {
+static void note_release(struct jfs *fs, fuse_ino_t ino, uint64_t fh) {
   pthread_mutex_lock(&fs->nodes.lock);
   struct jnode *n = jnodes_get(&fs->nodes, ino);
-  if (n && n->opens > 0) n->opens--;
+  if (n) jnodes_released(n, fh);
   pthread_mutex_unlock(&fs->nodes.lock);
 }
 
@@ -274,10 +275,7 @@ static void note_release(struct jfs *fs, fuse_ino_t ino) {
 static void handle_of_unlinked(struct jfs *fs, struct jreq *r, fuse_ino_t ino) {
   pthread_mutex_lock(&fs->nodes.lock);
   struct jnode *n = jnodes_get(&fs->nodes, ino);
-  if (n && n != &fs->nodes.root && !n->hashed && n->opens > 0) {
-    r->fh = n->open_fh;
-    r->has_fh = 1;
-  }
+  if (n && n != &fs->nodes.root && !n->hashed && jnodes_open_fh(n, &r->fh)) r->has_fh = 1;
   pthread_mutex_unlock(&fs->nodes.lock);
 }
 
@@ -297,7 +295,8 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   const char *name = r->op == OP_LINK ? r->name2 : r->name;
   fuse_ino_t id;
   pthread_mutex_lock(&fs->nodes.lock);
-  int rc = jnodes_add(&fs->nodes, parent, name, &id);
+  /* Keyed by the author's ino (jsnodes.c): a name of a file the kernel knows already is that node. */
+  int rc = jnodes_add(&fs->nodes, parent, name, (uint64_t)st->st_ino, st->st_mode, r->op == OP_LINK ? r->ino : 0, &id);
   __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&fs->nodes.lock);
   if (rc) {
@@ -311,7 +310,7 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
     struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0, .noflush = no_flush(fs)};
     note_open(fs, id, fh);
     sent = fuse_reply_create(r->req, &e, &fi);
-    if (sent == -ENOENT) note_release(fs, id);
+    if (sent == -ENOENT) note_release(fs, id, fh);
   } else {
     sent = fuse_reply_entry(r->req, &e);
   }
@@ -344,7 +343,7 @@ void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
     if (fuse_reply_open(r->req, &fi) == -ENOENT) free(d);
   } else {
     note_open(fs, r->ino, fh);
-    if (fuse_reply_open(r->req, &fi) == -ENOENT) note_release(fs, r->ino);
+    if (fuse_reply_open(r->req, &fi) == -ENOENT) note_release(fs, r->ino, fh);
   }
   finish(fs, r, 0, 0);
 }
@@ -639,7 +638,7 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
     fi->noflush = no_flush(fs);
     note_open(fs, ino, 0);
-    if (fuse_reply_open(req, fi) == -ENOENT) note_release(fs, ino);
+    if (fuse_reply_open(req, fi) == -ENOENT) note_release(fs, ino, 0);
     add(fs, C_OPS + OP_OPEN, 1);
     return;
   }
@@ -699,7 +698,7 @@ static void js_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 }
 
 static void js_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  note_release(JFS(req), ino);
+  note_release(JFS(req), ino, fi->fh);
   handle_op(req, OP_RELEASE, ino, fi, 0, 0);
 }
 

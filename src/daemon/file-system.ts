@@ -28,12 +28,22 @@ export type FsNumber = number | bigint;
 /** A time: a Date, ms since the epoch (fractions kept), or ns since the epoch. */
 export type FsTime = Date | number | bigint;
 
-/** A file's attributes. `ino` absent: the node id the kernel knows the file by. */
+/** A file's attributes. */
 export interface FsAttr {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
   readonly size: FsNumber;
+  /**
+   * The file's inode number, stable for its life and shared with no other file that exists: what
+   * `stat` shows, and what makes hard links work. Every name whose getattr answers the same `ino`
+   * (a non-directory, of the same type) is one kernel inode, so what changes through one name
+   * (nlink, size, mode, times, bytes) is seen at once through the others. A number may be reused once the file's last name is gone (a still-open
+   * unlinked file keeps its own). Absent or 0: each name is a file of its own to the kernel (a hard
+   * link's other name then shows cached attributes until the attribute timeout) and `stat` shows
+   * the node id. Directories are known by their path whatever their `ino`. A number given to two
+   * files at once makes them one to the kernel (one page cache): give none rather than a made-up one.
+   */
   readonly ino?: FsNumber;
   /** Default 1. */
   readonly nlink?: number;

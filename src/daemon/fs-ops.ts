@@ -18,6 +18,7 @@ export interface FsStat {
   size: number;
   dev?: number;
   nlink?: number;
+  /** Stable for the file's life: names answering the same ino are one file to the kernel (hard links); see FsAttr.ino. */
   ino?: number;
   rdev?: number;
   blksize?: number;
