@@ -82,6 +82,9 @@ export async function makeWorld(): Promise<World> {
   await cp(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true });
   await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.0.2-chaos', type: 'module' }));
   await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+  // Its own addon beside it, as an install has (the native core serves every mount).
+  await mkdir(join(copy, 'native/build/Release'), { recursive: true });
+  await cp(join(REPO, 'native/build/Release/mountie_native.node'), join(copy, 'native/build/Release/mountie_native.node'));
   const foreign = await startForeign(aux, CLI, home2);
   // CHAOS_CLI=<…/dist/cli/main.js>: drive another build (e.g. one with a planted bug) instead of this one.
   const s = await writeDecoyScripts(aux);

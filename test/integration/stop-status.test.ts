@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cp, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMounted, REPO, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
@@ -66,6 +66,9 @@ describe('stop and status', () => {
       await cp(join(REPO, 'dist'), join(copy, 'dist'), { recursive: true });
       await writeFile(join(copy, 'package.json'), JSON.stringify({ name: 'mountie', version: '0.0.1-old', type: 'module' }));
       await symlink(join(REPO, 'node_modules'), join(copy, 'node_modules'));
+      // Its own addon beside it, as an installed copy has (the native core serves every mount).
+      await mkdir(join(copy, 'native/build/Release'), { recursive: true });
+      await cp(join(REPO, 'native/build/Release/mountie_native.node'), join(copy, 'native/build/Release/mountie_native.node'));
       const old = spawnTracked(process.execPath, [join(copy, 'dist/cli/main.js'), 'mount', 'ws', '--source', src], { env: { ...process.env, MOUNTIE_HOME: home } });
       await waitForOutput(old, /press Ctrl-C/);
       await unlink(join(home, 'workspaces', 'ws', 'daemon.pid')); // as if an old version wrote none

@@ -13,7 +13,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { makeHome, reapAll, REPO, spawnTracked, waitFor } from '../helpers/sandbox.js';
@@ -115,6 +115,23 @@ async function describeReaders(readers: readonly Reader[]): Promise<string> {
   return lines.join('\n');
 }
 
+/** Wait (bounded) until every reader holds its file open; a timeout says what each reader and the daemon did. */
+async function waitOpened(home: string, mp: string, readers: readonly Reader[]): Promise<void> {
+  await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined)).catch(async (err: unknown) => {
+    const using = JSON.stringify(await processesUsing(mp));
+    const kids = await Promise.all(readers.map(async (r) => {
+      const out: string[] = [];
+      for (const name of await readdir('/proc')) {
+        const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (/^\d+$/.test(name) && Number(fields[1]) === r.child.pid) out.push(`${name} ${stat.slice(0, stat.lastIndexOf(')') + 1)} ${fields[0]} ${await wchanOf(Number(name))} ${(await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ')}`);
+      }
+      return `${r.child.pid}: ${out.join('; ')}`;
+    }));
+    throw new Error(`files not opened; using ${mp}: ${using}\nchildren: ${kids.join(' | ')}\n${await describeReaders(readers)}\nreaders' stderr: ${readers.map((r) => r.stderr()).join(' | ')}\nlog:\n${await logOf(home, 'ws')}`, { cause: err });
+  });
+}
+
 /** Every reader ended with an error (the mount went away under it), none hangs. */
 async function expectReadersFailed(readers: readonly Reader[]): Promise<void> {
   for (const r of readers) {
@@ -144,7 +161,7 @@ async function fusectlMounted(mountinfo: () => Promise<MountEntry[]> = readMount
 async function poolThreadOnOwnMount(n: number): Promise<{ home: string; mp: string; pid: number; readers: ReturnType<typeof openedReader>[] }> {
   const { home, mp, pid } = await setup('pool-touch-on-usr2');
   const readers = Array.from({ length: n }, (_, i) => openedReader(home, join(mp, `f${i}`)));
-  await waitFor('files opened', async () => ((await processesUsing(mp)).length >= readers.length ? true : undefined));
+  await waitOpened(home, mp, readers);
   process.kill(pid, 'SIGUSR2');
   // Not the main thread (it spins, R): one of libuv's pool threads waits for our own answer.
   await waitFor('a pool thread waiting on our own mount', async () => {
@@ -160,7 +177,7 @@ describe('a wedged daemon', () => {
   it('JS thread spinning forever: stop escalates to SIGKILL, readers stuck in D get an error, the mount goes', async () => {
     const { home, mp, pid } = await setup('wedge-on-usr2');
     const opened = Array.from({ length: 3 }, (_, i) => openedReader(home, join(mp, `f${i}`)));
-    await waitFor('files opened', async () => ((await processesUsing(mp)).length >= opened.length ? true : undefined));
+    await waitOpened(home, mp, opened);
     process.kill(pid, 'SIGUSR2');
     await waitFor('daemon spinning', async () => ((await logOf(home, 'ws')).includes('SIGUSR2 received') ? true : undefined));
     for (const r of opened) r.child.stdin?.write('go\n');
@@ -278,7 +295,7 @@ describe('a wedged daemon', () => {
  */
 async function wedgeOnSelf(home: string, mp: string, pid: number, wrap: readonly string[] = []): Promise<Reader[]> {
   const opened = Array.from({ length: 2 }, (_, i) => openedReader(home, join(mp, `f${i}`), wrap));
-  await waitFor('files opened', async () => ((await processesUsing(mp)).length >= opened.length ? true : undefined));
+  await waitOpened(home, mp, opened);
   process.kill(pid, 'SIGUSR2');
   await waitFor('daemon waiting on itself', async () => ((await wchanOf(pid)) === 'request_wait_answer' ? true : undefined), 5000);
   for (const r of opened) r.child.stdin?.write('go\n');
