@@ -11,13 +11,22 @@ import { LongFirstSequencer } from './test/sequencer.js';
 // rest. VITEST_MAX_WORKERS=1 runs one file at a time, as before.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // A test session per run: its reaper cleans the run's daemons and mounts even if vitest is SIGKILLed.
+    // A test session per run: its reaper cleans the run's daemons and mounts even if vitest is
+    // SIGKILLed. Each project runs it; the first one's session serves the run (test/global-setup.ts).
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 3,
     sequence: { sequencer: LongFirstSequencer },
+    projects: [
+      // The unit files share their worker processes (isolate: false): a fresh process per file
+      // (vitest's start-up, the TypeScript transform) cost about as much CPU as the unit tests
+      // themselves, ~52 of ~100 s on 2 cores (issue 18). No unit file mocks a module for good
+      // or leaves a process, a mount or a changed process.env behind.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
+      // Integration and chaos files keep a process each: they spawn, signal and reap real processes.
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts'] } },
+    ],
   },
 });
