@@ -9,15 +9,27 @@ import { LongFirstSequencer } from './test/sequencer.js';
 // Three workers on 2 cores: most files wait (daemon start-up, grace periods, kernel caches) more
 // than they compute, and the long ones (test/sequencer.ts) start first so that they overlap the
 // rest. VITEST_MAX_WORKERS=1 runs one file at a time, as before.
+/** Unit files that vi.mock a module, vi.stubEnv or vi.resetModules: a shared module registry would leak that into the next file. */
+const ISOLATED_UNIT = ['test/unit/sys/fusermount.test.ts', 'test/unit/daemon/native/binding.test.ts', 'test/unit/protocol/lock-native.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // A test session per run: its reaper cleans the run's daemons and mounts even if vitest is SIGKILLed.
+    // A test session per run: its reaper cleans the run's daemons and mounts even if vitest is
+    // SIGKILLed. Each project runs it; the first one's session serves the run (test/global-setup.ts).
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 3,
     sequence: { sequencer: LongFirstSequencer },
+    projects: [
+      // The unit files share their worker processes (isolate: false): a fresh process per file
+      // (vitest's start-up, the TypeScript transform) cost about as much CPU as the unit tests
+      // themselves, ~52 of ~100 s on 2 cores (issue 18). Not those that mock a module, stub the
+      // environment or reset the module registry: they run isolated, with the integration files.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ISOLATED_UNIT, isolate: false } },
+      // Integration and chaos files keep a process each: they spawn, signal and reap real processes.
+      { extends: true, test: { name: 'isolated', include: ['test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts', ...ISOLATED_UNIT] } },
+    ],
   },
 });

@@ -10,8 +10,11 @@ import type { TestSession } from '../src/testing/session.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const ENTRY = join(REPO, 'dist/testing/index.js');
+/** Set once this run has its session: every vitest project runs this setup (vitest.config.ts), one session serves them all. */
+const RUN_SESSION = 'MOUNTIE_SUITE_SESSION';
 
 export async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env[RUN_SESSION]) return undefined;
   if (!existsSync(ENTRY)) {
     process.stderr.write('global-setup: no dist/testing (run npm run build): this run has no test session reaper\n');
     return undefined;
@@ -20,6 +23,7 @@ export async function setup(): Promise<(() => Promise<void>) | undefined> {
   const session: TestSession = await startTestSession();
   // Workers start after this and inherit it: os.tmpdir() (every makeHome, every mkdtemp) is now inside the session.
   process.env.TMPDIR = session.dir;
+  process.env[RUN_SESSION] = session.dir;
   return async () => {
     const r = await session.close();
     // Every test reaps its own in teardown: anything the session still finds leaked from a test.

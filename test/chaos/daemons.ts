@@ -40,9 +40,12 @@ interface Labelled {
 
 async function labelled(view: HomeView): Promise<Labelled[]> {
   const out: Labelled[] = [];
-  for (const pid of await listPids()) {
-    if (pid === process.pid || view.exclude.has(pid)) continue;
-    const home = await homeEnvOf(pid);
+  const pids = (await listPids()).filter((pid) => pid !== process.pid && !view.exclude.has(pid));
+  // Every environ at once: read one after another, a scan of a few hundred processes cost ~35 ms
+  // of CPU and far more of wall time, several times a step (issue 18). Same answer, same order.
+  const homes = await Promise.all(pids.map(homeEnvOf));
+  for (const [i, pid] of pids.entries()) {
+    const home = homes[i];
     if (home === undefined || !view.spellings.includes(home.replace(/\/+$/, ''))) continue;
     const st = await statOf(pid);
     if (!st || st.state === 'Z' || st.state === 'X') continue;

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeHome, pidsLabelled } from './sandbox.js';
+import { listPids, makeHome, pidsLabelled } from './sandbox.js';
 import { readProcStat } from '../../src/sys/proc-stat-scan.js';
 import { DAEMON_COMM } from '../../src/protocol/marker.js';
 import { readPidfile, type PidfileDoc } from '../../src/state/pidfile.js';
@@ -12,9 +12,16 @@ import { renderEntry } from '../../src/protocol/log-line.js';
 /** Live (non-zombie) mountie daemon processes of a test home: `mount <ws>` in argv, no --background. */
 /** `marker`: another kind's (`<name>-daemon`), for a daemon of that kind. */
 export async function daemonsOf(home: string, ws?: string, marker = DAEMON_COMM): Promise<number[]> {
+  // A daemon marks itself (comm/title `<marker> <ws>`); launchers and other children do not.
+  // The marker (a cheap stat read) is looked at first and only the marked are checked for the
+  // home's label (an environ read, the costly part): tests poll this (issue 18).
+  const marked = (await listPids()).filter((pid) => {
+    const st = readProcStat(pid);
+    return st !== undefined && st.state !== 'Z' && st.comm.startsWith(marker);
+  });
   const found: { pid: number; ppid: number }[] = [];
-  for (const pid of await pidsLabelled(home)) {
-    // A daemon marks itself (comm/title `mountie-daemon <ws>`); launchers and other children do not.
+  for (const pid of await pidsLabelled(home, marked)) {
+    // Read again after the label: the pid may have exited (or turned zombie) meanwhile.
     const st = readProcStat(pid);
     if (!st || st.state === 'Z' || !st.comm.startsWith(marker)) continue;
     const title = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
