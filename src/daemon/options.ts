@@ -11,7 +11,7 @@ export interface TestHooks {
   readonly delayBeforeMountMs: number;
   /** Sleep this long right after taking the lock, before the state and pidfile exist. */
   readonly delayAfterLockMs: number;
-  /** 'throw-after-ready': an uncaught exception shortly after READY. */
+  /** 'throw-on-usr2': an uncaught exception on SIGUSR2; the *-on-usr2 wedges: test-faults.ts. */
   readonly fault: string | undefined;
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from './log.js';
 import type { TestHooks } from './options.js';
 
 /** Names accepted in MOUNTIE_TEST_FAULT (ARCHITECTURE.md, "Test-only hooks"). */
-export const TEST_FAULTS = ['throw-after-ready', 'wedge-on-usr2', 'self-touch-on-usr2', 'pool-touch-on-usr2'] as const;
+export const TEST_FAULTS = ['throw-on-usr2', 'wedge-on-usr2', 'self-touch-on-usr2', 'pool-touch-on-usr2'] as const;
 
 /**
  * The JS thread never returns to the event loop: signal handlers, timers and every FUSE op
@@ -41,7 +41,6 @@ function poolTouchOwnMount(mountpoint: string): void {
  * tests cause real failures in a real daemon; ARCHITECTURE.md lists them. Returns a remover.
  */
 export function applyTestFaults(hooks: TestHooks, ctx: { mountpoint: string; log: Logger }): () => void {
-  const timers: NodeJS.Timeout[] = [];
   const removers: (() => void)[] = [];
   const onUsr2 = (what: string, fault: () => void): void => {
     ctx.log.info(`test fault: ${what} on SIGUSR2`);
@@ -54,13 +53,11 @@ export function applyTestFaults(hooks: TestHooks, ctx: { mountpoint: string; log
     process.on('SIGUSR2', handler);
     removers.push(() => process.off('SIGUSR2', handler));
   };
-  if (hooks.fault === 'throw-after-ready') {
-    ctx.log.info('test fault: throwing an uncaught exception in 50 ms');
-    timers.push(
-      setTimeout(() => {
-        throw new Error('injected fault (MOUNTIE_TEST_FAULT=throw-after-ready)');
-      }, 50),
-    );
+  if (hooks.fault === 'throw-on-usr2') {
+    // On a signal, not on a timer: a launcher slower than the timer saw the daemon already dead.
+    onUsr2('throw an uncaught exception', () => {
+      throw new Error('injected fault (MOUNTIE_TEST_FAULT=throw-on-usr2)');
+    });
   } else if (hooks.fault === 'wedge-on-usr2') {
     onUsr2('spin the JS thread forever', spinForever);
   } else if (hooks.fault === 'self-touch-on-usr2') {
@@ -75,7 +72,6 @@ export function applyTestFaults(hooks: TestHooks, ctx: { mountpoint: string; log
     ctx.log.error(`test fault ${hooks.fault} unknown (known: ${TEST_FAULTS.join(', ')}); ignored`);
   }
   return () => {
-    timers.forEach((t) => clearTimeout(t));
     removers.forEach((r) => r());
   };
 }

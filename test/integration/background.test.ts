@@ -163,9 +163,11 @@ describe('mount --background', () => {
 
   it('a fatal error runs the same cleanup, exits non-zero and logs the stack', async () => {
     const { home, src, mp } = await setup();
-    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: 'throw-after-ready' } });
+    const r = await runCli(home, ['mount', 'ws', '--source', src, '--background', '--json'], { env: { MOUNTIE_TEST_FAULT: 'throw-on-usr2' } });
     expect(r.exitCode, r.stderr).toBe(0);
     const { pid } = JSON.parse(r.stdout) as { pid: number };
+    await waitFor('fault armed', async () => ((await logOf(home, 'ws')).includes('on SIGUSR2') ? true : undefined));
+    process.kill(pid, 'SIGUSR2');
     await waitFor('daemon exit', async () => ((await gone(pid)) ? true : undefined));
     const log = await logOf(home, 'ws');
     expect(log).toMatch(/fatal uncaughtException: Error: injected fault/);

@@ -81,10 +81,12 @@ function track(child: ChildProcess, what: string): Reader {
 /**
  * A reader that opens its file now (while the daemon still answers) and reads it only when told
  * (a line on stdin): the read then waits in the kernel for a page the daemon never fills, in
- * state D.
+ * state D. /bin/sh, not bash: Node's stdin pipe is a socket, and bash on a socket stdin takes
+ * itself for a remote shell and sources ~/.bashrc (here pyenv's rehash, which waits on a lock
+ * other shells hold: the open came seconds late under a parallel suite).
  */
 function openedReader(home: string, file: string, wrap: readonly string[] = []): Reader {
-  const [cmd, ...pre] = [...wrap, 'bash'];
+  const [cmd, ...pre] = [...wrap, '/bin/sh'];
   const child = spawnTracked(cmd as string, [...pre, '-c', 'exec 3<"$1" && read -r _ && exec cat <&3', 'reader', file], {
     env: { ...process.env, MOUNTIE_HOME: home },
     stdio: ['pipe', 'ignore', 'pipe'],
