@@ -12,14 +12,26 @@
  * The call runs on a thread of its own, detached, never on the JavaScript thread nor in libuv's
  * pool: the JavaScript side bounds its wait, and a umount2 that never returned would otherwise
  * hold the event loop or the pool's join at exit. UMOUNT_NOFOLLOW: a symlink planted at the last
- * component is not followed (as fusermount). MNT_DETACH for `lazy`.
+ * component is not followed (as fusermount); the walk starts at the parent directory held open and
+ * checked (umount_via_parent), so no component above can be swapped under it. MNT_DETACH for `lazy`.
+ * "MOVED": the parent is no longer the path's; nothing was unmounted.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_PATH (binding.gyp defines it too) */
+#endif
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
+
+/* Not an errno: the parent directory is no longer where the path says (a component swapped). */
+#define E_MOVED (-1)
 
 napi_value js_umount(napi_env env, napi_callback_info info);
 
@@ -43,6 +55,7 @@ static const char *errno_name(int e) {
     case ELOOP: return "ELOOP";
     case ENOMEM: return "ENOMEM";
     case EAGAIN: return "EAGAIN";
+    case E_MOVED: return "MOVED";
     default: return "ERR_UMOUNT";
   }
 }
@@ -59,12 +72,49 @@ static void settle(napi_env env, napi_value js_cb, void *context, void *data) {
   free(job);
 }
 
+/*
+ * umount2 of `path` through its parent directory held open: the parent is opened O_PATH and must
+ * still be the directory the path names (its /proc/self/fd link reads back as that path), then the
+ * last component is unmounted relative to it (/proc/self/fd/N/<name>, UMOUNT_NOFOLLOW). A parent
+ * or grandparent swapped for a symlink after the caller read mountinfo cannot steer the unmount to
+ * another mount: the walk starts at the directory we checked. 0, an errno, or E_MOVED.
+ */
+static int umount_via_parent(const char *path, int flags) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash[1] == '\0' || path[0] != '/') return EINVAL;
+  char parent[PATH_MAX];
+  size_t plen = slash == path ? 1 : (size_t)(slash - path);
+  if (plen >= sizeof parent) return ENAMETOOLONG;
+  memcpy(parent, path, plen);
+  parent[plen] = '\0';
+  int fd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char link[64], real[PATH_MAX];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, real, sizeof real - 1);
+  int err = 0;
+  if (n < 0) err = errno;
+  else {
+    real[n] = '\0';
+    if (strcmp(real, parent) != 0) err = E_MOVED;
+  }
+  if (err == 0) {
+    char target[PATH_MAX + 64];
+    if ((size_t)snprintf(target, sizeof target, "%s/%s", link, slash + 1) >= sizeof target) err = ENAMETOOLONG;
+    else {
+      int r;
+      do r = umount2(target, flags);
+      while (r != 0 && errno == EINTR);
+      err = r == 0 ? 0 : errno;
+    }
+  }
+  close(fd);
+  return err;
+}
+
 static void *run(void *arg) {
   struct umount_job *job = arg;
-  int r;
-  do r = umount2(job->path, UMOUNT_NOFOLLOW | (job->lazy ? MNT_DETACH : 0));
-  while (r != 0 && errno == EINTR);
-  job->err = r == 0 ? 0 : errno;
+  job->err = umount_via_parent(job->path, UMOUNT_NOFOLLOW | (job->lazy ? MNT_DETACH : 0));
   napi_threadsafe_function tsfn = job->tsfn;
   if (napi_call_threadsafe_function(tsfn, job, napi_tsfn_blocking) != napi_ok) free(job); /* the env is gone: nobody waits */
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);

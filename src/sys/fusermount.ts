@@ -46,7 +46,9 @@ async function unmountCall(path: string, lazy: boolean, timeoutMs: number): Prom
   if (umount) {
     let timer: NodeJS.Timeout | undefined;
     const err = await Promise.race([umount(path, lazy), new Promise<string>((r) => (timer = setTimeout(() => r('ETIMEDOUT'), timeoutMs)))]).finally(() => clearTimeout(timer));
-    if (err === null || err === 'EBUSY' || err === 'ETIMEDOUT') return err === null ? {} : { stderr: `umount2: ${err}` };
+    // MOVED: the path's parent is no longer the directory it names (a component swapped since the
+    // caller read mountinfo): nothing is unmounted, and fusermount, which walks the path, is not run.
+    if (err === null || err === 'EBUSY' || err === 'ETIMEDOUT' || err === 'MOVED') return err === null ? {} : { stderr: `umount2: ${err}` };
   }
   return fusermount([lazy ? '-uz' : '-u', '--', path], timeoutMs);
 }

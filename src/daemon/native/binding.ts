@@ -73,7 +73,9 @@ export interface NativeBinding {
    */
   /**
    * umount2(path, UMOUNT_NOFOLLOW, or MNT_DETACH too when `lazy`) on a thread of its own
-   * (native/src/umount.c): null when unmounted, else the errno's name (EPERM: not allowed here).
+   * (native/src/umount.c), walking from the path's parent held open and checked: null when
+   * unmounted, else the errno's name (EPERM: not allowed here), or MOVED (the parent is no longer
+   * the directory the path names: nothing unmounted).
    * Absent from older builds: fusermount then (src/sys/fusermount.ts).
    */
   umount?(path: string, lazy: boolean): Promise<string | null>;

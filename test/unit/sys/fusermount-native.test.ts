@@ -74,6 +74,13 @@ describe('unmountPath as root, through the addon', () => {
     expect(spawned).toEqual([]);
   });
 
+  it('MOVED (a directory of the path swapped since mountinfo was read): nothing unmounted, and no fusermount, which would walk the path', async () => {
+    answers.push('MOVED', 'MOVED');
+    tables.push([ours], [ours], [ours]);
+    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toMatchObject({ unmounted: false, how: 'lazy', detail: 'umount2: MOVED' });
+    expect(spawned).toEqual([]);
+  });
+
   it('a mount stacked over ours: neither umount2 nor fusermount runs', async () => {
     const foreign: MountEntry = { ...entry(41, ours.mountPoint), fstype: 'tmpfs', source: 'tmpfs' };
     tables.push([ours, foreign]);
