@@ -1019,7 +1019,7 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   s->nodes_made = 1;
 
   char opts[512];
-  /* As the fuse-native path: with other users in, the kernel checks permissions (the author's ops answer as the daemon). */
+  /* With other users in, the kernel checks permissions (the author's ops answer as the daemon). */
   char max_read[32] = "";
   if (cfg->max_read) snprintf(max_read, sizeof max_read, ",max_read=%u", cfg->max_read);
   int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s%s%s%s", fsname, subtype, cfg->allow_other ? ",allow_other,default_permissions" : "", cfg->read_only ? ",ro" : "", max_read);

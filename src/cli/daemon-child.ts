@@ -4,7 +4,7 @@
  */
 import { exitCodeForStartError } from '../daemon/run-exit.js';
 import { runChild } from '../daemon/child.js';
-import { loadNative } from '../daemon/native/binding.js';
+import { addonCall } from '../daemon/native/addon-call.js';
 import { EXIT_DRAIN_MS, exitProcess, realDeps } from './exit.js';
 import { packageVersion } from './version.js';
 
@@ -19,8 +19,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const deps = {
   ...realDeps,
   exit: (code: number): void => {
-    const native = loadNative();
-    if (native.ok && typeof native.binding.quickExit === 'function') native.binding.quickExit(code);
+    addonCall('quickExit')?.(code);
     process.exit(code);
   },
 };

@@ -23,7 +23,8 @@ import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { MountieError, errnoCode } from '../errors.js';
 import { devString, parseLockLine } from '../sys/proc-fds.js';
-import { loadNative, type NativeBinding } from '../daemon/native/binding.js';
+import type { NativeBinding } from '../daemon/native/binding.js';
+import { addonCall } from '../daemon/native/addon-call.js';
 
 export interface LockRef {
   readonly path: string;
@@ -108,16 +109,8 @@ type NativeFlock = NonNullable<NativeBinding['flock']>;
 /** How often a bounded wait on the addon asks again. */
 const POLL_MS = 5;
 
-let nativeFlock: NativeFlock | null | undefined;
-
 /** The addon's flock, or undefined: not built, not loadable, or an older build without it. */
-function addonFlock(): NativeFlock | undefined {
-  if (nativeFlock === undefined) {
-    const load = loadNative();
-    nativeFlock = load.ok && typeof load.binding.flock === 'function' ? load.binding.flock.bind(load.binding) : null;
-  }
-  return nativeFlock ?? undefined;
-}
+const addonFlock = (): NativeFlock | undefined => addonCall('flock');
 
 /**
  * Never a blocking flock(2) on the JavaScript thread: a bounded wait asks without blocking every

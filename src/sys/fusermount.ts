@@ -1,6 +1,7 @@
 import { access, writeFile } from 'node:fs/promises';
 import { MountieError } from '../errors.js';
-import { loadNative, type NativeBinding } from '../daemon/native/binding.js';
+import type { NativeBinding } from '../daemon/native/binding.js';
+import { addonCall } from '../daemon/native/addon-call.js';
 import { runFile, type RunResult } from './run.js';
 import { fuseConnection, mountAt, readMountInfo, sameMount, type MountEntry } from './mountinfo.js';
 
@@ -20,16 +21,9 @@ async function fusermount(args: string[], timeoutMs: number): Promise<RunResult>
   return runFile('fusermount', args, timeoutMs);
 }
 
-type NativeUmount = NonNullable<NativeBinding['umount']>;
-let nativeUmount: NativeUmount | null | undefined;
-
 /** The addon's umount for a process that may unmount itself (euid 0), else undefined: fusermount. */
-function addonUmount(): NativeUmount | undefined {
-  if (nativeUmount === undefined) {
-    const load = process.geteuid?.() === 0 ? loadNative() : undefined;
-    nativeUmount = load?.ok && typeof load.binding.umount === 'function' ? load.binding.umount.bind(load.binding) : null;
-  }
-  return nativeUmount ?? undefined;
+function addonUmount(): NonNullable<NativeBinding['umount']> | undefined {
+  return process.geteuid?.() === 0 ? addonCall('umount') : undefined;
 }
 
 /**

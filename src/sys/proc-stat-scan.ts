@@ -7,7 +7,8 @@
  * processes asked for become objects) when it loads; else here, ~15–60 µs a process.
  */
 import { readdirSync } from 'node:fs';
-import { loadNative, type NativeBinding } from '../daemon/native/binding.js';
+import type { NativeBinding } from '../daemon/native/binding.js';
+import { addonCall } from '../daemon/native/addon-call.js';
 import { readSmallNow } from './proc-read.js';
 
 export interface ProcStat {
@@ -71,16 +72,9 @@ export function scanProcStatsJs(procRoot = '/proc', filter?: ScanFilter): ProcSt
   return selectStats(out.sort((a, b) => a.pid - b.pid), filter);
 }
 
-type NativeScan = NonNullable<NativeBinding['procScan']>;
-let nativeScan: NativeScan | null | undefined;
-
 /** The addon's procScan, or undefined: not built, not loadable, or a build older than it. */
-export function addonProcScan(): NativeScan | undefined {
-  if (nativeScan === undefined) {
-    const load = loadNative();
-    nativeScan = load.ok && typeof load.binding.procScan === 'function' ? load.binding.procScan.bind(load.binding) : null;
-  }
-  return nativeScan ?? undefined;
+export function addonProcScan(): NonNullable<NativeBinding['procScan']> | undefined {
+  return addonCall('procScan');
 }
 
 /**
