@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { REPO, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
-import { logOf } from '../helpers/daemons.js';
+import { lockHeld, logOf } from '../helpers/daemons.js';
 import { readProcStat } from '../../src/sys/proc-stat-scan.js';
 
 type Api = typeof import('../../src/index.js');
@@ -173,6 +173,9 @@ describe("a kind's own ops on the native core", () => {
     }, 15_000);
     process.kill(first.pid, 'SIGKILL');
     await waitFor('the daemon to die', () => (readProcStat(first.pid) && readProcStat(first.pid)?.state !== 'Z' ? undefined : true), 10_000);
+    // A zombie leader's other threads (one in an fsync of data.json) may still hold its files, the
+    // workspace lock among them, for a moment: the next launch would rightly find the lock held (CI).
+    await waitFor('the lock to be let go', async () => ((await lockHeld(home, 'ws')) ? undefined : true), 10_000);
     const second = await api.launch('ws', { daemon: storefs, home });
     const initial = JSON.parse(await (async () => (await readFile(join(second.mountpoint, 'initial'), 'utf8')).replace(/\0+$/, '').trim())()) as { n: number; pad: string };
     expect(initial.n).toBeGreaterThanOrEqual(seen);
