@@ -125,8 +125,12 @@ describe("a kind's own ops on the native core", () => {
 
   it('a JavaScript thread blocked in an op: status says degraded with why, and stop still ends the daemon and its mount', async () => {
     const { home, pid, mp } = await start({ busyMs: 20_000 });
-    const st0 = await api.status('ws', { home, kind: FAULTFS });
-    expect(st0[0]?.state?.status).toBe('active');
+    // state.json's 'active' is written after the mount and may land just after READY (ARCHITECTURE.md, "Discovery and stop").
+    const st0 = await waitFor('state.json to say active', async () => {
+      const [w] = await api.status('ws', { home, kind: FAULTFS });
+      return w?.state?.status === 'active' ? w : undefined;
+    }, 10_000);
+    expect(st0.state?.status).toBe('active');
     void stat(join(mp, 'busy')).catch(() => undefined); // blocks the daemon's JavaScript thread for 20 s
     const st = await waitFor('status to say degraded', async () => {
       const s = await api.status('ws', { home, kind: FAULTFS });
