@@ -284,6 +284,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "fastFailed", int_value(env, C_FAST_FAILED));
   napi_set_named_property(env, obj, "loopEnded", int_value(env, C_LOOP_ENDED));
   napi_set_named_property(env, obj, "stalls", int_value(env, C_STALLS));
+  napi_set_named_property(env, obj, "rescued", int_value(env, C_RESCUED));
   napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
   napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
   napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));

@@ -40,6 +40,7 @@ enum counter_index {
   C_FAST_FAILED, /* requests answered ETIMEDOUT at once because their node has a stuck request */
   C_LOOP_ENDED,  /* 1 once the session loop returned (unmounted, or the connection was aborted) */
   C_STALLS,      /* JS-ops mode: times JavaScript left queued requests untaken over 1 s (jsfs.c) */
+  C_RESCUED,     /* JS-ops mode: requests read by the rescue reader while JavaScript was late (jsfs.c) */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <uv.h>
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -37,6 +38,11 @@ struct jhandle {
   napi_threadsafe_function tsfn;
   napi_ref counters;
   int busy;
+  /* The reader (the JavaScript thread polls /dev/fuse): what it calls and in which async context. */
+  napi_env env;
+  napi_ref dispatch, resource;
+  napi_async_context async;
+  uv_poll_t *poll;
 };
 
 struct jstart {
@@ -46,6 +52,7 @@ struct jstart {
   struct jfs_config cfg;
   uint64_t *counters;
   napi_ref counters_ref;
+  napi_ref fn_ref; /* dispatch: the reader calls it */
   struct jhandle *h;
   struct jsession *session;
   char err[256];
@@ -517,6 +524,7 @@ static void dispatch(napi_env env, napi_value fn, struct jhandle *h, struct jreq
 static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   struct jhandle *h = context;
   if (!env || !h->session) return;
+  jsession_seen(h->session);
   for (int round = 0; round < BATCH_ROUNDS; round++) {
     struct jreq *r = jfs_take_batch(h->fs, round == 0);
     if (!r) return;
@@ -538,6 +546,104 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
 static void wake(void *arg) {
   struct jhandle *h = arg;
   napi_call_threadsafe_function(h->tsfn, NULL, napi_tsfn_nonblocking);
+}
+
+/*
+ * Reads per poll event: what the clients send while these are answered is read without a wake-up
+ * (the poll is level-triggered: what is left is read on the loop's next turn). Bounded, so promise
+ * answers (microtasks, when the callback scope closes), timers and I/O are not held up.
+ */
+#define READS_PER_EVENT 64
+
+static void dispatch_queued(napi_env env, napi_value fn, struct jhandle *h) {
+  for (struct jreq *r = jfs_take(h->fs), *next; r; r = next) {
+    next = r->qnext;
+    if (!jreq_answered(r)) {
+      napi_handle_scope scope;
+      if (napi_open_handle_scope(env, &scope) == napi_ok) {
+        dispatch(env, fn, h, r);
+        napi_close_handle_scope(env, scope);
+      }
+    }
+    jreq_put(r);
+  }
+}
+
+static void close_poll(struct jhandle *h);
+
+/*
+ * The JavaScript thread reads /dev/fuse (jsfs.c, "Who reads"): each request read is run (its op
+ * queues it) and dispatched at once, inside one callback scope, so an op that answers with a value
+ * is answered before the next read, and promises settle when the scope closes.
+ */
+static void on_readable(uv_poll_t *p, int status, int events) {
+  struct jhandle *h = p->data;
+  if (!h || !h->session) return;
+  /* libuv stopped the poll on POLLERR (the connection is gone: the read below says so); else poll again. */
+  if (status < 0) uv_poll_start(p, UV_READABLE, on_readable);
+  napi_env env = h->env;
+  napi_handle_scope hs;
+  napi_callback_scope cs = NULL;
+  napi_value fn = NULL, resource;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  if (napi_get_reference_value(env, h->dispatch, &fn) != napi_ok || napi_get_reference_value(env, h->resource, &resource) != napi_ok ||
+      napi_open_callback_scope(env, resource, h->async, &cs) != napi_ok)
+    fn = NULL, cs = NULL;
+  jfs_reader_enter(h->fs);
+  int ended = 0;
+  for (int i = 0; i < READS_PER_EVENT; i++) {
+    int rc = jsession_read(h->session);
+    if (fn) dispatch_queued(env, fn, h);
+    if (rc < 0) ended = 1;
+    if (rc <= 0) break;
+  }
+  if (jfs_batch_end(h->fs)) wake(h);
+  if (cs) napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+  /* The connection is gone (unmounted, aborted): nothing to read again; stopOps frees the rest. */
+  if (ended) close_poll(h);
+}
+
+static void free_poll(uv_handle_t *p) {
+  free(p);
+}
+
+static void close_poll(struct jhandle *h) {
+  if (!h->poll) return;
+  uv_poll_stop(h->poll);
+  uv_close((uv_handle_t *)h->poll, free_poll);
+  h->poll = NULL;
+}
+
+/* After a successful start (the JavaScript thread): the reader's poll. 0, or why not. */
+static const char *open_poll(napi_env env, struct jhandle *h, napi_value fn) {
+  uv_loop_t *loop;
+  napi_value resource, name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return "napi_get_uv_event_loop";
+  if (napi_create_reference(env, fn, 1, &h->dispatch) != napi_ok) return "napi_create_reference";
+  if (napi_create_object(env, &resource) != napi_ok || napi_create_reference(env, resource, 1, &h->resource) != napi_ok) return "napi_create_object";
+  if (napi_create_string_utf8(env, "mountie.native.read", NAPI_AUTO_LENGTH, &name) != napi_ok || napi_async_init(env, resource, name, &h->async) != napi_ok)
+    return "napi_async_init";
+  h->env = env;
+  uv_poll_t *p = calloc(1, sizeof *p);
+  if (!p) return "out of memory";
+  if (uv_poll_init(loop, p, jsession_fd(h->session)) != 0) {
+    free(p);
+    return "uv_poll_init";
+  }
+  p->data = h;
+  h->poll = p;
+  if (uv_poll_start(p, UV_READABLE, on_readable) != 0) return "uv_poll_start";
+  /* Not what keeps the daemon alive (the mount does, in JavaScript). */
+  uv_unref((uv_handle_t *)p);
+  return NULL;
+}
+
+static void drop_reader(napi_env env, struct jhandle *h) {
+  close_poll(h);
+  if (h->async) napi_async_destroy(env, h->async), h->async = NULL;
+  if (h->dispatch) napi_delete_reference(env, h->dispatch), h->dispatch = NULL;
+  if (h->resource) napi_delete_reference(env, h->resource), h->resource = NULL;
 }
 
 /* ---- start, stop, cancel ---- */
@@ -563,6 +669,18 @@ static void start_complete(napi_env env, napi_status status, void *data) {
   struct jhandle *h = j->h;
   if (j->session) {
     h->session = j->session;
+    napi_value fn;
+    const char *why = napi_get_reference_value(env, j->fn_ref, &fn) == napi_ok ? open_poll(env, h, fn) : "napi_get_reference_value";
+    if (why) {
+      /* Nobody could read: the mount is taken down, the start fails. */
+      drop_reader(env, h);
+      jsession_abort(j->session);
+      h->session = NULL;
+      j->session = NULL;
+      snprintf(j->err, sizeof j->err, "the JavaScript thread cannot poll /dev/fuse: %s", why);
+    }
+  }
+  if (j->session) {
     h->fs = jsession_fs(j->session);
     h->counters = j->counters_ref;
     napi_create_object(env, &result);
@@ -583,6 +701,7 @@ static void start_complete(napi_env env, napi_status status, void *data) {
     free(h);
   }
   napi_delete_async_work(env, j->work);
+  napi_delete_reference(env, j->fn_ref);
   free(j->mountpoint);
   free(j->fsname);
   free(j->subtype);
@@ -618,8 +737,7 @@ static napi_value js_start_ops(napi_env env, napi_callback_info info) {
   j->cfg.entry_timeout = num_opt(env, argv[1], "entryTimeout", 1.0);
   j->cfg.read_only = num_opt(env, argv[1], "readOnly", 0) != 0;
   j->cfg.allow_other = num_opt(env, argv[1], "allowOther", 0) != 0;
-  double threads = num_opt(env, argv[1], "maxThreads", 4), deadline = num_opt(env, argv[1], "deadlineMs", 0);
-  j->cfg.max_threads = threads >= 1 && threads <= 256 ? (unsigned)threads : 4;
+  double deadline = num_opt(env, argv[1], "deadlineMs", 0);
   j->cfg.deadline_ms = deadline >= 0 && deadline <= 86400000 ? (unsigned)deadline : 0;
   j->cfg.read_buffers = num_opt(env, argv[1], "readBuffers", 0) != 0;
   j->cfg.keep_cache = num_opt(env, argv[1], "keepCache", 0) != 0;
@@ -646,6 +764,7 @@ static napi_value js_start_ops(napi_env env, napi_callback_info info) {
     napi_value key;
     if (napi_create_string_utf8(env, STAT_KEYS[k], NAPI_AUTO_LENGTH, &key) == napi_ok) napi_create_reference(env, key, 1, &h->keys[k]);
   }
+  CHECK(napi_create_reference(env, argv[2], 1, &j->fn_ref));
   CHECK(napi_create_string_utf8(env, "mountie.native.ops", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_threadsafe_function(env, argv[2], NULL, name, 0, 1, NULL, NULL, h, call_js, &h->tsfn));
   /* Not what keeps the daemon alive (the mount does, in JavaScript). */
@@ -668,6 +787,7 @@ static void stop_complete(napi_env env, napi_status status, void *data) {
   h->busy = 0;
   if (j->rc == 0) {
     /* Every worker ended: nothing wakes JavaScript again; a wake-up still queued finds no session. */
+    drop_reader(env, h);
     jsession_free(h->session);
     h->session = NULL;
     h->fs = NULL;

@@ -1,7 +1,7 @@
 /*
- * The JS-ops mode (jsfs.h): libfuse's workers turn each request into a `struct jreq` with its
- * path(s) and queue it for the JavaScript thread; the answer comes back through jfs_claim and a
- * jfs_reply_*. Exactly one answer per request: whoever takes it out of the pending table (the
+ * The JS-ops mode (jsfs.h): each request read (by the JavaScript thread itself, or the rescue
+ * reader while it is late: "Who reads" below) becomes a `struct jreq` with its path(s), queued for
+ * JavaScript; the answer comes back through jfs_claim and a jfs_reply_*. Exactly one answer per request: whoever takes it out of the pending table (the
  * JavaScript thread's claim, the watchdog at the deadline, a cancel) answers it, nobody else.
  * Requests are kept in arrival order, and every one has the same deadline, so the watchdog
  * looks at the oldest only.
@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +55,22 @@ struct jlink {
 struct jsession {
   struct jfs fs;
   struct fuse_session *se;
-  pthread_t loop, watchdog;
-  int loop_started, watchdog_started;
+  pthread_t watchdog, rescue;
+  int watchdog_started, rescue_started;
   int stopping;
   pthread_mutex_t wd_lock;
   pthread_cond_t wd_wake;
   int nodes_made;
+  /* The JavaScript thread reads (jsession_read); nobody else, but the rescue reader while it is late. */
+  int fd;
+  struct fuse_buf js_buf, rescue_buf;
+  uint64_t js_seen;          /* atomic: when the JavaScript thread last came to read or take (ns) */
+  int rescuing;              /* atomic: the rescue reader reads */
+  int ended;                 /* wd_lock: the connection is gone (a read saw the end) */
+  pthread_cond_t ended_wake; /* with wd_lock: jsession_stop waits for `ended` */
+  pthread_cond_t rescue_wake;/* with wd_lock: the rescue reader waits to be needed */
+  uint64_t readable_since;   /* the watchdog's: since when the fd had requests the JavaScript thread did not come for */
+  uint64_t readable_seen;    /* js_seen then */
 };
 
 #define BIT(op) (1ull << (op))
@@ -144,7 +155,7 @@ static void answer_now(struct jfs *fs, fuse_req_t req, int op, int err) {
   if (err) add(fs, C_ERRORS, 1);
 }
 
-/* Hand `r` to JavaScript (a worker's last step): pending with its deadline, queued, JavaScript woken once per batch. */
+/* Hand `r` to JavaScript (the reader's last step for the request): pending with its deadline, queued, JavaScript woken once per batch (never while it reads). */
 static void submit(struct jfs *fs, struct jreq *r) {
   pthread_mutex_lock(&fs->lock);
   if (fs->cancelled) {
@@ -189,6 +200,21 @@ struct jreq *jfs_take_batch(struct jfs *fs, int first) {
   fs->qhead = fs->qtail = NULL;
   if (first) fs->woken = 0;
   fs->in_batch = q != NULL;
+  pthread_mutex_unlock(&fs->lock);
+  return q;
+}
+
+void jfs_reader_enter(struct jfs *fs) {
+  pthread_mutex_lock(&fs->lock);
+  fs->in_batch = 1;
+  pthread_mutex_unlock(&fs->lock);
+}
+
+struct jreq *jfs_take(struct jfs *fs) {
+  pthread_mutex_lock(&fs->lock);
+  struct jreq *q = fs->qhead;
+  fs->qhead = fs->qtail = NULL;
+  fs->woken = 0;
   pthread_mutex_unlock(&fs->lock);
   return q;
 }
@@ -452,7 +478,7 @@ void jfs_reply_xattr(struct jfs *fs, struct jreq *r, const void *value, size_t l
   finish(fs, r, 0, 0);
 }
 
-/* ---- the workers ---- */
+/* ---- the ops (run by whichever thread read the request) ---- */
 
 #define JFS(req) ((struct jfs *)fuse_req_userdata(req))
 #define HAS(fs, op) (((fs)->cfg.implemented >> (op)) & 1)
@@ -906,6 +932,104 @@ void jfs_names_changed(struct jfs *fs, struct jreq *r) {
 /* ---- the session ---- */
 
 /*
+ * Who reads /dev/fuse. The JavaScript thread does (jsession_read, from a libuv poll on the fd, made
+ * non-blocking): it reads a request, runs its op (which queues it for JavaScript), dispatches it
+ * and answers it, and reads again until nothing waits. A request then costs one wake-up of one
+ * thread (epoll), where a worker that read it and woke JavaScript cost two, with the kernel's
+ * context switch the dearest part of a request on this machine (BENCHMARKS.md, issue 19).
+ * JavaScript can be late (a busy loop in an op, a blocking call): the watchdog sees requests
+ * waiting in the kernel that the JavaScript thread has not come for in RESCUE_NS, and hands the
+ * reading to the rescue reader, a C thread that reads and queues them as workers did (ops C
+ * answers are answered, the others get their deadline and the stall is seen), until JavaScript
+ * comes back (it stamps js_seen whenever it reads or takes the queue).
+ */
+#define RESCUE_NS 100000000ull
+
+static void session_ended(struct jsession *s) {
+  __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&s->wd_lock);
+  s->ended = 1;
+  pthread_cond_broadcast(&s->ended_wake);
+  pthread_cond_broadcast(&s->rescue_wake);
+  pthread_mutex_unlock(&s->wd_lock);
+}
+
+/* One request read and processed: 1; nothing waiting: 0; the session ended: -1. */
+static int read_one(struct jsession *s, struct fuse_buf *buf) {
+  int res = fuse_session_receive_buf(s->se, buf);
+  if (res == -EAGAIN || res == -EINTR) return 0;
+  if (res <= 0) {
+    session_ended(s);
+    return -1;
+  }
+  fuse_session_process_buf(s->se, buf);
+  return 1;
+}
+
+int jsession_read(struct jsession *s) {
+  __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
+  return read_one(s, &s->js_buf);
+}
+
+void jsession_seen(struct jsession *s) {
+  __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
+}
+
+int jsession_fd(struct jsession *s) {
+  return s->fd;
+}
+
+/* Requests wait in the kernel that nobody has read yet. */
+static int fd_readable(int fd) {
+  struct pollfd pf = {.fd = fd, .events = POLLIN};
+  return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLERR));
+}
+
+/* The watchdog's check: requests waited RESCUE_NS in the kernel and JavaScript did not come for them. */
+static void check_rescue(struct jsession *s, uint64_t now) {
+  if (__atomic_load_n(&s->rescuing, __ATOMIC_ACQUIRE)) return;
+  uint64_t seen = __atomic_load_n(&s->js_seen, __ATOMIC_ACQUIRE);
+  if (!fd_readable(s->fd)) {
+    s->readable_since = 0;
+    return;
+  }
+  if (!s->readable_since || s->readable_seen != seen) {
+    s->readable_since = now, s->readable_seen = seen;
+    return;
+  }
+  if (now - s->readable_since < RESCUE_NS) return;
+  s->readable_since = 0;
+  pthread_mutex_lock(&s->wd_lock);
+  __atomic_store_n(&s->rescuing, 1, __ATOMIC_RELEASE);
+  pthread_cond_signal(&s->rescue_wake);
+  pthread_mutex_unlock(&s->wd_lock);
+}
+
+static void *run_rescue(void *arg) {
+  struct jsession *s = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  pthread_mutex_lock(&s->wd_lock);
+  for (;;) {
+    while (!s->stopping && !s->ended && !__atomic_load_n(&s->rescuing, __ATOMIC_ACQUIRE)) pthread_cond_wait(&s->rescue_wake, &s->wd_lock);
+    if (s->stopping || s->ended) break;
+    pthread_mutex_unlock(&s->wd_lock);
+    uint64_t seen = __atomic_load_n(&s->js_seen, __ATOMIC_ACQUIRE);
+    /* Until JavaScript comes back (it reads, or takes what this queued), the session ends or stops. */
+    while (__atomic_load_n(&s->js_seen, __ATOMIC_ACQUIRE) == seen && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+      struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+      if (poll(&pf, 1, 20) <= 0) continue;
+      int rc = read_one(s, &s->rescue_buf);
+      if (rc > 0) add(&s->fs, C_RESCUED, 1);
+      if (rc < 0) break;
+    }
+    pthread_mutex_lock(&s->wd_lock);
+    __atomic_store_n(&s->rescuing, 0, __ATOMIC_RELEASE);
+  }
+  pthread_mutex_unlock(&s->wd_lock);
+  return NULL;
+}
+
+/*
  * Whether the JavaScript thread is stalled (a busy loop, a blocking call): it was asked to take the
  * queue over STALL_NS ago and has not. A request pending over PING_NS asks it again (an empty
  * take answers), so one op blocking the thread shows even when nothing else arrives; an op that
@@ -944,6 +1068,7 @@ static void *run_watchdog(void *arg) {
     pthread_mutex_unlock(&s->wd_lock);
     uint64_t now = mono_ns();
     expire(&s->fs, now, 0, ETIMEDOUT);
+    if (s->rescue_started) check_rescue(s, now);
     int stalled = js_stalled(&s->fs, now);
     if (stalled != named_stalled) {
       pthread_setname_np(pthread_self(), stalled ? STALL_NAME : "mountie-fuse");
@@ -956,22 +1081,16 @@ static void *run_watchdog(void *arg) {
   return NULL;
 }
 
-static void *run_loop(void *arg) {
-  struct jsession *s = arg;
-  pthread_setname_np(pthread_self(), "mountie-fuse");
-  loop_run(s->se, s->fs.cfg.max_threads);
-  __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
-  return NULL;
-}
-
+/* The watchdog and the rescue reader (bounded: the rescue polls 20 ms at a time). */
 static void stop_watchdog(struct jsession *s) {
-  if (!s->watchdog_started) return;
   pthread_mutex_lock(&s->wd_lock);
-  s->stopping = 1;
+  __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
   pthread_cond_signal(&s->wd_wake);
+  pthread_cond_broadcast(&s->rescue_wake);
   pthread_mutex_unlock(&s->wd_lock);
-  pthread_join(s->watchdog, NULL);
-  s->watchdog_started = 0;
+  if (s->watchdog_started) pthread_join(s->watchdog, NULL);
+  if (s->rescue_started) pthread_join(s->rescue, NULL);
+  s->watchdog_started = s->rescue_started = 0;
 }
 
 void jsession_free(struct jsession *s) {
@@ -989,9 +1108,13 @@ void jsession_free(struct jsession *s) {
   }
   if (s->se) fuse_session_destroy(s->se);
   if (s->nodes_made) jnodes_destroy(&fs->nodes);
+  free(s->js_buf.mem);
+  free(s->rescue_buf.mem);
   pthread_mutex_destroy(&fs->lock);
   pthread_mutex_destroy(&s->wd_lock);
   pthread_cond_destroy(&s->wd_wake);
+  pthread_cond_destroy(&s->ended_wake);
+  pthread_cond_destroy(&s->rescue_wake);
   free(s);
 }
 
@@ -1014,6 +1137,13 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   pthread_mutex_init(&s->fs.lock, NULL);
   pthread_mutex_init(&s->wd_lock, NULL);
   pthread_cond_init(&s->wd_wake, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->ended_wake, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&s->rescue_wake, NULL);
+  s->fd = -1;
   int rc = jnodes_init(&s->fs.nodes);
   if (rc) return fail(s, err, errlen, "node table", rc);
   s->nodes_made = 1;
@@ -1029,29 +1159,45 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   s->se = session_open(mountpoint, opts, &jsfs_ops, sizeof jsfs_ops, &s->fs, &what, &code);
   if (!s->se) return fail(s, err, errlen, what, code);
 
+  /* The JavaScript thread reads from a libuv poll: a read must never block it. */
+  s->fd = fuse_session_fd(s->se);
+  int fl = fcntl(s->fd, F_GETFL);
+  if (fl < 0 || fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    rc = errno;
+    fuse_session_unmount(s->se);
+    return fail(s, err, errlen, "fcntl O_NONBLOCK on /dev/fuse", rc);
+  }
+  __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
   sigset_t old;
   threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
   rc = cfg->deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
-  if (rc == 0) {
-    s->watchdog_started = cfg->deadline_ms != 0;
-    rc = pthread_create(&s->loop, NULL, run_loop, s);
-    s->loop_started = rc == 0;
+  if (rc == 0 && cfg->deadline_ms) {
+    s->watchdog_started = 1;
+    rc = pthread_create(&s->rescue, NULL, run_rescue, s);
+    s->rescue_started = rc == 0;
   }
   threads_unmask(&old);
   if (rc) {
     fuse_session_unmount(s->se);
-    return fail(s, err, errlen, "start loop thread", rc);
+    return fail(s, err, errlen, "start watchdog thread", rc);
   }
   return s;
 }
 
 int jsession_stop(struct jsession *s, unsigned timeout_ms) {
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += timeout_ms / 1000;
   until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-  return pthread_timedjoin_np(s->loop, NULL, &until);
+  pthread_mutex_lock(&s->wd_lock);
+  while (!s->ended)
+    if (pthread_cond_timedwait(&s->ended_wake, &s->wd_lock, &until) == ETIMEDOUT) break;
+  int ended = s->ended;
+  pthread_mutex_unlock(&s->wd_lock);
+  if (!ended) return ETIMEDOUT;
+  stop_watchdog(s);
+  return 0;
 }
 
 unsigned jsession_cancel(struct jsession *s) {
@@ -1059,6 +1205,11 @@ unsigned jsession_cancel(struct jsession *s) {
   s->fs.cancelled = 1;
   pthread_mutex_unlock(&s->fs.lock);
   return expire(&s->fs, 0, 1, EIO);
+}
+
+void jsession_abort(struct jsession *s) {
+  fuse_session_unmount(s->se);
+  jsession_free(s);
 }
 
 struct jfs *jsession_fs(struct jsession *s) {

@@ -5,9 +5,11 @@
  * sees paths; the reply is C's: a request JavaScript never answers gets ETIMEDOUT at its deadline
  * (the watchdog), and an answer that comes after that is dropped.
  *
- * Threads: libfuse's workers (jsfs_ops) build the request and queue it, never waiting on
- * JavaScript; the JavaScript thread takes the queue (jsbridge.c) and answers through jsfs_reply_*;
- * the watchdog times requests out. One mutex guards the node tree, another the pending requests.
+ * Threads: the JavaScript thread reads /dev/fuse itself (jsession_read, from a libuv poll), runs
+ * the op in C (jsfs_ops: the request is built and queued), dispatches what is queued and answers
+ * through jfs_reply_*; the watchdog times requests out and, when JavaScript is late, hands the
+ * reading to a rescue thread that only queues (never waiting on JavaScript). One mutex guards the
+ * node tree, another the pending requests.
  */
 #ifndef MOUNTIE_JSFS_H
 #define MOUNTIE_JSFS_H
@@ -60,7 +62,6 @@ struct jfs_config {
   double entry_timeout;
   int read_only;
   int allow_other;
-  unsigned max_threads;
   unsigned deadline_ms;
   int keep_cache;       /* open answers keep the file's cached pages (the author says files change only through the mount) */
   unsigned max_read;    /* largest read request in bytes; 0: the kernel's */
@@ -75,7 +76,15 @@ int jsession_stop(struct jsession *s, unsigned timeout_ms);
 void jsession_free(struct jsession *s);
 /* Answer every pending request EIO and every later one at once. Returns how many. */
 unsigned jsession_cancel(struct jsession *s);
+/* A started session nobody will read: unmounted and freed (the start fails). */
+void jsession_abort(struct jsession *s);
 struct jfs *jsession_fs(struct jsession *s);
+/* The session's /dev/fuse fd (non-blocking): the JavaScript thread polls it. */
+int jsession_fd(struct jsession *s);
+/* JavaScript thread: read one request and run its op (a JS op is queued). 1 read, 0 none waiting, -1 the session ended. */
+int jsession_read(struct jsession *s);
+/* JavaScript thread: it is here (took the queue): the rescue reader, if reading, stops. */
+void jsession_seen(struct jsession *s);
 const struct jfs_config *jfs_config(struct jfs *fs);
 
 /* The JavaScript thread's side. */
@@ -89,6 +98,13 @@ void jreq_put(struct jreq *r);
  */
 struct jreq *jfs_take_batch(struct jfs *fs, int first);
 int jfs_batch_end(struct jfs *fs);
+/*
+ * The JavaScript thread as the reader (jsession_read): jfs_reader_enter starts a batch (workers'
+ * and the rescue reader's requests are queued without a wake-up), jfs_take takes what is queued
+ * (the batch goes on), jfs_batch_end ends it.
+ */
+void jfs_reader_enter(struct jfs *fs);
+struct jreq *jfs_take(struct jfs *fs);
 /* The pending request `id`, taken out of the table: the caller answers it. NULL when it was answered already (timed out, cancelled). */
 struct jreq *jfs_claim(struct jfs *fs, uint64_t id);
 

@@ -6,7 +6,7 @@
  * fuse-native path passed atime as mtime). Fixture: test/fixtures/kinds/faultfs.mjs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { access, readdir, readFile, stat } from 'node:fs/promises';
+import { access, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -123,6 +123,30 @@ describe("a kind's own ops on the native core", () => {
     expect((await api.stop('ws', { home, kind: CALLERFS })).ok).toBe(true);
   }, 30_000);
 
+  it('the JavaScript thread reads /dev/fuse itself: an idle daemon has no thread waiting in a read(2) of it', async () => {
+    const { home, pid, mp } = await start();
+    expect(await readFile(join(mp, 'ok'), 'utf8')).toBe('ok\n');
+    // Which of the daemon's threads sit in read(2) (x86-64 syscall 0) of a /dev/fuse fd, from /proc.
+    const fuseReaders = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const tid of await readdir(`/proc/${pid}/task`)) {
+        const [nr, fdHex] = (await readFile(`/proc/${pid}/task/${tid}/syscall`, 'utf8').catch(() => '')).trim().split(' ');
+        if (nr !== '0' || fdHex === undefined) continue;
+        const target = await readlink(`/proc/${pid}/fd/${Number.parseInt(fdHex, 16)}`).catch(() => '');
+        if (target === '/dev/fuse') found.push(tid);
+      }
+      return found;
+    };
+    // Idle: the kernel holds no request, so a worker of libfuse's loop would be blocked reading; the
+    // JavaScript thread waits in epoll instead (the same answer asked several times, a thread may be on its way).
+    for (let i = 0; i < 5; i++) {
+      expect(await fuseReaders()).toEqual([]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await readFile(join(mp, 'ok'), 'utf8')).toBe('ok\n');
+    expect((await api.stop('ws', { home, kind: FAULTFS })).ok).toBe(true);
+  }, 30_000);
+
   it('a JavaScript thread blocked in an op: status says degraded with why, and stop still ends the daemon and its mount', async () => {
     const { home, pid, mp } = await start({ busyMs: 20_000 });
     // state.json's 'active' is written after the mount and may land just after READY (ARCHITECTURE.md, "Discovery and stop").
@@ -138,6 +162,12 @@ describe("a kind's own ops on the native core", () => {
     }, 10_000);
     expect(st.tokens).toEqual([`running(pid=${pid})`]);
     expect(st.state?.reason).toMatch(/JavaScript thread has left requests untaken/);
+    // Requests that come meanwhile are read by the rescue reader and get ETIMEDOUT at their deadline
+    // (1 s here; a lookup of a new name may wait for the one before it in the kernel), not when the
+    // JavaScript thread is free again 20 s later.
+    const t0 = Date.now();
+    expect(await codeOf(stat(join(mp, 'new-while-busy')))).toBe('ETIMEDOUT');
+    expect(Date.now() - t0).toBeLessThan(8_000);
     const r = await api.stop('ws', { home, kind: FAULTFS });
     expect(r.ok).toBe(true);
     expect((await api.status('ws', { home, kind: FAULTFS }))[0]?.tokens).toEqual(['stopped']);

@@ -24,6 +24,8 @@ export interface CounterLayout {
   readonly loopEnded: number;
   /** JS-ops mode: times JavaScript left requests untaken over 1 s. */
   readonly stalls: number;
+  /** JS-ops mode: requests read by the rescue reader while the JavaScript thread was late. */
+  readonly rescued: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;
@@ -98,8 +100,7 @@ export interface NativeOpsOptions {
   readonly entryTimeout: number;
   readonly readOnly: number;
   readonly allowOther: number;
-  readonly maxThreads: number;
-  /** A request JavaScript has not answered by then gets ETIMEDOUT; 0: never. */
+  /** A request JavaScript has not answered by then gets ETIMEDOUT; 0: never (and then nobody reads for a JavaScript thread that is late). */
   readonly deadlineMs: number;
   /** The op names (layout().ops) the author answers; the rest get ENOSYS without a round trip. */
   readonly implemented: readonly string[];

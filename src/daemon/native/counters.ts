@@ -27,6 +27,8 @@ export interface NativeCounters {
   readonly loopEnded: boolean;
   /** JS-ops mode: times the JavaScript thread left requests untaken over 1 s (busy or blocked). */
   readonly stalls: number;
+  /** JS-ops mode: requests the rescue reader read because the JavaScript thread (their reader) was late 100 ms or more. */
+  readonly rescued: number;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -54,6 +56,7 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     fastFailed: at(layout.fastFailed),
     loopEnded: at(layout.loopEnded) !== 0,
     stalls: at(layout.stalls),
+    rescued: at(layout.rescued),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }

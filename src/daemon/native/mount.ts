@@ -63,8 +63,6 @@ const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 const MIB = 1 << 20;
 const DEFAULT_DEADLINE_MS = 5000;
 const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
-/** JS-ops mode: workers only build and queue requests (they never wait on JavaScript), so a few suffice. */
-const OPS_THREADS = 4;
 
 /** One session of the core, passthrough or JS-ops: what the lifecycle below needs of it. */
 interface Core {
@@ -88,7 +86,7 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   return {
     start: async (mp) => {
       const m = served.mount;
-      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: m?.attrTimeoutS ?? native.attrTimeout, entryTimeout: m?.entryTimeoutS ?? native.entryTimeout, keepCache: m?.keepCache ? 1 : 0, maxRead: m?.maxReadBytes ?? 0, readOnly: native.readOnly, allowOther: native.allowOther, maxThreads: OPS_THREADS, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs), readBuffers: (served.fs as Record<symbol, unknown>)[READ_BUFFERS] === true ? 1 : 0 }, gate);
+      const s = await b.startOps(mp, { fsname: native.fsname, subtype: native.subtype, attrTimeout: m?.attrTimeoutS ?? native.attrTimeout, entryTimeout: m?.entryTimeoutS ?? native.entryTimeout, keepCache: m?.keepCache ? 1 : 0, maxRead: m?.maxReadBytes ?? 0, readOnly: native.readOnly, allowOther: native.allowOther, deadlineMs: native.deadlineMs, implemented: implementedOps(served.fs), readBuffers: (served.fs as Record<symbol, unknown>)[READ_BUFFERS] === true ? 1 : 0 }, gate);
       handle = s.handle;
       for (const run of pending.splice(0)) run();
       return s;
