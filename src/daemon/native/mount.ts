@@ -11,7 +11,7 @@ import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fuse
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
 import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
-import { createDispatch, implementedOps } from './ops-bridge.js';
+import { createDispatch, implementedOps, type Dispatch } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
 import type { CheckedMountOptions } from '../mount-options.js';
@@ -82,7 +82,11 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   const pending: Array<() => void> = [];
   const reply = (id: number, errno: number, value?: unknown): number => (handle ? b.reply(handle, id, errno, value) : 1);
   const dispatch = createDispatch(served.fs, b.layout().ops, reply, served.log);
-  const gate = ((...args: Parameters<typeof dispatch>) => (handle ? dispatch(...args) : void pending.push(() => dispatch(...args)))) as (...args: never[]) => void;
+  // Fixed parameters, no rest array: this runs for every request (the JavaScript thread reads them all).
+  const gate: Dispatch = (id, op, uid, gid, pid, umask, path, a, b2, c, d) => {
+    if (handle) dispatch(id, op, uid, gid, pid, umask, path, a, b2, c, d);
+    else pending.push(() => dispatch(id, op, uid, gid, pid, umask, path, a, b2, c, d));
+  };
   return {
     start: async (mp) => {
       const m = served.mount;
