@@ -24,6 +24,11 @@ const S_ISGID = 0o2000;
 
 /** A file's bytes are kept in chunks of this size, only those ever written (a sparse file costs nothing). */
 const CHUNK = 64 * 1024;
+/**
+ * A chunk starts this small and doubles as it is written further (up to CHUNK), so a file of a few
+ * bytes costs that, not 64 KiB; its bytes past its length read as zeros.
+ */
+const MIN_PIECE = 512;
 /** What a hole reads as: one shared chunk of zeros, handed out as views (the core copies them to the kernel). */
 const ZEROS = new Uint8Array(CHUNK);
 /** The largest file: 2^52 bytes (4 PiB). Beyond it offsets stop being exact JavaScript numbers, so EFBIG. */
@@ -149,9 +154,23 @@ export function ramFs(): FileSystem {
 
   function attr(n: Inode): FsAttr {
     // What is stored, in 512-byte units (du's view of a sparse file, or of a reserved one).
-    const blocks = n.chunks ? (n.chunks.size * CHUNK) / 512 : 0;
+    let stored = 0;
+    for (const c of n.chunks?.values() ?? []) stored += c.length;
+    const blocks = stored / 512;
     const { ino, mode, uid, gid, nlink, rdev, size, atime, mtime, ctime } = n;
     return { ino, mode, uid, gid, nlink, rdev, size, blksize: 4096, blocks, atime, mtime, ctime };
+  }
+
+  /** Chunk `i`, long enough for `need` bytes (grown by doubling, copied; at most CHUNK). */
+  function room(chunks: Map<number, Uint8Array>, i: number, need: number): Uint8Array {
+    const chunk = chunks.get(i);
+    if (chunk && chunk.length >= need) return chunk;
+    let len = chunk ? chunk.length * 2 : MIN_PIECE;
+    while (len < need) len *= 2;
+    const grown = new Uint8Array(Math.min(CHUNK, len));
+    if (chunk) grown.set(chunk);
+    chunks.set(i, grown);
+    return grown;
   }
 
   /** Set a regular file's size: drop the chunks past the end, zero the tail of the last one kept. */
@@ -200,10 +219,16 @@ export function ramFs(): FileSystem {
       for (let p = start; p < end; ) {
         const off = p % CHUNK;
         const k = Math.min(CHUNK - off, end - p);
-        pieces.push((chunks.get(Math.floor(p / CHUNK)) ?? ZEROS).subarray(off, off + k));
+        const chunk = chunks.get(Math.floor(p / CHUNK)) ?? ZEROS;
+        if (off + k <= chunk.length) pieces.push(chunk.subarray(off, off + k));
+        else {
+          // A chunk not grown that far: its bytes, then zeros.
+          if (off < chunk.length) pieces.push(chunk.subarray(off));
+          pieces.push(ZEROS.subarray(0, off + k - Math.max(off, chunk.length)));
+        }
         p += k;
       }
-      return pieces; // at most max_read / CHUNK + 1 of them, well under the 256 allowed
+      return pieces; // at most 2 × (max_read / CHUNK + 1) of them, well under the 256 allowed
     },
     write(caller, _path, fh, data, offset) {
       const n = handles.get(fh) ?? fail('EBADF');
@@ -215,9 +240,7 @@ export function ramFs(): FileSystem {
         const i = Math.floor((pos + done) / CHUNK);
         const off = (pos + done) % CHUNK;
         const k = Math.min(CHUNK - off, data.length - done);
-        let chunk = chunks.get(i);
-        if (!chunk) chunks.set(i, (chunk = new Uint8Array(CHUNK)));
-        chunk.set(data.subarray(done, done + k), off);
+        room(chunks, i, off + k).set(data.subarray(done, done + k), off);
         done += k;
       }
       n.size = Math.max(n.size, pos + data.length);
@@ -240,7 +263,7 @@ export function ramFs(): FileSystem {
         // the size grows to cover it unless KEEP_SIZE (then the chunks lie past the end, as ext4's blocks).
         if (end > MAX_SIZE) fail('EFBIG');
         if (end - start > MAX_FALLOCATE) fail('ENOSPC');
-        for (let i = Math.floor(start / CHUNK); i * CHUNK < end; i++) if (!chunks.has(i)) chunks.set(i, new Uint8Array(CHUNK));
+        for (let i = Math.floor(start / CHUNK); i * CHUNK < end; i++) room(chunks, i, CHUNK);
         if (mode === 0 && end > n.size) n.size = end;
       } else if (mode === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
         // Punch: the range reads as zeros; whole chunks inside it are let go (a hole again).

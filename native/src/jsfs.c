@@ -1170,11 +1170,12 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
   sigset_t old;
   threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
-  rc = cfg->deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
+  /* The rescue reader first: the watchdog reads rescue_started (set before it exists, never after). */
+  rc = cfg->deadline_ms ? pthread_create(&s->rescue, NULL, run_rescue, s) : 0;
   if (rc == 0 && cfg->deadline_ms) {
-    s->watchdog_started = 1;
-    rc = pthread_create(&s->rescue, NULL, run_rescue, s);
-    s->rescue_started = rc == 0;
+    s->rescue_started = 1;
+    rc = pthread_create(&s->watchdog, NULL, run_watchdog, s);
+    s->watchdog_started = rc == 0;
   }
   threads_unmask(&old);
   if (rc) {
