@@ -2,7 +2,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
-import { guardStdio, reportError, stdio } from './output.js';
+import { guardStdio, reportError, stdio, writeStd } from './output.js';
 import { packageVersion } from './version.js';
 // Commands load their modules when they run (`--version` and `--help` load none of them).
 import type { MountFlags } from './commands/mount.js';
@@ -50,8 +50,9 @@ function build(run: Run, json: boolean): Command {
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run mountie --help for usage)');
+  // Through output.ts, so that --version and a usage error never make the stdio streams (see `via` there).
   // With --json anywhere, a parse error becomes a mountie.error/v1 document (main prints it).
-  if (json) program.configureOutput({ writeErr: () => undefined });
+  program.configureOutput({ writeOut: (str) => writeStd('stdout', str), writeErr: json ? () => undefined : (str) => writeStd('stderr', str) });
 
   program
     .command('mount')

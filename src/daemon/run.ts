@@ -176,7 +176,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await step('clean stale mount', 6000, async () => {
       // Stale only when no other live daemon of this workspace exists (one whose lock file was
       // deleted under it still runs and still owns its mount).
-      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: await home.others(), log: (l) => log.info(l), kind });
+      await cleanStaleMounts({ workspace: opts.workspace, homeId, liveDaemons: () => home.others(), log: (l) => log.info(l), kind });
       await checkMountpointFree(config.mountpoint, opts.workspace);
     });
     if (hooks.delayAfterLockMs > 0) await step('test delay after lock', hooks.delayAfterLockMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayAfterLockMs)));

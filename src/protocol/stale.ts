@@ -30,8 +30,12 @@ export async function probeMountpoint(path: string, timeoutMs = 500): Promise<'o
 export interface StaleCleanupInput {
   readonly workspace: string;
   readonly homeId: string;
-  /** Live daemons of this workspace other than the caller (from findHomeDaemons). */
-  readonly liveDaemons: readonly DaemonRef[];
+  /**
+   * Live daemons of this workspace other than the caller (from findHomeDaemons), or how to find
+   * them: then a /proc scan is paid only when there is a mount of ours to judge (a daemon's start
+   * nearly never finds one; with 2,000 processes a scan costs it tens of ms).
+   */
+  readonly liveDaemons: readonly DaemonRef[] | (() => Promise<readonly DaemonRef[]>);
   readonly log: (line: string) => void;
   /** Whose mounts: default mountie's own. */
   readonly kind?: Kind;
@@ -61,7 +65,8 @@ async function detach(entry: MountEntry, log: (line: string) => void): Promise<b
 export async function cleanStaleMounts(input: StaleCleanupInput): Promise<number> {
   const mine = mountsOf(await readMountInfo(), input.workspace, input.homeId, input.kind);
   if (mine.length === 0) return 0;
-  const live = input.liveDaemons[0];
+  // Looked for after the mounts were read: at least as fresh as a look before (the caller holds the lock).
+  const live = (typeof input.liveDaemons === 'function' ? await input.liveDaemons() : input.liveDaemons)[0];
   if (live) {
     throw new MountieError('ERR_WORKSPACE_LOCKED', `workspace ${input.workspace} is still served by pid ${live.pid}; its mount is not stale`, {
       data: { workspace: input.workspace, pid: live.pid, path: mine[0]?.mountPoint },

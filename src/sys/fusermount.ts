@@ -12,6 +12,8 @@ export interface UnmountResult {
   /** 'normal' (fusermount -u), 'lazy' (-uz: detached, busy users keep it alive until they leave), or 'none'. */
   readonly how: 'normal' | 'lazy' | 'none';
   readonly detail?: string;
+  /** The read of /proc/self/mountinfo that showed the mount gone (a caller checks it instead of reading again). */
+  readonly entries?: readonly MountEntry[];
 }
 
 async function fusermount(args: string[], timeoutMs: number): Promise<RunResult> {
@@ -52,6 +54,8 @@ export interface UnmountOptions {
   readonly lazyOnly?: boolean;
   /** Which mount is the caller's (its mount id, or its tag and fuse type): only that one is ever unmounted. */
   readonly ours: (entry: MountEntry) => boolean;
+  /** A read of /proc/self/mountinfo the caller made just now: the check before the first unmount uses it instead of a second read. */
+  readonly entries?: readonly MountEntry[];
 }
 
 /**
@@ -81,20 +85,21 @@ function ownTop(entries: readonly MountEntry[], path: string, ours: (e: MountEnt
  */
 export async function unmountPath(path: string, opts: UnmountOptions): Promise<UnmountResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const mine = ownTop(await readMountInfo(), path, opts.ours);
+  const mine = ownTop(opts.entries ?? (await readMountInfo()), path, opts.ours);
   if (!mine) return { unmounted: true, how: 'none' };
   const isMine = sameMount(mine);
   const gone = (entries: readonly MountEntry[]): boolean => !entries.some(isMine);
   if (!opts.lazyOnly) {
     await unmountCall(path, false, timeoutMs);
     const now = await readMountInfo();
-    if (gone(now)) return { unmounted: true, how: 'normal' };
+    if (gone(now)) return { unmounted: true, how: 'normal', entries: now };
     // Busy, or something was stacked over ours meanwhile: checked again before the lazy one.
     if (!ownTop(now, path, isMine)) return { unmounted: false, how: 'none', detail: `our mount is no longer at ${path}` };
   }
   const lazy = await unmountCall(path, true, timeoutMs);
-  return gone(await readMountInfo())
-    ? { unmounted: true, how: 'lazy' }
+  const after = await readMountInfo();
+  return gone(after)
+    ? { unmounted: true, how: 'lazy', entries: after }
     : { unmounted: false, how: 'lazy', detail: (lazy.stderr || lazy.spawnError || 'fusermount failed').trim() };
 }
 

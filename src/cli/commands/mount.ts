@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { resolveHome } from '../../state/paths.js';
 import { prepareMount as prepareLaunch, startPrepared, type PreparedMount } from '../../launcher/prepare.js';
 import { EXIT } from '../exit-codes.js';
 import type { Out } from '../output.js';
-import { packageVersion } from '../version.js';
 
 export interface MountFlags {
   readonly source?: string;
@@ -41,29 +39,14 @@ export async function startBackground(prepared: PreparedMount, flags: Pick<Mount
 }
 
 export async function mountCommand(ws: string, flags: MountFlags, out: Out): Promise<number> {
+  // Decided before anything is prepared: the command's bundle (dist/cli/bin.cjs) leaves the daemon
+  // out and hands a foreground mount, untouched so far, to the whole CLI (scripts/bundle.mjs).
+  if (!flags.background) return (await import('./mount-foreground.js')).mountForeground(ws, flags, out);
   const prepared = await prepareMount(ws, flags);
-  const { layout, plan } = prepared;
-  if (flags.background) {
-    out.progress?.(`starting ${plan.config.name}: waiting for the daemon to mount ${plan.config.mountpoint}`);
-    const doc = await startBackground(prepared, flags).finally(() => out.progress?.(undefined));
-    if (flags.json) out.json(doc);
-    else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${doc.mountpoint} (pid=${doc.pid}${plan.reconfigured ? ', new options stored' : ''}); stop with: mountie stop ${plan.config.name}`);
-    return EXIT.ok;
-  }
-  // The same harness and definition a background daemon runs (src/daemon/passthrough/daemon.ts).
-  const [{ runDaemon }, { passthroughDaemon }] = await Promise.all([import('../../daemon/run.js'), import('../../daemon/passthrough/daemon.js')]);
-  return runDaemon({
-    daemon: passthroughDaemon,
-    layout,
-    workspace: plan.config.name,
-    instanceId: randomUUID(),
-    argv: process.argv,
-    version: packageVersion(),
-    pendingConfig: plan.isNew ? plan.config : undefined,
-    echo: flags.json || flags.quiet ? undefined : (line) => out.echo(line),
-    onReady: ({ mountpoint, pid }) => {
-      if (flags.json) out.json({ schema: 'mountie.mount/v1', workspace: plan.config.name, pid, mountpoint, source: plan.config.source, logFile: plan.paths.log, foreground: true });
-      else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${mountpoint} (pid=${pid}); press Ctrl-C to unmount`);
-    },
-  });
+  const { plan } = prepared;
+  out.progress?.(`starting ${plan.config.name}: waiting for the daemon to mount ${plan.config.mountpoint}`);
+  const doc = await startBackground(prepared, flags).finally(() => out.progress?.(undefined));
+  if (flags.json) out.json(doc);
+  else if (!flags.quiet) out.line(`mounted ${plan.config.name} at ${doc.mountpoint} (pid=${doc.pid}${plan.reconfigured ? ', new options stored' : ''}); stop with: mountie stop ${plan.config.name}`);
+  return EXIT.ok;
 }

@@ -189,11 +189,14 @@ async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entr
   // Our mount by its id (it keeps it when moved), wherever it is now; only it is unmounted, and
   // only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
   const mine = entry ? sameMount(entry) : ours;
-  const where = (await readMountInfo()).filter(mine).pop()?.mountPoint ?? mountpoint;
-  const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine });
+  // One read serves finding it and unmountPath's "ours is the topmost there" check before the unmount.
+  const entries = await readMountInfo();
+  const where = entries.filter(mine).pop()?.mountPoint ?? mountpoint;
+  const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine, entries });
   if (!r.unmounted) return r;
   // Never stopped while it is still there (a stale view of the path): the join would wait on a live mount.
-  const still = (await readMountInfo()).find(mine);
+  // The read that showed the unmount done serves (one read fewer); 'none' made none after, so read now.
+  const still = (r.entries ?? (await readMountInfo())).find(mine);
   if (still) return { unmounted: false, how: r.how, detail: `still mounted at ${still.mountPoint}` };
   // A worker blocked in the source keeps libfuse from joining it: no wait can end that, so only a glance.
   const joinMs = stuck() > 0 ? 50 : Math.max(200, Math.floor(timeoutMs / 4));

@@ -51,7 +51,7 @@ describe('unmountPath as root, through the addon', () => {
 
   it('umount2 and no spawn when it unmounts', async () => {
     tables.push([ours], []);
-    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'normal' });
+    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'normal', entries: expect.any(Array) });
     expect(umounts).toEqual([[ours.mountPoint, false]]);
     expect(spawned).toEqual([]);
   });
@@ -59,14 +59,14 @@ describe('unmountPath as root, through the addon', () => {
   it('EPERM (not allowed here): fusermount -u, as without the addon', async () => {
     answers.push('EPERM');
     tables.push([ours], []);
-    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'normal' });
+    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'normal', entries: expect.any(Array) });
     expect(spawned).toEqual([['-u', '--', ours.mountPoint]]);
   });
 
   it('EBUSY: no fusermount -u, then the lazy umount2', async () => {
     answers.push('EBUSY', null);
     tables.push([ours], [ours], []);
-    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'lazy' });
+    expect(await unmountPath(ours.mountPoint, { ours: isOurs })).toEqual({ unmounted: true, how: 'lazy', entries: expect.any(Array) });
     expect(umounts).toEqual([
       [ours.mountPoint, false],
       [ours.mountPoint, true],

@@ -34,14 +34,22 @@ describe('unmountPath', () => {
   it('our mount gone and its id already reused by another mount elsewhere: unmounted, no lazy retry', async () => {
     tables.push([ours], [entry(40, '0:77', '/other/mnt', 'mountie:x@fedcba9876543210')]);
     const r = await unmountPath(ours.mountPoint, { ours: (e) => e.mountId === ours.mountId });
-    expect(r).toEqual({ unmounted: true, how: 'normal' });
+    expect(r).toEqual({ unmounted: true, how: 'normal', entries: expect.any(Array) });
     expect(calls).toEqual([['-u', '--', ours.mountPoint]]);
   });
 
   it('our mount still there after -u (busy): the lazy unmount follows', async () => {
     tables.push([ours], [ours], []);
     const r = await unmountPath(ours.mountPoint, { ours: (e) => e.mountId === ours.mountId });
-    expect(r).toEqual({ unmounted: true, how: 'lazy' });
+    expect(r).toEqual({ unmounted: true, how: 'lazy', entries: expect.any(Array) });
     expect(calls).toEqual([['-u', '--', ours.mountPoint], ['-uz', '--', ours.mountPoint]]);
+  });
+
+  it("a read the caller just made is the one checked before the unmount (no second read); the read that showed it gone comes back", async () => {
+    const after = [entry(41, '0:51', '/elsewhere', 'mountie:x@fedcba9876543210')];
+    tables.push(after); // the only read unmountPath makes: the one after -u
+    const r = await unmountPath(ours.mountPoint, { ours: (e) => e.mountId === ours.mountId, entries: [ours] });
+    expect(r).toEqual({ unmounted: true, how: 'normal', entries: after });
+    expect(calls).toEqual([['-u', '--', ours.mountPoint]]);
   });
 });
