@@ -167,6 +167,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
   j->cfg.fd_budget = (size_t)opt_count(env, argv[2], "fdBudget", 0, 1 << 30, &bad);
   j->cfg.deadline_ms = (unsigned)opt_count(env, argv[2], "deadlineMs", 0, 86400000, &bad);
+  j->cfg.watch_timeout = opt_number(env, argv[2], "watchTimeout", 0);
   j->h = bad ? NULL : calloc(1, sizeof *j->h);
   if (bad || !j->h) {
     free(j->mountpoint), free(j->source), free(j->fsname), free(j->subtype), free(j);
@@ -285,6 +286,10 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "loopEnded", int_value(env, C_LOOP_ENDED));
   napi_set_named_property(env, obj, "stalls", int_value(env, C_STALLS));
   napi_set_named_property(env, obj, "rescued", int_value(env, C_RESCUED));
+  napi_set_named_property(env, obj, "watches", int_value(env, C_WATCHES));
+  napi_set_named_property(env, obj, "unwatched", int_value(env, C_UNWATCHED));
+  napi_set_named_property(env, obj, "invalidations", int_value(env, C_INVALS));
+  napi_set_named_property(env, obj, "overflows", int_value(env, C_OVERFLOWS));
   napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
   napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
   napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));

@@ -41,6 +41,10 @@ enum counter_index {
   C_LOOP_ENDED,  /* 1 once the session loop returned (unmounted, or the connection was aborted) */
   C_STALLS,      /* JS-ops mode: times JavaScript left queued requests untaken over 1 s (jsfs.c) */
   C_RESCUED,     /* JS-ops mode: requests read by the rescue reader while JavaScript was late (jsfs.c) */
+  C_WATCHES,     /* directories watched now (notify.c): their names and attributes may be cached long */
+  C_UNWATCHED,   /* directories whose watch could not be added (ENOSPC, EACCES): short timeouts there */
+  C_INVALS,      /* invalidations written to the kernel (INVAL_ENTRY, INVAL_INODE) */
+  C_OVERFLOWS,   /* inotify queue overflows: everything known was invalidated */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
@@ -57,6 +61,9 @@ struct node {
   uint64_t nlookup;  /* kernel references; table lock */
   uint32_t stuck;    /* atomic: requests on this node timed out whose worker is still blocked */
   int hashed;        /* in the table (table lock); a stale handle node is taken out, kept until forgotten */
+  int wd;            /* atomic: a directory's inotify watch (notify.c), -1: none (short timeouts) */
+  struct node *wd_next; /* the watcher's wd map chain (its lock) */
+  uint8_t covered;   /* atomic: a file last looked up in a watched directory (its attributes may be cached long) */
 };
 
 struct node_table {
@@ -81,6 +88,7 @@ struct config {
   int splice;
   size_t fd_budget; /* node fds at most (0: half of RLIMIT_NOFILE); past it, file handles */
   unsigned deadline_ms; /* a request not answered by then gets ETIMEDOUT (0: never) */
+  double watch_timeout; /* entry/attr timeout where the source is watched (notify.c); 0: no watching */
 };
 
 /*
@@ -122,6 +130,7 @@ struct fs {
   int handles_ok;     /* open_by_handle_at works here (CAP_DAC_READ_SEARCH): nodes past the fd budget may keep a handle */
   pthread_key_t thread_key;
   int cancelled;      /* atomic: shutting down, every request is answered EIO */
+  struct watcher *watch; /* the source's watcher (notify.c), NULL: none */
 };
 
 /* nodes.c */
@@ -139,6 +148,8 @@ int node_of_fd(struct fs *fs, int fd, struct fuse_entry_param *e);
 /* The same for an O_PATH fd of the caller's, which it takes over (kept by a new node or closed). */
 int node_adopt(struct fs *fs, int fd, struct fuse_entry_param *e);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
+/* The node of (ino, dev) the kernel holds (the root included), or NULL. Table lock held. */
+struct node *node_find(struct fs *fs, ino_t ino, dev_t dev);
 /* One more reference (given back with node_forget(fs, n, 1)); the root needs none. */
 void node_hold(struct fs *fs, struct node *n);
 /* An O_PATH fd on the node for the rest of this request (-1 and errno set when it is gone). */
@@ -203,6 +214,20 @@ struct session *session_start(const char *mountpoint, const char *source, const 
 /* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
 int session_stop(struct session *s, unsigned timeout_ms);
 unsigned session_cancel(struct session *s);
+
+/* notify.c: longer caches kept true by invalidation (inotify on the source, FUSE notify). */
+struct watcher;
+/* 0, or why the source is not watched (then every reply keeps the configured timeouts). */
+int watch_start(struct fs *fs, struct fuse_session *se);
+void watch_stop(struct fs *fs);
+/* A directory node the kernel now holds: watch it (a failure leaves it unwatched). */
+void watch_dir(struct fs *fs, struct node *n);
+/* A directory node the kernel forgot: its watch goes. */
+void watch_forget(struct fs *fs, struct node *n);
+int watch_active(const struct fs *fs);
+/* The timeouts of an entry answered below `parent` (e->ino 0: a negative entry). */
+void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e);
+double attr_ttl(struct fs *fs, struct node *n, const struct stat *st);
 
 /* ops_dir.c */
 void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -100,6 +100,11 @@ fuse_ino_t node_id(struct fs *fs, struct node *n) {
   return n == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
+struct node *node_find(struct fs *fs, ino_t ino, dev_t dev) {
+  if (ino == fs->root.ino && dev == fs->root.dev) return &fs->root;
+  return find(&fs->nodes, ino, dev);
+}
+
 /* A known inode: one more reference. Table lock held. */
 static struct node *ref(struct fs *fs, ino_t ino, dev_t dev) {
   if (ino == fs->root.ino && dev == fs->root.dev) return &fs->root;
@@ -205,6 +210,7 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
     return ENOMEM;
   }
   fresh->fd = -1;
+  fresh->wd = -1;
   if (fs->handles_ok && __atomic_load_n(&fs->nodes.fds, __ATOMIC_RELAXED) >= fs->nodes.fd_budget && e->attr.st_dev == fs->root.dev &&
       keep_handle(fd, fresh) == 0)
     close(fd);
@@ -229,7 +235,8 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
     if (fresh->fd >= 0) close(fresh->fd);
     free(fresh->handle);
     free(fresh);
-  }
+  } else if (n->type == S_IFDIR)
+    watch_dir(fs, n); /* before the reply: the kernel cannot forget it meanwhile (we hold its reference) */
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   e->ino = node_id(fs, n);
   return 0;
@@ -254,11 +261,14 @@ int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fus
   pthread_mutex_unlock(&fs->nodes.lock);
   if (n) {
     e->ino = node_id(fs, n);
+    entry_ttl(fs, parent, e);
     return 0;
   }
   int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd == -1) return errno;
-  return adopt(fs, fd, e);
+  int err = adopt(fs, fd, e);
+  if (!err) entry_ttl(fs, parent, e);
+  return err;
 }
 
 int node_adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
@@ -288,6 +298,7 @@ void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {
   pthread_mutex_lock(&fs->nodes.lock);
   int gone = n->nlookup <= nlookup;
   if (gone) {
+    n->nlookup = 0; /* the watcher holds no node at 0 (notify.c) */
     unlink_node(&fs->nodes, n);
     if (n->fd >= 0) __atomic_fetch_sub(&fs->nodes.fds, 1, __ATOMIC_RELAXED);
   }
@@ -296,6 +307,7 @@ void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {
   pthread_mutex_unlock(&fs->nodes.lock);
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   if (gone) {
+    watch_forget(fs, n);
     if (n->fd >= 0) close(n->fd);
     free(n->handle);
     free(n);

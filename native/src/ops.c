@@ -63,8 +63,8 @@ static void reply_entry(struct fs *fs, fuse_req_t req, const struct fuse_entry_p
   op_end(0);
 }
 
-static void reply_attr(struct fs *fs, fuse_req_t req, const struct stat *st) {
-  if (op_claim()) fuse_reply_attr(req, st, fs->cfg.attr_timeout);
+static void reply_attr(struct fs *fs, fuse_req_t req, struct node *n, const struct stat *st) {
+  if (op_claim()) fuse_reply_attr(req, st, attr_ttl(fs, n, st));
   op_end(0);
 }
 
@@ -81,6 +81,18 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   AS_CALLER(); /* search permission on the directory is the caller's */
   struct fuse_entry_param e;
   int err = node_lookup(fs, node_of(fs, parent), name, &e);
+  if (err == ENOENT && watch_active(fs) && __atomic_load_n(&node_of(fs, parent)->wd, __ATOMIC_ACQUIRE) >= 0) {
+    /*
+     * A negative entry (node id 0), cached as long as a name where the directory is watched: a
+     * name made beside the mount sends IN_CREATE, whose INVAL_ENTRY drops it (entry_ttl leaves
+     * the short timeout elsewhere). git asks for many names that do not exist.
+     */
+    memset(&e, 0, sizeof e);
+    entry_ttl(fs, node_of(fs, parent), &e);
+    if (op_claim()) fuse_reply_entry(req, &e);
+    op_end(ENOENT); /* counted as the error it is */
+    return;
+  }
   if (err) reply_err(req, err);
   else reply_entry(fs, req, &e);
 }
@@ -114,7 +126,7 @@ static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   struct stat st;
   int err = stat_node(fs, node_of(fs, ino), fi, &st);
   if (err) return reply_err(req, err);
-  reply_attr(fs, req, &st);
+  reply_attr(fs, req, node_of(fs, ino), &st);
 }
 
 static struct timespec time_of(int valid, int set, int now, struct timespec t) {
@@ -175,7 +187,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   struct stat st;
   int err = stat_node(fs, n, fi, &st);
   if (err) return reply_err(req, err);
-  reply_attr(fs, req, &st);
+  reply_attr(fs, req, n, &st);
 }
 
 static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -235,6 +247,7 @@ static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const c
   struct fuse_entry_param e;
   err = node_adopt(fs, fd, &e); /* the O_PATH fd becomes the node's, or is closed */
   if (err) return reply_err(req, err);
+  entry_ttl(fs, parent, &e);
   reply_entry(fs, req, &e);
 }
 
@@ -299,6 +312,7 @@ static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   if (fstatat(NFD(n), "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) return reply_err(req, errno);
   node_hold(fs, n);
   e.ino = node_id(fs, n);
+  entry_ttl(fs, np, &e); /* two links now: short attributes */
   reply_entry(fs, req, &e);
 }
 
@@ -352,6 +366,7 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
     close(fd);
     return reply_err(req, err);
   }
+  entry_ttl(fs, parent, &e);
   opened(fs, fi, fd);
   if (!op_claim() || fuse_reply_create(req, &e, fi) != 0) {
     close(fd);

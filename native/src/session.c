@@ -116,6 +116,7 @@ static int handles_work(int root_fd, int mount_fd) {
 
 static void free_session(struct session *s) {
   stop_watchdog(s);
+  watch_stop(&s->fs); /* before the table and the session it uses */
   if (s->slots_made) {
     pthread_mutex_destroy(&s->fs.slots_lock);
     pthread_mutex_destroy(&s->wd_lock);
@@ -144,6 +145,7 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   }
   /* fd 0 is a valid fd (a daemon started with stdin closed): "none" is -1 from the start. */
   s->fs.root.fd = -1;
+  s->fs.root.wd = -1;
   s->fs.mount_fd = -1;
   s->fs.cfg = *cfg;
   s->fs.counters = counters;
@@ -192,6 +194,8 @@ struct session *session_start(const char *mountpoint, const char *source, const 
 
   sigset_t old;
   threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
+  /* The notifier too. Not watched (a remote source, no inotify, the root refused): every reply keeps the configured timeouts, as before. */
+  if (s->fs.cfg.watch_timeout > 0) watch_start(&s->fs, s->se);
   rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
   if (rc == 0) {
     s->watchdog_started = s->fs.cfg.deadline_ms != 0;

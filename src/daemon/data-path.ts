@@ -9,7 +9,7 @@ import type { WorkspaceConfig } from '../state/workspace.js';
 import { checkAllowOther } from '../sys/fuse-conf.js';
 import type { BackendLoad, HealthReport } from './backend/health.js';
 import type { MountedFuse } from './mountpoint.js';
-import { mountNative } from './native/mount.js';
+import { mountNative, WATCHED_CACHE_S, type MountedNative } from './native/mount.js';
 import { nativeDataPath } from './native/as-data-path.js';
 import { requireNative } from './native/require-native.js';
 import type { DaemonStateSink } from './state-sink.js';
@@ -48,6 +48,34 @@ export interface MountDataPathOptions {
   readonly deadlineMs: number | undefined;
   /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
   readonly timeoutMs?: number;
+  /** Watch the source and cache long (default true; MOUNTIE_SOURCE_WATCH=0: false). */
+  readonly sourceWatch?: boolean;
+  /** The daemon log: what the source watch does, and when it falls back. */
+  readonly log?: (line: string) => void;
+}
+
+/** How often the log is told of watches refused and lost events (cheap: a read of shared memory). */
+const WATCH_REPORT_MS = 5000;
+
+/**
+ * Says in the log whether the source is watched, and later when directories could not be watched
+ * (fs.inotify.max_user_watches: they keep 1 s caches) or events were lost (an inotify overflow:
+ * everything cached was invalidated).
+ */
+function reportWatch(m: MountedNative, on: boolean, log: (line: string) => void): void {
+  const c = m.counters();
+  if (!on) return log('source not watched (MOUNTIE_SOURCE_WATCH=0): names and attributes cached 1 s');
+  if (c.watches === 0) return log('source not watched (a network or FUSE file system, whose changes made elsewhere inotify cannot see, or inotify refused it): names and attributes cached 1 s');
+  log(`source watched (inotify): names and attributes cached up to ${WATCHED_CACHE_S} s, invalidated when the source changes beside the mount`);
+  let seen = { unwatched: c.unwatched, overflows: c.overflows };
+  const timer = setInterval(() => {
+    const now = m.counters();
+    if (now.loopEnded) return clearInterval(timer);
+    if (now.unwatched > seen.unwatched) log(`${now.unwatched - seen.unwatched} more source directories could not be watched (fs.inotify.max_user_watches or permissions): 1 s caches there`);
+    if (now.overflows > seen.overflows) log(`inotify queue overflow (${now.overflows - seen.overflows}): events lost, every cached name and attribute invalidated`);
+    seen = { unwatched: now.unwatched, overflows: now.overflows };
+  }, WATCH_REPORT_MS);
+  timer.unref();
 }
 
 export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPath> {
@@ -64,8 +92,10 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     allowOther: config.allowOther === true,
     maxThreads: NATIVE_MAX_THREADS,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+    watchSource: opts.sourceWatch ?? true,
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
+  if (opts.log) reportWatch(m, opts.sourceWatch ?? true, opts.log);
   return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

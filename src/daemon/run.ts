@@ -223,7 +223,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       }
       if ('passthrough' in served) {
         const pt: WorkspaceConfig = { schema: config.schema, name: config.name, source: served.passthrough.source, mountpoint: config.mountpoint, readOnly: config.readOnly, ...(config.allowOther ? { allowOther: true } : {}), createdAt: config.createdAt };
-        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, deadlineMs: tuning.deadlineMs, timeoutMs });
+        return mountDataPath({ config: pt, fsname, subtype: kind.name, state, deadlineMs: tuning.deadlineMs, timeoutMs, log: (l) => log.info(l), ...(tuning.sourceWatch !== undefined ? { sourceWatch: tuning.sourceWatch } : {}) });
       }
       const own = 'fs' in served ? (typeof served.fs === 'object' && served.fs !== null ? { fs: served.fs } : undefined) : typeof served.ops === 'object' && served.ops !== null ? served.ops : undefined;
       if (!own) throw notServed();

@@ -10,6 +10,12 @@ export interface BackendConfig {
   readonly healthIntervalMs?: number;
   /** Health probe timeout. Default 1000 ms. */
   readonly probeTimeoutMs?: number;
+  /**
+   * Watch the passthrough's source and cache names and attributes long (issue 20; default on).
+   * MOUNTIE_SOURCE_WATCH=0 turns it off: fixed 1 s caches, as before (a source on NFS or FUSE,
+   * whose remote changes inotify does not see).
+   */
+  readonly sourceWatch?: boolean;
 }
 
 /** Ten minutes: past it a caller is better told ETIMEDOUT than kept waiting (the kernel itself never times a request out). */
@@ -25,7 +31,10 @@ export function backendConfigFromEnv(env: NodeJS.ProcessEnv): BackendConfig {
   const deadlineMs = ms(env.MOUNTIE_OP_DEADLINE_MS, 50, MAX_DEADLINE_MS);
   const healthIntervalMs = ms(env.MOUNTIE_HEALTH_INTERVAL_MS, 50, 600_000);
   const probeTimeoutMs = ms(env.MOUNTIE_PROBE_TIMEOUT_MS, 10, 60_000);
+  const watch = env.MOUNTIE_SOURCE_WATCH;
+  const sourceWatch = watch === '0' || watch === 'off' ? false : watch === '1' || watch === 'on' ? true : undefined;
   return {
+    ...(sourceWatch === undefined ? {} : { sourceWatch }),
     ...(deadlineMs === undefined ? {} : { deadlineMs }),
     ...(healthIntervalMs === undefined ? {} : { healthIntervalMs }),
     ...(probeTimeoutMs === undefined ? {} : { probeTimeoutMs }),

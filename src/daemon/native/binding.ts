@@ -26,6 +26,11 @@ export interface CounterLayout {
   readonly stalls: number;
   /** JS-ops mode: requests read by the rescue reader while the JavaScript thread was late. */
   readonly rescued: number;
+  /** Source watching (notify.c); absent from an older addon. */
+  readonly watches?: number;
+  readonly unwatched?: number;
+  readonly invalidations?: number;
+  readonly overflows?: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;
@@ -50,6 +55,8 @@ export interface NativeStartOptions {
   readonly fdBudget: number;
   /** A request not answered by then gets ETIMEDOUT (its worker stays blocked); 0: never. */
   readonly deadlineMs: number;
+  /** Entry/attribute timeout where the source is watched and changes beside the mount are invalidated (notify.c); 0 or absent: no watching. */
+  readonly watchTimeout?: number;
 }
 
 /** Opaque: the addon's session. */

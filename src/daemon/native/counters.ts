@@ -29,6 +29,14 @@ export interface NativeCounters {
   readonly stalls: number;
   /** JS-ops mode: requests the rescue reader read because the JavaScript thread (their reader) was late 100 ms or more. */
   readonly rescued: number;
+  /** Source directories watched now: their names and attributes may be cached long (notify.c). */
+  readonly watches: number;
+  /** Directories whose watch could not be added (fs.inotify.max_user_watches, permissions): short timeouts there. */
+  readonly unwatched: number;
+  /** Invalidations written to the kernel for changes seen in the source. */
+  readonly invalidations: number;
+  /** inotify queue overflows: everything known was invalidated. */
+  readonly overflows: number;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -57,6 +65,10 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     loopEnded: at(layout.loopEnded) !== 0,
     stalls: at(layout.stalls),
     rescued: at(layout.rescued),
+    watches: layout.watches === undefined ? 0 : at(layout.watches),
+    unwatched: layout.unwatched === undefined ? 0 : at(layout.unwatched),
+    invalidations: layout.invalidations === undefined ? 0 : at(layout.invalidations),
+    overflows: layout.overflows === undefined ? 0 : at(layout.overflows),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }

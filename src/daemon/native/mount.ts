@@ -33,8 +33,19 @@ export interface MountNativeOptions {
   readonly allowOther?: boolean;
   /** Limit for the whole mount. Default 10 s. */
   readonly timeoutMs?: number;
-  /** Seconds the kernel trusts attributes and names. Default 1 (what bindfs uses). */
+  /**
+   * Seconds the kernel trusts attributes and names where the source is not watched. Default 1
+   * (what bindfs uses). Given alone, it turns watching off (fixed timeouts, as before issue 20).
+   */
   readonly cacheTimeoutS?: number;
+  /**
+   * Watch the source (inotify) and invalidate what the kernel cached when it changes beside the
+   * mount, so names and attributes may be cached `watchTimeoutS` where watched (notify.c,
+   * ARCHITECTURE.md "Caches and invalidation"). Default: on, unless `cacheTimeoutS` is given.
+   */
+  readonly watchSource?: boolean;
+  /** The timeout where watched. Default WATCHED_CACHE_S. */
+  readonly watchTimeoutS?: number;
   /** Keep file pages (and directory listings) across opens while mtime and size stay. Default true. */
   readonly keepCache?: boolean;
   /** Default 'off': readdir answers names with types; see ARCHITECTURE.md "Native data path". */
@@ -63,6 +74,13 @@ const DEFAULT_UNMOUNT_TIMEOUT_MS = 5_000;
 const MIB = 1 << 20;
 const DEFAULT_DEADLINE_MS = 5000;
 const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
+/**
+ * Names and attributes cached this long where the source is watched (ARCHITECTURE.md, "Caches
+ * and invalidation": what the watch cannot see, such as a write through a hard link outside the
+ * source or a change on an NFS server, is seen within this bound; 60 s covers the pause between
+ * two `git status` of someone at work, longer measured no faster).
+ */
+export const WATCHED_CACHE_S = 60;
 
 /** One session of the core, passthrough or JS-ops: what the lifecycle below needs of it. */
 interface Core {
@@ -115,6 +133,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
   const binding = bindingOrThrow(opts.binding, failed);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
   const ttl = opts.cacheTimeoutS ?? 1;
+  const watchTtl = (opts.watchSource ?? opts.cacheTimeoutS === undefined) && !opts.ops ? (opts.watchTimeoutS ?? WATCHED_CACHE_S) : 0;
   const native: NativeStartOptions = {
     fsname: opts.fsname,
     subtype: opts.subtype,
@@ -130,6 +149,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     splice: opts.splice ? 1 : 0,
     fdBudget: opts.fdBudget ?? 0,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+    watchTimeout: watchTtl,
   };
 
   const core = opts.ops ? opsCore(binding, native, opts.ops) : passthroughCore(binding, native);
@@ -170,7 +190,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
       const where = s.entry ? `it showed at ${s.entry.mountPoint}` : 'it showed nowhere';
       throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
-    const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`];
+    const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`, watchTtl > 0 && `watched_timeout=${watchTtl}`];
     return handle(core, s, st.mountpoint, options.filter(Boolean).join(','), ours, st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();

@@ -1,0 +1,377 @@
+/*
+ * Longer entry and attribute caches, kept true by invalidation (issue 20).
+ *
+ * One notifier thread per session owns an inotify fd. Every directory node the kernel holds gets
+ * a watch (added when the node is made, removed when the kernel forgets it); each event on a
+ * watched directory is turned into FUSE_NOTIFY_INVAL_ENTRY for the name and, where the listing,
+ * the directory's own attributes or a known child's attributes or pages may have changed,
+ * FUSE_NOTIFY_INVAL_INODE. Only then may a reply carry the long timeouts (entry_ttl/attr_ttl):
+ * a name is cached long only when its directory is watched, a file's attributes only when it has
+ * one link (a write through another name, in a directory nobody watches, sends no event here) and
+ * was last looked up in a watched directory; everything else keeps the short timeouts of before.
+ *
+ * Deadlocks (libfuse's notify_inval_entry example, the kernel's fuse_reverse_inval_entry): the
+ * kernel takes the parent directory's inode lock for INVAL_ENTRY and page locks for INVAL_INODE,
+ * and a request in flight on that directory (a lookup, a create) holds the same lock until it is
+ * answered. So no notification is ever written by a worker (which may be the one that must
+ * answer): only this thread writes them, and workers never wait for it. It takes the table lock
+ * and its own lock only around lookups in memory, never across a write to /dev/fuse. The same
+ * lock makes the race with a lookup safe: a lookup holds the parent's lock from before our stat to
+ * the dentry's creation, so an INVAL_ENTRY for a change made after the stat waits for it and then
+ * drops the new dentry; INVAL_INODE bumps the inode's attribute version, so a reply that raced
+ * with it is not believed.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define WD_BUCKETS 4096
+#define EVENT_BUF (64 * 1024)
+/* FUSE_NOTIFY_INC_EPOCH (kernel 6.16+, protocol 7.44): every dentry of the mount expires at once. */
+#define NOTIFY_INC_EPOCH 8
+
+/* What a watched directory reports: names made, removed, moved, and its children's changes. */
+#define WATCH_MASK \
+  (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define NAME_CHANGES (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
+
+struct watcher {
+  struct fs *fs;
+  struct fuse_session *se;
+  int ifd;
+  int stop_fd;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t lock;            /* the wd map, and add/remove of watches (one at a time) */
+  struct node *map[WD_BUCKETS];    /* wd → node, chained through node->wd_next */
+  int degraded;                    /* atomic: an overflow could not expire every name: short timeouts from now on */
+};
+
+static size_t bucket(int wd) {
+  return (size_t)((unsigned)wd * 2654435761u) & (WD_BUCKETS - 1);
+}
+
+/* Lock held. */
+static struct node *map_find(struct watcher *w, int wd) {
+  for (struct node *n = w->map[bucket(wd)]; n; n = n->wd_next)
+    if (n->wd == wd) return n;
+  return NULL;
+}
+
+/* Lock held. */
+static void map_remove(struct watcher *w, struct node *n) {
+  struct node **p = &w->map[bucket(n->wd)];
+  while (*p && *p != n) p = &(*p)->wd_next;
+  if (*p) *p = n->wd_next;
+  n->wd_next = NULL;
+  __atomic_store_n(&n->wd, -1, __ATOMIC_RELEASE);
+}
+
+/*
+ * A file system whose changes may be made elsewhere (another NFS client, the server of a FUSE
+ * or SMB mount, a cluster file system): inotify sees only what this machine does through it, so
+ * a watch there would make long caches lie. Such directories are not watched (short timeouts).
+ */
+static int remote_fs(int fd) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) == -1) return 1;
+  switch ((unsigned long)sf.f_type) {
+    case 0x6969UL:     /* NFS */
+    case 0x65735546UL: /* FUSE */
+    case 0x517BUL:     /* SMB */
+    case 0xFF534D42UL: /* CIFS */
+    case 0xFE534D42UL: /* SMB2 */
+    case 0x00C36400UL: /* Ceph */
+    case 0x01021997UL: /* 9P */
+    case 0x5346414FUL: /* AFS */
+    case 0x6B414653UL: /* kAFS */
+    case 0x0BD00BD0UL: /* Lustre */
+    case 0x01161970UL: /* GFS2 */
+    case 0x7461636FUL: /* OCFS2 */
+    case 0x47504653UL: /* GPFS */
+    case 0x73757245UL: /* Coda */
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+int watch_active(const struct fs *fs) {
+  return fs->watch && !__atomic_load_n(&fs->watch->degraded, __ATOMIC_RELAXED);
+}
+
+void watch_dir(struct fs *fs, struct node *n) {
+  struct watcher *w = fs->watch;
+  if (!w || n->fd < 0 || __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) return;
+  /* Another file system mounted inside the source: watched only if it is local too. */
+  if (n->dev != w->fs->root.dev && remote_fs(n->fd)) {
+    count_add(fs, C_UNWATCHED, 1);
+    return;
+  }
+  char p[64];
+  proc_path(p, sizeof p, n->fd);
+  /* The watch is the daemon's, not the caller's: inotify needs read permission on the directory. */
+  int back = creds_suspend(fs);
+  pthread_mutex_lock(&w->lock);
+  int wd = inotify_add_watch(w->ifd, p, WATCH_MASK);
+  if (wd >= 0) {
+    /* Another node with this wd (the same inode: a stale node not yet forgotten) keeps it too. */
+    struct node *other = map_find(w, wd);
+    if (other && other != n) map_remove(w, other);
+    if (other != n) {
+      n->wd_next = w->map[bucket(wd)];
+      w->map[bucket(wd)] = n;
+      __atomic_store_n(&n->wd, wd, __ATOMIC_RELEASE);
+      count_add(fs, C_WATCHES, 1);
+      if (other) count_add(fs, C_WATCHES, (uint64_t)-1);
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  creds_resume(fs, op_caller(), back);
+  /* ENOSPC (fs.inotify.max_user_watches, machine-wide: never raised here), EACCES: this directory keeps short timeouts. */
+  if (wd < 0) count_add(fs, C_UNWATCHED, 1);
+}
+
+void watch_forget(struct fs *fs, struct node *n) {
+  struct watcher *w = fs->watch;
+  if (!w || __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) < 0) return;
+  pthread_mutex_lock(&w->lock);
+  int wd = n->wd;
+  if (wd >= 0 && map_find(w, wd) == n) {
+    map_remove(w, n);
+    inotify_rm_watch(w->ifd, wd);
+    count_add(fs, C_WATCHES, (uint64_t)-1);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* The node a watch belongs to, with one reference (given back with node_forget), or NULL. */
+static struct node *hold_wd(struct watcher *w, int wd) {
+  struct fs *fs = w->fs;
+  pthread_mutex_lock(&w->lock);
+  struct node *n = map_find(w, wd);
+  if (n && n != &fs->root) {
+    pthread_mutex_lock(&fs->nodes.lock);
+    /* nlookup 0: being forgotten right now (its watch goes next): nothing cached to invalidate. */
+    if (n->nlookup > 0) n->nlookup++;
+    else n = NULL;
+    pthread_mutex_unlock(&fs->nodes.lock);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return n;
+}
+
+static void inval_inode(struct watcher *w, struct node *n) {
+  /* Offset 0, length 0: the attributes and every cached page (a directory's: its cached listing). */
+  fuse_lowlevel_notify_inval_inode(w->se, node_id(w->fs, n), 0, 0);
+  count_add(w->fs, C_INVALS, 1);
+}
+
+/* A known child's inode by name below a watched directory: its attributes and pages. */
+static void inval_child(struct watcher *w, struct node *dir, const char *name) {
+  struct fs *fs = w->fs;
+  struct stat st;
+  if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) return;
+  pthread_mutex_lock(&fs->nodes.lock);
+  struct node *n = node_find(fs, st.st_ino, st.st_dev);
+  if (n && n != &fs->root) {
+    if (n->nlookup > 0) n->nlookup++;
+    else n = NULL;
+  }
+  pthread_mutex_unlock(&fs->nodes.lock);
+  if (!n) return;
+  inval_inode(w, n);
+  node_forget(fs, n, 1);
+}
+
+/*
+ * Events were lost: every cached name and attribute may be wrong. Names expire at once through
+ * FUSE_NOTIFY_INC_EPOCH where the kernel has it (6.16+); elsewhere they cannot be found one by
+ * one (the table knows inodes, not names), so from then on every reply carries the short
+ * timeouts and what was cached long may stay up to that long. Attributes and pages of every
+ * node the kernel holds are invalidated either way.
+ */
+static void overflow(struct watcher *w) {
+  struct fs *fs = w->fs;
+  count_add(fs, C_OVERFLOWS, 1);
+  struct {
+    uint32_t len;
+    int32_t error; /* a notification: its code */
+    uint64_t unique; /* 0: not a reply */
+  } h = {.len = sizeof h, .error = NOTIFY_INC_EPOCH, .unique = 0};
+  if (write(fuse_session_fd(w->se), &h, sizeof h) != (ssize_t)sizeof h) __atomic_store_n(&w->degraded, 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&fs->nodes.lock);
+  size_t cap = fs->nodes.count, k = 0;
+  struct node **all = malloc((cap + 1) * sizeof *all);
+  if (all) {
+    for (size_t b = 0; b < fs->nodes.nbuckets && k < cap; b++)
+      for (struct node *n = fs->nodes.buckets[b]; n && k < cap; n = n->next)
+        if (n->nlookup > 0) {
+          n->nlookup++;
+          __atomic_store_n(&n->covered, 0, __ATOMIC_RELAXED);
+          all[k++] = n;
+        }
+  } else
+    __atomic_store_n(&w->degraded, 1, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&fs->nodes.lock);
+  inval_inode(w, &fs->root);
+  for (size_t i = 0; i < k; i++) {
+    inval_inode(w, all[i]);
+    node_forget(fs, all[i], 1);
+  }
+  free(all);
+}
+
+static void handle(struct watcher *w, const struct inotify_event *ev) {
+  struct fs *fs = w->fs;
+  if (ev->mask & IN_Q_OVERFLOW) return overflow(w);
+  if (ev->mask & IN_IGNORED) {
+    /* The watch is gone (its directory removed, or we removed it): that node is unwatched now. */
+    pthread_mutex_lock(&w->lock);
+    struct node *n = map_find(w, ev->wd);
+    if (n) {
+      map_remove(w, n);
+      count_add(fs, C_WATCHES, (uint64_t)-1);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return;
+  }
+  struct node *dir = hold_wd(w, ev->wd);
+  if (!dir) return;
+  if (ev->len && ev->name[0]) {
+    if (ev->mask & NAME_CHANGES) {
+      /*
+       * The name now means something else (or nothing): its dentry goes, negative ones too. An
+       * invalidation, not FUSE_LL_EXPIRE_ONLY: a lookup in flight (revalidating that dentry)
+       * could set a merely expired one valid again with what it read before the change, while
+       * an unhashed one is never found again. A change that keeps the name (attributes,
+       * contents) leaves the dentry alone: it is still true, and a mount stacked on it stays.
+       */
+      fuse_lowlevel_notify_inval_entry(w->se, node_id(fs, dir), ev->name, strlen(ev->name));
+      count_add(fs, C_INVALS, 1);
+      /* The listing, the directory's mtime and link count (a new name has no dentry to find, so this is needed too). */
+      inval_inode(w, dir);
+    }
+    /* What stands at the name now, if the kernel holds it: its attributes and pages. */
+    if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM))) inval_child(w, dir, ev->name);
+  } else
+    inval_inode(w, dir); /* the directory itself: its mode, owner, times */
+  node_forget(fs, dir, 1);
+}
+
+static void *run_notifier(void *arg) {
+  struct watcher *w = arg;
+  pthread_setname_np(pthread_self(), "mountie-fuse");
+  char *buf = malloc(EVENT_BUF);
+  if (!buf) return NULL;
+  struct pollfd pfd[2] = {{.fd = w->ifd, .events = POLLIN}, {.fd = w->stop_fd, .events = POLLIN}};
+  for (;;) {
+    if (poll(pfd, 2, -1) == -1) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (pfd[1].revents) break;
+    ssize_t len = read(w->ifd, buf, EVENT_BUF);
+    if (len <= 0) continue;
+    const struct inotify_event *prev = NULL;
+    for (char *p = buf; p < buf + len;) {
+      const struct inotify_event *ev = (const struct inotify_event *)p;
+      p += sizeof *ev + ev->len;
+      /* The same event twice in a row (a write in many pieces): once is enough. */
+      if (prev && prev->wd == ev->wd && prev->mask == ev->mask && prev->len == ev->len && memcmp(prev->name, ev->name, ev->len) == 0) continue;
+      handle(w, ev);
+      prev = ev;
+    }
+  }
+  free(buf);
+  return NULL;
+}
+
+int watch_start(struct fs *fs, struct fuse_session *se) {
+  if (remote_fs(fs->root.fd)) return EREMOTE;
+  struct watcher *w = calloc(1, sizeof *w);
+  if (!w) return ENOMEM;
+  w->fs = fs;
+  w->se = se;
+  w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (w->ifd == -1) {
+    int err = errno;
+    free(w);
+    return err;
+  }
+  w->stop_fd = eventfd(0, EFD_CLOEXEC);
+  if (w->stop_fd == -1) {
+    int err = errno;
+    close(w->ifd);
+    free(w);
+    return err;
+  }
+  pthread_mutex_init(&w->lock, NULL);
+  fs->watch = w;
+  watch_dir(fs, &fs->root);
+  if (__atomic_load_n(&fs->root.wd, __ATOMIC_RELAXED) < 0) {
+    /* Not even the root: no watching at all (short timeouts everywhere, as before). */
+    watch_stop(fs);
+    return EPERM;
+  }
+  int rc = pthread_create(&w->thread, NULL, run_notifier, w);
+  if (rc) {
+    watch_stop(fs);
+    return rc;
+  }
+  w->started = 1;
+  return 0;
+}
+
+/* After the session loop ended (nothing looks nodes up any more), before the table is freed. */
+void watch_stop(struct fs *fs) {
+  struct watcher *w = fs->watch;
+  if (!w) return;
+  if (w->started) {
+    uint64_t one = 1;
+    if (write(w->stop_fd, &one, sizeof one) < 0) { /* an eventfd write cannot fail here */ }
+    pthread_join(w->thread, NULL);
+  }
+  fs->watch = NULL;
+  close(w->ifd);
+  close(w->stop_fd);
+  pthread_mutex_destroy(&w->lock);
+  free(w);
+}
+
+/*
+ * The timeouts of an entry answered below `parent`: long only where the notifier keeps them
+ * true. The name: when its directory is watched. The attributes: a directory's when it is
+ * watched itself, a file's when it has one link (a change through another name, perhaps in a
+ * directory nobody watches, would send no event here) and its directory is watched.
+ */
+void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e) {
+  e->entry_timeout = fs->cfg.entry_timeout;
+  e->attr_timeout = fs->cfg.attr_timeout;
+  if (!watch_active(fs) || __atomic_load_n(&parent->wd, __ATOMIC_ACQUIRE) < 0) return;
+  e->entry_timeout = fs->cfg.watch_timeout;
+  if (!e->ino) return; /* a negative entry */
+  struct node *n = node_of(fs, e->ino);
+  if (S_ISDIR(e->attr.st_mode)) {
+    if (__atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) e->attr_timeout = fs->cfg.watch_timeout;
+  } else if (e->attr.st_nlink == 1) {
+    __atomic_store_n(&n->covered, 1, __ATOMIC_RELAXED);
+    e->attr_timeout = fs->cfg.watch_timeout;
+  }
+}
+
+/* The attribute timeout of a getattr/setattr answer (no parent known): as the node was last looked up. */
+double attr_ttl(struct fs *fs, struct node *n, const struct stat *st) {
+  if (!watch_active(fs)) return fs->cfg.attr_timeout;
+  if (S_ISDIR(st->st_mode)) return __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0 ? fs->cfg.watch_timeout : fs->cfg.attr_timeout;
+  return st->st_nlink == 1 && __atomic_load_n(&n->covered, __ATOMIC_RELAXED) ? fs->cfg.watch_timeout : fs->cfg.attr_timeout;
+}
