@@ -11,9 +11,9 @@ export interface BackendConfig {
   /** Health probe timeout. Default 1000 ms. */
   readonly probeTimeoutMs?: number;
   /**
-   * Watch the passthrough's source and cache names and attributes long (issue 20; default on).
-   * MOUNTIE_SOURCE_WATCH=0 turns it off: fixed 1 s caches, as before (a source on NFS or FUSE,
-   * whose remote changes inotify does not see).
+   * Watch the passthrough's source and cache names and attributes long (issue 20; default off
+   * until a lookup racing a change in the source can no longer cache the old answer for 60 s:
+   * docs/ARCHITECTURE.md). MOUNTIE_SOURCE_WATCH=1 turns it on; 0 or unset: fixed 1 s caches.
    */
   readonly sourceWatch?: boolean;
 }
