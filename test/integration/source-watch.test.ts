@@ -122,7 +122,7 @@ async function editBehind(source: string, mnt: string, outside: string): Promise
 
 describe.skipIf(!native.ok)('native passthrough: long caches kept true by watching the source', () => {
   it('a name and its attributes are served from the cache after more than 1 s, with no request', async () => {
-    const { source, mnt, daemon } = await setup();
+    const { source, mnt, daemon } = await setup(['--watch']);
     await writeFile(join(source, 'f.txt'), 'x');
     await mkdir(join(source, 'sub'));
     const look = async (): Promise<void> => {
@@ -141,7 +141,7 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
   });
 
   it('renames, rewrites, chmods, removes and new names in the source show through the mount within 1 s', async () => {
-    const { home, source, mnt, daemon } = await setup();
+    const { home, source, mnt, daemon } = await setup(['--watch']);
     const outside = join(home, 'outside');
     await mkdir(outside);
     const seen = await editBehind(source, mnt, outside);
@@ -165,10 +165,10 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
   });
 
   it('a source on another FUSE mount (whose changes made elsewhere inotify cannot see) is not watched: 1 s caches', async () => {
-    const lower = await setup();
+    const lower = await setup(['--watch']);
     const mnt2 = join(lower.home, 'mnt2');
     await mkdir(mnt2);
-    const upper = await startServe(lower.home, lower.mnt, mnt2, ['--native']);
+    const upper = await startServe(lower.home, lower.mnt, mnt2, ['--native', '--watch']);
     await writeFile(join(lower.source, 'f.txt'), 'x');
     await stat(join(mnt2, 'f.txt'));
     expect((await counters(upper)).watches).toBe(0);
