@@ -88,7 +88,9 @@ export async function unmountPath(path: string, opts: UnmountOptions): Promise<U
   const mine = ownTop(opts.entries ?? (await readMountInfo()), path, opts.ours);
   if (!mine) return { unmounted: true, how: 'none' };
   const isMine = sameMount(mine);
-  const gone = (entries: readonly MountEntry[]): boolean => !entries.some(isMine);
+  // Gone from `path`: not "nowhere", since the id and connection number it freed may at once be a
+  // new mount's elsewhere, one with the same source when another process serves the same name.
+  const gone = (entries: readonly MountEntry[]): boolean => !entries.some((e) => isMine(e) && e.mountPoint === path);
   if (!opts.lazyOnly) {
     await unmountCall(path, false, timeoutMs);
     const now = await readMountInfo();
@@ -124,15 +126,18 @@ export async function ensureFusectl(timeoutMs = 2000): Promise<boolean> {
  * Connection numbers are reused as soon as a mount's superblock is gone, so an entry read a moment
  * ago may by now name someone else's live connection. Right before the write, no other mount may
  * show that number, and unless the caller knows the connection is its own (`pinned`: a daemon
- * taking down its own lazily detached mount, which mountinfo no longer lists) the entry itself must
- * still be there: same mount, device, path and source.
+ * taking down its own lazily detached mount, which mountinfo no longer lists, and whose superblock
+ * its busy users keep, with the number) the entry itself must still be there: same mount, device,
+ * path and source. A pinned number that any mount shows is not the caller's.
  */
 export async function abortConnection(entry: MountEntry, opts: { pinned?: boolean } = {}): Promise<boolean> {
   const conn = fuseConnection(entry);
   if (conn === undefined || !(await ensureFusectl())) return false;
   const now = await readMountInfo();
-  // Whoever pins it, a connection number that another mount now shows was recycled: not ours.
-  if (now.some((e) => e.device === entry.device && e.mountId !== entry.mountId)) return false;
+  // Whoever pins it, a connection number that another mount now shows was recycled: not ours. A
+  // pinned one (its mount detached) shows nowhere: a mount showing it, even with its mount id and
+  // source (both recycled as well), is another's.
+  if (now.some((e) => e.device === entry.device && (opts.pinned || e.mountId !== entry.mountId))) return false;
   if (!opts.pinned) {
     const same = now.some((e) => e.mountId === entry.mountId && e.device === entry.device && e.mountPoint === entry.mountPoint && e.source === entry.source);
     if (!same) return false;

@@ -154,7 +154,9 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
   };
 
   const core = opts.ops ? opsCore(binding, native, opts.ops) : passthroughCore(binding, native);
-  // Ours: our fsname and type, mounted by us. Found by that (not as whatever is topmost at the path), wherever it landed.
+  // Candidates: our fsname and type, mounted by our uid. A name is shared by whoever mounts it
+  // (two daemons of one kind's fixture, or anyone with our uid): which candidate is ours is
+  // decided by ownMount below, never by the name alone.
   const ours = isOwnFuseMount(opts.fsname, opts.subtype);
   const st: { mountpoint: string; unmark?: () => void; timedOut: boolean } = { mountpoint: opts.mountpoint, timedOut: false };
   const attempt = (async () => {
@@ -163,15 +165,15 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     if (servedByUs(st.mountpoint)) throw failed(`${st.mountpoint} is on a mount this process serves`);
     await checkEmptyDir(st.mountpoint, failed);
     st.unmark = markServed(st.mountpoint);
-    const before = new Set((await readMountInfo()).filter(ours).map((e) => e.mountId));
+    const before = new Set((await readMountInfo()).filter(ours).map(mountKey));
     const started = await core.start(st.mountpoint, source);
-    const entry = (await readMountInfo()).filter((e) => ours(e) && !before.has(e.mountId)).pop();
-    return { ...started, entry };
+    const fresh = (await readMountInfo()).filter((e) => ours(e) && !before.has(mountKey(e)));
+    return { ...started, ...ownMount(fresh, st.mountpoint) };
   })();
   // Nobody waits for a late attempt: a late mount is taken down, a late failure unmarked.
   attempt.then(
     (s) => {
-      if (st.timedOut) void takeDown(core, s.handle, st.mountpoint, s.entry, ours, DEFAULT_UNMOUNT_TIMEOUT_MS).catch(() => undefined).finally(() => st.unmark?.());
+      if (st.timedOut) void takeDown(core, s.handle, st.mountpoint, s.entry, DEFAULT_UNMOUNT_TIMEOUT_MS).catch(() => undefined).finally(() => st.unmark?.());
     },
     () => {
       if (st.timedOut) st.unmark?.();
@@ -185,14 +187,15 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     });
     if (s.entry?.mountPoint !== st.mountpoint) {
       // The addon says mounted, mountinfo does not show it at the mountpoint (it landed elsewhere,
-      // or is not visible): never serve it. A stop only joins the threads, it does not unmount, so
-      // the mount is taken down wherever it sits first.
-      const r = await takeDown(core, s.handle, st.mountpoint, s.entry, ours, 2000).catch((err: unknown) => ({ unmounted: false, how: 'none' as const, detail: String(err) }));
-      const where = s.entry ? `it showed at ${s.entry.mountPoint}` : 'it showed nowhere';
+      // or is not visible, or cannot be told from another mount of the same name): never serve it.
+      // A stop only joins the threads, it does not unmount, so the mount is taken down first, but
+      // only when it is known to be ours (s.entry); otherwise nothing is unmounted.
+      const r = await takeDown(core, s.handle, st.mountpoint, s.entry, 2000).catch((err: unknown) => ({ unmounted: false, how: 'none' as const, detail: String(err) }));
+      const where = s.entry ? `it showed at ${s.entry.mountPoint}` : s.unsure;
       throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
     const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`, watchTtl > 0 && `watched_timeout=${watchTtl}`];
-    return handle(core, s, st.mountpoint, options.filter(Boolean).join(','), ours, st.unmark ?? (() => undefined));
+    return handle(core, { ...s, entry: s.entry }, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();
     if (err instanceof MountieError) throw err;
@@ -201,34 +204,69 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
 }
 
 /**
+ * A mount as the `before` snapshot knows it: mount ids and FUSE connection numbers are both handed
+ * out lowest-free and reused at once, so a mount of our name unmounted during the mount window may
+ * leave its id (and its connection number) to ours; with the mountpoint as well the key of an old
+ * mount is never that of ours.
+ */
+function mountKey(e: MountEntry): string {
+  return `${e.mountId} ${e.device} ${e.mountPoint}`;
+}
+
+/**
+ * Which of the mounts of our name that appeared while we mounted (`fresh`) is ours. Another
+ * process may mount the same fsname and type with our uid at the same time (two test runs, two
+ * daemons of one kind's fixture): the last line of mountinfo is whichever mounted last, not ours.
+ * Ours is the one at the path we mounted; if none is there, the only fresh one (ours is in our own
+ * mount namespace, so it is among them: with one, that one is it); with several elsewhere, none is
+ * known to be ours and none may be touched.
+ */
+export function ownMount(fresh: readonly MountEntry[], mountpoint: string): { entry?: MountEntry; unsure: string } {
+  const at = fresh.filter((e) => e.mountPoint === mountpoint);
+  if (at.length === 1) return { entry: at[0], unsure: '' };
+  if (at.length === 0 && fresh.length === 1) return { entry: fresh[0], unsure: '' };
+  const places = fresh.map((e) => e.mountPoint).join(', ');
+  return { unsure: fresh.length === 0 ? 'it showed nowhere' : `it cannot be told from other new mounts of its name at ${places}; none touched` };
+}
+
+/**
  * Answer what is in flight (EIO), unmount, then
  * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
  * alive while its users stay: then our own connection, known from the mount, is aborted.
  */
-async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, ours: (e: MountEntry) => boolean, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
+async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
   binding.cancel(h);
-  // Our mount by its id (it keeps it when moved), wherever it is now; only it is unmounted, and
-  // only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
-  const mine = entry ? sameMount(entry) : ours;
-  // One read serves finding it and unmountPath's "ours is the topmost there" check before the unmount.
-  const entries = await readMountInfo();
-  const where = entries.filter(mine).pop()?.mountPoint ?? mountpoint;
-  const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine, entries });
+  // Not known which mount is ours (none, or several of our name appeared at once): none is
+  // unmounted, never one found by its name. The threads are only glanced at: they end when the
+  // process does (its /dev/fuse closes, and the kernel ends the connection).
+  if (!entry) {
+    const joined = await binding.stop(h, 50);
+    return { unmounted: false, how: 'none', detail: `our mount is not known, none unmounted${joined ? '' : '; the native threads did not end'}` };
+  }
+  // Our mount by its id, device and source, where we know it sits; only it is unmounted, and only
+  // while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise: a mount stacked over ours stays).
+  // Never chased elsewhere by that triple: once ours is gone, the kernel hands its id and its
+  // connection number (both lowest-free) to the next mount at once, and a mount of the same
+  // fsname (another process serving that name) would then match it.
+  const mine = sameMount(entry);
+  const where = entry.mountPoint;
+  const r = await unmountPath(where, { timeoutMs: Math.max(500, Math.floor(timeoutMs / 2)), ours: mine });
   if (!r.unmounted) return r;
   // Never stopped while it is still there (a stale view of the path): the join would wait on a live mount.
   // The read that showed the unmount done serves (one read fewer); 'none' made none after, so read now.
-  const still = (r.entries ?? (await readMountInfo())).find(mine);
+  const still = (r.entries ?? (await readMountInfo())).find((e) => mine(e) && e.mountPoint === where);
   if (still) return { unmounted: false, how: r.how, detail: `still mounted at ${still.mountPoint}` };
   // A worker blocked in the source keeps libfuse from joining it: no wait can end that, so only a glance.
   const joinMs = stuck() > 0 ? 50 : Math.max(200, Math.floor(timeoutMs / 4));
   if (await binding.stop(h, joinMs)) return r;
-  // Our own connection: we hold its /dev/fuse, so its number cannot have been reused.
-  if (entry) await abortConnection(entry, { pinned: true });
+  // Our own connection, lazily detached and kept alive by its users: its superblock holds its
+  // number. A full unmount ended the connection already and freed the number for the next mount.
+  if (r.how === 'lazy') await abortConnection(entry, { pinned: true });
   if (await binding.stop(h, joinMs)) return r;
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
 
-function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry | undefined }, mountpoint: string, options: string, ours: (e: MountEntry) => boolean, unmark: () => void): MountedNative {
+function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry }, mountpoint: string, options: string, unmark: () => void): MountedNative {
   const layout = binding.layout();
   const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;
@@ -242,7 +280,7 @@ function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer;
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
-      result ??= takeDown(binding, s.handle, mountpoint, s.entry, ours, timeoutMs, () => counters().stuck).then(
+      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs, () => counters().stuck).then(
         (r) => {
           if (!r.unmounted || r.detail) result = undefined;
           else {
