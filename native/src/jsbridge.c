@@ -520,7 +520,22 @@ static void dispatch(napi_env env, napi_value fn, struct jhandle *h, struct jreq
  */
 #define BATCH_ROUNDS 8
 
-/* The JavaScript thread: every queued request, oldest first, each in its own handle scope. */
+/* Dispatches a taken list (oldest first), each request in its own handle scope; gives back the list's references. */
+static void dispatch_list(napi_env env, napi_value fn, struct jhandle *h, struct jreq *r) {
+  for (struct jreq *next; r; r = next) {
+    next = r->qnext;
+    if (!jreq_answered(r)) {
+      napi_handle_scope scope;
+      if (napi_open_handle_scope(env, &scope) == napi_ok) {
+        dispatch(env, fn, h, r);
+        napi_close_handle_scope(env, scope);
+      }
+    }
+    jreq_put(r);
+  }
+}
+
+/* The JavaScript thread woken (the rescue reader queued, or the watchdog asks): every queued request. */
 static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   struct jhandle *h = context;
   if (!env || !h->session) return;
@@ -528,17 +543,7 @@ static void call_js(napi_env env, napi_value fn, void *context, void *data) {
   for (int round = 0; round < BATCH_ROUNDS; round++) {
     struct jreq *r = jfs_take_batch(h->fs, round == 0);
     if (!r) return;
-    for (struct jreq *next; r; r = next) {
-      next = r->qnext;
-      if (!jreq_answered(r)) {
-        napi_handle_scope scope;
-        if (napi_open_handle_scope(env, &scope) == napi_ok) {
-          dispatch(env, fn, h, r);
-          napi_close_handle_scope(env, scope);
-        }
-      }
-      jreq_put(r);
-    }
+    dispatch_list(env, fn, h, r);
   }
   if (jfs_batch_end(h->fs)) wake(h);
 }
@@ -554,20 +559,6 @@ static void wake(void *arg) {
  * answers (microtasks, when the callback scope closes), timers and I/O are not held up.
  */
 #define READS_PER_EVENT 64
-
-static void dispatch_queued(napi_env env, napi_value fn, struct jhandle *h) {
-  for (struct jreq *r = jfs_take(h->fs), *next; r; r = next) {
-    next = r->qnext;
-    if (!jreq_answered(r)) {
-      napi_handle_scope scope;
-      if (napi_open_handle_scope(env, &scope) == napi_ok) {
-        dispatch(env, fn, h, r);
-        napi_close_handle_scope(env, scope);
-      }
-    }
-    jreq_put(r);
-  }
-}
 
 static void close_poll(struct jhandle *h);
 
@@ -593,7 +584,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   int ended = 0;
   for (int i = 0; i < READS_PER_EVENT; i++) {
     int rc = jsession_read(h->session);
-    if (fn) dispatch_queued(env, fn, h);
+    if (fn) dispatch_list(env, fn, h, jfs_take_queue(h->fs));
     if (rc < 0) ended = 1;
     if (rc <= 0) break;
   }

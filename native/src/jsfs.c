@@ -210,15 +210,6 @@ void jfs_reader_enter(struct jfs *fs) {
   pthread_mutex_unlock(&fs->lock);
 }
 
-struct jreq *jfs_take(struct jfs *fs) {
-  pthread_mutex_lock(&fs->lock);
-  struct jreq *q = fs->qhead;
-  fs->qhead = fs->qtail = NULL;
-  fs->woken = 0;
-  pthread_mutex_unlock(&fs->lock);
-  return q;
-}
-
 int jfs_batch_end(struct jfs *fs) {
   pthread_mutex_lock(&fs->lock);
   fs->in_batch = 0;

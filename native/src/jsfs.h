@@ -100,11 +100,10 @@ struct jreq *jfs_take_batch(struct jfs *fs, int first);
 int jfs_batch_end(struct jfs *fs);
 /*
  * The JavaScript thread as the reader (jsession_read): jfs_reader_enter starts a batch (workers'
- * and the rescue reader's requests are queued without a wake-up), jfs_take takes what is queued
- * (the batch goes on), jfs_batch_end ends it.
+ * and the rescue reader's requests are queued without a wake-up), jfs_take_queue takes what is
+ * queued (the batch goes on), jfs_batch_end ends it.
  */
 void jfs_reader_enter(struct jfs *fs);
-struct jreq *jfs_take(struct jfs *fs);
 /* The pending request `id`, taken out of the table: the caller answers it. NULL when it was answered already (timed out, cancelled). */
 struct jreq *jfs_claim(struct jfs *fs, uint64_t id);
 
