@@ -48,7 +48,7 @@ export interface MountDataPathOptions {
   readonly deadlineMs: number | undefined;
   /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
   readonly timeoutMs?: number;
-  /** Watch the source and cache long (default false, opt-in with MOUNTIE_SOURCE_WATCH=1: a lookup racing a change in the source can still cache the old answer; docs/ARCHITECTURE.md). */
+  /** Watch the source and cache long (default false, opt-in with MOUNTIE_SOURCE_WATCH=1: docs/ARCHITECTURE.md, "Caches and invalidation"). */
   readonly sourceWatch?: boolean;
   /** The daemon log: what the source watch does, and when it falls back. */
   readonly log?: (line: string) => void;

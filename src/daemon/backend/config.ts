@@ -12,8 +12,8 @@ export interface BackendConfig {
   readonly probeTimeoutMs?: number;
   /**
    * Watch the passthrough's source and cache names and attributes long (issue 20; default off
-   * until a lookup racing a change in the source can no longer cache the old answer for 60 s:
-   * docs/ARCHITECTURE.md). MOUNTIE_SOURCE_WATCH=1 turns it on; 0 or unset: fixed 1 s caches.
+   * until a failure seen with it on is explained: docs/ARCHITECTURE.md, "Caches and invalidation").
+   * MOUNTIE_SOURCE_WATCH=1 turns it on; 0 or unset: fixed 1 s caches.
    */
   readonly sourceWatch?: boolean;
 }
