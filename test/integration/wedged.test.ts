@@ -170,6 +170,16 @@ async function poolThreadOnOwnMount(n: number): Promise<{ home: string; mp: stri
     for (const tid of (await threadStates(pid)).keys()) if (tid !== pid && (await wchanOf(tid)) === 'request_wait_answer') return true;
     return undefined;
   }, 5000);
+  // ...and its request read by the daemon: the JavaScript thread, its reader, spins, so the rescue
+  // reader reads it after 100 ms and queues it; untaken for 1 s, the watchdog names itself
+  // mountie-stall. Only a request read (sent, in the kernel's terms) holds its caller past a SIGKILL.
+  await waitFor('the request read by the rescue reader (the stall named)', async () => {
+    for (const tid of (await threadStates(pid)).keys()) {
+      const comm = await readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '');
+      if (comm.trim() === 'mountie-stall') return true;
+    }
+    return undefined;
+  }, 5000);
   return { home, mp, pid, readers };
 }
 
