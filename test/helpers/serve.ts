@@ -3,8 +3,10 @@
  * started until READY, stopped with SIGTERM and a bounded wait for its exit code.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO, spawnTracked, waitFor } from './sandbox.js';
+import { expect } from 'vitest';
+import { isMounted, makeHome, REPO, spawnTracked, waitFor } from './sandbox.js';
 
 export const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 
@@ -45,4 +47,16 @@ export async function startServe(home: string, source: string, mountpoint: strin
     return undefined;
   });
   return daemon;
+}
+
+/** A fresh home with `source/` and `mnt/`, the stand-in serving one at the other (mounted when it returns). */
+export async function serveInNewHome(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
+  const home = await makeHome();
+  const source = join(home, 'source');
+  const mnt = join(home, 'mnt');
+  await mkdir(source);
+  await mkdir(mnt);
+  const daemon = await startServe(home, source, mnt, flags);
+  expect(await isMounted(mnt)).toBe(true);
+  return { home, source, mnt, daemon };
 }

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
-import { startServe, type ServeDaemon } from '../helpers/serve.js';
+import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { ATTR_CACHE_MS, expectAllWritesRefused, runDifferential, snapshotTree } from './passthrough-diff.js';
 
@@ -25,16 +25,7 @@ const OPS_PER_SEED = 400;
 const XATTR_PROBE = new URL('../fixtures/xattr-probe.py', import.meta.url).pathname;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
-  const home = await makeHome();
-  const source = join(home, 'source');
-  const mnt = join(home, 'mnt');
-  await mkdir(source);
-  await mkdir(mnt);
-  const daemon = await startServe(home, source, mnt, ['--native', ...flags]);
-  expect(await isMounted(mnt)).toBe(true);
-  return { home, source, mnt, daemon };
-}
+const setup = (flags: string[] = []): ReturnType<typeof serveInNewHome> => serveInNewHome(['--native', ...flags]);
 
 /** Stops the daemon; returns the counters it printed after its unmount. */
 async function stopCleanly(daemon: ServeDaemon, mnt: string): Promise<{ ops: Record<string, number> }> {

@@ -9,23 +9,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, readFile, rm, stat, statfs, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
-import { SERVE, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { SERVE, serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 
 afterEach(reapAll);
 
 type Daemon = ServeDaemon;
 const startDaemon = startServe;
 
-async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: Daemon }> {
-  const home = await makeHome();
-  const source = join(home, 'source');
-  const mnt = join(home, 'mnt');
-  await mkdir(source);
-  await mkdir(mnt);
-  const daemon = await startDaemon(home, source, mnt, flags);
-  expect(await isMounted(mnt)).toBe(true);
-  return { home, source, mnt, daemon };
-}
+const setup = serveInNewHome;
 
 async function stopCleanly(daemon: Daemon, mnt: string): Promise<void> {
   expect(await daemon.stop()).toBe(0);

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { link, mkdir, readFile, readdir, rename, rm, stat, chmod, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
-import { startServe, type ServeDaemon } from '../helpers/serve.js';
+import { reapAll } from '../helpers/sandbox.js';
+import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
 afterEach(reapAll);
@@ -21,16 +21,7 @@ const native = loadNative();
 /** What the issue allows: a change beside the mount is seen within the 1 s it took before. */
 const SEEN_MS = 1000;
 
-async function setup(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
-  const home = await makeHome();
-  const source = join(home, 'source');
-  const mnt = join(home, 'mnt');
-  await mkdir(source);
-  await mkdir(mnt);
-  const daemon = await startServe(home, source, mnt, ['--native', ...flags]);
-  expect(await isMounted(mnt)).toBe(true);
-  return { home, source, mnt, daemon };
-}
+const setup = (flags: string[] = []): ReturnType<typeof serveInNewHome> => serveInNewHome(['--native', ...flags]);
 
 interface Counters {
   ops: Record<string, number>;
