@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -179,10 +181,15 @@ static void inval_inode(struct watcher *w, struct node *n) {
 /* A known child's inode by name below a watched directory: its attributes and pages. */
 static void inval_child(struct watcher *w, struct node *dir, const char *name) {
   struct fs *fs = w->fs;
-  struct stat st;
-  if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) return;
+  /*
+   * Only the identity is needed, and from what is cached: a name that is the mountpoint of
+   * another file system (a FUSE or NFS source inside ours, perhaps hung) must not hold this
+   * thread in a request there, or a stop would wait for it (watch_stop joins this thread).
+   */
+  struct statx sx;
+  if (statx(dir->fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == -1) return;
   pthread_mutex_lock(&fs->nodes.lock);
-  struct node *n = node_find(fs, st.st_ino, st.st_dev);
+  struct node *n = node_find(fs, sx.stx_ino, makedev(sx.stx_dev_major, sx.stx_dev_minor));
   if (n && n != &fs->root) {
     if (n->nlookup > 0) n->nlookup++;
     else n = NULL;

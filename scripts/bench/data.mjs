@@ -1,6 +1,6 @@
 // The data-path table (issue 10): raw directory, bindfs and the native path (the fuse-native path
 // left with issue 19; its rows stay in BENCHMARKS.md's history)
-// (readdirplus off, and auto; native-watch: the source watched, names and attributes cached 60 s and invalidated, issue 20's opt-in), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
+// (readdirplus off, and auto; the source watched by default, names and attributes cached 60 s and invalidated, issue 20; native-1s: the watch off, fixed 1 s caches as bindfs), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
 // Env: ROUNDS (default 7), TARGETS (comma list), ONLY (workload
 // name prefixes, comma list), SETTLE_MS
@@ -16,7 +16,7 @@ const REPO = new URL('../..', import.meta.url).pathname;
 const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 const WORK = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-const ALL = ['raw', 'bindfs', 'native', 'native-watch', 'native-rdplus-auto', 'mountie'];
+const ALL = ['raw', 'bindfs', 'native', 'native-1s', 'native-rdplus-auto', 'mountie'];
 const CHOICES = ['native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
 const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
@@ -113,7 +113,7 @@ async function view(name) {
     return { name, dir: mnt, stop: async () => void sh('fusermount', ['-u', mnt]) };
   }
   if (name === 'native') return serve(name, ['--native']);
-  if (name === 'native-watch') return serve(name, ['--native', '--watch']);
+  if (name === 'native-1s') return serve(name, ['--native', '--no-watch']);
   if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
   // Choices measured on demand (TARGETS=…), not in the default table.
   if (name === 'native-splice') return serve(name, ['--native', '--splice']);
@@ -240,7 +240,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native-watch watches the source and caches names and attributes 60 s, kept true by invalidation (MOUNTIE_SOURCE_WATCH=1, off by default), so what the workload before cached is still valid there; native and mountie: the fixed 1 s caches). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native, native-rdplus-auto and mountie watch the source (the default) and cache names and attributes 60 s, kept true by invalidation, so what the workload before cached is still valid there; native-1s: the watch off (MOUNTIE_SOURCE_WATCH=0), the fixed 1 s caches). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);

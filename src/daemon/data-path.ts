@@ -48,7 +48,7 @@ export interface MountDataPathOptions {
   readonly deadlineMs: number | undefined;
   /** Bound of the mount itself (below the daemon's mount step: ./mount-budget.ts). */
   readonly timeoutMs?: number;
-  /** Watch the source and cache long (default false, opt-in with MOUNTIE_SOURCE_WATCH=1: docs/ARCHITECTURE.md, "Caches and invalidation"). */
+  /** Watch the source and cache long (default true; MOUNTIE_SOURCE_WATCH=0 turns it off: docs/ARCHITECTURE.md, "Caches and invalidation"). */
   readonly sourceWatch?: boolean;
   /** The daemon log: what the source watch does, and when it falls back. */
   readonly log?: (line: string) => void;
@@ -64,7 +64,7 @@ const WATCH_REPORT_MS = 5000;
  */
 function reportWatch(m: MountedNative, on: boolean, log: (line: string) => void): void {
   const c = m.counters();
-  if (!on) return log('source not watched (MOUNTIE_SOURCE_WATCH=1 turns it on): names and attributes cached 1 s');
+  if (!on) return log('source not watched (MOUNTIE_SOURCE_WATCH=0): names and attributes cached 1 s');
   if (c.watches === 0) return log('source not watched (a network or FUSE file system, whose changes made elsewhere inotify cannot see, or inotify refused it): names and attributes cached 1 s');
   log(`source watched (inotify): names and attributes cached up to ${WATCHED_CACHE_S} s, invalidated when the source changes beside the mount`);
   let seen = { unwatched: c.unwatched, overflows: c.overflows };
@@ -92,10 +92,10 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     allowOther: config.allowOther === true,
     maxThreads: NATIVE_MAX_THREADS,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
-    watchSource: opts.sourceWatch ?? false,
+    watchSource: opts.sourceWatch ?? true,
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
-  if (opts.log) reportWatch(m, opts.sourceWatch ?? false, opts.log);
+  if (opts.log) reportWatch(m, opts.sourceWatch ?? true, opts.log);
   return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

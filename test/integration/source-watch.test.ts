@@ -11,7 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { link, mkdir, readFile, readdir, rename, rm, stat, chmod, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reapAll } from '../helpers/sandbox.js';
+import { reapAll, waitFor } from '../helpers/sandbox.js';
+import { runCli } from '../helpers/cli.js';
+import { logOf, setupWorkspace } from '../helpers/daemons.js';
 import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
@@ -179,5 +181,28 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
     expect(second.watches).toBe(0);
     expect((second.ops.lookup ?? 0) + (second.ops.getattr ?? 0)).toBeGreaterThan((first.ops.lookup ?? 0) + (first.ops.getattr ?? 0));
     await daemon.stop();
+  });
+});
+
+describe.skipIf(!native.ok)('the daemon watches its source by default', () => {
+  it('mountie mount watches the source unless MOUNTIE_SOURCE_WATCH=0, and its log says which', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    for (const [env, said] of [
+      [{}, 'source watched (inotify)'],
+      [{ MOUNTIE_SOURCE_WATCH: '0' }, 'source not watched (MOUNTIE_SOURCE_WATCH=0)'],
+    ] as const) {
+      const before = (await logOf(home, 'ws')).length;
+      const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+      await waitFor(`log: ${said}`, async () => ((await logOf(home, 'ws')).slice(before).includes(said) ? true : undefined));
+      // Watched or not, a rewrite beside the mount is seen within the 1 s of before.
+      await stat(join(mp, 'a.txt'));
+      await writeFile(join(src, 'a.txt'), 'alpha, rewritten\n');
+      await sleep(SEEN_MS);
+      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha, rewritten\n');
+      await writeFile(join(src, 'a.txt'), 'alpha\n');
+      expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+    }
   });
 });

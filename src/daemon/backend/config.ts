@@ -11,9 +11,9 @@ export interface BackendConfig {
   /** Health probe timeout. Default 1000 ms. */
   readonly probeTimeoutMs?: number;
   /**
-   * Watch the passthrough's source and cache names and attributes long (issue 20; default off
-   * until a failure seen with it on is explained: docs/ARCHITECTURE.md, "Caches and invalidation").
-   * MOUNTIE_SOURCE_WATCH=1 turns it on; 0 or unset: fixed 1 s caches.
+   * Watch the passthrough's source and cache names and attributes long (issue 20; default on:
+   * docs/ARCHITECTURE.md, "Caches and invalidation"). MOUNTIE_SOURCE_WATCH=0 turns it off (fixed
+   * 1 s caches, as before); 1 or unset: on.
    */
   readonly sourceWatch?: boolean;
 }

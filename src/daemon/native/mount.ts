@@ -133,8 +133,9 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
   const binding = bindingOrThrow(opts.binding, failed);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
   const ttl = opts.cacheTimeoutS ?? 1;
-  // Off unless asked for (ARCHITECTURE.md, "Caches and invalidation": a failure seen with it on is not explained).
-  const watchTtl = opts.watchSource === true && !opts.ops ? (opts.watchTimeoutS ?? WATCHED_CACHE_S) : 0;
+  // On unless refused, or fixed timeouts were asked for alone (ARCHITECTURE.md, "Caches and invalidation").
+  const watch = opts.watchSource ?? opts.cacheTimeoutS === undefined;
+  const watchTtl = watch && !opts.ops ? (opts.watchTimeoutS ?? WATCHED_CACHE_S) : 0;
   const native: NativeStartOptions = {
     fsname: opts.fsname,
     subtype: opts.subtype,
