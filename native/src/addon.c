@@ -168,6 +168,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   j->cfg.fd_budget = (size_t)opt_count(env, argv[2], "fdBudget", 0, 1 << 30, &bad);
   j->cfg.deadline_ms = (unsigned)opt_count(env, argv[2], "deadlineMs", 0, 86400000, &bad);
   j->cfg.watch_timeout = opt_number(env, argv[2], "watchTimeout", 0);
+  j->cfg.watch_budget = (size_t)opt_count(env, argv[2], "watchBudget", 0, 1 << 30, &bad);
   j->h = bad ? NULL : calloc(1, sizeof *j->h);
   if (bad || !j->h) {
     free(j->mountpoint), free(j->source), free(j->fsname), free(j->subtype), free(j);

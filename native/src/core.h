@@ -89,6 +89,7 @@ struct config {
   size_t fd_budget; /* node fds at most (0: half of RLIMIT_NOFILE); past it, file handles */
   unsigned deadline_ms; /* a request not answered by then gets ETIMEDOUT (0: never) */
   double watch_timeout; /* entry/attr timeout where the source is watched (notify.c); 0: no watching */
+  size_t watch_budget;  /* at most this many inotify watches; 0: a quarter of fs.inotify.max_user_watches */
 };
 
 /*

@@ -56,7 +56,24 @@ struct watcher {
   pthread_mutex_t lock;            /* the wd map, and add/remove of watches (one at a time) */
   struct node *map[WD_BUCKETS];    /* wd → node, chained through node->wd_next */
   int degraded;                    /* atomic: an overflow could not expire every name: short timeouts from now on */
+  uint64_t budget;                 /* at most this many watches (a share of fs.inotify.max_user_watches) */
 };
+
+/*
+ * fs.inotify.max_user_watches is per user and machine-wide: a daemon that took all of it would
+ * make every other inotify user of its uid (an editor, systemd, another daemon) fail with ENOSPC.
+ * A session takes at most a quarter; directories past it keep the short timeouts.
+ */
+static uint64_t watch_budget(void) {
+  uint64_t max = 8192; /* the kernel's old default, if the file cannot be read */
+  FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+  if (f) {
+    unsigned long long v;
+    if (fscanf(f, "%llu", &v) == 1 && v > 0) max = v;
+    fclose(f);
+  }
+  return max / 4 > 0 ? max / 4 : 1;
+}
 
 static size_t bucket(int wd) {
   return (size_t)((unsigned)wd * 2654435761u) & (WD_BUCKETS - 1);
@@ -116,6 +133,10 @@ void watch_dir(struct fs *fs, struct node *n) {
   if (!w || n->fd < 0 || __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) return;
   /* Another file system mounted inside the source: watched only if it is local too. */
   if (n->dev != w->fs->root.dev && remote_fs(n->fd)) {
+    count_add(fs, C_UNWATCHED, 1);
+    return;
+  }
+  if (__atomic_load_n(&fs->counters[C_WATCHES], __ATOMIC_RELAXED) >= w->budget) {
     count_add(fs, C_UNWATCHED, 1);
     return;
   }
@@ -323,6 +344,7 @@ int watch_start(struct fs *fs, struct fuse_session *se) {
     return err;
   }
   pthread_mutex_init(&w->lock, NULL);
+  w->budget = fs->cfg.watch_budget ? (uint64_t)fs->cfg.watch_budget : watch_budget();
   fs->watch = w;
   watch_dir(fs, &fs->root);
   if (__atomic_load_n(&fs->root.wd, __ATOMIC_RELAXED) < 0) {

@@ -28,6 +28,7 @@ const setup = (flags: string[] = []): ReturnType<typeof serveInNewHome> => serve
 interface Counters {
   ops: Record<string, number>;
   watches: number;
+  unwatched: number;
   invalidations: number;
 }
 
@@ -168,6 +169,25 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
     expect((await counters(lower.daemon)).watches).toBeGreaterThan(0);
     expect(await upper.stop()).toBe(0);
     expect(await lower.daemon.stop()).toBe(0);
+  });
+
+  it('watches at most its budget (the per-user inotify limit is shared): directories past it keep 1 s caches and still show changes', async () => {
+    const { source, mnt, daemon } = await setup(['--watch', '--watch-budget=3']);
+    for (let i = 0; i < 6; i++) await mkdir(join(source, `d${i}`));
+    for (let i = 0; i < 6; i++) await readdir(join(mnt, `d${i}`));
+    const c = await counters(daemon);
+    // Never more than the budget (the root and two of the six; a watch lost to a late invalidation
+    // of a fresh name may go to another directory), and the others refused: without it, 7 watches.
+    expect(c.watches, JSON.stringify(c)).toBeLessThanOrEqual(3);
+    expect(c.unwatched, JSON.stringify(c)).toBeGreaterThanOrEqual(3);
+    // A change in every directory, watched or not, shows within the 1 s of before.
+    for (let i = 0; i < 6; i++) await writeFile(join(source, `d${i}`, 'new.txt'), 'x');
+    const seen = await seenAfter(async () => {
+      for (let i = 0; i < 6; i++) if (!(await readdir(join(mnt, `d${i}`))).includes('new.txt')) return false;
+      return true;
+    });
+    expect(seen).toBeLessThanOrEqual(SEEN_MS + 500);
+    expect(await daemon.stop(), daemon.output().slice(-2000)).toBe(0);
   });
 
   it('--no-watch keeps the fixed 1 s caches of before (nothing watched)', async () => {

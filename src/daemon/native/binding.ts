@@ -57,6 +57,8 @@ export interface NativeStartOptions {
   readonly deadlineMs: number;
   /** Entry/attribute timeout where the source is watched and changes beside the mount are invalidated (notify.c); 0 or absent: no watching. */
   readonly watchTimeout?: number;
+  /** At most this many inotify watches; 0 or absent: a quarter of fs.inotify.max_user_watches (notify.c). */
+  readonly watchBudget?: number;
 }
 
 /** Opaque: the addon's session. */

@@ -46,6 +46,11 @@ export interface MountNativeOptions {
   readonly watchSource?: boolean;
   /** The timeout where watched. Default WATCHED_CACHE_S. */
   readonly watchTimeoutS?: number;
+  /**
+   * At most this many directories watched (inotify's per-user limit is shared with every other
+   * program of the uid). Default: a quarter of fs.inotify.max_user_watches; past it, 1 s caches.
+   */
+  readonly watchBudget?: number;
   /** Keep file pages (and directory listings) across opens while mtime and size stay. Default true. */
   readonly keepCache?: boolean;
   /** Default 'off': readdir answers names with types; see ARCHITECTURE.md "Native data path". */
@@ -152,6 +157,7 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     fdBudget: opts.fdBudget ?? 0,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
     watchTimeout: watchTtl,
+    ...(opts.watchBudget ? { watchBudget: opts.watchBudget } : {}),
   };
 
   const core = opts.ops ? opsCore(binding, native, opts.ops) : passthroughCore(binding, native);
