@@ -1,10 +1,14 @@
 /*
- * procScan(root, prefixes, sids) → [{ pid, comm, state, ppid, pgrp, sid, startTime }]: the process
+ * procScan(root, prefixes, sids[, threads]) → [{ pid, comm, state, ppid, pgrp, sid, startTime }]: the process
  * table as discovery reads it (src/sys/proc-stat-scan.ts), in C. Only `<root>/<pid>/stat` is read:
  * never cmdline or environ, which take the target's mmap lock and can hang on a process wedged on
  * a FUSE mapping. The JavaScript scan pays a readSync/openSync/closeSync round trip, a string and a
  * split per process (~15–60 µs each, 2,000 processes cost `stop` ~100 ms); here each is three
  * syscalls and a parse, and only the processes asked for become JavaScript objects.
+ *
+ * The stat files are read by two threads, each half of the table, when the table has 256 processes
+ * or more and the machine more than one CPU (threads 0 or absent; 1 forces one, 2 forces two): the
+ * reads are kernel work a syscall at a time, which two cores do side by side.
  *
  * Which are kept (each process is read once; the choice is made after the whole table is read):
  *   - prefixes empty and sids empty: every process;
@@ -23,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@ struct pstat {
   uint8_t comm_len;
   char comm[64];
   uint8_t kept;
+  uint8_t valid;
 };
 
 static const char *errno_name(int e) {
@@ -66,7 +72,7 @@ static napi_value throw_errno(napi_env env, int e, const char *what) {
 }
 
 static napi_value usage(napi_env env) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG", "procScan(root: string, prefixes: string[], sids: number[])");
+  napi_throw_type_error(env, "ERR_INVALID_ARG", "procScan(root: string, prefixes: string[], sids: number[], threads?: 0 | 1 | 2)");
   return NULL;
 }
 
@@ -112,9 +118,56 @@ static int set_int(napi_env env, napi_value obj, const char *name, double v) {
   return napi_create_double(env, v, &n) == napi_ok && napi_set_named_property(env, obj, name, n) == napi_ok ? 0 : -1;
 }
 
+/* One half of the table: each pid's stat read into its own slot (valid set when parsed). The first
+   hard error stops this half and is kept in *fail; gone and hidden processes are left out. */
+struct scan_part {
+  int dfd;
+  const int32_t *pids;
+  struct pstat *ps;
+  size_t lo, hi;
+  int fail;
+};
+
+static void scan_range(struct scan_part *w) {
+  char buf[4096];
+  for (size_t i = w->lo; i < w->hi; i++) {
+    struct pstat *p = &w->ps[i];
+    p->valid = 0;
+    char path[48];
+    snprintf(path, sizeof path, "%d/stat", (int)w->pids[i]);
+    int fd = openat(w->dfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (is_gone(errno)) continue;
+      w->fail = errno;
+      return;
+    }
+    ssize_t len;
+    do len = read(fd, buf, sizeof buf - 1);
+    while (len < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    if (len < 0) {
+      if (is_gone(e)) continue;
+      w->fail = e;
+      return;
+    }
+    if (procscan_parse(buf, (size_t)len, p) != 0) continue; /* an empty read: it exited meanwhile */
+    p->pid = w->pids[i];
+    p->valid = 1;
+  }
+}
+
+static void *scan_thread(void *arg) {
+  scan_range(arg);
+  return NULL;
+}
+
+/* Below this many processes a second thread costs more than it saves. */
+#define THREAD_MIN 256
+
 napi_value js_proc_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return usage(env);
   char root[512];
   size_t rlen;
@@ -123,6 +176,14 @@ napi_value js_proc_scan(napi_env env, napi_callback_info info) {
   uint32_t npre = 0, nsid = 0;
   if (napi_is_array(env, argv[1], &isarr) != napi_ok || !isarr || napi_get_array_length(env, argv[1], &npre) != napi_ok || npre > MAX_PREFIXES) return usage(env);
   if (napi_is_array(env, argv[2], &isarr) != napi_ok || !isarr || napi_get_array_length(env, argv[2], &nsid) != napi_ok || nsid > MAX_SIDS) return usage(env);
+  /* threads: 0 or absent = chosen here (two on a machine with more than one CPU and a table of
+     THREAD_MIN or more); 1 = one; 2 = two whatever the table's size (the tests' fake trees). */
+  int32_t threads = 0;
+  if (argc >= 4) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[3], &t) != napi_ok) return usage(env);
+    if (t != napi_undefined && (napi_get_value_int32(env, argv[3], &threads) != napi_ok || threads < 0 || threads > 2)) return usage(env);
+  }
   char prefixes[MAX_PREFIXES][PREFIX_MAX];
   size_t prelen[MAX_PREFIXES];
   int32_t sids[MAX_SIDS];
@@ -136,7 +197,7 @@ napi_value js_proc_scan(napi_env env, napi_callback_info info) {
   }
   const int all = npre == 0 && nsid == 0;
 
-  int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = open(root, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
   if (dfd < 0) return throw_errno(env, errno, root);
   DIR *dir = fdopendir(dfd);
   if (!dir) {
@@ -144,14 +205,16 @@ napi_value js_proc_scan(napi_env env, napi_callback_info info) {
     close(dfd);
     return throw_errno(env, e, root);
   }
+  /* First the names (getdents is cheap), then the stat files, split between two threads when it
+     pays: each read is a few syscalls of kernel work, and with 2,000 processes the scan was the
+     largest step of status and stop after Node's start-up (BENCHMARKS.md, issue 18). */
   size_t cap = 512, n = 0;
-  struct pstat *ps = malloc(cap * sizeof *ps);
-  if (!ps) {
+  int32_t *pids = malloc(cap * sizeof *pids);
+  if (!pids) {
     closedir(dir);
     return throw_errno(env, ENOMEM, root);
   }
   int fail = 0;
-  char buf[4096];
   for (;;) {
     errno = 0;
     struct dirent *d = readdir(dir);
@@ -171,41 +234,41 @@ napi_value js_proc_scan(napi_env env, napi_callback_info info) {
       pid = pid * 10 + (*c - '0');
     }
     if (!digits) continue;
-    char path[48];
-    snprintf(path, sizeof path, "%ld/stat", pid);
-    int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (is_gone(errno)) continue;
-      fail = errno;
-      break;
-    }
-    ssize_t len;
-    do len = read(fd, buf, sizeof buf - 1);
-    while (len < 0 && errno == EINTR);
-    int e = errno;
-    close(fd);
-    if (len < 0) {
-      if (is_gone(e)) continue;
-      fail = e;
-      break;
-    }
     if (n == cap) {
-      struct pstat *more = realloc(ps, 2 * cap * sizeof *ps);
+      int32_t *more = realloc(pids, 2 * cap * sizeof *pids);
       if (!more) {
         fail = ENOMEM;
         break;
       }
-      ps = more;
+      pids = more;
       cap *= 2;
     }
-    struct pstat *p = &ps[n];
-    if (procscan_parse(buf, (size_t)len, p) != 0) continue; /* an empty read: it exited meanwhile */
-    p->pid = (int32_t)pid;
-    p->kept = (uint8_t)all;
-    for (uint32_t i = 0; !p->kept && i < npre; i++) p->kept = p->comm_len >= prelen[i] && memcmp(p->comm, prefixes[i], prelen[i]) == 0;
-    for (uint32_t i = 0; !p->kept && i < nsid; i++) p->kept = p->sid == sids[i];
-    n++;
+    pids[n++] = (int32_t)pid;
   }
+  struct pstat *ps = fail ? NULL : malloc((n ? n : 1) * sizeof *ps);
+  if (!fail && !ps) fail = ENOMEM;
+  if (!fail) {
+    int two = threads == 2 || (threads == 0 && n >= THREAD_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1);
+    struct scan_part a = {dfd, pids, ps, 0, two ? n / 2 : n, 0}, b = {dfd, pids, ps, a.hi, n, 0};
+    pthread_t t;
+    int started = two && pthread_create(&t, NULL, scan_thread, &b) == 0;
+    scan_range(&a);
+    if (started) pthread_join(t, NULL);
+    else if (two) scan_range(&b); /* no thread to be had: the second half here */
+    fail = a.fail ? a.fail : b.fail;
+  }
+  free(pids);
+  /* Keep the parsed ones, in directory order, and mark those the filter asks for. */
+  size_t kept_n = 0;
+  for (size_t i = 0; !fail && i < n; i++) {
+    if (!ps[i].valid) continue;
+    struct pstat *p = &ps[kept_n++];
+    if (p != &ps[i]) *p = ps[i];
+    p->kept = (uint8_t)all;
+    for (uint32_t k = 0; !p->kept && k < npre; k++) p->kept = p->comm_len >= prelen[k] && memcmp(p->comm, prefixes[k], prelen[k]) == 0;
+    for (uint32_t k = 0; !p->kept && k < nsid; k++) p->kept = p->sid == sids[k];
+  }
+  n = kept_n;
   closedir(dir);
   if (fail) {
     free(ps);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { trace } from '../sys/trace.js';
 import { Argument, Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MountieError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
@@ -195,6 +196,7 @@ function contradiction(argv: readonly string[]): [string, string] | undefined {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  trace('main');
   const both = contradiction(argv);
   if (both) {
     return reportError(stdio, new MountieError('ERR_INVALID_OPTION', `options ${both[0]} and ${both[1]} contradict each other`, { data: { option: both[0] }, hint: `give one of ${both[0]} and ${both[1]}` }), wantsJson(argv));
@@ -226,6 +228,9 @@ async function main(argv: readonly string[]): Promise<number> {
 
 guardStdio();
 main(process.argv).then(
-  (code) => exitProcess(code),
+  (code) => {
+    trace('exit');
+    exitProcess(code);
+  },
   (err: unknown) => exitProcess(reportError(stdio, err instanceof Error ? err : new MountieError('ERR_INTERNAL', String(err)), false)),
 );

@@ -5,6 +5,7 @@
  * child entry (src/cli/daemon-child.ts) with the module that defines the daemon, for mountie's
  * passthrough as for any other kind's.
  */
+import { access, lstat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MountieError } from '../errors.js';
 import { acquireLock } from '../protocol/lock.js';
@@ -19,6 +20,7 @@ import { validateOptions } from '../daemon/define.js';
 import { requireNative } from '../daemon/native/require-native.js';
 import { fromSystemError } from '../sys/errno-error.js';
 import { readMountInfo } from '../sys/mountinfo.js';
+import type { ProcStat } from '../sys/proc-stat-scan.js';
 import { scanMarked } from '../protocol/daemons.js';
 import { discover, homeFacts } from './discover.js';
 import { startDaemon, type StartResult } from './start.js';
@@ -55,8 +57,9 @@ export async function prepareKindMount(layout: HomeLayout, daemon: MountieDaemon
   return claimAndMaterialize(layout, plan, daemon.module, req.reconfigure === true);
 }
 
-async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan: MountPlan<C>, module: string, reconfigure: boolean): Promise<PreparedMount<C>> {  // Fast path for the common "already running": the daemon's own lock stays the authority.
-  const now = await discover(layout, plan.config.name, { procs: scanMarked(kindOf(layout)), mounts: await readMountInfo() }, await homeFacts(layout));
+async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan: MountPlan<C>, module: string, reconfigure: boolean): Promise<PreparedMount<C>> {
+  // Fast path for the common "already running": the daemon's own lock stays the authority.
+  const now = await discover(layout, plan.config.name, { procs: await holderCandidates(layout, plan.paths.lock), mounts: await readMountInfo() }, await homeFacts(layout));
   // Only a held lock refuses here: a daemon still starting may lose its own race, and naming it
   // would name the wrong pid. Our own daemon then contests the lock, and its refusal names the holder.
   if (now.lockHeld) {
@@ -73,6 +76,19 @@ async function claimAndMaterialize<C extends AnyConfig>(layout: HomeLayout, plan
     throw fromSystemError(err);
   }
   return { layout, plan, module };
+}
+
+/**
+ * The processes the "already running" check needs read. Only a held lock refuses, and discover()
+ * scans for the holder itself when /proc/locks shows our lock file held: with that file there and
+ * /proc/locks readable, nothing is read while the lock is free, the common case (with 2,000
+ * processes the scan was the launcher's largest step after Node's start-up: BENCHMARKS.md, issue
+ * 18). Without the lock file (a first mount, or one deleted under a daemon that still holds it)
+ * or without /proc/locks, the marked processes are scanned as before.
+ */
+async function holderCandidates(layout: HomeLayout, lockPath: string): Promise<readonly ProcStat[]> {
+  const [lockFile, table] = await Promise.all([lstat(lockPath).then((st) => st.isFile(), () => false), access('/proc/locks').then(() => true, () => false)]);
+  return lockFile && table ? [] : scanMarked(kindOf(layout));
 }
 
 /** --reconfigure: the new config is stored while we hold the workspace lock, so no daemon runs on the old one meanwhile. */

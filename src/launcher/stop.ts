@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { errnoCode, isMountieError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
@@ -14,6 +14,7 @@ import { readMountInfo } from '../sys/mountinfo.js';
 import type { ProcessIdentity } from '../sys/proc.js';
 import { readProcStat, type ProcStat } from '../sys/proc-stat-scan.js';
 import { systemClock, type Clock } from '../sys/time.js';
+import { trace } from '../sys/trace.js';
 import { discover, homeFacts, type Discovery } from './discover.js';
 import { finalizeDeadState } from './finalize-state.js';
 import { DEFAULT_GRACE_MS } from './defaults.js';
@@ -120,6 +121,7 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   // PID 1 of our namespace cannot be waited out (its exit is ours): it is done once it let go of the workspace.
   const serving = ourInit.size === 0 ? undefined : await servingCheck(layout, ws, ourInit);
   if (targets.length) opts.onWait?.({ signal: 'SIGTERM', pids: targets.map((t) => t.pid), ms: opts.graceMs ?? DEFAULT_GRACE_MS });
+  trace('signalled; wait');
   let alive = await waitGone(targets, opts.graceMs ?? DEFAULT_GRACE_MS, clock, 25, serving);
   if (alive.length) {
     for (const id of alive) if ((await signalDaemon(id, 'SIGKILL', kill, marked)) === 'sent') ends.set(id.pid, 'KILL');
@@ -132,7 +134,9 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
   // A zombie leader is not a dead process: a thread of it may still sleep in the kernel, holding
   // the lock file and /dev/fuse. A normal exit ends such threads within the settle time.
   const lingering = (ms: number): Promise<ProcessIdentity[]> => waitThreadsGone([...stuckLeaders, ...targets.filter((t) => !alive.includes(t))], ms, clock);
+  trace('gone; threads');
   let exiting = await lingering(EXIT_SETTLE_MS);
+  trace('threads gone');
   let aborted = false;
   if (alive.length || exiting.length) {
     // Immune to SIGKILL means stuck in the kernel (state D), most likely on our own FUSE mount:
@@ -152,13 +156,22 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     ends.set(id.pid, 'survived');
     notes.push(await describeStuck(id));
   }
-  // One scan, after every daemon is gone, serves the sweep and the confirming discovery (the marked
-  // processes and the members of the signalled sessions); a sweep that killed something changed
-  // the table, and the confirmation then scans again.
+  // After a healthy stop (every signalled daemon gone, each session leader reaped, so that no pid
+  // still names its session) the confirmation reads no process table: the sweep can then only hit the members read before the
+  // signal (sweepSession), which are read again one by one, and a daemon of the workspace that is
+  // left or started meanwhile holds the lock (discover() scans for the holder when /proc/locks shows
+  // it held) or left a mount (then every marked process is read, as below). Otherwise one scan,
+  // after every daemon is gone, serves the sweep and the confirming discovery (the marked processes
+  // and the members of the signalled sessions); a sweep that killed something changed the table,
+  // and the confirmation then scans again. A leader still a zombie (its parent has not reaped it:
+  // this machine's PID 1 takes ~1.5 s) names its session, whose later members only a scan finds.
   const sids = sessions.map((s) => s.pid);
-  const confirm = scanMarked(kind, sids);
+  const quiet = alive.length === 0 && exiting.length === 0 && (await lockTableReadable()) && sessions.every((l) => readProcStat(l.pid)?.startTime !== l.startTime);
+  const confirm = quiet ? members.flatMap((m) => readProcStat(m.pid) ?? []) : scanMarked(kind, sids);
   const swept = await sweepSession(sessions, kill, members, confirm);
-  const after = await freshDiscovery(layout, ws, swept.length ? scanMarked(kind, sids) : confirm);
+  let after = await freshDiscovery(layout, ws, swept.length ? scanMarked(kind, sids) : quiet ? [] : confirm);
+  if (quiet && swept.length === 0 && after.mounts.length > 0) after = await freshDiscovery(layout, ws);
+  trace(quiet ? 'confirmed without a scan' : 'confirmed by a scan');
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
   // Looked again only when the cleanup touched something: otherwise `after` is still the state.
   const touched = after.daemons.length === 0 && (await cleanLeftovers(layout, after, cleaned, notes));
@@ -197,6 +210,14 @@ async function servingCheck(layout: HomeLayout, ws: string, pids: ReadonlySet<nu
     const st = readProcStat(id.pid);
     return st !== undefined && st.startTime === id.startTime && (await findHomeDaemons([st], dirs, mounts, { ws, kind: kindOf(layout) })).length > 0;
   };
+}
+
+/** Can /proc/locks be read? Then discover() sees a held lock without reading any process. */
+async function lockTableReadable(): Promise<boolean> {
+  return access('/proc/locks').then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Take the workspace lock to clean up; undefined (with a note) when it is held or cannot be taken. */

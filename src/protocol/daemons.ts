@@ -13,6 +13,7 @@ import { scanProcStats, type ProcStat } from '../sys/proc-stat-scan.js';
 import type { MountEntry } from '../sys/mountinfo.js';
 import { isMarked } from './marker.js';
 import { MOUNTIE, type Kind } from './kind.js';
+import { trace } from '../sys/trace.js';
 
 export interface DaemonRef {
   readonly pid: number;
@@ -74,7 +75,10 @@ function sameFile(info: FdInfo, id: LockFileId, mounts: readonly MountEntry[]): 
  * marker only makes a candidate: {@link findHomeDaemons} proves it, with the lock file it has open.
  */
 export function scanMarked(kind: Kind = MOUNTIE, sids: readonly number[] = []): ProcStat[] {
-  return scanProcStats('/proc', { prefixes: [kind.comm], sids });
+  trace('scan');
+  const procs = scanProcStats('/proc', { prefixes: [kind.comm], sids });
+  trace(`scan done: ${procs.length} kept`);
+  return procs;
 }
 
 /**
@@ -89,6 +93,7 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
   const cache = new Map<string, LockFileId | null>();
   const realDir = dirs.realWorkspacesDir;
   const out: DaemonRef[] = [];
+  trace('prove');
   for (const p of procs) {
     if (p.pid === (opts.selfPid ?? process.pid) || p.pid < 1 || !isMarked(p.comm, opts.kind) || p.state === 'X') continue;
     const files = openFiles(p.pid, (link) => LOCK_LINK.test(link), opts.procRoot);
@@ -118,5 +123,6 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
       seen.add(ws);
     }
   }
+  trace(`prove done: ${out.length} ours`);
   return out;
 }

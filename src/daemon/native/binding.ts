@@ -92,7 +92,7 @@ export interface NativeBinding {
   umount?(path: string, lazy: boolean): Promise<string | null>;
   /** _exit(code) (native/src/exit.c): the daemon's exit once its shutdown is complete (src/cli/daemon-child.ts). */
   quickExit?(code: number): never;
-  procScan?(root: string, prefixes: readonly string[], sids: readonly number[]): { pid: number; comm: string; state: string; ppid: number; pgrp: number; sid: number; startTime: number }[];
+  procScan?(root: string, prefixes: readonly string[], sids: readonly number[], threads?: 0 | 1 | 2): { pid: number; comm: string; state: string; ppid: number; pgrp: number; sid: number; startTime: number }[];
   /** A kind's own operations (JS-ops mode): each request reaches `dispatch` on the JavaScript thread and is answered through `reply`. */
   startOps(mountpoint: string, options: NativeOpsOptions, dispatch: (...args: never[]) => void): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   stopOps(handle: NativeHandle, timeoutMs: number): Promise<boolean>;

@@ -80,6 +80,24 @@ describe.runIf(load.ok)('procScan (native)', () => {
     expect(scanProcStats(root, f)).toEqual(js);
     expect(js.length).toBeGreaterThanOrEqual(0);
   });
+  it.each(filters.map((f) => [JSON.stringify(f ?? null), f] as const))('two threads, each half of the table, read it as one does: filter %s', (_name, f) => {
+    const js = scanProcStatsJs(root, f);
+    const byPid = (a: ProcStat[]): ProcStat[] => [...a].sort((x, y) => x.pid - y.pid);
+    expect(byPid(native?.(root, f?.prefixes ?? [], f?.sids ?? [], 2) ?? [])).toEqual(js);
+    expect(byPid(native?.(root, f?.prefixes ?? [], f?.sids ?? [], 1) ?? [])).toEqual(js);
+  });
+  it('two threads on the real /proc: every process alive through the reads before and after', () => {
+    const key = (p: ProcStat): string => `${p.pid}/${p.startTime}`;
+    const before = native?.('/proc', [], [], 1) ?? [];
+    const two = new Map((native?.('/proc', [], [], 2) ?? []).map((p) => [key(p), p]));
+    const after = new Set((native?.('/proc', [], [], 1) ?? []).map(key));
+    // Alive at the first and the last read, so alive through the middle one (a pid and start time name one process).
+    const through = before.filter((p) => after.has(key(p)));
+    expect(through.length).toBeGreaterThan(0);
+    // Only pid and start time: a live process may exec (comm), be reparented or leave its session meanwhile.
+    expect(through.filter((p) => !two.has(key(p)))).toEqual([]);
+    expect([...two.values()].some((p) => p.pid === process.pid)).toBe(true);
+  });
   it('without the root: the error code readdirSync gives (ENOENT), from both', () => {
     expect(() => scanProcStats(join(root, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => scanProcStatsJs(join(root, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
@@ -87,6 +105,7 @@ describe.runIf(load.ok)('procScan (native)', () => {
   it('refuses arguments it cannot take', () => {
     expect(() => native?.('/proc', 'x' as unknown as string[], [])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
     expect(() => native?.('', [], [])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => native?.('/proc', [], [], 3 as 2)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
   });
   it('on the real /proc: this process and its parent, with the fields of their own stat files', () => {
     const all = scanProcStats();
