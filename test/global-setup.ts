@@ -13,7 +13,20 @@ const ENTRY = join(REPO, 'dist/testing/index.js');
 /** Set once this run has its session: every vitest project runs this setup (vitest.config.ts), one session serves them all. */
 const RUN_SESSION = 'MOUNTIE_SUITE_SESSION';
 
+/** Where the run keeps NODE_EXTRA_CA_CERTS for the one file that needs it (pack.test.ts: npm and the registry). */
+export const SUITE_EXTRA_CA_CERTS = 'MOUNTIE_SUITE_EXTRA_CA_CERTS';
+
 export async function setup(): Promise<(() => Promise<void>) | undefined> {
+  // Node parses NODE_EXTRA_CA_CERTS at every start-up, whether the process ever opens a TLS
+  // connection or not: with the system bundle (~140 certificates) that was 67 of 168 ms of CPU per
+  // `node -e 0` on the 2-core machine, and the suite starts thousands of Node processes (every CLI
+  // call and every daemon; issue 18). Nothing the suite runs speaks TLS but pack.test.ts's npm,
+  // which gets it back from SUITE_EXTRA_CA_CERTS. The workers start after this and inherit it.
+  const ca = process.env.NODE_EXTRA_CA_CERTS;
+  if (ca !== undefined) {
+    process.env[SUITE_EXTRA_CA_CERTS] = ca;
+    delete process.env.NODE_EXTRA_CA_CERTS;
+  }
   if (process.env[RUN_SESSION]) return undefined;
   if (!existsSync(ENTRY)) {
     process.stderr.write('global-setup: no dist/testing (run npm run build): this run has no test session reaper\n');

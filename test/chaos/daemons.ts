@@ -32,13 +32,18 @@ export interface HomeView {
   readonly exclude: ReadonlySet<number>;
 }
 
-interface Labelled {
+export interface Labelled {
   readonly st: Stat;
   readonly home: string;
   readonly fds: string[];
 }
 
-async function labelled(view: HomeView): Promise<Labelled[]> {
+/**
+ * One look at the processes of the home. `unsettled` and `sessionless` take one (settle asks both
+ * of the same instant): each look reads the environ of every process on the machine, which made
+ * the chaos driver the suite's costliest process on a busy machine (issue 18).
+ */
+export async function labelled(view: HomeView): Promise<Labelled[]> {
   const out: Labelled[] = [];
   const pids = (await listPids()).filter((pid) => pid !== process.pid && !view.exclude.has(pid));
   // Every environ at once: read one after another, a scan of a few hundred processes cost ~35 ms
@@ -81,8 +86,8 @@ export async function liveDaemons(view: HomeView): Promise<LiveDaemon[]> {
  * Processes of the home that are neither daemons nor stopped by us: launchers still running, a
  * daemon between its start and its mount, a daemon's fusermount child. Empty = settled.
  */
-export async function unsettled(view: HomeView, except: ReadonlySet<number> = new Set()): Promise<Stat[]> {
-  return (await labelled(view)).filter((p) => !isDaemon(p) && p.st.state !== 'T' && !except.has(p.st.pid)).map((p) => p.st);
+export async function unsettled(view: HomeView, except: ReadonlySet<number> = new Set(), all?: readonly Labelled[]): Promise<Stat[]> {
+  return (all ?? (await labelled(view))).filter((p) => !isDaemon(p) && p.st.state !== 'T' && !except.has(p.st.pid)).map((p) => p.st);
 }
 
 /**
@@ -91,9 +96,9 @@ export async function unsettled(view: HomeView, except: ReadonlySet<number> = ne
  * daemon about to clean a dead mount before its own. Either must move on by itself within the
  * settle bound: one still there after it runs on without its session while status calls it running.
  */
-export async function sessionless(view: HomeView, mounted: ReadonlySet<string>): Promise<Stat[]> {
+export async function sessionless(view: HomeView, mounted: ReadonlySet<string>, all?: readonly Labelled[]): Promise<Stat[]> {
   const out: Stat[] = [];
-  for (const p of await labelled(view)) {
+  for (const p of all ?? (await labelled(view))) {
     if (p.st.comm !== 'mountie-daemon' || p.fds.includes('/dev/fuse') || p.st.state === 'T' || p.st.state === 't') continue;
     const ws = await workspaceOf(p, view);
     if (ws !== undefined && mounted.has(ws)) out.push(p.st);

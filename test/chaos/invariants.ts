@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runBounded } from '../helpers/stuck.js';
-import { sessionless, unsettled, type LiveDaemon } from './daemons.js';
+import { labelled, sessionless, unsettled, type LiveDaemon } from './daemons.js';
 import { describePid, readMounts, statOf, taggedMountAt, type Mount } from './procfs.js';
 import type { CallResult } from './run.js';
 import { mpOf, wsDir, type World } from './world.js';
@@ -21,7 +21,9 @@ export async function settle(w: World): Promise<string[]> {
   for (;;) {
     const mounts = await readMounts();
     const mounted = new Set(w.view.names.filter((n) => taggedMountAt(mounts, mpOf(w, n), n)));
-    const left = [...(await unsettled(w.view)), ...(await sessionless(w.view, mounted))];
+    // Both questions of one look at the home's processes (two looks cost twice: daemons.ts labelled).
+    const all = await labelled(w.view);
+    const left = [...(await unsettled(w.view, new Set(), all)), ...(await sessionless(w.view, mounted, all))];
     if (left.length === 0) return [];
     if (Date.now() > deadline) {
       const why = await Promise.all(left.map((s) => describePid(s.pid)));

@@ -20,10 +20,16 @@ const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { 
 const SUBPATHS = Object.keys(pkg.exports).filter((k) => !k.endsWith('.json'));
 const specifier = (subpath: string): string => (subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`);
 
-/** npm reads npm_* variables as its own config: the outer `npm test`'s must not leak into the inner npm. */
+/**
+ * npm reads npm_* variables as its own config: the outer `npm test`'s must not leak into the inner npm.
+ * NODE_EXTRA_CA_CERTS as the user had it (test/global-setup.ts keeps it aside for the run): npm may
+ * reach the registry through a proxy that needs it.
+ */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith('npm_')) env[k] = v;
+  const ca = process.env.MOUNTIE_SUITE_EXTRA_CA_CERTS;
+  if (ca !== undefined) env.NODE_EXTRA_CA_CERTS = ca;
   return { ...env, ...extra };
 }
 
