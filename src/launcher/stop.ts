@@ -1,4 +1,4 @@
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { errnoCode, isMountieError } from '../errors.js';
 import { acquireLock, type HeldLock } from '../protocol/lock.js';
 import { cleanStaleMounts } from '../protocol/stale.js';
@@ -156,22 +156,16 @@ export async function stopWorkspace(layout: HomeLayout, ws: string, opts: StopOp
     ends.set(id.pid, 'survived');
     notes.push(await describeStuck(id));
   }
-  // After a healthy stop (every signalled daemon gone, each session leader reaped, so that no pid
-  // still names its session) the confirmation reads no process table: the sweep can then only hit the members read before the
-  // signal (sweepSession), which are read again one by one, and a daemon of the workspace that is
-  // left or started meanwhile holds the lock (discover() scans for the holder when /proc/locks shows
-  // it held) or left a mount (then every marked process is read, as below). Otherwise one scan,
-  // after every daemon is gone, serves the sweep and the confirming discovery (the marked processes
-  // and the members of the signalled sessions); a sweep that killed something changed the table,
-  // and the confirmation then scans again. A leader still a zombie (its parent has not reaped it:
-  // this machine's PID 1 takes ~1.5 s) names its session, whose later members only a scan finds.
+  // One scan, after every daemon is gone, serves the sweep and the confirming discovery (the marked
+  // processes and the members of the signalled sessions); a sweep that killed something changed
+  // the table, and the confirmation then scans again. Never skipped: a member that joined a
+  // signalled session after the first scan (a child the daemon forked meanwhile) is found only by
+  // a scan, and left unswept it would be the orphan mountie exists to prevent.
   const sids = sessions.map((s) => s.pid);
-  const quiet = alive.length === 0 && exiting.length === 0 && (await lockTableReadable()) && sessions.every((l) => readProcStat(l.pid)?.startTime !== l.startTime);
-  const confirm = quiet ? members.flatMap((m) => readProcStat(m.pid) ?? []) : scanMarked(kind, sids);
+  const confirm = scanMarked(kind, sids);
   const swept = await sweepSession(sessions, kill, members, confirm);
-  let after = await freshDiscovery(layout, ws, swept.length ? scanMarked(kind, sids) : quiet ? [] : confirm);
-  if (quiet && swept.length === 0 && after.mounts.length > 0) after = await freshDiscovery(layout, ws);
-  trace(quiet ? 'confirmed without a scan' : 'confirmed by a scan');
+  const after = await freshDiscovery(layout, ws, swept.length ? scanMarked(kind, sids) : confirm);
+  trace('confirmed by a scan');
   const cleaned = { mount: false, pidfile: false, state: false, aborted };
   // Looked again only when the cleanup touched something: otherwise `after` is still the state.
   const touched = after.daemons.length === 0 && (await cleanLeftovers(layout, after, cleaned, notes));
@@ -210,14 +204,6 @@ async function servingCheck(layout: HomeLayout, ws: string, pids: ReadonlySet<nu
     const st = readProcStat(id.pid);
     return st !== undefined && st.startTime === id.startTime && (await findHomeDaemons([st], dirs, mounts, { ws, kind: kindOf(layout) })).length > 0;
   };
-}
-
-/** Can /proc/locks be read? Then discover() sees a held lock without reading any process. */
-async function lockTableReadable(): Promise<boolean> {
-  return access('/proc/locks').then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Take the workspace lock to clean up; undefined (with a note) when it is held or cannot be taken. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { CLI, REPO, isMounted, pidsLabelled, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
+import { CLI, isMounted, pidsLabelled, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { runCli, waitExit, waitForOutput } from '../helpers/cli.js';
 import { setupWorkspace, daemonsOf, lockHeld, logOf, pidfileOf } from '../helpers/daemons.js';
 import { identityOf } from '../../src/sys/proc.js';
@@ -203,21 +203,5 @@ describe('the process table at launch and stop (BENCHMARKS.md, issue 18)', () =>
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain(`pid ${pid}`);
     expect(traced(refused.stderr)).toContain('scan');
-  });
-
-  it('a healthy stop whose daemon is reaped at once reads the process table once', async () => {
-    const { home, src } = await setup();
-    // The daemon's parent is then a subreaper that reaps it as soon as it exits.
-    const reaper = spawnTracked('python3', [join(REPO, 'test/fixtures/subreaper.py'), process.execPath, CLI, 'mount', 'ws', '--source', src, '--background'], {
-      env: { ...process.env, MOUNTIE_HOME: home },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await waitForOutput(reaper, /started 0/, 30_000);
-    const stop = await runCli(home, ['stop', 'ws'], { env: { MOUNTIE_TRACE: '1' } });
-    expect(stop.exitCode, stop.stderr).toBe(0);
-    const steps = traced(stop.stderr);
-    expect(steps.filter((s) => s === 'scan')).toHaveLength(1);
-    expect(steps).toContain('confirmed without a scan');
-    expect((await runCli(home, ['status', 'ws'])).stdout).toMatch(/^ws {2}stopped/);
   });
 });
