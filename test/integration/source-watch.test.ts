@@ -119,6 +119,9 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
     const { source, mnt, daemon } = await setup(['--watch']);
     await writeFile(join(source, 'f.txt'), 'x');
     await mkdir(join(source, 'sub'));
+    // The two new names are two invalidations each (the name, the root's listing): once they are
+    // sent, nothing left in the notifier's queue can drop what the looks below cache.
+    await waitFor('the new names invalidated', async () => ((await counters(daemon)).invalidations >= 4 ? true : undefined));
     const look = async (): Promise<void> => {
       await stat(join(mnt, 'f.txt'));
       await stat(join(mnt, 'sub'));
