@@ -31,6 +31,8 @@ export interface CounterLayout {
   readonly unwatched?: number;
   readonly invalidations?: number;
   readonly overflows?: number;
+  /** The FUSE session serving the mount (1 libfuse's, 2 our own); absent from an older addon. */
+  readonly session?: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;
