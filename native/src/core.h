@@ -46,6 +46,8 @@ enum counter_index {
   C_UNWATCHED,   /* directories whose watch could not be added (ENOSPC, EACCES): short timeouts there */
   C_INVALS,      /* invalidations written to the kernel (INVAL_ENTRY, INVAL_INODE) */
   C_OVERFLOWS,   /* inotify queue overflows: everything known was invalidated */
+  C_PT_OPENS,    /* opens answered with kernel passthrough (backing.c): their reads and writes never reach us */
+  C_PT_FALLBACKS,/* opens on a passthrough session served by us instead (the kernel refused the backing file, or the inode is open that way) */
   C_SESSION,     /* the FUSE session serving the mount: SESSION_LIBFUSE or SESSION_OWN (set at start: with SESSION_OWN there is no libfuse session at all) */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
@@ -68,6 +70,9 @@ struct node {
   int wd;            /* atomic: a directory's inotify watch (notify.c), -1: none (short timeouts) */
   struct node *wd_next; /* the watcher's wd map chain (its lock) */
   uint8_t covered;   /* atomic: a file last looked up in a watched directory (its attributes may be cached long) */
+  int32_t backing_id;   /* table lock: the kernel's backing id of this inode's passthrough opens (0: none) */
+  uint32_t backing_refs; /* table lock: passthrough opens of this inode not yet released */
+  uint32_t plain_opens;  /* table lock: opens of this inode served by us on a passthrough session */
 };
 
 struct node_table {
@@ -253,6 +258,20 @@ void own_process(struct own *o, char *buf, size_t len);
 int own_send(struct own *o, uint64_t unique, int err, const struct iovec *iov, int count);
 int own_notify(struct own *o, int code, const struct iovec *iov, int count);
 void own_unmount(struct own *o);
+/* Passthrough negotiated at INIT (MOUNTIE_PASSTHROUGH=1, root, the kernel offered it). */
+int own_passthrough(const struct own *o);
+/* The kernel's id for `fd` as a backing file (> 0), or -errno. */
+int own_backing_open(struct own *o, int fd);
+void own_backing_close(struct own *o, int32_t id);
+
+/* backing.c: per-file kernel passthrough on our own session (issue 20, step 2). */
+/* Flags in a file handle (fi->fh): the fd is the low 32 bits, which every op takes with (int)fi->fh. */
+#define FH_PASSTHROUGH (1ull << 40) /* answered with passthrough: release gives the backing id back */
+#define FH_PLAIN (1ull << 41)       /* served by us on a passthrough session: counted in plain_opens */
+/* A regular file just opened as `fd` for this open or create: passthrough if it may be (sets req->backing_id and fi->fh's flags). */
+void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi);
+/* The open was not answered (or is released): what backing_open took is given back. */
+void backing_release(struct fs *fs, struct node *n, uint64_t fh);
 void own_close(struct own *o);
 
 /* xattr.c: the *xattr calls on a node's O_PATH fd (type: its S_IFMT bits); -1 and errno on failure. */

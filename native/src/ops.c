@@ -335,8 +335,12 @@ void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
   opened(fs, fi, fd);
+  backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
-  if (!op_claim() || send_open(req, fi) != 0) close(fd);
+  if (!op_claim() || send_open(req, fi) != 0) {
+    backing_release(fs, node_of(fs, ino), fi->fh);
+    close(fd);
+  }
   op_end(0);
 }
 
@@ -370,7 +374,9 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
   }
   entry_ttl(fs, parent, &e);
   opened(fs, fi, fd);
+  backing_open(fs, req, node_of(fs, e.ino), fi);
   if (!op_claim() || send_create(req, &e, fi) != 0) {
+    backing_release(fs, node_of(fs, e.ino), fi->fh);
     close(fd);
     node_forget(fs, node_of(fs, e.ino), 1);
   }
@@ -418,7 +424,9 @@ void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t of
 }
 
 void do_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_RELEASE)) return; /* FS(req) before op_begin: the request is alive */
+  struct fs *fs = FS(req); /* before op_begin: the request is alive */
+  if (!op_begin(req, fs, OP_RELEASE)) return;
+  backing_release(fs, node_of(fs, ino), fi->fh);
   close((int)fi->fh);
   reply_err(req, 0);
 }

@@ -47,6 +47,8 @@ struct own {
   int got_destroy;        /* atomic */
   int exited;             /* atomic: the kernel closed the connection */
   uint32_t minor;         /* the protocol minor both sides speak */
+  int want_passthrough;   /* MOUNTIE_PASSTHROUGH=1 and root: ask for it at INIT */
+  int passthrough;        /* atomic: negotiated */
   struct fuse_init_in init_in;   /* the kernel's INIT, as received */
   struct fuse_init_out init_out; /* our answer */
 };
@@ -137,6 +139,11 @@ static void do_init(struct own *o, req_t req, const char *arg, size_t alen) {
   uint64_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_ATOMIC_O_TRUNC |
                   FUSE_BIG_WRITES | FUSE_IOCTL_DIR | FUSE_CACHE_SYMLINKS | FUSE_MAX_PAGES | FUSE_INIT_EXT;
   struct fs *fs = o->fs;
+  /*
+   * Kernel passthrough (step 2, opt-in): never with the writeback cache (never asked for here),
+   * max_stack_depth 1 (a source that is itself a stacked file system falls back per file).
+   */
+  if (o->want_passthrough) want |= X_FUSE_PASSTHROUGH;
   if (fs->cfg.rdplus != RDPLUS_OFF) {
     want |= FUSE_DO_READDIRPLUS;
     if (fs->cfg.rdplus == RDPLUS_AUTO) want |= FUSE_READDIRPLUS_AUTO;
@@ -151,6 +158,10 @@ static void do_init(struct own *o, req_t req, const char *arg, size_t alen) {
   out.max_write = mw;
   if (want & FUSE_MAX_PAGES) out.max_pages = (uint16_t)((mw - 1) / 4096 + 1);
   out.time_gran = 1;
+  if (want & X_FUSE_PASSTHROUGH) {
+    out.unused[0] = 1; /* 7.40's max_stack_depth */
+    __atomic_store_n(&o->passthrough, 1, __ATOMIC_RELEASE);
+  }
   o->minor = in.minor < OWN_MAX_MINOR ? in.minor : OWN_MAX_MINOR;
   o->init_in = in;
   o->init_out = out;
@@ -523,6 +534,9 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   }
   o->fd = -1;
   o->fs = fs;
+  const char *pt = getenv("MOUNTIE_PASSTHROUGH");
+  /* Backing files need CAP_SYS_ADMIN: only a root daemon asks (otherwise every open would fall back). */
+  o->want_passthrough = pt && strcmp(pt, "1") == 0 && geteuid() == 0;
   int err = mount_direct(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
   /* Not allowed to mount (not root, no CAP_SYS_ADMIN here): as libfuse, through fusermount3. */
   if (err == EPERM) err = mount_fusermount(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
@@ -533,6 +547,21 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
     return NULL;
   }
   return o;
+}
+
+int own_passthrough(const struct own *o) {
+  return __atomic_load_n(&o->passthrough, __ATOMIC_ACQUIRE);
+}
+
+int own_backing_open(struct own *o, int fd) {
+  struct x_backing_map map = {.fd = fd};
+  int id = ioctl(o->fd, X_FUSE_DEV_IOC_BACKING_OPEN, &map);
+  return id > 0 ? id : id == 0 ? -EIO : -errno;
+}
+
+void own_backing_close(struct own *o, int32_t id) {
+  uint32_t v = (uint32_t)id;
+  ioctl(o->fd, X_FUSE_DEV_IOC_BACKING_CLOSE, &v);
 }
 
 /* Only where the start failed after the mount: JavaScript unmounts a live session itself. */

@@ -56,8 +56,13 @@ static void fill_entry(struct fuse_entry_out *o, const struct fuse_entry_param *
   fill_attr(&o->attr, &e->attr);
 }
 
-static void fill_open(struct fuse_open_out *o, const struct fuse_file_info *fi) {
+static void fill_open(struct fuse_open_out *o, const struct fuse_file_info *fi, int32_t backing_id) {
   memset(o, 0, sizeof *o);
+  if (backing_id > 0) {
+    /* Reads, writes and mmap of this file go to the backing file in the kernel (backing.c). */
+    o->open_flags |= X_FOPEN_PASSTHROUGH;
+    o->padding = (uint32_t)backing_id; /* 7.40's backing_id */
+  }
   o->fh = fi->fh;
   if (fi->direct_io) o->open_flags |= FOPEN_DIRECT_IO;
   if (fi->keep_cache) o->open_flags |= FOPEN_KEEP_CACHE;
@@ -110,7 +115,7 @@ int send_attr(req_t req, const struct stat *st, double timeout) {
 int send_open(req_t req, const struct fuse_file_info *fi) {
   if (!req->to.own) return fuse_reply_open(req->to.lf, fi);
   struct fuse_open_out o;
-  fill_open(&o, fi);
+  fill_open(&o, fi, req->backing_id);
   return own_reply1(req, &o, sizeof o);
 }
 
@@ -121,7 +126,7 @@ int send_create(req_t req, const struct fuse_entry_param *e, const struct fuse_f
     struct fuse_open_out o;
   } out;
   fill_entry(&out.e, e);
-  fill_open(&out.o, fi);
+  fill_open(&out.o, fi, req->backing_id);
   return own_reply1(req, &out, sizeof out);
 }
 

@@ -31,6 +31,7 @@ struct req {
   struct fs *fs;
   struct req_to to;
   struct fuse_ctx ctx; /* the caller: uid, gid, pid, umask (0 where the request carries none) */
+  int32_t backing_id;  /* our session: an open answered with kernel passthrough on this backing id (0: none) */
 };
 typedef struct req *req_t;
 

@@ -11,8 +11,8 @@ import { mkdir, readFile, readdir, rename, rm, stat, symlink, readlink, writeFil
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reapAll } from '../helpers/sandbox.js';
-import { serveInNewHome, type ServeDaemon } from '../helpers/serve.js';
+import { isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
+import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
 afterEach(reapAll);
@@ -24,6 +24,8 @@ interface Counters {
   session: string;
   bytesRead: number;
   bytesWritten: number;
+  passthroughOpens: number;
+  passthroughFallbacks: number;
 }
 
 /** The core's counters now (the fixture prints them on SIGUSR2). */
@@ -43,11 +45,12 @@ function mountLine(mnt: string): string {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt) ?? '';
 }
 
-const withSession = (kind: string | undefined): NodeJS.ProcessEnv => {
+const withSession = (kind: string | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
   const env = { ...process.env };
   delete env.MOUNTIE_SESSION;
+  delete env.MOUNTIE_PASSTHROUGH;
   if (kind !== undefined) env.MOUNTIE_SESSION = kind;
-  return env;
+  return { ...env, ...extra };
 };
 
 describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer (MOUNTIE_SESSION)', () => {
@@ -86,5 +89,50 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
     expect(await readFile(join(mnt, 'f'), 'utf8')).toBe('x');
     expect((await counters(daemon)).session).toBe('libfuse');
     expect(await daemon.stop()).toBe(0);
+  });
+
+  it('MOUNTIE_PASSTHROUGH=1 on our session: a file\'s reads and writes are the kernel\'s (no READ or WRITE reaches the daemon), bytes exact', async () => {
+    const { source, mnt, daemon } = await serveInNewHome(['--native'], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
+    const data = Buffer.alloc(2 * 1024 * 1024 + 5, 3);
+    await writeFile(join(source, 'f.bin'), data);
+    expect((await readFile(join(mnt, 'f.bin'))).equals(data)).toBe(true);
+    await writeFile(join(mnt, 'new.bin'), 'written through the mount');
+    expect(await readFile(join(source, 'new.bin'), 'utf8')).toBe('written through the mount');
+    expect(await readFile(join(mnt, 'new.bin'), 'utf8')).toBe('written through the mount');
+    const c = await counters(daemon);
+    expect(c.session).toBe('own');
+    expect(c.passthroughOpens).toBeGreaterThanOrEqual(3);
+    expect(c.passthroughFallbacks).toBe(0);
+    // The proof: the core served no READ and no WRITE, not one byte.
+    expect(c.ops.read ?? 0).toBe(0);
+    expect(c.ops.write ?? 0).toBe(0);
+    expect(c.bytesRead).toBe(0);
+    expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
+    expect(daemon.output()).toContain('THREADS 0\n');
+  });
+
+  it('falls back per file where the kernel refuses the backing file (a source that is itself a passthrough mount: ELOOP), bytes exact', async () => {
+    const pt = withSession('own', { MOUNTIE_PASSTHROUGH: '1' });
+    const inner = await serveInNewHome(['--native'], pt);
+    const data = Buffer.alloc(1024 * 1024 + 9, 5);
+    await writeFile(join(inner.source, 'f.bin'), data);
+    const home = await makeHome();
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const outer = await startServe(home, inner.mnt, mnt, ['--native'], [], pt);
+    expect(await isMounted(mnt)).toBe(true);
+    expect((await readFile(join(mnt, 'f.bin'))).equals(data)).toBe(true);
+    await writeFile(join(mnt, 'w.txt'), 'through two mounts');
+    expect(await readFile(join(inner.source, 'w.txt'), 'utf8')).toBe('through two mounts');
+    const c = await counters(outer);
+    // The outer daemon served the file itself: the kernel allows one level of stacking (max_stack_depth 1).
+    expect(c.passthroughOpens).toBe(0);
+    expect(c.passthroughFallbacks).toBeGreaterThanOrEqual(2);
+    expect(c.ops.read ?? 0).toBeGreaterThan(0);
+    expect(c.ops.write ?? 0).toBeGreaterThan(0);
+    // The inner one, on a plain source, passed its files through.
+    expect((await counters(inner.daemon)).passthroughOpens).toBeGreaterThan(0);
+    expect(await outer.stop(), outer.output().slice(-1000)).toBe(0);
+    expect(await inner.daemon.stop(), inner.daemon.output().slice(-1000)).toBe(0);
   });
 });

@@ -33,6 +33,9 @@ export interface CounterLayout {
   readonly overflows?: number;
   /** The FUSE session serving the mount (1 libfuse's, 2 our own); absent from an older addon. */
   readonly session?: number;
+  /** Kernel passthrough (our own session, MOUNTIE_PASSTHROUGH=1): opens passed through, and opens served by us instead. */
+  readonly passthroughOpens?: number;
+  readonly passthroughFallbacks?: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;
