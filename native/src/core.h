@@ -7,6 +7,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include "req.h"
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -45,9 +46,14 @@ enum counter_index {
   C_UNWATCHED,   /* directories whose watch could not be added (ENOSPC, EACCES): short timeouts there */
   C_INVALS,      /* invalidations written to the kernel (INVAL_ENTRY, INVAL_INODE) */
   C_OVERFLOWS,   /* inotify queue overflows: everything known was invalidated */
+  C_PT_OPENS,    /* opens answered with kernel passthrough (backing.c): their reads and writes never reach us */
+  C_PT_FALLBACKS,/* opens on a passthrough session served by us instead (the kernel refused the backing file, or the inode is open that way) */
+  C_SESSION,     /* the FUSE session serving the mount: SESSION_LIBFUSE or SESSION_OWN (set at start: with SESSION_OWN there is no libfuse session at all) */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
+
+enum session_kind { SESSION_LIBFUSE = 1, SESSION_OWN = 2 };
 
 enum rdplus_policy { RDPLUS_OFF = 0, RDPLUS_AUTO = 1, RDPLUS_ON = 2 };
 
@@ -64,6 +70,9 @@ struct node {
   int wd;            /* atomic: a directory's inotify watch (notify.c), -1: none (short timeouts) */
   struct node *wd_next; /* the watcher's wd map chain (its lock) */
   uint8_t covered;   /* atomic: a file last looked up in a watched directory (its attributes may be cached long) */
+  int32_t backing_id;   /* table lock: the kernel's backing id of this inode's passthrough opens (0: none) */
+  uint32_t backing_refs; /* table lock: passthrough opens of this inode not yet released */
+  uint32_t plain_opens;  /* table lock: opens of this inode served by us on a passthrough session */
 };
 
 struct node_table {
@@ -100,7 +109,8 @@ struct config {
 enum slot_state { SLOT_IDLE = 0, SLOT_ACTIVE = 1, SLOT_CLAIMED = 2, SLOT_TIMED_OUT = 3 };
 struct slot {
   uint64_t word;
-  fuse_req_t req;
+  struct req *req;     /* the worker's own use only (its request, alive while it serves it) */
+  struct req_to to;    /* where the answer goes, copied: the watchdog answers from this, never from req */
   uint64_t deadline_ns;
   int answerable;      /* 0 for forget: nothing to answer */
   struct node *node;   /* atomic: the node the request works on, when it has one (op_target) */
@@ -132,6 +142,8 @@ struct fs {
   pthread_key_t thread_key;
   int cancelled;      /* atomic: shutting down, every request is answered EIO */
   struct watcher *watch; /* the source's watcher (notify.c), NULL: none */
+  struct fuse_session *se; /* libfuse's session, or NULL when our own serves (own) */
+  struct own *own;       /* our own session (own.c), or NULL */
 };
 
 /* nodes.c */
@@ -159,7 +171,7 @@ int node_use(struct fs *fs, struct node *n);
 
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */
 /* 0: the request was answered already (EIO after cancel): the op must return at once. */
-int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op);
+int op_begin(req_t req, struct fs *fs, enum op_kind op);
 /* The request's caller, as it was when the request started. */
 const struct caller *op_caller(void);
 /*
@@ -198,10 +210,70 @@ void creds_leave(struct fs *fs);
 int creds_suspend(struct fs *fs);
 void creds_resume(struct fs *fs, const struct caller *c, int suspended);
 
-/* ops.c */
-extern const struct fuse_lowlevel_ops mountie_ops;
+/* ops.c: the passthrough's ops, called by either session (lfops.c for libfuse's, own.c for ours). */
 void proc_path(char *buf, size_t len, int fd);
 void ops_thread_exit(void);
+void do_lookup(req_t req, fuse_ino_t parent, const char *name);
+void do_forget(req_t req, fuse_ino_t ino, uint64_t nlookup);
+void do_forget_multi(req_t req, size_t count, struct fuse_forget_data *forgets);
+void do_getattr(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi);
+void do_readlink(req_t req, fuse_ino_t ino);
+void do_mknod(req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+void do_mkdir(req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void do_symlink(req_t req, const char *target, fuse_ino_t parent, const char *name);
+void do_unlink(req_t req, fuse_ino_t parent, const char *name);
+void do_rmdir(req_t req, fuse_ino_t parent, const char *name);
+void do_rename(req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags);
+void do_link(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_create(req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi);
+void do_read(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+/* `data`: the request's bytes in memory (libfuse's adapter copies a spliced buffer first). */
+void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi);
+void do_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_fsync(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void do_statfs(req_t req, fuse_ino_t ino);
+void do_access(req_t req, fuse_ino_t ino, int mask);
+void do_getxattr(req_t req, fuse_ino_t ino, const char *name, size_t size);
+void do_listxattr(req_t req, fuse_ino_t ino, size_t size);
+void do_setxattr(req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags);
+void do_removexattr(req_t req, fuse_ino_t ino, const char *name);
+void do_fallocate(req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi);
+void do_copy_file_range(req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags);
+void do_lseek(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+
+/* lfops.c: libfuse's session calls the ops through this table. */
+extern const struct fuse_lowlevel_ops mountie_ops;
+
+/* own.c: our own /dev/fuse session (docs/ARCHITECTURE.md, "FUSE session layer"). */
+struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code);
+/* A worker's read buffer: one request of the largest size we negotiate. */
+size_t own_bufsize(void);
+int own_fd(const struct own *o);
+int own_exited(const struct own *o);
+/* One request into buf: its length, 0 once the kernel closed the connection, -EINTR/-EAGAIN: again, else -errno. */
+int own_receive(struct own *o, char *buf, size_t size);
+/* Decodes the request and runs its op (which answers it), on the calling worker. */
+void own_process(struct own *o, char *buf, size_t len);
+int own_send(struct own *o, uint64_t unique, int err, const struct iovec *iov, int count);
+int own_notify(struct own *o, int code, const struct iovec *iov, int count);
+void own_unmount(struct own *o);
+/* Passthrough negotiated at INIT (MOUNTIE_PASSTHROUGH=1, root, the kernel offered it). */
+int own_passthrough(const struct own *o);
+/* The kernel's id for `fd` as a backing file (> 0), or -errno. */
+int own_backing_open(struct own *o, int fd);
+void own_backing_close(struct own *o, int32_t id);
+
+/* backing.c: per-file kernel passthrough on our own session (issue 20, step 2). */
+/* Flags in a file handle (fi->fh): the fd is the low 32 bits, which every op takes with (int)fi->fh. */
+#define FH_PASSTHROUGH (1ull << 40) /* answered with passthrough: release gives the backing id back */
+#define FH_PLAIN (1ull << 41)       /* served by us on a passthrough session: counted in plain_opens */
+/* A regular file just opened as `fd` for this open or create: passthrough if it may be (sets req->backing_id and fi->fh's flags). */
+void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi);
+/* The open was not answered (or is released): what backing_open took is given back. */
+void backing_release(struct fs *fs, struct node *n, uint64_t fh);
+void own_close(struct own *o);
 
 /* xattr.c: the *xattr calls on a node's O_PATH fd (type: its S_IFMT bits); -1 and errno on failure. */
 ssize_t xattr_get(int fd, mode_t type, const char *name, void *buf, size_t size);
@@ -219,7 +291,7 @@ unsigned session_cancel(struct session *s);
 /* notify.c: longer caches kept true by invalidation (inotify on the source, FUSE notify). */
 struct watcher;
 /* 0, or why the source is not watched (then every reply keeps the configured timeouts). */
-int watch_start(struct fs *fs, struct fuse_session *se);
+int watch_start(struct fs *fs);
 void watch_stop(struct fs *fs);
 /* A directory node the kernel now holds: watch it (a failure leaves it unwatched). */
 void watch_dir(struct fs *fs, struct node *n);
@@ -231,14 +303,14 @@ void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e);
 double attr_ttl(struct fs *fs, struct node *n, const struct stat *st);
 
 /* ops_dir.c */
-void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
-void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_readdir(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void do_readdirplus(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+void do_releasedir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void do_fsyncdir(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
-/* loop.c: serve the session until the kernel closes it (0), or a read error (-errno). */
-int loop_run(struct fuse_session *se, unsigned max_threads);
+/* loop.c: serve the session (libfuse's `se`, or our own `own`) until the kernel closes it (0), or a read error (-errno). */
+int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads);
 /* A new session with these mount options, mounted at `mountpoint`; NULL with *what and *code (an errno) on failure. */
 struct fuse_session *session_open(const char *mountpoint, const char *opts, const struct fuse_lowlevel_ops *ops, size_t ops_size, void *userdata, const char **what, int *code);
 /* Around the creation of the session's threads: they take no signal but their own faults. */

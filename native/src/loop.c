@@ -1,5 +1,7 @@
 /*
- * The session loop: libfuse's multithreaded loop, with one reader at a time.
+ * The session loop: libfuse's multithreaded loop, with one reader at a time. It serves either
+ * session (docs/ARCHITECTURE.md, "FUSE session layer"): libfuse's receive/process, or our own's
+ * (own.c: read(2) into the worker's buffer, decode, run the op), with the same threads.
  *
  * fuse_session_loop_mt keeps every idle worker blocked in read(/dev/fuse), and the kernel wakes
  * the one that has waited longest for each request: with one client, every request woke a
@@ -32,7 +34,8 @@
 #define QUIET_CHECKS 3
 
 struct pool {
-  struct fuse_session *se;
+  struct fuse_session *se; /* libfuse's session, or NULL: */
+  struct own *own;         /* our own (own.c) */
   pthread_mutex_t lock;
   pthread_cond_t idle_wake; /* idle workers */
   pthread_cond_t mon_wake;  /* the loop thread */
@@ -70,10 +73,13 @@ static void hand_off(struct pool *p) {
 static void *worker(void *arg) {
   struct pool *p = arg;
   struct fuse_buf buf = {.mem = NULL};
+  /* Our own session: the worker's buffer, allocated at its first read (libfuse allocates its own). */
+  char *obuf = NULL;
+  size_t ocap = p->own ? own_bufsize() : 0;
   pthread_mutex_lock(&p->lock);
   /* A new worker is started by a hand-off: the reading is its job. */
   for (;;) {
-    if (p->exiting || fuse_session_exited(p->se)) {
+    if (p->exiting || (p->own ? own_exited(p->own) : fuse_session_exited(p->se))) {
       p->exiting = 1;
       pthread_cond_broadcast(&p->idle_wake);
       pthread_cond_signal(&p->mon_wake);
@@ -88,7 +94,10 @@ static void *worker(void *arg) {
     p->handoff = 0; /* asked for a reader (us, or whoever comes first): there is one now */
     p->reading++;
     pthread_mutex_unlock(&p->lock);
-    int res = fuse_session_receive_buf(p->se, &buf);
+    int res;
+    if (!p->own) res = fuse_session_receive_buf(p->se, &buf);
+    else if (!obuf && !(obuf = malloc(ocap))) res = -ENOMEM;
+    else res = own_receive(p->own, obuf, ocap);
     pthread_mutex_lock(&p->lock);
     p->reading--;
     if (res == -EINTR || res == -EAGAIN) continue;
@@ -104,7 +113,8 @@ static void *worker(void *arg) {
     /* Nobody reads while we serve this: the loop thread watches from now on (one wake-up per idle spell). */
     if (!p->reading && p->mon_asleep) pthread_cond_signal(&p->mon_wake);
     pthread_mutex_unlock(&p->lock);
-    fuse_session_process_buf(p->se, &buf);
+    if (p->own) own_process(p->own, obuf, (size_t)res);
+    else fuse_session_process_buf(p->se, &buf);
     pthread_mutex_lock(&p->lock);
     p->busy--;
   }
@@ -114,6 +124,7 @@ static void *worker(void *arg) {
   pthread_cond_signal(&p->mon_wake); /* the loop thread joins workers as they end */
   pthread_mutex_unlock(&p->lock);
   free(buf.mem);
+  free(obuf);
   return NULL;
 }
 
@@ -132,9 +143,9 @@ static int pending(int fd) {
   return poll(&pf, 1, 0) > 0 && (pf.revents & POLLIN);
 }
 
-int loop_run(struct fuse_session *se, unsigned max_threads) {
-  struct pool p = {.se = se, .max = max_threads ? max_threads : 1};
-  int fd = fuse_session_fd(se);
+int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads) {
+  struct pool p = {.se = se, .own = own, .max = max_threads ? max_threads : 1};
+  int fd = own ? own_fd(own) : fuse_session_fd(se);
   p.threads = calloc(p.max, sizeof *p.threads);
   p.ended = calloc(p.max, 1);
   if (!p.threads || !p.ended) {

@@ -48,7 +48,6 @@
 
 struct watcher {
   struct fs *fs;
-  struct fuse_session *se;
   int ifd;
   int stop_fd;
   pthread_t thread;
@@ -195,7 +194,7 @@ static struct node *hold_wd(struct watcher *w, int wd) {
 
 static void inval_inode(struct watcher *w, struct node *n) {
   /* Offset 0, length 0: the attributes and every cached page (a directory's: its cached listing). */
-  fuse_lowlevel_notify_inval_inode(w->se, node_id(w->fs, n), 0, 0);
+  notify_inval_inode(w->fs, node_id(w->fs, n), 0, 0);
   count_add(w->fs, C_INVALS, 1);
 }
 
@@ -231,12 +230,8 @@ static void inval_child(struct watcher *w, struct node *dir, const char *name) {
 static void overflow(struct watcher *w) {
   struct fs *fs = w->fs;
   count_add(fs, C_OVERFLOWS, 1);
-  struct {
-    uint32_t len;
-    int32_t error; /* a notification: its code */
-    uint64_t unique; /* 0: not a reply */
-  } h = {.len = sizeof h, .error = NOTIFY_INC_EPOCH, .unique = 0};
-  if (write(fuse_session_fd(w->se), &h, sizeof h) != (ssize_t)sizeof h) __atomic_store_n(&w->degraded, 1, __ATOMIC_RELAXED);
+  /* No payload: the code alone (written raw on libfuse's session, which does not know it). */
+  if (notify_raw(fs, NOTIFY_INC_EPOCH, NULL, 0) != 0) __atomic_store_n(&w->degraded, 1, __ATOMIC_RELAXED);
   pthread_mutex_lock(&fs->nodes.lock);
   size_t cap = fs->nodes.count, k = 0;
   struct node **all = malloc((cap + 1) * sizeof *all);
@@ -284,7 +279,7 @@ static void handle(struct watcher *w, const struct inotify_event *ev) {
        * an unhashed one is never found again. A change that keeps the name (attributes,
        * contents) leaves the dentry alone: it is still true, and a mount stacked on it stays.
        */
-      fuse_lowlevel_notify_inval_entry(w->se, node_id(fs, dir), ev->name, strlen(ev->name));
+      notify_inval_entry(fs, node_id(fs, dir), ev->name, strlen(ev->name));
       count_add(fs, C_INVALS, 1);
       /* The listing, the directory's mtime and link count (a new name has no dentry to find, so this is needed too). */
       inval_inode(w, dir);
@@ -324,12 +319,11 @@ static void *run_notifier(void *arg) {
   return NULL;
 }
 
-int watch_start(struct fs *fs, struct fuse_session *se) {
+int watch_start(struct fs *fs) {
   if (remote_fs(fs->root.fd)) return EREMOTE;
   struct watcher *w = calloc(1, sizeof *w);
   if (!w) return ENOMEM;
   w->fs = fs;
-  w->se = se;
   w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w->ifd == -1) {
     int err = errno;

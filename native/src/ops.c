@@ -8,8 +8,10 @@
  * (ACLs, LSMs, reserved blocks), and what they create is the caller's from the start.
  *
  * The request itself (`req`) is touched only before op_begin and through op_claim: once the
- * watchdog answered it, libfuse has freed it. What an op needs later comes from `fs` (its own
- * variable) and op_caller().
+ * watchdog answered it, libfuse has freed it (our own session's request lives on, but its answer
+ * was sent). What an op needs later comes from `fs` (its own variable) and op_caller().
+ * The ops are called by either session (lfops.c adapts libfuse's callbacks; own.c decodes ours)
+ * and answer through req.h's send_* writers.
  */
 #include "core.h"
 
@@ -23,7 +25,7 @@
 #include <limits.h>
 #include <unistd.h>
 
-#define FS(req) ((struct fs *)fuse_req_userdata(req))
+#define FS(req) ((req)->fs)
 /* The request works on this node: fail fast while a request on it is stuck in the source. */
 #define TARGET(fs, ino) \
   if (!op_target((fs), node_of((fs), (ino)))) return
@@ -52,29 +54,29 @@ void proc_path(char *buf, size_t len, int fd) {
  * Every answer goes through op_claim: when the watchdog answered ETIMEDOUT first, nothing is
  * sent and whatever the late success holds (a node reference, an fd) is given back.
  */
-static void reply_err(fuse_req_t req, int err) {
-  if (op_claim()) fuse_reply_err(req, err);
+static void reply_err(req_t req, int err) {
+  if (op_claim()) send_err(req, err);
   op_end(err);
 }
 
-static void reply_entry(struct fs *fs, fuse_req_t req, const struct fuse_entry_param *e) {
-  if (op_claim()) fuse_reply_entry(req, e);
+static void reply_entry(struct fs *fs, req_t req, const struct fuse_entry_param *e) {
+  if (op_claim()) send_entry(req, e);
   else node_forget(fs, node_of(fs, e->ino), 1);
   op_end(0);
 }
 
-static void reply_attr(struct fs *fs, fuse_req_t req, struct node *n, const struct stat *st) {
-  if (op_claim()) fuse_reply_attr(req, st, attr_ttl(fs, n, st));
+static void reply_attr(struct fs *fs, req_t req, struct node *n, const struct stat *st) {
+  if (op_claim()) send_attr(req, st, attr_ttl(fs, n, st));
   op_end(0);
 }
 
-static int refuse_ro(struct fs *fs, fuse_req_t req) {
+static int refuse_ro(struct fs *fs, req_t req) {
   if (!fs->cfg.read_only) return 0;
   reply_err(req, EROFS);
   return 1;
 }
 
-static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+void do_lookup(req_t req, fuse_ino_t parent, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LOOKUP)) return;
   USE(fs, node_of(fs, parent));
@@ -89,7 +91,7 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
      */
     memset(&e, 0, sizeof e);
     entry_ttl(fs, node_of(fs, parent), &e);
-    if (op_claim()) fuse_reply_entry(req, &e);
+    if (op_claim()) send_entry(req, &e);
     op_end(ENOENT); /* counted as the error it is */
     return;
   }
@@ -97,19 +99,19 @@ static void do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   else reply_entry(fs, req, &e);
 }
 
-static void do_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+void do_forget(req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FORGET)) return;
   node_forget(fs, node_of(fs, ino), nlookup);
-  if (op_claim()) fuse_reply_none(req);
+  if (op_claim()) send_none(req);
   op_end(0);
 }
 
-static void do_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+void do_forget_multi(req_t req, size_t count, struct fuse_forget_data *forgets) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FORGET)) return;
   for (size_t i = 0; i < count; i++) node_forget(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
-  if (op_claim()) fuse_reply_none(req);
+  if (op_claim()) send_none(req);
   op_end(0);
 }
 
@@ -119,7 +121,7 @@ static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, s
   return res == -1 ? errno : 0;
 }
 
-static void do_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+void do_getattr(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETATTR)) return;
   TARGET(fs, ino);
@@ -143,7 +145,7 @@ static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info
   return want != have && (want & ~have) == 0 && ((have & ~want) & ~(mode_t)(S_ISUID | S_ISGID)) == 0;
 }
 
-static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
+void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETATTR)) return;
   TARGET(fs, ino);
@@ -190,7 +192,7 @@ static void do_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
   reply_attr(fs, req, n, &st);
 }
 
-static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
+void do_readlink(req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READLINK)) return;
   TARGET(fs, ino);
@@ -200,7 +202,7 @@ static void do_readlink(fuse_req_t req, fuse_ino_t ino) {
   if (len == -1) return reply_err(req, errno);
   if (len == (ssize_t)sizeof buf) return reply_err(req, ENAMETOOLONG);
   buf[len] = '\0';
-  if (op_claim()) fuse_reply_readlink(req, buf);
+  if (op_claim()) send_readlink(req, buf);
   op_end(0);
 }
 
@@ -218,7 +220,7 @@ static int restore_mode(int fd, mode_t mode) {
 
 enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 
-static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
+static void make(req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *name, enum make_kind kind, mode_t mode, dev_t rdev, const char *target) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(fs, req)) return;
@@ -251,19 +253,19 @@ static void make(fuse_req_t req, enum op_kind op, fuse_ino_t parent_ino, const c
   reply_entry(fs, req, &e);
 }
 
-static void do_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+void do_mknod(req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
   make(req, OP_MKNOD, parent, name, MAKE_NODE, mode, rdev, NULL);
 }
 
-static void do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+void do_mkdir(req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
   make(req, OP_MKDIR, parent, name, MAKE_DIR, S_IFDIR | mode, 0, NULL);
 }
 
-static void do_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name) {
+void do_symlink(req_t req, const char *target, fuse_ino_t parent, const char *name) {
   make(req, OP_SYMLINK, parent, name, MAKE_SYMLINK, S_IFLNK | 0777, 0, target);
 }
 
-static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
+static void remove_entry(req_t req, enum op_kind op, fuse_ino_t parent, const char *name, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(fs, req)) return;
@@ -272,15 +274,15 @@ static void remove_entry(fuse_req_t req, enum op_kind op, fuse_ino_t parent, con
   reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
 }
 
-static void do_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+void do_unlink(req_t req, fuse_ino_t parent, const char *name) {
   remove_entry(req, OP_UNLINK, parent, name, 0);
 }
 
-static void do_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+void do_rmdir(req_t req, fuse_ino_t parent, const char *name) {
   remove_entry(req, OP_RMDIR, parent, name, AT_REMOVEDIR);
 }
 
-static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
+void do_rename(req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_RENAME)) return;
   if (refuse_ro(fs, req)) return;
@@ -291,7 +293,7 @@ static void do_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   reply_err(req, res == -1 ? errno : 0);
 }
 
-static void do_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+void do_link(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LINK)) return;
   if (refuse_ro(fs, req)) return;
@@ -321,7 +323,7 @@ static void opened(struct fs *fs, struct fuse_file_info *fi, int fd) {
   fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
 }
 
-static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPEN)) return;
   TARGET(fs, ino);
@@ -333,12 +335,16 @@ static void do_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
   opened(fs, fi, fd);
+  backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
-  if (!op_claim() || fuse_reply_open(req, fi) != 0) close(fd);
+  if (!op_claim() || send_open(req, fi) != 0) {
+    backing_release(fs, node_of(fs, ino), fi->fh);
+    close(fd);
+  }
   op_end(0);
 }
 
-static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
+void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_CREATE)) return;
   if (refuse_ro(fs, req)) return;
@@ -368,7 +374,9 @@ static void do_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name, m
   }
   entry_ttl(fs, parent, &e);
   opened(fs, fi, fd);
-  if (!op_claim() || fuse_reply_create(req, &e, fi) != 0) {
+  backing_open(fs, req, node_of(fs, e.ino), fi);
+  if (!op_claim() || send_create(req, &e, fi) != 0) {
+    backing_release(fs, node_of(fs, e.ino), fi->fh);
     close(fd);
     node_forget(fs, node_of(fs, e.ino), 1);
   }
@@ -385,7 +393,7 @@ void ops_thread_exit(void) {
   read_cap = 0;
 }
 
-static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+void do_read(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READ)) return;
   TARGET(fs, ino);
@@ -398,33 +406,32 @@ static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   ssize_t n = pread((int)fi->fh, read_buf, size, off);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_READ, (uint64_t)n);
-  if (op_claim()) fuse_reply_buf(req, read_buf, (size_t)n);
+  if (op_claim()) send_buf(req, read_buf, (size_t)n);
   op_end(0);
 }
 
-static void do_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off, struct fuse_file_info *fi) {
+void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_WRITE)) return;
   TARGET(fs, ino);
   if (refuse_ro(fs, req)) return;
-  struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
-  out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-  out.buf[0].fd = (int)fi->fh;
-  out.buf[0].pos = off;
-  ssize_t n = fuse_buf_copy(&out, in, 0);
-  if (n < 0) return reply_err(req, (int)-n);
+  /* One pwrite and its count, as libfuse's fuse_buf_copy did (a short count goes back to the writer). */
+  ssize_t n = pwrite((int)fi->fh, data, size, off);
+  if (n < 0) return reply_err(req, errno);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
-  if (op_claim()) fuse_reply_write(req, (size_t)n);
+  if (op_claim()) send_write(req, (size_t)n);
   op_end(0);
 }
 
-static void do_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_RELEASE)) return; /* FS(req) before op_begin: the request is alive */
+void do_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  struct fs *fs = FS(req); /* before op_begin: the request is alive */
+  if (!op_begin(req, fs, OP_RELEASE)) return;
+  backing_release(fs, node_of(fs, ino), fi->fh);
   close((int)fi->fh);
   reply_err(req, 0);
 }
 
-static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+void do_fsync(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FSYNC)) return;
   TARGET(fs, ino);
@@ -432,18 +439,18 @@ static void do_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
   reply_err(req, res == -1 ? errno : 0);
 }
 
-static void do_statfs(fuse_req_t req, fuse_ino_t ino) {
+void do_statfs(req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_STATFS)) return;
   TARGET(fs, ino);
   USE(fs, node_of(fs, ino));
   struct statvfs sv;
   if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
-  if (op_claim()) fuse_reply_statfs(req, &sv);
+  if (op_claim()) send_statfs(req, &sv);
   op_end(0);
 }
 
-static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+void do_access(req_t req, fuse_ino_t ino, int mask) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_ACCESS)) return;
   TARGET(fs, ino);
@@ -456,7 +463,7 @@ static void do_access(fuse_req_t req, fuse_ino_t ino, int mask) {
   reply_err(req, faccessat(AT_FDCWD, p, mask, AT_EACCESS) == -1 ? errno : 0);
 }
 
-static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+void do_getxattr(req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETXATTR)) return;
   TARGET(fs, ino);
@@ -470,14 +477,14 @@ static void do_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     return reply_err(req, errno);
   }
   if (op_claim()) {
-    if (size) fuse_reply_buf(req, buf, (size_t)n);
-    else fuse_reply_xattr(req, (size_t)n);
+    if (size) send_buf(req, buf, (size_t)n);
+    else send_xattr(req, (size_t)n);
   }
   free(buf);
   op_end(0);
 }
 
-static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+void do_listxattr(req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
   TARGET(fs, ino);
@@ -491,14 +498,14 @@ static void do_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     return reply_err(req, errno);
   }
   if (op_claim()) {
-    if (size) fuse_reply_buf(req, buf, (size_t)n);
-    else fuse_reply_xattr(req, (size_t)n);
+    if (size) send_buf(req, buf, (size_t)n);
+    else send_xattr(req, (size_t)n);
   }
   free(buf);
   op_end(0);
 }
 
-static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+void do_setxattr(req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETXATTR)) return;
   TARGET(fs, ino);
@@ -508,7 +515,7 @@ static void do_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   reply_err(req, xattr_set(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, value, size, flags) == -1 ? errno : 0);
 }
 
-static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+void do_removexattr(req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
   TARGET(fs, ino);
@@ -518,7 +525,7 @@ static void do_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   reply_err(req, xattr_remove(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name) == -1 ? errno : 0);
 }
 
-static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+void do_fallocate(req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FALLOCATE)) return;
   TARGET(fs, ino);
@@ -526,7 +533,7 @@ static void do_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
   reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
 }
 
-static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
+void do_copy_file_range(req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
   TARGET(fs, ino_in);
@@ -534,74 +541,17 @@ static void do_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, 
   ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
-  if (op_claim()) fuse_reply_write(req, (size_t)n);
+  if (op_claim()) send_write(req, (size_t)n);
   op_end(0);
 }
 
-static void do_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+void do_lseek(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LSEEK)) return;
   TARGET(fs, ino);
   off_t res = lseek((int)fi->fh, off, whence);
   if (res == -1) return reply_err(req, errno);
-  if (op_claim()) fuse_reply_lseek(req, res);
+  if (op_claim()) send_lseek(req, res);
   op_end(0);
 }
 
-static void do_init(void *userdata, struct fuse_conn_info *conn) {
-  struct fs *fs = userdata;
-  conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_HANDLE_KILLPRIV);
-  if (fs->cfg.rdplus != RDPLUS_OFF && (conn->capable & FUSE_CAP_READDIRPLUS)) {
-    conn->want |= FUSE_CAP_READDIRPLUS;
-    if (fs->cfg.rdplus == RDPLUS_AUTO && (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)) conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
-  }
-  /* Symlinks never change content: let the kernel keep what readlink answered. */
-  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
-  if (fs->cfg.splice) conn->want |= conn->capable & (FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-  else conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-  if (fs->cfg.max_write) conn->max_write = fs->cfg.max_write;
-  if (fs->cfg.max_readahead) conn->max_readahead = fs->cfg.max_readahead;
-}
-
-const struct fuse_lowlevel_ops mountie_ops = {
-  .init = do_init,
-  .lookup = do_lookup,
-  .forget = do_forget,
-  .forget_multi = do_forget_multi,
-  .getattr = do_getattr,
-  .setattr = do_setattr,
-  .readlink = do_readlink,
-  .mknod = do_mknod,
-  .mkdir = do_mkdir,
-  .symlink = do_symlink,
-  .unlink = do_unlink,
-  .rmdir = do_rmdir,
-  .rename = do_rename,
-  .link = do_link,
-  .open = do_open,
-  .create = do_create,
-  .read = do_read,
-  .write_buf = do_write_buf,
-  /*
-   * No flush: nothing is buffered here and close() happens in release, so a flush would be an
-   * empty round trip on every close(2). Without the handler libfuse answers the first FLUSH
-   * ENOSYS and the kernel never sends another (fc->no_flush). No POSIX lock ops either, so the
-   * kernel keeps locks itself and needs no flush to drop them.
-   */
-  .release = do_release,
-  .fsync = do_fsync,
-  .opendir = do_opendir,
-  .readdir = do_readdir,
-  .readdirplus = do_readdirplus,
-  .releasedir = do_releasedir,
-  .fsyncdir = do_fsyncdir,
-  .statfs = do_statfs,
-  .access = do_access,
-  .getxattr = do_getxattr,
-  .listxattr = do_listxattr,
-  .setxattr = do_setxattr,
-  .removexattr = do_removexattr,
-  .fallocate = do_fallocate,
-  .copy_file_range = do_copy_file_range,
-  .lseek = do_lseek,
-};

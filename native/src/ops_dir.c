@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define FS(req) ((struct fs *)fuse_req_userdata(req))
+#define FS(req) ((req)->fs)
 #define TARGET(fs, ino) \
   if (!op_target((fs), node_of((fs), (ino)))) return
 
@@ -27,12 +27,12 @@ static struct dir *dir_of(struct fuse_file_info *fi) {
   return (struct dir *)(uintptr_t)fi->fh;
 }
 
-static void finish(fuse_req_t req, int err) {
-  if (op_claim()) fuse_reply_err(req, err);
+static void finish(req_t req, int err) {
+  if (op_claim()) send_err(req, err);
   op_end(err);
 }
 
-void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPENDIR)) return;
   TARGET(fs, ino);
@@ -64,7 +64,7 @@ void do_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   /* The kernel may keep the listing while the directory's mtime is unchanged. */
   fi->cache_readdir = fs->cfg.keep_cache ? 1 : 0;
   fi->keep_cache = fi->cache_readdir;
-  if (!op_claim() || fuse_reply_open(req, fi) != 0) {
+  if (!op_claim() || send_open(req, fi) != 0) {
     closedir(d->dp);
     free(d);
   }
@@ -75,7 +75,7 @@ static int is_dot(const char *name) {
   return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
-static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
+static void list(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR)) return;
   TARGET(fs, ino);
@@ -118,7 +118,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
         e.attr.st_ino = d->entry->d_ino;
         e.attr.st_mode = (mode_t)d->entry->d_type << 12;
       }
-      len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, next);
+      len = add_direntry_plus(buf + used, size - used, name, &e, next);
       if (len > size - used) {
         if (looked) node_forget(fs, node_of(fs, e.ino), 1);
         break;
@@ -138,7 +138,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
       }
     } else {
       struct stat st = {.st_ino = d->entry->d_ino, .st_mode = (mode_t)d->entry->d_type << 12};
-      len = fuse_add_direntry(req, buf + used, size - used, name, &st, next);
+      len = add_direntry(buf + used, size - used, name, &st, next);
       if (len > size - used) break;
     }
     used += len;
@@ -151,7 +151,7 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
     free(refs);
     return finish(req, err);
   }
-  if (op_claim()) fuse_reply_buf(req, buf, used);
+  if (op_claim()) send_buf(req, buf, used);
   else
     for (size_t i = 0; i < nrefs; i++) node_forget(fs, refs[i], 1);
   free(buf);
@@ -159,15 +159,15 @@ static void list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct 
   op_end(0);
 }
 
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+void do_readdir(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   list(req, ino, size, off, fi, 0);
 }
 
-void do_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+void do_readdirplus(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   list(req, ino, size, off, fi, 1);
 }
 
-void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+void do_releasedir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   if (!op_begin(req, FS(req), OP_RELEASEDIR)) return;
   struct dir *d = dir_of(fi);
   closedir(d->dp);
@@ -175,7 +175,7 @@ void do_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   finish(req, 0);
 }
 
-void do_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+void do_fsyncdir(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FSYNCDIR)) return;
   TARGET(fs, ino);

@@ -18,7 +18,8 @@
 
 struct session {
   struct fs fs;
-  struct fuse_session *se;
+  struct fuse_session *se; /* libfuse's session, or NULL: */
+  struct own *own;         /* our own (MOUNTIE_SESSION=own) */
   pthread_t loop;
   int loop_result;
   int key_made;
@@ -71,7 +72,7 @@ static void *run_loop(void *arg) {
   /* Workers inherit the name: /proc/<pid>/task/<tid>/comm shows every thread of the data path. */
   pthread_setname_np(pthread_self(), "mountie-fuse");
   /* One reader at a time, at most max_threads workers, idle ones kept (loop.c). */
-  s->loop_result = loop_run(s->se, s->fs.cfg.max_threads);
+  s->loop_result = loop_run(s->se, s->own, s->fs.cfg.max_threads);
   /* JavaScript's mount watch reads this: a session ended under a live mount (an abort) is a lost mount. */
   __atomic_store_n(&s->fs.counters[C_LOOP_ENDED], 1, __ATOMIC_RELEASE);
   return NULL;
@@ -123,6 +124,7 @@ static void free_session(struct session *s) {
     pthread_cond_destroy(&s->wd_wake);
   }
   if (s->se) fuse_session_destroy(s->se);
+  own_close(s->own);
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
   if (s->fs.root.fd >= 0) close(s->fs.root.fd);
   if (s->fs.mount_fd >= 0) close(s->fs.mount_fd);
@@ -189,13 +191,27 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
   const char *what;
   int code;
-  s->se = session_open(mountpoint, opts, &mountie_ops, sizeof mountie_ops, &s->fs, &what, &code);
-  if (!s->se) return fail(s, err, errlen, what, code);
+  /*
+   * Which session serves the mount, chosen per start (docs/ARCHITECTURE.md, "FUSE session
+   * layer"): MOUNTIE_SESSION=own is our own (own.c); anything else, libfuse 3.14's, as before.
+   */
+  const char *kind = getenv("MOUNTIE_SESSION");
+  if (kind && strcmp(kind, "own") == 0) {
+    s->own = own_open(&s->fs, mountpoint, fsname, subtype, &what, &code);
+    if (!s->own) return fail(s, err, errlen, what, code);
+    s->fs.own = s->own;
+    __atomic_store_n(&s->fs.counters[C_SESSION], SESSION_OWN, __ATOMIC_RELAXED);
+  } else {
+    s->se = session_open(mountpoint, opts, &mountie_ops, sizeof mountie_ops, &s->fs, &what, &code);
+    if (!s->se) return fail(s, err, errlen, what, code);
+    s->fs.se = s->se;
+    __atomic_store_n(&s->fs.counters[C_SESSION], SESSION_LIBFUSE, __ATOMIC_RELAXED);
+  }
 
   sigset_t old;
   threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
   /* The notifier too. Not watched (a remote source, no inotify, the root refused): every reply keeps the configured timeouts, as before. */
-  if (s->fs.cfg.watch_timeout > 0) watch_start(&s->fs, s->se);
+  if (s->fs.cfg.watch_timeout > 0) watch_start(&s->fs);
   rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
   if (rc == 0) {
     s->watchdog_started = s->fs.cfg.deadline_ms != 0;
@@ -203,7 +219,8 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   }
   threads_unmask(&old);
   if (rc) {
-    fuse_session_unmount(s->se);
+    if (s->se) fuse_session_unmount(s->se);
+    else own_unmount(s->own);
     return fail(s, err, errlen, "start loop thread", rc);
   }
   return s;

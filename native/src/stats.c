@@ -96,7 +96,7 @@ int thread_own_umask(void) {
   return cur.own_umask;
 }
 
-int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
+int op_begin(req_t req, struct fs *fs, enum op_kind op) {
   if (!cur.entered) thread_enter(fs);
   /* Every request starts with the daemon's own credentials, whatever the one before did. */
   creds_leave(fs);
@@ -107,11 +107,15 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
    * Everything the op needs from the request is copied now, while the request is certainly
    * alive: once the slot is active the watchdog may answer it, and libfuse then frees it.
    */
-  const struct fuse_ctx *ctx = fuse_req_ctx(req);
+  const struct fuse_ctx *ctx = &req->ctx;
   cur.caller = (struct caller){.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .umask = ctx->umask};
   /* forget has no answer to send: it is never timed out. */
   /* The watchdog reads these racing with us (a seqlock on `word`): atomics, published by the store below. */
   __atomic_store_n(&cur.slot.req, req, __ATOMIC_RELAXED);
+  /* Where the watchdog sends its answer: a copy, as `req` dies with this op (libfuse frees it once answered). */
+  __atomic_store_n(&cur.slot.to.own, req->to.own, __ATOMIC_RELAXED);
+  __atomic_store_n(&cur.slot.to.lf, req->to.lf, __ATOMIC_RELAXED);
+  __atomic_store_n(&cur.slot.to.unique, req->to.unique, __ATOMIC_RELAXED);
   __atomic_store_n(&cur.slot.node, NULL, __ATOMIC_RELAXED);
   cur.slot.held = NULL;
   __atomic_store_n(&cur.slot.answerable, op != OP_FORGET, __ATOMIC_RELAXED);
@@ -121,7 +125,7 @@ int op_begin(fuse_req_t req, struct fs *fs, enum op_kind op) {
   __atomic_fetch_add(&fs->counters[C_INFLIGHT], 1, __ATOMIC_RELAXED);
   /* After cancel nothing reaches the source; releases still close what they hold. */
   if (__atomic_load_n(&fs->cancelled, __ATOMIC_ACQUIRE) && op != OP_FORGET && op != OP_RELEASE && op != OP_RELEASEDIR) {
-    if (op_claim()) fuse_reply_err(req, EIO);
+    if (op_claim()) send_err(req, EIO);
     op_end(EIO);
     return 0;
   }
@@ -140,7 +144,7 @@ int op_target(struct fs *fs, struct node *n) {
   /* Published for the watchdog, which reads it without the worker's help. */
   __atomic_store_n(&cur.slot.node, n, __ATOMIC_RELEASE);
   if (!n || __atomic_load_n(&n->stuck, __ATOMIC_ACQUIRE) == 0) return 1;
-  if (op_claim()) fuse_reply_err(__atomic_load_n(&cur.slot.req, __ATOMIC_RELAXED), ETIMEDOUT);
+  if (op_claim()) send_err(__atomic_load_n(&cur.slot.req, __ATOMIC_RELAXED), ETIMEDOUT);
   __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&fs->counters[C_FAST_FAILED], 1, __ATOMIC_RELAXED);
   op_end(ETIMEDOUT);
@@ -178,10 +182,14 @@ static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
   for (struct slot *s = fs->slots; s; s = s->next) {
     uint64_t w = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
     if ((w & 3) != SLOT_ACTIVE) continue;
-    fuse_req_t req = __atomic_load_n(&s->req, __ATOMIC_RELAXED);
+    struct req_to to = {
+      .own = __atomic_load_n(&s->to.own, __ATOMIC_RELAXED),
+      .lf = __atomic_load_n(&s->to.lf, __ATOMIC_RELAXED),
+      .unique = __atomic_load_n(&s->to.unique, __ATOMIC_RELAXED),
+    };
     uint64_t deadline = __atomic_load_n(&s->deadline_ns, __ATOMIC_RELAXED);
     int answerable = __atomic_load_n(&s->answerable, __ATOMIC_RELAXED);
-    /* req and deadline belong to generation w only if the word is still w after reading them. */
+    /* `to` and the deadline belong to generation w only if the word is still w after reading them. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&s->word, __ATOMIC_ACQUIRE) != w || !answerable) continue;
     if (!all && (!deadline || now < deadline)) continue;
@@ -199,7 +207,7 @@ static unsigned expire(struct fs *fs, uint64_t now, int all, int err) {
       node_hold(fs, node);
       __atomic_fetch_add(&node->stuck, 1, __ATOMIC_RELEASE);
     }
-    fuse_reply_err(req, err);
+    send_err_to(&to, err);
     n++;
     if (err == ETIMEDOUT) __atomic_fetch_add(&fs->counters[C_TIMED_OUT], 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&fs->counters[C_STUCK], 1, __ATOMIC_RELAXED);

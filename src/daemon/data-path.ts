@@ -96,6 +96,10 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
-  if (opts.log) reportWatch(m, opts.sourceWatch ?? true, opts.log);
+  if (opts.log) {
+    const session = m.counters().session;
+    opts.log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
+    reportWatch(m, opts.sourceWatch ?? true, opts.log);
+  }
   return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

@@ -21,10 +21,10 @@ export interface ServeDaemon {
  * `wrap`: a command the daemon runs under, which execs it (`setpriv ... --`: another user, fewer
  * capabilities); the tracked pid is then still the daemon's own.
  */
-export async function startServe(home: string, source: string, mountpoint: string, flags: string[] = [], wrap: string[] = []): Promise<ServeDaemon> {
+export async function startServe(home: string, source: string, mountpoint: string, flags: string[] = [], wrap: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<ServeDaemon> {
   const argv = [...wrap, process.execPath, SERVE, ...flags, source, mountpoint];
   const child = spawnTracked(argv[0] ?? process.execPath, argv.slice(1), {
-    env: { ...process.env, MOUNTIE_HOME: home },
+    env: { ...env, MOUNTIE_HOME: home },
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -49,14 +49,14 @@ export async function startServe(home: string, source: string, mountpoint: strin
   return daemon;
 }
 
-/** A fresh home with `source/` and `mnt/`, the stand-in serving one at the other (mounted when it returns). */
-export async function serveInNewHome(flags: string[] = []): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
+/** A fresh home with `source/` and `mnt/`, the stand-in serving one at the other (mounted when it returns); `env`: the daemon's whole environment. */
+export async function serveInNewHome(flags: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<{ home: string; source: string; mnt: string; daemon: ServeDaemon }> {
   const home = await makeHome();
   const source = join(home, 'source');
   const mnt = join(home, 'mnt');
   await mkdir(source);
   await mkdir(mnt);
-  const daemon = await startServe(home, source, mnt, flags);
+  const daemon = await startServe(home, source, mnt, flags, [], env);
   expect(await isMounted(mnt)).toBe(true);
   return { home, source, mnt, daemon };
 }

@@ -37,6 +37,12 @@ export interface NativeCounters {
   readonly invalidations: number;
   /** inotify queue overflows: everything known was invalidated. */
   readonly overflows: number;
+  /** The FUSE session serving the mount: libfuse 3.14's, or our own (MOUNTIE_SESSION=own; docs/ARCHITECTURE.md, "FUSE session layer"). */
+  readonly session: 'libfuse' | 'own' | 'unknown';
+  /** Opens answered with kernel passthrough: their reads and writes never reach the daemon (our own session, MOUNTIE_PASSTHROUGH=1). */
+  readonly passthroughOpens: number;
+  /** Opens on a passthrough session served by the daemon instead (the kernel refused the backing file, or the inode was open that way). */
+  readonly passthroughFallbacks: number;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
@@ -69,6 +75,9 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     unwatched: layout.unwatched === undefined ? 0 : at(layout.unwatched),
     invalidations: layout.invalidations === undefined ? 0 : at(layout.invalidations),
     overflows: layout.overflows === undefined ? 0 : at(layout.overflows),
+    session: layout.session === undefined ? 'unknown' : at(layout.session) === 2 ? 'own' : at(layout.session) === 1 ? 'libfuse' : 'unknown',
+    passthroughOpens: layout.passthroughOpens === undefined ? 0 : at(layout.passthroughOpens),
+    passthroughFallbacks: layout.passthroughFallbacks === undefined ? 0 : at(layout.passthroughFallbacks),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }
