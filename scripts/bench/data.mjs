@@ -1,6 +1,6 @@
 // The data-path table (issue 10): raw directory, bindfs and the native path (the fuse-native path
 // left with issue 19; its rows stay in BENCHMARKS.md's history)
-// (readdirplus off, and auto; the source watched by default, names and attributes cached 60 s and invalidated, issue 20; native-1s: the watch off, fixed 1 s caches as bindfs), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
+// (readdirplus off; the source watched by default, names and attributes cached 60 s and invalidated, issue 20; native-1s: the watch off, fixed 1 s caches as bindfs; native-own and native-own-pt: our own FUSE session, and with kernel passthrough), and `mountie mount` itself (the daemon, default data path), interleaved on one private tmpfs source, medians and ratios
 // against bindfs, with the load average. Writes the "Data path" section of BENCHMARKS.md.
 // Env: ROUNDS (default 7), TARGETS (comma list), ONLY (workload
 // name prefixes, comma list), SETTLE_MS
@@ -16,8 +16,10 @@ const REPO = new URL('../..', import.meta.url).pathname;
 const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 const WORK = join(REPO, 'scripts/bench/data-work.mjs');
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-const ALL = ['raw', 'bindfs', 'native', 'native-1s', 'native-rdplus-auto', 'mountie'];
-const CHOICES = ['native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
+const ALL = ['raw', 'bindfs', 'native', 'native-1s', 'native-own', 'native-own-pt', 'mountie'];
+const CHOICES = ['native-rdplus-auto', 'native-splice', 'native-ttl10', 'native-threads1']; // by TARGETS only
+/** Columns against the raw directory too (issue 20: the disk is the goal, not bindfs). */
+const VS_RAW = ['native-own-pt', 'mountie'];
 const CLI = join(REPO, 'dist/cli/main.js');
 const TARGETS = (process.env.TARGETS ?? ALL.join(',')).split(',');
 
@@ -77,14 +79,14 @@ function buildSource() {
 }
 
 // ---- the views
-async function serve(name, flags) {
+async function serve(name, flags, env = {}) {
   const mnt = join(base, name);
   mkdirSync(mnt);
   // detached: a session of its own, as bindfs (which daemonizes) and `mountie mount --background`
   // have. With kernel.sched_autogroup_enabled=1 a fixture left in this runner's session shares
   // the clients' scheduling group and skips the cross-group wake-up every request costs a real
   // daemon: 1.4–3× faster under load (BENCHMARKS.md, "The daemon against the fixture").
-  const child = spawn(process.execPath, [SERVE, ...flags, src, mnt], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [SERVE, ...flags, src, mnt], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   children.push(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -114,6 +116,9 @@ async function view(name) {
   }
   if (name === 'native') return serve(name, ['--native']);
   if (name === 'native-1s') return serve(name, ['--native', '--no-watch']);
+  // Issue 20's session layer: our own FUSE session, and with it the kernel's passthrough of file I/O.
+  if (name === 'native-own') return serve(name, ['--native'], { MOUNTIE_SESSION: 'own' });
+  if (name === 'native-own-pt') return serve(name, ['--native'], { MOUNTIE_SESSION: 'own', MOUNTIE_PASSTHROUGH: '1' });
   if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
   // Choices measured on demand (TARGETS=…), not in the default table.
   if (name === 'native-splice') return serve(name, ['--native', '--splice']);
@@ -219,19 +224,21 @@ async function main() {
 }
 
 function table({ results, loads, secs }) {
-  const head = `| workload | ${TARGETS.map((t) => `${t} ms`).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map((t) => `${t} ÷ bindfs`).join(' | ')} |`;
+  const vsRaw = TARGETS.includes('raw') ? VS_RAW.filter((t) => TARGETS.includes(t)) : [];
+  const head = `| workload | ${TARGETS.map((t) => `${t} ms`).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map((t) => `${t} ÷ bindfs`).join(' | ')} |${vsRaw.map((t) => ` ${t} ÷ raw |`).join('')}`;
   const rows = WORKLOADS.map(([w]) => {
     const med = Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`) ? median(results.get(`${w}|${t}`)) : NaN]));
     const ratio = (t) => (med.bindfs ? (med[t] / med.bindfs).toFixed(2) + '×' : '–');
     console.log(w, JSON.stringify(Object.fromEntries(TARGETS.map((t) => [t, results.get(`${w}|${t}`)?.map((x) => Math.round(x))]))));
-    return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |`;
+    const toRaw = (t) => (med.raw ? (med[t] / med.raw).toFixed(2) + '×' : '–');
+    return `| ${w} | ${TARGETS.map((t) => med[t].toFixed(1)).join(' | ')} | ${TARGETS.filter((t) => t !== 'bindfs').map(ratio).join(' | ')} |${vsRaw.map((t) => ` ${toRaw(t)} |`).join('')}`;
   });
   return [
     `Medians of ${ROUNDS} interleaved rounds, one private tmpfs source, ${new Date().toISOString().slice(0, 16)}Z, ${secs.toFixed(0)} s.`,
     `Load average (1/5/15 min) before and after each round: ${loads.join(' → ')} (2 cores, shared with other test runs).`,
     '',
     head,
-    `|---|${TARGETS.map(() => '---:').join('|')}|${TARGETS.filter((t) => t !== 'bindfs').map(() => '---:').join('|')}|`,
+    `|---|${TARGETS.map(() => '---:').join('|')}|${TARGETS.filter((t) => t !== 'bindfs').map(() => '---:').join('|')}|${vsRaw.map(() => '---:|').join('')}`,
     ...rows,
   ].join('\n');
 }
@@ -240,7 +247,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native, native-rdplus-auto and mountie watch the source (the default) and cache names and attributes 60 s, kept true by invalidation, so what the workload before cached is still valid there; native-1s: the watch off (MOUNTIE_SOURCE_WATCH=0), the fixed 1 s caches). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default; and auto), both through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native, native-own, native-own-pt and mountie watch the source (the default) and cache names and attributes 60 s, kept true by invalidation, so what the workload before cached is still valid there; native-1s: the watch off (MOUNTIE_SOURCE_WATCH=0), the fixed 1 s caches; native-own: the same on mountie's own FUSE session instead of libfuse's (MOUNTIE_SESSION=own); native-own-pt: and the kernel's passthrough of file I/O (MOUNTIE_PASSTHROUGH=1: reads and writes of an open file never reach the daemon). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default), all through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);
