@@ -148,8 +148,16 @@ const WORKLOADS = [
     must(sh('dd', [`if=${join(v.dir, 'big.bin')}`, 'iflag=nocache', 'count=0', 'status=none']), 'drop cache');
     return timed('dd', [`if=${join(v.dir, 'big.bin')}`, 'of=/dev/null', 'bs=1M', 'status=none']);
   }],
+  ['seq write 256 MiB, fsync', (v) => {
+    const file = join(v.dir, `seqw-${v.name}-${serial++}.bin`);
+    const ms = timed('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=256', 'conv=fsync', 'status=none']);
+    must(sh('rm', ['-f', file]), 'rm seq write');
+    return ms;
+  }],
   ['4 KiB random read ×20k, 1 thread', (v) => inner('randread', join(v.dir, 'big.bin'), '20000')],
   ['4 KiB random read ×20k, 4 threads', (v) => inner('randread', join(v.dir, 'big.bin'), '20000', '4')],
+  // Into big.bin itself (its bytes matter to no read above, its size stays): 20k pages, one fsync.
+  ['4 KiB random write ×20k, fsync', (v) => inner('randwrite', join(v.dir, 'big.bin'), '20000')],
   ['create+stat+unlink 5000 files', (v) => inner('cstat', join(v.dir, `cstat-${v.name}-${serial++}`), '5000')],
   ['untar 3,000 files', (v) => {
     const into = join(v.dir, `untar-${v.name}-${serial++}`);
