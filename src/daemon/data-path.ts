@@ -83,6 +83,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   // Checked by the CLI already; again here, as fuse.conf may have changed since the config was stored.
   if (config.allowOther) await checkAllowOther();
   const binding = requireNative();
+  const watch = opts.sourceWatch ?? true;
   const m = await mountNative({
     mountpoint: config.mountpoint,
     source: config.source,
@@ -92,14 +93,14 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     allowOther: config.allowOther === true,
     maxThreads: NATIVE_MAX_THREADS,
     deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
-    watchSource: opts.sourceWatch ?? true,
+    watchSource: watch,
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
   if (opts.log) {
     const session = m.counters().session;
     opts.log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
-    reportWatch(m, opts.sourceWatch ?? true, opts.log);
+    reportWatch(m, watch, opts.log);
   }
   return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

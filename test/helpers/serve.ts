@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, REPO, spawnTracked, waitFor } from './sandbox.js';
 
 export const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
@@ -59,4 +60,16 @@ export async function serveInNewHome(flags: string[] = [], env: NodeJS.ProcessEn
   const daemon = await startServe(home, source, mnt, flags, [], env);
   expect(await isMounted(mnt)).toBe(true);
   return { home, source, mnt, daemon };
+}
+
+/** The core's counters now: the stand-in prints them on SIGUSR2 (bounded: 5 s). */
+export async function serveCounters<T>(daemon: ServeDaemon): Promise<T> {
+  const before = daemon.output().split('COUNTERS ').length;
+  daemon.child.kill('SIGUSR2');
+  for (let i = 0; i < 500; i++) {
+    const parts = daemon.output().split('COUNTERS ');
+    if (parts.length > before) return JSON.parse(parts[parts.length - 1]?.split('\n')[0] ?? '{}') as T;
+    await sleep(10);
+  }
+  throw new Error(`no counters: ${daemon.output().slice(-500)}`);
 }

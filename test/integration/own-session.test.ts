@@ -10,9 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, readlink, writeFile, truncate } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
-import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { serveCounters, serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
 afterEach(reapAll);
@@ -28,17 +27,7 @@ interface Counters {
   passthroughFallbacks: number;
 }
 
-/** The core's counters now (the fixture prints them on SIGUSR2). */
-async function counters(daemon: ServeDaemon): Promise<Counters> {
-  const before = daemon.output().split('COUNTERS ').length;
-  daemon.child.kill('SIGUSR2');
-  for (let i = 0; i < 500; i++) {
-    const parts = daemon.output().split('COUNTERS ');
-    if (parts.length > before) return JSON.parse(parts[parts.length - 1]?.split('\n')[0] ?? '{}') as Counters;
-    await sleep(10);
-  }
-  throw new Error(`no counters: ${daemon.output().slice(-500)}`);
-}
+const counters = (daemon: ServeDaemon): Promise<Counters> => serveCounters<Counters>(daemon);
 
 /** The mount's line in mountinfo: type, source and the options the kernel took. */
 function mountLine(mnt: string): string {

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { reapAll, waitFor } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/cli.js';
 import { logOf, setupWorkspace } from '../helpers/daemons.js';
-import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { serveCounters, serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
 afterEach(reapAll);
@@ -32,20 +32,7 @@ interface Counters {
   invalidations: number;
 }
 
-/** The core's counters now (the fixture prints them on SIGUSR2). */
-async function counters(daemon: ServeDaemon): Promise<Counters> {
-  const before = daemon.output().split('COUNTERS ').length;
-  daemon.child.kill('SIGUSR2');
-  for (let i = 0; i < 200; i++) {
-    const parts = daemon.output().split('COUNTERS ');
-    if (parts.length > before) {
-      const line = parts[parts.length - 1]?.split('\n')[0] ?? '{}';
-      return JSON.parse(line) as Counters;
-    }
-    await sleep(10);
-  }
-  throw new Error(`no counters: ${daemon.output().slice(-500)}`);
-}
+const counters = (daemon: ServeDaemon): Promise<Counters> => serveCounters<Counters>(daemon);
 
 /** Milliseconds until `check` holds through the mount (polled every 10 ms), or Infinity past `limitMs`. */
 async function seenAfter(check: () => Promise<boolean>, limitMs = SEEN_MS + 500): Promise<number> {

@@ -12,6 +12,14 @@ const run = promisify(execFile);
 const FSNAME = 'mountie:nativeunit@0123456789abcdef';
 const native = loadNative();
 
+/** A fresh temp dir with the named subdirectories, returned in order after it. */
+async function freshDirs(...names: string[]): Promise<[string, ...string[]]> {
+  const root = await mkdtemp(join(tmpdir(), 'mountie-native-mount-'));
+  const subs = names.map((n) => join(root, n));
+  for (const d of subs) await mkdir(d);
+  return [root, ...subs];
+}
+
 describe.skipIf(!native.ok)('mountNative: never stopped while the mount is still there', () => {
   let dir = '';
   afterEach(async () => {
@@ -25,9 +33,8 @@ describe.skipIf(!native.ok)('mountNative: never stopped while the mount is still
   it('a mount that lands where mountinfo does not show it at the mountpoint is taken down, not left served', async () => {
     if (!native.ok) return;
     const real = native.binding;
-    dir = await mkdtemp(join(tmpdir(), 'mountie-native-mount-'));
-    const [src, mp, elsewhere] = ['src', 'mp', 'elsewhere'].map((n) => join(dir, n)) as [string, string, string];
-    for (const d of [src, mp, elsewhere]) await mkdir(d);
+    const [root, src, mp, elsewhere] = (await freshDirs('src', 'mp', 'elsewhere')) as [string, string, string, string];
+    dir = root;
     await writeFile(join(src, 'a.txt'), 'alpha\n');
     // What a symlink swapped between our realpath and the kernel's lookup would do: the mount lands elsewhere.
     const binding: NativeBinding = {
@@ -48,9 +55,8 @@ describe.skipIf(!native.ok)('mountNative: never stopped while the mount is still
   it("another mount with our fsname, fstype and uid that appears elsewhere during the mount window is not taken for ours, nor touched", async () => {
     if (!native.ok) return;
     const real = native.binding;
-    dir = await mkdtemp(join(tmpdir(), 'mountie-native-mount-'));
-    const [src, mp, decoy] = ['src', 'mp', 'decoy'].map((n) => join(dir, n)) as [string, string, string];
-    for (const d of [src, mp, decoy]) await mkdir(d);
+    const [root, src, mp, decoy] = (await freshDirs('src', 'mp', 'decoy')) as [string, string, string, string];
+    dir = root;
     await writeFile(join(src, 'a.txt'), 'alpha\n');
     // What another process serving the same fsname does (two test runs at once, whose fixture
     // daemons shared one fsname): its mount shows up after ours, before we read mountinfo.
@@ -82,9 +88,8 @@ describe.skipIf(!native.ok)('mountNative: never stopped while the mount is still
   it('once our mount is gone, a new mount of the same fsname that got its id and connection number is not unmounted by our stop', async () => {
     if (!native.ok) return;
     const real = native.binding;
-    dir = await mkdtemp(join(tmpdir(), 'mountie-native-mount-'));
-    const [src, mp, decoy] = ['src', 'mp', 'decoy'].map((n) => join(dir, n)) as [string, string, string];
-    for (const d of [src, mp, decoy]) await mkdir(d);
+    const [root, src, mp, decoy] = (await freshDirs('src', 'mp', 'decoy')) as [string, string, string, string];
+    dir = root;
     const mounted = await mountNative({ mountpoint: mp, source: src, fsname: FSNAME, subtype: 'mountie' });
     const ours = (await readMountInfo()).find((e) => e.mountPoint === mp);
     // Someone unmounts ours; the next mount of the same name gets the freed id and connection
