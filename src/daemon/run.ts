@@ -116,7 +116,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   async function unmountOwn(): Promise<void> {
     if (!ctx.fuse || lost.gone) return;
     const r = await ctx.fuse.unmount();
-    log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
+    log.info(`unmount ${ctx.mountpoint}: ${r.how}${r.aborted ? ' (its connection outlived the unmount, kept by a copy of the mount in another mount namespace: aborted)' : ''}${r.unmounted ? '' : ` FAILED ${r.detail ?? ''}`}`);
     if (!r.unmounted) throw new MountieError('ERR_UNMOUNT_FAILED', `could not unmount ${ctx.mountpoint}`, { data: { path: ctx.mountpoint } });
   }
 

@@ -1,4 +1,5 @@
-import { access, writeFile } from 'node:fs/promises';
+import { access, open, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { MountieError } from '../errors.js';
 import type { NativeBinding } from '../daemon/native/binding.js';
 import { addonCall } from '../daemon/native/addon-call.js';
@@ -14,6 +15,12 @@ export interface UnmountResult {
   readonly detail?: string;
   /** The read of /proc/self/mountinfo that showed the mount gone (a caller checks it instead of reading again). */
   readonly entries?: readonly MountEntry[];
+  /**
+   * The connection outlived the unmount and was aborted: a copy of the mount in another mount
+   * namespace (one made by `unshare -m` while it was mounted, with private propagation) kept its
+   * superblock, so the daemon's threads would have waited for that namespace to end.
+   */
+  readonly aborted?: boolean;
 }
 
 async function fusermount(args: string[], timeoutMs: number): Promise<RunResult> {
@@ -117,6 +124,56 @@ export async function ensureFusectl(timeoutMs = 2000): Promise<boolean> {
   }
   const r = await runFile('mount', ['-t', 'fusectl', 'none', FUSECTL], timeoutMs);
   return r.exitCode === 0;
+}
+
+/** The abort file of one connection, held: see holdConnectionAbort. */
+export interface ConnectionAbort {
+  /** Aborts the connection if it is still alive; true when the write was taken. */
+  abort(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the abort file of the connection behind `entry`, a mount the caller has just made and
+ * found in mountinfo, and keeps it. The number is proven the caller's by the mount still showing
+ * after the open (the kernel frees a number only when the connection's superblock is gone). From
+ * then on the held file is the proof: fusectl empties a removed connection's files, so a write
+ * through it reaches that connection or, once the kernel has ended it, none, never a later
+ * connection that took the number. Undefined where fusectl is not mounted (it is not mounted for
+ * this: a mount must not change what the whole machine sees) or the file cannot be opened.
+ */
+export async function holdConnectionAbort(entry: MountEntry): Promise<ConnectionAbort | undefined> {
+  const conn = fuseConnection(entry);
+  if (conn === undefined) return undefined;
+  let fh: FileHandle;
+  try {
+    fh = await open(`${FUSECTL}/${conn}/abort`, constants.O_WRONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  const mine = sameMount(entry);
+  const still = await readMountInfo().then((now) => now.some((e) => mine(e) && e.mountPoint === entry.mountPoint), () => false);
+  if (!still) {
+    await fh.close();
+    return undefined;
+  }
+  let closed = false;
+  return {
+    abort: async () => {
+      if (closed) return false;
+      try {
+        await fh.write('1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await fh.close().catch(() => undefined);
+    },
+  };
 }
 
 /**

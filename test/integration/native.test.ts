@@ -14,6 +14,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
 import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { privateMountNamespace } from '../helpers/mount-ns.js';
+import { runFile } from '../../src/sys/run.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { ATTR_CACHE_MS, expectAllWritesRefused, runDifferential, snapshotTree } from './passthrough-diff.js';
 
@@ -329,5 +331,28 @@ describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
     // Its worker was blocked in the source; usually still is (then the join says "the native
     // threads did not end" and the process exit ends it); either way the daemon exited 0.
     await slow.send('release');
+  });
+});
+
+describe.skipIf(!native.ok || process.geteuid?.() !== 0)('native passthrough: the end of a mount copied elsewhere', () => {
+  it('a copy of the mount in another mount namespace does not keep the threads: its own connection is aborted, through the abort file held since the mount, and no other', async () => {
+    // `unshare -m` with private propagation while mounted (container tooling, another test): our
+    // unmount does not reach the copy, whose superblock keeps the connection and the loop alive.
+    // Before the held abort file, the stop said "the native threads did not end" (CI, 2026-12-07).
+    const a = await setup();
+    const b = await setup(); // a bystander, copied as well: its connection must not be touched
+    await writeFile(join(b.source, 'kept'), 'b');
+    const ns = await privateMountNamespace();
+    const inNs = (path: string): Promise<{ exitCode: number | null; stdout: string; stderr: string }> =>
+      runFile(ns.enter[0] as string, [...ns.enter.slice(1), 'cat', path], 5000);
+    await writeFile(join(a.source, 'f'), 'a');
+    expect((await inNs(join(a.mnt, 'f'))).stdout).toBe('a'); // the copy is served by a's daemon
+    await stopCleanly(a.daemon, a.mnt);
+    expect(a.daemon.output()).toContain('"aborted":true');
+    expect((await inNs(join(a.mnt, 'f'))).stderr).toMatch(/Transport endpoint is not connected|Software caused connection abort/);
+    expect((await inNs(join(b.mnt, 'kept'))).stdout).toBe('b');
+    expect(await readFile(join(b.mnt, 'kept'), 'utf8')).toBe('b');
+    expect(b.daemon.output()).not.toContain('UNMOUNTED');
+    await stopCleanly(b.daemon, b.mnt);
   });
 });

@@ -7,7 +7,7 @@
 import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.js';
-import { abortConnection, unmountPath, type UnmountResult } from '../../sys/fusermount.js';
+import { abortConnection, holdConnectionAbort, unmountPath, type ConnectionAbort, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
 import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
@@ -202,7 +202,9 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
       throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
     const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`, watchTtl > 0 && `watched_timeout=${watchTtl}`];
-    return handle(core, { ...s, entry: s.entry }, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
+    // Held from now on: the one way to end our connection if it outlives our unmount (takeDown).
+    const conn = await holdConnectionAbort(s.entry);
+    return handle(core, { ...s, entry: s.entry, conn }, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();
     if (err instanceof MountieError) throw err;
@@ -237,11 +239,16 @@ export function ownMount(fresh: readonly MountEntry[], mountpoint: string): { en
 }
 
 /**
- * Answer what is in flight (EIO), unmount, then
- * join. Requests stuck in the source keep their workers: the join then fails and says so. A lazy unmount of a busy mount keeps the connection (and so the loop)
- * alive while its users stay: then our own connection, known from the mount, is aborted.
+ * Answer what is in flight (EIO), unmount, then join. Requests stuck in the source keep their
+ * workers: the join then fails and says so. Two things keep the connection (and so the loop) alive
+ * after an unmount that succeeded: a lazy unmount's busy users, and a copy of the mount in another
+ * mount namespace (`unshare -m` while we were mounted, private propagation: our unmount does not
+ * reach it, and its superblock is ours). Then our own connection is aborted, through the abort
+ * file held since the mount (`conn`), which can reach no other; without it (fusectl was not
+ * mounted), only after a lazy unmount and by its number (abortConnection's checks). The copy's
+ * users then see ENOTCONN, as they would a moment later when the daemon exits.
  */
-async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number, stuck: () => number = () => 0): Promise<UnmountResult> {
+async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entry: MountEntry | undefined, timeoutMs: number, stuck: () => number = () => 0, conn?: ConnectionAbort): Promise<UnmountResult> {
   binding.cancel(h);
   // Not known which mount is ours (none, or several of our name appeared at once): none is
   // unmounted, never one found by its name. The threads are only glanced at: they end when the
@@ -266,14 +273,15 @@ async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entr
   // A worker blocked in the source keeps libfuse from joining it: no wait can end that, so only a glance.
   const joinMs = stuck() > 0 ? 50 : Math.max(200, Math.floor(timeoutMs / 4));
   if (await binding.stop(h, joinMs)) return r;
-  // Our own connection, lazily detached and kept alive by its users: its superblock holds its
-  // number. A full unmount ended the connection already and freed the number for the next mount.
-  if (r.how === 'lazy') await abortConnection(entry, { pinned: true });
-  if (await binding.stop(h, joinMs)) return r;
+  // Our own connection, alive after the unmount. Without the held file, only a lazily detached one
+  // is aborted by its number: its superblock holds the number. After a full unmount the loop may
+  // merely be late to see the connection end, and its freed number may be a new mount's already.
+  const aborted = conn ? await conn.abort() : r.how === 'lazy' && (await abortConnection(entry, { pinned: true }));
+  if (await binding.stop(h, joinMs)) return aborted ? { ...r, aborted } : r;
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
 
-function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry }, mountpoint: string, options: string, unmark: () => void): MountedNative {
+function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry; conn?: ConnectionAbort }, mountpoint: string, options: string, unmark: () => void): MountedNative {
   const layout = binding.layout();
   const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;
@@ -287,12 +295,13 @@ function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer;
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
-      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs, () => counters().stuck).then(
+      result ??= takeDown(binding, s.handle, mountpoint, s.entry, timeoutMs, () => counters().stuck, s.conn).then(
         (r) => {
           if (!r.unmounted || r.detail) result = undefined;
           else {
             unmark();
             clearInterval(keepAlive);
+            void s.conn?.close();
           }
           return r;
         },
