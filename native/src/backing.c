@@ -8,12 +8,22 @@
  * inode is either passed through or served by us while any open of it lasts (the kernel's I/O
  * modes do not mix on one inode): the first open decides.
  *
- * The registration needs CAP_SYS_ADMIN (the kernel's check on the calling task), which a worker
- * acting as a non-root caller (creds.c) does not have: it is made with the daemon's own
- * credentials (creds_suspend), which the kernel keeps for the file's I/O. The caller's rights
- * were checked when the source file was opened, as the caller. Where the kernel refuses (a
- * source that is itself stacked: ELOOP, a file system without the ops: EOPNOTSUPP, …) the file
- * is served by us, as before, and counted (C_PT_FALLBACKS).
+ * The registration needs CAP_SYS_ADMIN (the kernel's check on the calling task), and the kernel
+ * keeps the registering task's credentials for the file's I/O. A worker acting for a non-root
+ * caller (creds.c) registers with the caller's ids and CAP_SYS_ADMIN alone (creds_admin_only):
+ * the reads and writes are then the caller's, as when we serve them, and never root's (which
+ * would write into ext4's reserved blocks and past quota limits). So a backing file is shared
+ * only by opens of the caller it was registered for (same uid and gid). Another caller's open of
+ * an inode passed through for someone else must name the same backing file too (the kernel
+ * refuses, EINVAL, any open of such an inode without FOPEN_PASSTHROUGH), so it is answered
+ * FOPEN_PASSTHROUGH with FOPEN_DIRECT_IO, which the kernel defines as "reads and writes go to the
+ * server, mmap to the backing file": we serve its reads and writes with that caller's own
+ * credentials, from the same file, so both see the same bytes. Where the kernel
+ * refuses (a source that is itself stacked: ELOOP, a file system without the ops: EOPNOTSUPP, …)
+ * the file is served by us, as before, and counted (C_PT_FALLBACKS). So is a file on a remote or
+ * FUSE file system (notify.c's remote_fs: NFS, SMB, another FUSE daemon, …): those are the sources
+ * that hang, and a read the kernel passes through to them has no deadline, while one that reaches
+ * us gets ETIMEDOUT after deadlineMs and leaves the other requests served.
  */
 #include "core.h"
 
@@ -22,19 +32,26 @@
 void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi) {
   if (!req->to.own || !own_passthrough(req->to.own) || !S_ISREG(n->type)) return;
   int fd = (int)fi->fh;
+  const struct caller *c = op_caller();
+  /* The source's own file system is known from the start; another one mounted inside it is asked (fstatfs, outside the lock). */
+  int remote = n->dev == fs->root.dev ? fs->root_remote : remote_fs(fd);
   pthread_mutex_lock(&fs->nodes.lock);
   int32_t id = 0;
+  int beside = 0; /* reads and writes served by us, beside another caller's passthrough opens */
   if (n->plain_opens == 0 && n->backing_refs > 0) {
     id = n->backing_id;
     n->backing_refs++;
-  } else if (n->plain_opens == 0) {
-    int back = creds_suspend(fs);
-    int r = own_backing_open(req->to.own, fd);
-    creds_resume(fs, op_caller(), back);
+    beside = n->backing_uid != c->uid || n->backing_gid != c->gid;
+  } else if (n->plain_opens == 0 && !remote) {
+    int raised = creds_admin_only();
+    int r = raised >= 0 ? own_backing_open(req->to.own, fd) : -EPERM;
+    creds_admin_drop(raised);
     if (r > 0) {
       id = r;
       n->backing_id = r;
       n->backing_refs = 1;
+      n->backing_uid = c->uid;
+      n->backing_gid = c->gid;
     }
   }
   if (id == 0) n->plain_opens++;
@@ -43,7 +60,8 @@ void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_inf
     req->backing_id = id;
     fi->fh |= FH_PASSTHROUGH;
     fi->keep_cache = 0; /* the backing file's page cache is the one in use */
-    count_add(fs, C_PT_OPENS, 1);
+    fi->direct_io = beside ? 1 : 0;
+    count_add(fs, beside ? C_PT_FALLBACKS : C_PT_OPENS, 1);
   } else {
     fi->fh |= FH_PLAIN;
     count_add(fs, C_PT_FALLBACKS, 1);

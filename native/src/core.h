@@ -73,6 +73,8 @@ struct node {
   int32_t backing_id;   /* table lock: the kernel's backing id of this inode's passthrough opens (0: none) */
   uint32_t backing_refs; /* table lock: passthrough opens of this inode not yet released */
   uint32_t plain_opens;  /* table lock: opens of this inode served by us on a passthrough session */
+  uid_t backing_uid;     /* table lock: whose credentials the kernel keeps for the backing file's I/O */
+  gid_t backing_gid;
 };
 
 struct node_table {
@@ -131,6 +133,7 @@ struct fs {
   pthread_mutex_t slots_lock;
   struct slot *slots;  /* every worker's slot: the watchdog scans them */
   struct node root;
+  int root_remote;    /* the source's root is on a remote or FUSE file system (notify.c's remote_fs) */
   int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
   struct node_table nodes;
   uint64_t *counters; /* C_TOTAL entries, shared with JavaScript */
@@ -208,6 +211,9 @@ int creds_enter(struct fs *fs, const struct caller *c);
 void creds_leave(struct fs *fs);
 /* Around one call that needs the daemon's own privileges (1 when it switched back: pass to resume). */
 int creds_suspend(struct fs *fs);
+/* The caller's ids with CAP_SYS_ADMIN alone (1), the daemon's own (0: not switched), or -1: failed. */
+int creds_admin_only(void);
+void creds_admin_drop(int raised);
 void creds_resume(struct fs *fs, const struct caller *c, int suspended);
 
 /* ops.c: the passthrough's ops, called by either session (lfops.c for libfuse's, own.c for ours). */
@@ -264,6 +270,9 @@ int own_passthrough(const struct own *o);
 /* The kernel's id for `fd` as a backing file (> 0), or -errno. */
 int own_backing_open(struct own *o, int fd);
 void own_backing_close(struct own *o, int32_t id);
+
+/* notify.c: a file system whose changes may be made elsewhere (NFS, FUSE, SMB, …): `fd`'s (1), or a local one (0). */
+int remote_fs(int fd);
 
 /* backing.c: per-file kernel passthrough on our own session (issue 20, step 2). */
 /* Flags in a file handle (fi->fh): the fd is the low 32 bits, which every op takes with (int)fi->fh. */

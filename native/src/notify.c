@@ -98,8 +98,10 @@ static void map_remove(struct watcher *w, struct node *n) {
  * A file system whose changes may be made elsewhere (another NFS client, the server of a FUSE
  * or SMB mount, a cluster file system): inotify sees only what this machine does through it, so
  * a watch there would make long caches lie. Such directories are not watched (short timeouts).
+ * Nor are their files passed through to the kernel (backing.c): those are the sources that hang,
+ * and only what reaches us has a deadline.
  */
-static int remote_fs(int fd) {
+int remote_fs(int fd) {
   struct statfs sf;
   if (fstatfs(fd, &sf) == -1) return 1;
   switch ((unsigned long)sf.f_type) {

@@ -172,6 +172,7 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   s->fs.handles_ok = handles_work(s->fs.root.fd, s->fs.mount_fd);
   s->fs.root.ino = st.st_ino;
   s->fs.root.dev = st.st_dev;
+  s->fs.root_remote = remote_fs(s->fs.mount_fd); /* once: backing.c asks it per open */
   s->fs.root.type = S_IFDIR;
   s->fs.root.nlookup = 2;
   pthread_mutex_init(&s->fs.slots_lock, NULL);

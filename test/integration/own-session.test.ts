@@ -7,14 +7,24 @@
  * fails: the counters would say libfuse, or the mount would not answer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { chmod, open as openFile } from 'node:fs/promises';
 import { mkdir, readFile, readdir, rename, rm, stat, symlink, readlink, writeFile, truncate } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMounted, makeHome, reapAll } from '../helpers/sandbox.js';
+import { isMounted, makeHome, reapAll, spawnTracked } from '../helpers/sandbox.js';
 import { serveCounters, serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
+import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
+import { startSlowFs } from '../helpers/slow-fs.js';
+import { runFile } from '../../src/sys/run.js';
 
-afterEach(reapAll);
+/** Loop-mounted file systems a test made (its own image below its home): unmounted in teardown, which frees the loop device (autoclear). */
+const loopMounts: string[] = [];
+
+afterEach(async () => {
+  await reapAll();
+  for (const dir of loopMounts.splice(0)) if (mountAt(await readMountInfo(), dir)) await runFile('umount', ['-l', dir], 5000);
+});
 
 const native = loadNative();
 
@@ -123,5 +133,97 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
     expect((await counters(inner.daemon)).passthroughOpens).toBeGreaterThan(0);
     expect(await outer.stop(), outer.output().slice(-1000)).toBe(0);
     expect(await inner.daemon.stop(), inner.daemon.output().slice(-1000)).toBe(0);
+  });
+
+  it('a passthrough file\'s I/O has the caller\'s credentials, not the daemon\'s: a user\'s writes stop where ext4 keeps its blocks for root, as when written directly', async () => {
+    // The kernel does a backing file's I/O with the credentials of whoever registered it. Registered
+    // as the root daemon, a user's writes through the mount used the blocks ext4 reserves for root
+    // (14.0 MB on this 16 MiB image, against 5.6 MB written directly); quota limits alike.
+    const home = await makeHome();
+    await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
+    const img = join(home, 'fs.img');
+    const fs = join(home, 'fs');
+    await mkdir(fs);
+    await writeFile(img, '');
+    await truncate(img, 16 * 1024 * 1024);
+    const mkfs = await runFile('mkfs.ext4', ['-q', '-m', '50', img], 20_000);
+    expect(mkfs.exitCode, mkfs.stderr).toBe(0);
+    const m = await runFile('mount', ['-o', 'loop', img, fs], 10_000);
+    if (m.exitCode !== 0) return void console.warn(`skipped: no loop mount here (${m.stderr.trim()})`);
+    loopMounts.push(fs);
+    const source = join(fs, 'src');
+    await mkdir(source);
+    await chmod(source, 0o777);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, source, mnt, ['--native', '--allow-other'], [], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
+    const fill = async (file: string): Promise<number> => {
+      const r = await runFile('setpriv', ['--reuid', '1234', '--regid', '1234', '--clear-groups', 'sh', '-c', 'cat /dev/zero > "$1"', 'sh', file], 30_000);
+      expect(r.stderr).toMatch(/No space left on device/);
+      return (await stat(file)).size;
+    };
+    const direct = await fill(join(source, 'direct'));
+    await rm(join(source, 'direct'));
+    const through = await fill(join(mnt, 'through'));
+    const c = await counters(daemon);
+    expect(c.passthroughOpens).toBeGreaterThanOrEqual(1); // the kernel wrote it, not the daemon:
+    expect(c.bytesWritten).toBe(0);
+    expect(direct).toBeGreaterThan(1024 * 1024);
+    // The same limit, give or take ext4's block rounding; root's half of the image stays free.
+    expect(Math.abs(through - direct), `direct ${direct}, through the mount ${through}`).toBeLessThanOrEqual(256 * 1024);
+    await rm(join(mnt, 'through'));
+    expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
+  });
+
+  it('another caller\'s open of a file passed through for one caller is served by the daemon (direct I/O, its own credentials), both seeing the same bytes', async () => {
+    const { home, source, mnt, daemon } = await serveInNewHome(['--native', '--allow-other'], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
+    await chmod(home, 0o755);
+    const file = join(mnt, 'shared');
+    await writeFile(join(source, 'shared'), '');
+    await chmod(join(source, 'shared'), 0o666);
+    await chmod(source, 0o777);
+    // uid 1234 opens it (passed through with its credentials) and keeps it open.
+    const script = 'import sys\nf = open(sys.argv[1], "r+b", buffering=0)\nf.write(b"abc")\nprint("ready", flush=True)\nsys.stdin.read()\nf.write(b"def")\nf.close()\n';
+    const user = spawnTracked('setpriv', ['--reuid', '1234', '--regid', '1234', '--clear-groups', '/usr/bin/python3', '-c', script, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const ended = new Promise<number | null>((res) => user.on('exit', res));
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('uid 1234 did not open the file within 10 s')), 10_000);
+      user.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(t), res()));
+      user.once('exit', (code) => (clearTimeout(t), rej(new Error(`uid 1234's writer exited ${code} before it was ready`))));
+    });
+    // Root, another caller, opens it meanwhile: not with uid 1234's backing file.
+    const fh = await openFile(file, 'r+');
+    await fh.write('root', 10);
+    const seen = Buffer.alloc(14);
+    await fh.read(seen, 0, 14, 0);
+    await fh.close();
+    expect(seen.toString('latin1')).toBe('abc\0\0\0\0\0\0\0root');
+    user.stdin?.end();
+    expect(await ended).toBe(0);
+    expect(await readFile(join(source, 'shared'), 'latin1')).toBe('abcdef\0\0\0\0root');
+    const c = await counters(daemon);
+    expect(c.passthroughOpens).toBeGreaterThanOrEqual(1);
+    expect(c.passthroughFallbacks).toBeGreaterThanOrEqual(1);
+    expect(c.ops.write ?? 0).toBeGreaterThanOrEqual(1); // root's write reached the daemon
+    expect(c.bytesWritten).toBe(4);
+    expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
+  });
+
+  it('a file on a FUSE source is served by the daemon, not passed through: a read the source never answers still gets ETIMEDOUT', async () => {
+    // A read the kernel passes through has no deadline: it would hang its caller with the source.
+    const home = await makeHome();
+    const slowSrc = join(home, 'slow-src');
+    const slow = await startSlowFs(home, slowSrc);
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=400'], [], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
+    expect(await readFile(join(mnt, 'fast/a.txt'), 'utf8')).toBeTruthy();
+    await expect(readFile(join(mnt, 'slow/file0'))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    const c = await counters(daemon);
+    expect(c.passthroughOpens).toBe(0);
+    expect(c.passthroughFallbacks).toBeGreaterThanOrEqual(2);
+    expect(c.ops.read ?? 0).toBeGreaterThan(0);
+    await slow.send('release');
+    expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
   });
 });
