@@ -294,6 +294,7 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "session", int_value(env, C_SESSION));
   napi_set_named_property(env, obj, "passthroughOpens", int_value(env, C_PT_OPENS));
   napi_set_named_property(env, obj, "passthroughFallbacks", int_value(env, C_PT_FALLBACKS));
+  napi_set_named_property(env, obj, "passthroughMode", int_value(env, C_PT_MODE));
   napi_set_named_property(env, obj, "latency", int_value(env, C_LAT));
   napi_set_named_property(env, obj, "latencyBuckets", int_value(env, LAT_BUCKETS));
   napi_set_named_property(env, obj, "total", int_value(env, C_TOTAL));

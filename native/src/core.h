@@ -49,11 +49,15 @@ enum counter_index {
   C_PT_OPENS,    /* opens answered with kernel passthrough (backing.c): their reads and writes never reach us */
   C_PT_FALLBACKS,/* opens on a passthrough session served by us instead (the kernel refused the backing file, or the inode is open that way) */
   C_SESSION,     /* the FUSE session serving the mount: SESSION_LIBFUSE or SESSION_OWN (set at start: with SESSION_OWN there is no libfuse session at all) */
+  C_PT_MODE,     /* kernel passthrough: enum pt_mode */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
 
 enum session_kind { SESSION_LIBFUSE = 1, SESSION_OWN = 2 };
+
+/* Kernel passthrough per mount: not asked for; asked, INIT not seen yet; on; refused by the kernel at INIT; on, but the source is remote (each file served by us). */
+enum pt_mode { PT_OFF = 0, PT_PENDING = 1, PT_ON = 2, PT_REFUSED = 3, PT_REMOTE = 4 };
 
 enum rdplus_policy { RDPLUS_OFF = 0, RDPLUS_AUTO = 1, RDPLUS_ON = 2 };
 

@@ -162,6 +162,8 @@ static void do_init(struct own *o, req_t req, const char *arg, size_t alen) {
     out.unused[0] = 1; /* 7.40's max_stack_depth */
     __atomic_store_n(&o->passthrough, 1, __ATOMIC_RELEASE);
   }
+  if (o->want_passthrough)
+    __atomic_store_n(&fs->counters[C_PT_MODE], !(want & X_FUSE_PASSTHROUGH) ? PT_REFUSED : fs->root_remote ? PT_REMOTE : PT_ON, __ATOMIC_RELEASE);
   o->minor = in.minor < OWN_MAX_MINOR ? in.minor : OWN_MAX_MINOR;
   o->init_in = in;
   o->init_out = out;
@@ -537,6 +539,7 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   const char *pt = getenv("MOUNTIE_PASSTHROUGH");
   /* Backing files need CAP_SYS_ADMIN: only a root daemon asks (otherwise every open would fall back). */
   o->want_passthrough = pt && strcmp(pt, "1") == 0 && geteuid() == 0;
+  if (o->want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
   int err = mount_direct(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
   /* Not allowed to mount (not root, no CAP_SYS_ADMIN here): as libfuse, through fusermount3. */
   if (err == EPERM) err = mount_fusermount(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);

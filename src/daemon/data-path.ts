@@ -57,6 +57,35 @@ export interface MountDataPathOptions {
 /** How often the log is told of watches refused and lost events (cheap: a read of shared memory). */
 const WATCH_REPORT_MS = 5000;
 
+const PASSTHROUGH_SAID: Record<'on' | 'refused' | 'remote', string> = {
+  on: "kernel passthrough: on (the kernel reads and writes each opened regular file itself, with the opener's credentials)",
+  refused: 'kernel passthrough: refused by the kernel at INIT; files are served by the daemon',
+  remote: 'kernel passthrough: granted, but the source is a network or FUSE file system; its files are served by the daemon, which keeps the per-request deadline',
+};
+
+/**
+ * Says once in the log whether the kernel passes files through (MOUNTIE_PASSTHROUGH=1): known
+ * when the kernel's INIT has been answered, which may come just after the mount (polled, bounded:
+ * 5 s), or that the variable was ignored (it needs our own session and a root daemon).
+ */
+function reportPassthrough(m: MountedNative, log: (line: string) => void): void {
+  const asked = process.env.MOUNTIE_PASSTHROUGH === '1';
+  const say = (): boolean => {
+    const mode = m.counters().passthrough;
+    if (mode === 'pending') return false;
+    if (mode === 'off') {
+      if (asked) log('MOUNTIE_PASSTHROUGH=1 ignored: kernel passthrough needs our own FUSE session (MOUNTIE_SESSION=own) and a root daemon');
+    } else log(PASSTHROUGH_SAID[mode]);
+    return true;
+  };
+  if (say()) return;
+  let tries = 0;
+  const timer = setInterval(() => {
+    if (say() || ++tries >= 100) clearInterval(timer);
+  }, 50);
+  timer.unref();
+}
+
 /**
  * Says in the log whether the source is watched, and later when directories could not be watched
  * (fs.inotify.max_user_watches: they keep 1 s caches) or events were lost (an inotify overflow:
@@ -101,6 +130,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
     const session = m.counters().session;
     opts.log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
     reportWatch(m, watch, opts.log);
+    reportPassthrough(m, opts.log);
   }
   return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

@@ -46,6 +46,14 @@ export interface BackendView {
   readonly consecutiveFailures: number;
   /** The native core's live worker threads (at most `limit`). */
   readonly fuseThreads?: number;
+  /**
+   * Kernel passthrough (issue 20): whether the kernel reads and writes opened files itself
+   * (`on`), and how many opens it took (`opens`) or left to the daemon (`fallbacks`). `off`: not
+   * asked for; `pending`: the kernel's INIT not answered yet; `refused`: the kernel did not grant
+   * it; `remote`: granted, but the source is a network or FUSE file system, whose files the
+   * daemon serves (they keep the per-request deadline). Absent from older daemons' documents.
+   */
+  readonly passthrough?: { readonly mode: 'off' | 'pending' | 'on' | 'refused' | 'remote'; readonly opens: number; readonly fallbacks: number };
 }
 
 /** The part of the document the daemon owns; the writer adds the header fields. */

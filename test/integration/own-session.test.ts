@@ -16,6 +16,9 @@ import { serveCounters, serveInNewHome, startServe, type ServeDaemon } from '../
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
+import { runCli } from '../helpers/cli.js';
+import { logOf, setupWorkspace } from '../helpers/daemons.js';
+import { waitFor } from '../helpers/sandbox.js';
 import { runFile } from '../../src/sys/run.js';
 
 /** Loop-mounted file systems a test made (its own image below its home): unmounted in teardown, which frees the loop device (autoclear). */
@@ -225,5 +228,35 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
     expect(c.ops.read ?? 0).toBeGreaterThan(0);
     await slow.send('release');
     expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
+  });
+
+  it('mountie mount says whether files are passed through: status --json and state.json (backend.passthrough), and the log once', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const cases = [
+      { env: withSession('own', { MOUNTIE_PASSTHROUGH: '1' }), mode: 'on', said: 'kernel passthrough: on' },
+      { env: withSession(undefined, { MOUNTIE_PASSTHROUGH: '1' }), mode: 'off', said: 'MOUNTIE_PASSTHROUGH=1 ignored' },
+      { env: withSession(undefined), mode: 'off', said: undefined },
+    ] as const;
+    for (const { env, mode, said } of cases) {
+      const before = (await logOf(home, 'ws')).length;
+      const r = await runCli(home, ['mount', 'ws', '--source', src, '--background'], { env });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+      type Doc = { workspaces: Array<{ state?: { backend?: { passthrough?: { mode: string; opens: number } } } }> };
+      // state.json is written on the daemon's next tick: waited for, bounded.
+      const status = await waitFor('status --json with the passthrough', async () => {
+        const s = await runCli(home, ['status', 'ws', '--json']);
+        const pt = (JSON.parse(s.stdout) as Doc).workspaces[0]?.state?.backend?.passthrough;
+        return pt && pt.mode !== 'pending' && (mode === 'off' || pt.opens > 0) ? pt : undefined;
+      }, 10_000);
+      expect(status.mode).toBe(mode);
+      const onDisk = JSON.parse(await readFile(join(home, 'workspaces', 'ws', 'state.json'), 'utf8')) as { backend?: { passthrough?: { mode: string } } };
+      expect(onDisk.backend?.passthrough?.mode).toBe(mode);
+      const log = (): Promise<string> => logOf(home, 'ws').then((l) => l.slice(before));
+      if (said) await waitFor(`log: ${said}`, async () => ((await log()).includes(said) ? true : undefined));
+      expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+      expect((await log()).split('kernel passthrough').length - 1, 'said once at most').toBeLessThanOrEqual(1);
+      if (!said) expect(await log()).not.toMatch(/passthrough/i);
+    }
   });
 });

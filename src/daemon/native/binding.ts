@@ -36,6 +36,8 @@ export interface CounterLayout {
   /** Kernel passthrough (our own session, MOUNTIE_PASSTHROUGH=1): opens passed through, and opens served by us instead. */
   readonly passthroughOpens?: number;
   readonly passthroughFallbacks?: number;
+  /** Kernel passthrough per mount: 0 off, 1 asked (INIT not seen yet), 2 on, 3 refused by the kernel, 4 on but the source is remote. */
+  readonly passthroughMode?: number;
   readonly latency: number;
   readonly latencyBuckets: number;
   readonly total: number;

@@ -43,9 +43,19 @@ export interface NativeCounters {
   readonly passthroughOpens: number;
   /** Opens on a passthrough session served by the daemon instead (the kernel refused the backing file, or the inode was open that way). */
   readonly passthroughFallbacks: number;
+  /**
+   * Kernel passthrough for this mount: `off` (not asked for: the default, or not our own session,
+   * or not a root daemon), `pending` (asked, the kernel's INIT not answered yet), `on`, `refused`
+   * (the kernel did not grant it at INIT), `remote` (granted, but the source is a network or FUSE
+   * file system: every file is served by the daemon, which keeps the per-request deadline).
+   */
+  readonly passthrough: PassthroughMode;
   /** latency[i]: requests answered in [2^(i-1), 2^i) µs (latency[0]: under 1 µs); the last bucket, the rest. */
   readonly latencyUs: readonly number[];
 }
+
+export type PassthroughMode = 'off' | 'pending' | 'on' | 'refused' | 'remote';
+const PT_MODES: readonly PassthroughMode[] = ['off', 'pending', 'on', 'refused', 'remote'];
 
 export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): NativeCounters {
   const c = new BigUint64Array(buffer, 0, layout.total);
@@ -78,6 +88,7 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     session: layout.session === undefined ? 'unknown' : at(layout.session) === 2 ? 'own' : at(layout.session) === 1 ? 'libfuse' : 'unknown',
     passthroughOpens: layout.passthroughOpens === undefined ? 0 : at(layout.passthroughOpens),
     passthroughFallbacks: layout.passthroughFallbacks === undefined ? 0 : at(layout.passthroughFallbacks),
+    passthrough: layout.passthroughMode === undefined ? 'off' : (PT_MODES[at(layout.passthroughMode)] ?? 'off'),
     latencyUs: Array.from({ length: layout.latencyBuckets }, (_, i) => at(layout.latency + i)),
   };
 }

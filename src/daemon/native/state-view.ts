@@ -48,6 +48,7 @@ export function nativeBackendView(c: NativeCounters, limit: number, cancelled: n
     cancelled,
     consecutiveFailures: h?.consecutiveFailures ?? 0,
     fuseThreads: c.threads,
+    passthrough: { mode: c.passthrough, opens: c.passthroughOpens, fallbacks: c.passthroughFallbacks },
     ...(h?.probeError ? { probeError: h.probeError } : {}),
   };
 }
