@@ -9,11 +9,13 @@
  * modes do not mix on one inode): the first open decides.
  *
  * The registration needs CAP_SYS_ADMIN (the kernel's check on the calling task), and the kernel
- * keeps the registering task's credentials for the file's I/O. A worker acting for a non-root
- * caller (creds.c) registers with the caller's ids and CAP_SYS_ADMIN alone (creds_admin_only):
- * the reads and writes are then the caller's, as when we serve them, and never root's (which
- * would write into ext4's reserved blocks and past quota limits). So a backing file is shared
- * only by opens of the caller it was registered for (same uid and gid). Another caller's open of
+ * keeps the registering task's credentials for the file's I/O. A worker registers with the
+ * caller's ids and the caller's own capabilities plus CAP_SYS_ADMIN (creds_admin_only): the reads
+ * and writes are then the caller's, as when we serve them, and never root's (which would write
+ * into ext4's reserved blocks and past quota limits, and keep set-id bits a write by a caller
+ * without CAP_FSETID must drop). So a backing file is shared
+ * only by opens of the caller it was registered for (same uid and gid, and for root the same
+ * capabilities). Another caller's open of
  * an inode passed through for someone else must name the same backing file too (the kernel
  * refuses, EINVAL, any open of such an inode without FOPEN_PASSTHROUGH), so it is answered
  * FOPEN_PASSTHROUGH with FOPEN_DIRECT_IO, which the kernel defines as "reads and writes go to the
@@ -33,6 +35,7 @@ void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_inf
   if (!req->to.own || !own_passthrough(req->to.own) || !S_ISREG(n->type)) return;
   int fd = (int)fi->fh;
   const struct caller *c = op_caller();
+  uint64_t caps = creds_caller_caps(c);
   /* The source's own file system is known from the start; another one mounted inside it is asked (fstatfs, outside the lock). */
   int remote = n->dev == fs->root.dev ? fs->root_remote : remote_fs(fd);
   pthread_mutex_lock(&fs->nodes.lock);
@@ -41,9 +44,9 @@ void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_inf
   if (n->plain_opens == 0 && n->backing_refs > 0) {
     id = n->backing_id;
     n->backing_refs++;
-    beside = n->backing_uid != c->uid || n->backing_gid != c->gid;
+    beside = n->backing_uid != c->uid || n->backing_gid != c->gid || n->backing_caps != caps;
   } else if (n->plain_opens == 0 && !remote) {
-    int raised = creds_admin_only();
+    int raised = creds_admin_only(fs, c);
     int r = raised >= 0 ? own_backing_open(req->to.own, fd) : -EPERM;
     creds_admin_drop(raised);
     if (r > 0) {
@@ -52,6 +55,7 @@ void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_inf
       n->backing_refs = 1;
       n->backing_uid = c->uid;
       n->backing_gid = c->gid;
+      n->backing_caps = caps;
     }
   }
   if (id == 0) n->plain_opens++;

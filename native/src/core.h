@@ -79,6 +79,7 @@ struct node {
   uint32_t plain_opens;  /* table lock: opens of this inode served by us on a passthrough session */
   uid_t backing_uid;     /* table lock: whose credentials the kernel keeps for the backing file's I/O */
   gid_t backing_gid;
+  uint64_t backing_caps; /* ... and which capabilities (a root caller's own; creds_caller_caps) */
 };
 
 struct node_table {
@@ -215,8 +216,10 @@ int creds_enter(struct fs *fs, const struct caller *c);
 void creds_leave(struct fs *fs);
 /* Around one call that needs the daemon's own privileges (1 when it switched back: pass to resume). */
 int creds_suspend(struct fs *fs);
-/* The caller's ids with CAP_SYS_ADMIN alone (1), the daemon's own (0: not switched), or -1: failed. */
-int creds_admin_only(void);
+/* For the backing registration: the caller's ids and capabilities with CAP_SYS_ADMIN (1: changed, 0: as it was, -1: failed). */
+int creds_admin_only(const struct fs *fs, const struct caller *c);
+/* A root caller's effective capabilities (cached 1 s per thread id), 0 for any other caller. */
+uint64_t creds_caller_caps(const struct caller *c);
 void creds_admin_drop(int raised);
 void creds_resume(struct fs *fs, const struct caller *c, int suspended);
 

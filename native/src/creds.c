@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -170,23 +172,90 @@ static int set_effective(uint32_t e0, uint32_t e1, int save) {
 }
 
 /*
+ * The caller's effective capabilities from /proc/<tid>/status (the request carries none), taken
+ * only while that thread still has the request's uid as its effective and filesystem uid; 0 (none)
+ * when it cannot be read or no longer matches: fewer rights, never more.
+ */
+static uint64_t read_capeff(const struct caller *c) {
+  if (c->pid <= 0) return 0;
+  char path[64], text[8192];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)c->pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) return 0;
+  ssize_t len = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (len <= 0) return 0;
+  text[len] = '\0';
+  if (status_field(text, "\nUid:", 1) != (long)c->uid || status_field(text, "\nUid:", 3) != (long)c->uid) return 0;
+  const char *p = strstr(text, "\nCapEff:");
+  return p ? strtoull(p + strlen("\nCapEff:"), NULL, 16) : 0;
+}
+
+/*
+ * Read again at most once a second per thread id: a root process that drops a capability sees
+ * the change within that second. The read costs about as much as a request (one open, one read of
+ * /proc), and `tar x` as root registers a backing file per file it creates.
+ */
+#define CAPS_SLOTS 64
+#define CAPS_TTL_NS 1000000000ull
+static struct {
+  pid_t pid;
+  uint64_t eff;
+  uint64_t at;
+} caps_cache[CAPS_SLOTS];
+static pthread_mutex_t caps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t creds_caller_caps(const struct caller *c) {
+  if (c->uid != 0 || c->pid <= 0) return 0; /* a non-root caller is registered with none of its own */
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  uint64_t now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+  unsigned slot = (unsigned)c->pid % CAPS_SLOTS;
+  pthread_mutex_lock(&caps_lock);
+  int hit = caps_cache[slot].pid == c->pid && now - caps_cache[slot].at < CAPS_TTL_NS;
+  uint64_t eff = caps_cache[slot].eff;
+  pthread_mutex_unlock(&caps_lock);
+  if (hit) return eff;
+  eff = read_capeff(c);
+  pthread_mutex_lock(&caps_lock);
+  caps_cache[slot].pid = c->pid;
+  caps_cache[slot].eff = eff;
+  caps_cache[slot].at = now;
+  pthread_mutex_unlock(&caps_lock);
+  return eff;
+}
+
+/*
  * For the one call whose credentials the kernel keeps (backing.c: FUSE_DEV_IOC_BACKING_OPEN checks
  * CAP_SYS_ADMIN, then does the backing file's reads and writes with the credentials of the task
- * that registered it, as they were at the call). With a non-root caller's ids on (creds_enter) the
- * thread has no effective capability: this raises CAP_SYS_ADMIN alone, so what the kernel keeps
- * is the caller's fsuid, fsgid and groups with no CAP_SYS_RESOURCE (ext4's reserved blocks, quota
- * limits), no CAP_FSETID, no CAP_DAC_OVERRIDE. Registered with the daemon's root credentials
- * instead, a user's writes through the mount filled the blocks ext4 keeps for root (measured:
- * 14.0 MB where the same user writing the source directly got ENOSPC at 5.6 MB). A caller with
- * uid 0 and another gid keeps root's uid, so it is registered with all root's capabilities, as
- * it acts. Returns 1 when changed (creds_admin_drop puts the old set back), 0 when the thread
- * acts as the daemon itself or as a root caller, -1 when it could not be changed (no
- * registration then).
+ * that registered it, as they were at the call). The thread keeps the caller's ids (creds_enter)
+ * and takes the caller's own effective capabilities plus CAP_SYS_ADMIN, which the ioctl needs:
+ *   - a non-root caller's ids leave the thread no capability, so what the kernel keeps is the
+ *     caller's fsuid, fsgid and groups with CAP_SYS_ADMIN alone: no CAP_SYS_RESOURCE (ext4's
+ *     reserved blocks, quota limits), no CAP_FSETID, no CAP_DAC_OVERRIDE. Registered with the
+ *     daemon's root credentials instead, a user's writes through the mount filled the blocks ext4
+ *     keeps for root (measured: 14.0 MB where the same user writing the source directly got
+ *     ENOSPC at 5.6 MB);
+ *   - a root caller has what its process has (/proc/<tid>/status CapEff): one that dropped
+ *     CAP_FSETID must see its writes drop set-id bits, as on the source, and the backing file's
+ *     own write decides that with these credentials.
+ * Returns 1 when changed (creds_admin_drop puts the old set back), 0 when nothing needed changing
+ * (a non-root daemon, which registers nothing, or a root caller with all of root's capabilities),
+ * -1 when it could not be changed (no registration then).
  */
-int creds_admin_only(void) {
-  if (!sw.on || geteuid() == 0) return 0;
+int creds_admin_only(const struct fs *fs, const struct caller *c) {
+  if (fs->uid != 0) return 0;
   if (sw.suspended) return -1;
-  return set_effective(1u << CAP_SYS_ADMIN, 0, 1) == 0 ? 1 : -1;
+  uint64_t want = 1ull << CAP_SYS_ADMIN;
+  if (geteuid() == 0) {
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) == -1) return -1;
+    uint64_t have = (uint64_t)d[0].effective | ((uint64_t)d[1].effective << 32);
+    want |= creds_caller_caps(c) & have;
+    if (want == have) return 0;
+  }
+  return set_effective((uint32_t)want, (uint32_t)(want >> 32), 1) == 0 ? 1 : -1;
 }
 
 void creds_admin_drop(int raised) {

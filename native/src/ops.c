@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -137,6 +138,39 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
   return t;
 }
 
+/*
+ * FUSE_HANDLE_KILLPRIV_V2 (our own session): the kernel leaves it to us to drop the setuid bit,
+ * the setgid bit (with group execute, as the VFS does) and the file capabilities when a write,
+ * truncate or O_TRUNC open comes from a caller without CAP_FSETID, and on every chown (req's
+ * kill_priv). A worker acting for a non-root caller has that caller's ids and no capability, so
+ * the source's own write, truncate or chown dropped them already, as for the caller's own call. A
+ * worker with uid 0 keeps root's CAP_FSETID, and the source keeps the bits: that is a root caller
+ * the kernel found without CAP_FSETID (a capability-dropped root), and the bits are dropped here,
+ * through `p`, the open file or the node itself (never a name).
+ */
+static mode_t setid_to_drop(mode_t mode) {
+  return (mode & S_ISUID) | ((mode & S_IXGRP) ? (mode & S_ISGID) : 0);
+}
+
+static void drop_privs(req_t req, const char *p) {
+  if (!req->kill_priv || geteuid() != 0) return;
+  struct stat st;
+  if (stat(p, &st) == -1 || !S_ISREG(st.st_mode)) return;
+  mode_t drop = setid_to_drop(st.st_mode);
+  if (drop) (void)chmod(p, st.st_mode & 07777 & ~drop);
+  if (getxattr(p, "security.capability", NULL, 0) > 0) (void)removexattr(p, "security.capability");
+}
+
+/* The same on a file open for writing (every write of a caller without CAP_FSETID carries the flag: two cheap syscalls when there is nothing to drop). */
+static void drop_privs_fd(req_t req, int fd) {
+  if (!req->kill_priv || geteuid() != 0) return;
+  struct stat st;
+  if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) return;
+  mode_t drop = setid_to_drop(st.st_mode);
+  if (drop) (void)fchmod(fd, st.st_mode & 07777 & ~drop);
+  if (fgetxattr(fd, "security.capability", NULL, 0) > 0) (void)fremovexattr(fd, "security.capability");
+}
+
 /* Is `mode` the node's current mode less some of its setuid/setgid bits, on a file the caller does not own? */
 static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info *fi, mode_t mode) {
   struct stat st;
@@ -176,6 +210,7 @@ void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct 
   }
   if (res == 0 && (valid & FUSE_SET_ATTR_SIZE))
     res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(p, attr->st_size);
+  if (res == 0 && (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) drop_privs(req, p);
   if (res == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
     struct timespec tv[2] = {
       time_of(valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, attr->st_atim),
@@ -334,6 +369,7 @@ void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
+  if (fi->flags & O_TRUNC) drop_privs(req, p);
   opened(fs, fi, fd);
   backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
@@ -364,6 +400,7 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
    */
   if (!made && errno == EEXIST && !(fi->flags & O_EXCL)) fd = openat(NFD(parent), name, flags);
   if (fd == -1) return reply_err(req, errno);
+  if (!made && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) drop_privs_fd(req, fd);
   int err = made ? restore_mode(fd, mode) : 0;
   /* The entry is the inode of the fd we answer with, whatever the name shows by now. */
   struct fuse_entry_param e;
@@ -418,6 +455,7 @@ void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t of
   /* One pwrite and its count, as libfuse's fuse_buf_copy did (a short count goes back to the writer). */
   ssize_t n = pwrite((int)fi->fh, data, size, off);
   if (n < 0) return reply_err(req, errno);
+  drop_privs_fd(req, (int)fi->fh);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
   if (op_claim()) send_write(req, (size_t)n);
   op_end(0);

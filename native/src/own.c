@@ -144,6 +144,13 @@ static void do_init(struct own *o, req_t req, const char *arg, size_t alen) {
    * max_stack_depth 1 (a source that is itself a stacked file system falls back per file).
    */
   if (o->want_passthrough) want |= X_FUSE_PASSTHROUGH;
+  /*
+   * The set-id bits and file capabilities a write, truncate or chown drops are ours to drop (ops.c,
+   * drop_privs): the kernel then stops asking for security.capability before every write (it marks
+   * the superblock SB_NOSEC and an inode found clean S_NOSEC until its attributes change), one
+   * GETXATTR per write with passthrough on (BENCHMARKS.md).
+   */
+  want |= FUSE_HANDLE_KILLPRIV_V2;
   if (fs->cfg.rdplus != RDPLUS_OFF) {
     want |= FUSE_DO_READDIRPLUS;
     if (fs->cfg.rdplus == RDPLUS_AUTO) want |= FUSE_READDIRPLUS_AUTO;
@@ -254,6 +261,7 @@ void own_process(struct own *o, char *buf, size_t len) {
     /* FATTR_* and FUSE_SET_ATTR_* share their values; what libfuse passes on, no more. */
     int valid = (int)(a->valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
                                   FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME));
+    r.kill_priv = (a->valid & FATTR_KILL_SUIDGID) != 0;
     if (a->valid & FATTR_FH) {
       fi.fh = a->fh;
       return do_setattr(req, nodeid, &st, valid, &fi);
@@ -307,6 +315,7 @@ void own_process(struct own *o, char *buf, size_t len) {
   case FUSE_OPEN: {
     ARG(struct fuse_open_in, a);
     fi.flags = (int)a->flags;
+    r.kill_priv = (a->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
     return do_open(req, nodeid, &fi);
   }
   case FUSE_CREATE: {
@@ -314,6 +323,7 @@ void own_process(struct own *o, char *buf, size_t len) {
     NAME(arg + sizeof *a, alen - sizeof *a, name);
     fi.flags = (int)a->flags;
     r.ctx.umask = a->umask;
+    r.kill_priv = (a->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
     return do_create(req, nodeid, name, a->mode, &fi);
   }
   case FUSE_READ: {
@@ -329,6 +339,7 @@ void own_process(struct own *o, char *buf, size_t len) {
     fi.fh = a->fh;
     fi.flags = (int)a->flags;
     fi.writepage = (a->write_flags & FUSE_WRITE_CACHE) != 0;
+    r.kill_priv = (a->write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
     return do_write(req, nodeid, arg + sizeof *a, a->size, (off_t)a->offset, &fi);
   }
   case FUSE_RELEASE:

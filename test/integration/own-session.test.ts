@@ -259,4 +259,53 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
       if (!said) expect(await log()).not.toMatch(/passthrough/i);
     }
   });
+
+  for (const pt of [false, true]) {
+    it(`a write, truncate or O_TRUNC open drops set-id bits as on the source: by a user, by root without CAP_FSETID, not by root (FUSE_HANDLE_KILLPRIV_V2${pt ? ', passthrough' : ''})`, async () => {
+      const { home, source, mnt, daemon } = await serveInNewHome(['--native', '--allow-other'], withSession('own', pt ? { MOUNTIE_PASSTHROUGH: '1' } : {}));
+      await chmod(home, 0o755);
+      const plain = join(home, 'plain');
+      await mkdir(plain);
+      const as: Record<string, string[]> = {
+        user: ['setpriv', '--reuid', '1234', '--regid', '1234', '--clear-groups'],
+        rootNoFsetid: ['setpriv', '--bounding-set=-fsetid'],
+        root: [],
+      };
+      const cases = [
+        ['user', 'printf x >> "$1"'],
+        ['rootNoFsetid', 'printf x >> "$1"'],
+        ['root', 'printf x >> "$1"'],
+        ['user', 'truncate -s 1 "$1"'],
+        ['rootNoFsetid', 'truncate -s 1 "$1"'],
+        ['rootNoFsetid', ': > "$1"'],
+      ] as const;
+      const modes = async (root: string, files: string): Promise<string[]> => {
+        const out: string[] = [];
+        for (const [i, [who, script]] of cases.entries()) {
+          const f = join(files, `f${i}`);
+          await writeFile(join(root, `f${i}`), 'data');
+          await runFile('chown', ['0:1234', join(root, `f${i}`)], 5000);
+          await chmod(join(root, `f${i}`), 0o6775);
+          const [cmd, ...args] = [...(as[who] ?? []), 'sh', '-c', script, 'sh', f];
+          const r = await runFile(cmd as string, args, 10_000);
+          expect(r.exitCode, `${who}: ${script}: ${r.stderr}`).toBe(0);
+          out.push(`${who} ${script}: ${((await stat(join(root, `f${i}`))).mode & 0o7777).toString(8)}`);
+        }
+        return out;
+      };
+      const expected = await modes(plain, plain);
+      expect(expected[0]).toMatch(/: 775$/); // the source's own answer: the bits go, for a user
+      expect(expected[2]).toMatch(/: 6775$/); // and stay for root
+      expect(await modes(source, mnt)).toEqual(expected);
+      // And the kernel no longer asks for security.capability before every write (SB_NOSEC).
+      const before = (await counters(daemon)).ops.getxattr ?? 0;
+      await writeFile(join(source, 'w'), '');
+      const fh = await openFile(join(mnt, 'w'), 'r+');
+      for (let i = 0; i < 200; i++) await fh.write('x', i);
+      await fh.close();
+      expect((await readFile(join(source, 'w'))).length).toBe(200);
+      expect((await counters(daemon)).ops.getxattr ?? 0, 'GETXATTR for 200 appends').toBeLessThan(before + 20);
+      expect(await daemon.stop(), daemon.output().slice(-1000)).toBe(0);
+    });
+  }
 });
