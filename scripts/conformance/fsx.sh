@@ -12,7 +12,9 @@
 #              FUSE kernel module refuses them; fiemap, inode flags, unshare) are turned off;
 #   fsstress   FSSTRESS_PAR processes at once (no comparison: its order is not deterministic); the
 #              daemon must still serve afterwards.
-# Targets: native (mountie's passthrough), bindfs (-o big_writes),
+# Targets: native (mountie's passthrough; MOUNTIE_SESSION and MOUNTIE_PASSTHROUGH in the environment
+# reach its daemon, and its row names the FUSE session and the kernel passthrough's mode and opens),
+# bindfs (-o big_writes),
 # ramfs (examples/ramfs through its own command: a kind's own `{ fs }` on the native core; it has no
 # source, so its tree is read through the mount).
 # Root only (it needs FUSE). Prints one table row per target.
@@ -98,6 +100,26 @@ compare_seq() {
   echo "$out"
 }
 
+# What served a native target, read before it stops: the FUSE session (the daemon log) and, from
+# `mountie status --json`, whether the kernel passed files through (MOUNTIE_PASSTHROUGH=1 with
+# MOUNTIE_SESSION=own) and how many opens it passed through: a run asked for passthrough proves
+# it was on only with mode "on" and opens > 0.
+describe_native() {
+  local home=$1 session
+  session=$(grep -o '"msg":"FUSE session: [^"]*' "$home/workspaces/fsx/daemon.log" 2>/dev/null | head -1 | cut -d' ' -f3- || true)
+  case $session in
+    our*) session="own session" ;;
+    libfuse*) session="libfuse session" ;;
+    *) session="session ?" ;;
+  esac
+  MOUNTIE_HOME=$home node "$REPO/dist/cli/main.js" status --json 2>/dev/null | node -e '
+    let j; try { j = JSON.parse(require("fs").readFileSync(0, "utf8")); } catch { j = {}; }
+    const pt = j.workspaces?.[0]?.state?.backend?.passthrough;
+    const s = process.argv[1];
+    console.log(pt === undefined ? `${s}, passthrough ?` : pt.mode === "on" ? `${s}, passthrough on: ${pt.opens} opens, ${pt.fallbacks} opens served by the daemon` : `${s}, passthrough ${pt.mode}`);
+  ' "$session"
+}
+
 run_target() {
   local name=$1 src="$WORK/src-$1" mnt="$WORK/mnt-$1" home="$WORK/home-$1"
   mkdir -p "$src" "$mnt"
@@ -124,7 +146,9 @@ run_target() {
   if "$FSSTRESS" -p "$FSSTRESS_PAR" -n "$FSSTRESS_OPS" -s "$SEED" -d "$mnt/par" >"$WORK/par-$name.log" 2>&1; then par_result="exit 0"; else par_result="exit $?"; fi
   # Still serving: a fresh file round-trips through the mount.
   echo alive >"$mnt/alive" && [ "$(cat "$src/alive")" = alive ] || alive=no
-  printf '| %s | %s | %s | %s | %s | %s | %s s |\n' "$name" "$fsx_result" "$full" "$portable" "$par_result" "$alive" "$((SECONDS - t0))"
+  local label=$name
+  [ "$name" = native ] && label="native ($(describe_native "$home"))"
+  printf '| %s | %s | %s | %s | %s | %s | %s s |\n' "$label" "$fsx_result" "$full" "$portable" "$par_result" "$alive" "$((SECONDS - t0))"
   unmount_target "$name"
   MOUNTED=("${MOUNTED[@]/$name}")
 }
