@@ -47,13 +47,14 @@ function mountLine(mnt: string): string {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mnt) ?? '';
 }
 
-const withSession = (kind: string | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
-  const env = { ...process.env };
-  delete env.MOUNTIE_SESSION;
-  delete env.MOUNTIE_PASSTHROUGH;
-  if (kind !== undefined) env.MOUNTIE_SESSION = kind;
-  return { ...env, ...extra };
-};
+// Set, never deleted: runCli lays its env over the suite's own, which may carry either (a run of
+// the whole suite with MOUNTIE_SESSION=own). An empty value is libfuse's session, no passthrough.
+const withSession = (kind: string | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+  ...process.env,
+  MOUNTIE_SESSION: kind ?? '',
+  MOUNTIE_PASSTHROUGH: '',
+  ...extra,
+});
 
 describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer (MOUNTIE_SESSION)', () => {
   it('MOUNTIE_SESSION=own: our own session serves the everyday work', async () => {
