@@ -314,6 +314,15 @@ void watch_dir(struct fs *fs, struct node *n);
 /* A directory node the kernel forgot: its watch goes. */
 void watch_forget(struct fs *fs, struct node *n);
 int watch_active(const struct fs *fs);
+/*
+ * A name about to be made below `dir` by this request: its IN_CREATE needs no notification once
+ * the kernel has the answer (watch_ours_done). 0: not recorded (not watched). Called before the
+ * call that makes the name; drop it when that call made nothing.
+ */
+uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name);
+/* Answered (the reply was taken by the kernel) with the entry of this inode. */
+void watch_ours_done(struct fs *fs, uint64_t id, const struct stat *st);
+void watch_ours_drop(struct fs *fs, uint64_t id);
 /* The timeouts of an entry answered below `parent` (e->ino 0: a negative entry). */
 void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e);
 double attr_ttl(struct fs *fs, struct node *n, const struct stat *st);

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WD_BUCKETS 4096
@@ -56,7 +57,35 @@ struct watcher {
   struct node *map[WD_BUCKETS];    /* wd → node, chained through node->wd_next */
   int degraded;                    /* atomic: an overflow could not expire every name: short timeouts from now on */
   uint64_t budget;                 /* at most this many watches (a share of fs.inotify.max_user_watches) */
+  pthread_mutex_t ours_lock;       /* the names being made through the mount (below) */
+  pthread_cond_t ours_wake;        /* the notifier, waiting for a pending one to be answered */
+  struct ours *ours;               /* oldest first */
+  size_t nours;
+  uint64_t ours_next;              /* ids, never 0 */
 };
+
+/*
+ * A name made through the mount (create, mknod, mkdir, symlink) in a watched directory: recorded
+ * before the call that makes it, so its IN_CREATE always finds the record, and marked answered
+ * once the kernel took the reply (which hashed the dentry, with the inode's attributes, and
+ * invalidated the directory's own: fuse_dir_changed). That event then needs no notification: the
+ * kernel already knows, and an INVAL_ENTRY would drop the dentry it just made (the next walk
+ * looks it up again, and a closed file's inode is forgotten and looked up anew).
+ */
+struct ours {
+  struct ours *next;
+  uint64_t id;
+  int wd;
+  int done;   /* answered: the kernel's dentry names (ino, dev) */
+  ino_t ino;
+  dev_t dev;
+  char name[];
+};
+/* Records beyond this are dropped, oldest first (their events are then handled as anyone's). */
+#define OURS_MAX 1024
+/* How long the notifier waits for a pending record's answer (the event came first), and at most per read. */
+#define OURS_WAIT_NS 20000000ull
+#define OURS_BUDGET_NS 50000000ull
 
 /*
  * fs.inotify.max_user_watches is per user and machine-wide: a daemon that took all of it would
@@ -178,6 +207,128 @@ void watch_forget(struct fs *fs, struct node *n) {
   pthread_mutex_unlock(&w->lock);
 }
 
+/* ---- names made through the mount ---- */
+
+uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name) {
+  struct watcher *w = fs->watch;
+  if (!w || !watch_active(fs)) return 0;
+  int wd = __atomic_load_n(&dir->wd, __ATOMIC_ACQUIRE);
+  if (wd < 0) return 0;
+  size_t len = strlen(name);
+  struct ours *o = malloc(sizeof *o + len + 1);
+  if (!o) return 0;
+  o->next = NULL;
+  o->wd = wd;
+  o->done = 0;
+  memcpy(o->name, name, len + 1);
+  pthread_mutex_lock(&w->ours_lock);
+  uint64_t id = o->id = ++w->ours_next; /* read here: once unlocked, the notifier may take and free it */
+  struct ours **p = &w->ours;
+  while (*p) p = &(*p)->next;
+  *p = o;
+  if (++w->nours > OURS_MAX) {
+    struct ours *old = w->ours;
+    w->ours = old->next;
+    w->nours--;
+    free(old);
+  }
+  pthread_mutex_unlock(&w->ours_lock);
+  return id;
+}
+
+/* Lock held. */
+static struct ours **ours_by_id(struct watcher *w, uint64_t id) {
+  for (struct ours **p = &w->ours; *p; p = &(*p)->next)
+    if ((*p)->id == id) return p;
+  return NULL;
+}
+
+void watch_ours_done(struct fs *fs, uint64_t id, const struct stat *st) {
+  struct watcher *w = fs->watch;
+  if (!w || !id) return;
+  pthread_mutex_lock(&w->ours_lock);
+  struct ours **p = ours_by_id(w, id);
+  if (p) {
+    (*p)->ino = st->st_ino;
+    (*p)->dev = st->st_dev;
+    (*p)->done = 1;
+    pthread_cond_broadcast(&w->ours_wake);
+  }
+  pthread_mutex_unlock(&w->ours_lock);
+}
+
+void watch_ours_drop(struct fs *fs, uint64_t id) {
+  struct watcher *w = fs->watch;
+  if (!w || !id) return;
+  pthread_mutex_lock(&w->ours_lock);
+  struct ours **p = ours_by_id(w, id);
+  if (p) {
+    struct ours *o = *p;
+    *p = o->next;
+    w->nours--;
+    free(o);
+    pthread_cond_broadcast(&w->ours_wake);
+  }
+  pthread_mutex_unlock(&w->ours_lock);
+}
+
+/* Every record of watch `wd` (-1: all) goes: its events will not come (the watch is gone, events were lost). */
+static void ours_purge(struct watcher *w, int wd) {
+  pthread_mutex_lock(&w->ours_lock);
+  for (struct ours **p = &w->ours; *p;) {
+    if (wd >= 0 && (*p)->wd != wd) {
+      p = &(*p)->next;
+      continue;
+    }
+    struct ours *o = *p;
+    *p = o->next;
+    w->nours--;
+    free(o);
+  }
+  pthread_cond_broadcast(&w->ours_wake);
+  pthread_mutex_unlock(&w->ours_lock);
+}
+
+/*
+ * Is this IN_CREATE one we made and answered? The oldest record of (wd, name) is taken (each
+ * made name causes one IN_CREATE); a pending one is waited for a little (bounded per read by
+ * *budget). Ours only when answered and the name still names the inode answered: then the
+ * kernel's dentry is right, and any later change has an event of its own, handled after this.
+ */
+static int ours_take(struct watcher *w, int wd, const char *name, int dirfd, uint64_t *budget) {
+  int done = 0;
+  ino_t ino = 0;
+  dev_t dev = 0;
+  pthread_mutex_lock(&w->ours_lock);
+  for (;;) {
+    struct ours **p = &w->ours;
+    while (*p && ((*p)->wd != wd || strcmp((*p)->name, name) != 0)) p = &(*p)->next;
+    if (!*p) break; /* not ours (or its record was dropped) */
+    struct ours *o = *p;
+    if (!o->done && *budget > 0) {
+      uint64_t t0 = now_ns(), wait = *budget < OURS_WAIT_NS ? *budget : OURS_WAIT_NS;
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += (long)wait;
+      while (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+      pthread_cond_timedwait(&w->ours_wake, &w->ours_lock, &until);
+      uint64_t spent = now_ns() - t0;
+      *budget = spent >= *budget ? 0 : *budget - spent;
+      continue; /* the list may have changed: look again */
+    }
+    *p = o->next;
+    w->nours--;
+    done = o->done, ino = o->ino, dev = o->dev;
+    free(o);
+    break;
+  }
+  pthread_mutex_unlock(&w->ours_lock);
+  if (!done) return 0;
+  struct statx sx;
+  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == -1) return 0;
+  return sx.stx_ino == ino && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev;
+}
+
 /* The node a watch belongs to, with one reference (given back with node_forget), or NULL. */
 static struct node *hold_wd(struct watcher *w, int wd) {
   struct fs *fs = w->fs;
@@ -256,10 +407,14 @@ static void overflow(struct watcher *w) {
   free(all);
 }
 
-static void handle(struct watcher *w, const struct inotify_event *ev) {
+static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *budget) {
   struct fs *fs = w->fs;
-  if (ev->mask & IN_Q_OVERFLOW) return overflow(w);
+  if (ev->mask & IN_Q_OVERFLOW) {
+    ours_purge(w, -1);
+    return overflow(w);
+  }
   if (ev->mask & IN_IGNORED) {
+    ours_purge(w, ev->wd);
     /* The watch is gone (its directory removed, or we removed it): that node is unwatched now. */
     pthread_mutex_lock(&w->lock);
     struct node *n = map_find(w, ev->wd);
@@ -273,6 +428,11 @@ static void handle(struct watcher *w, const struct inotify_event *ev) {
   struct node *dir = hold_wd(w, ev->wd);
   if (!dir) return;
   if (ev->len && ev->name[0]) {
+    /* A name we made and answered: the kernel knows it, the directory's change and the inode's attributes (no notification). */
+    if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dir->fd, budget)) {
+      node_forget(fs, dir, 1);
+      return;
+    }
     if (ev->mask & NAME_CHANGES) {
       /*
        * The name now means something else (or nothing): its dentry goes, negative ones too. An
@@ -308,12 +468,13 @@ static void *run_notifier(void *arg) {
     ssize_t len = read(w->ifd, buf, EVENT_BUF);
     if (len <= 0) continue;
     const struct inotify_event *prev = NULL;
+    uint64_t budget = OURS_BUDGET_NS;
     for (char *p = buf; p < buf + len;) {
       const struct inotify_event *ev = (const struct inotify_event *)p;
       p += sizeof *ev + ev->len;
       /* The same event twice in a row (a write in many pieces): once is enough. */
       if (prev && prev->wd == ev->wd && prev->mask == ev->mask && prev->len == ev->len && memcmp(prev->name, ev->name, ev->len) == 0) continue;
-      handle(w, ev);
+      handle(w, ev, &budget);
       prev = ev;
     }
   }
@@ -340,6 +501,8 @@ int watch_start(struct fs *fs) {
     return err;
   }
   pthread_mutex_init(&w->lock, NULL);
+  pthread_mutex_init(&w->ours_lock, NULL);
+  pthread_cond_init(&w->ours_wake, NULL);
   w->budget = fs->cfg.watch_budget ? (uint64_t)fs->cfg.watch_budget : watch_budget();
   fs->watch = w;
   watch_dir(fs, &fs->root);
@@ -370,6 +533,13 @@ void watch_stop(struct fs *fs) {
   close(w->ifd);
   close(w->stop_fd);
   pthread_mutex_destroy(&w->lock);
+  while (w->ours) {
+    struct ours *o = w->ours;
+    w->ours = o->next;
+    free(o);
+  }
+  pthread_mutex_destroy(&w->ours_lock);
+  pthread_cond_destroy(&w->ours_wake);
   free(w);
 }
 

@@ -262,30 +262,41 @@ static void make(req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *
   struct node *parent = node_of(fs, parent_ino);
   USE(fs, parent);
   AS_CALLER();
+  /* Recorded before the call: its IN_CREATE needs no notification once answered (notify.c). */
+  uint64_t mine = watch_ours_begin(fs, parent, name);
   int res = kind == MAKE_DIR ? mkdirat(NFD(parent), name, mode)
           : kind == MAKE_SYMLINK ? symlinkat(target, NFD(parent), name)
           : mknodat(NFD(parent), name, mode, rdev);
-  if (res == -1) return reply_err(req, errno);
+  if (res == -1) {
+    int err = errno;
+    watch_ours_drop(fs, mine);
+    return reply_err(req, err);
+  }
   /*
    * The entry answered is what now stands at the name, opened without following it; if that is
    * no longer what we made (renamed over meanwhile), the kernel is told so (EIO) rather than
    * handed another object as the new one.
    */
   int fd = openat(NFD(parent), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd == -1) return reply_err(req, errno);
   struct stat st;
-  int err = fstat(fd, &st) == -1 ? errno : 0;
+  int err = fd == -1 ? errno : fstat(fd, &st) == -1 ? errno : 0;
   if (!err && (st.st_mode & S_IFMT) != (kind == MAKE_SYMLINK ? S_IFLNK : (mode & S_IFMT))) err = EIO;
   if (!err) err = restore_mode(fd, kind == MAKE_SYMLINK ? S_IFLNK : mode);
+  struct fuse_entry_param e;
+  if (!err) err = node_adopt(fs, fd, &e), fd = -1; /* the O_PATH fd becomes the node's, or is closed */
   if (err) {
-    close(fd);
+    if (fd != -1) close(fd);
+    watch_ours_drop(fs, mine);
     return reply_err(req, err);
   }
-  struct fuse_entry_param e;
-  err = node_adopt(fs, fd, &e); /* the O_PATH fd becomes the node's, or is closed */
-  if (err) return reply_err(req, err);
   entry_ttl(fs, parent, &e);
-  reply_entry(fs, req, &e);
+  /* The made name's event: the kernel has the answer, or it did not take it (then handled as anyone's). */
+  if (op_claim() && send_entry(req, &e) == 0) watch_ours_done(fs, mine, &e.attr);
+  else {
+    watch_ours_drop(fs, mine);
+    node_forget(fs, node_of(fs, e.ino), 1);
+  }
+  op_end(0);
 }
 
 void do_mknod(req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
@@ -392,8 +403,10 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
    * another user's file), made by the caller's credentials: it is the caller's from the start.
    */
   int flags = (fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT)) | O_NOFOLLOW | O_CLOEXEC;
+  uint64_t mine = watch_ours_begin(fs, parent, name); /* as in make() */
   int fd = openat(NFD(parent), name, flags | O_CREAT | O_EXCL, mode);
   int made = fd != -1;
+  if (!made) watch_ours_drop(fs, mine), mine = 0; /* no IN_CREATE of ours will come */
   /*
    * The name appeared beside the mount after the kernel's lookup and the caller did not ask for
    * O_EXCL: open what is there as the caller's own open(2) would, but never through a symlink.
@@ -407,16 +420,19 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
   if (!err) err = node_of_fd(fs, fd, &e);
   if (err) {
     close(fd);
+    watch_ours_drop(fs, mine);
     return reply_err(req, err);
   }
   entry_ttl(fs, parent, &e);
   opened(fs, fi, fd);
   backing_open(fs, req, node_of(fs, e.ino), fi);
   if (!op_claim() || send_create(req, &e, fi) != 0) {
+    watch_ours_drop(fs, mine);
     backing_release(fs, node_of(fs, e.ino), fi->fh);
     close(fd);
     node_forget(fs, node_of(fs, e.ino), 1);
-  }
+  } else
+    watch_ours_done(fs, mine, &e.attr);
   op_end(0);
 }
 
