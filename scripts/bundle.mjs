@@ -1,6 +1,6 @@
 // Bundles the two entries a command runs, after tsc built dist/ (npm run build, prepack): the CLI
-// (dist/cli/bin.cjs, CommonJS, what `mountie` runs; dist/cli/main.js, the same as ESM, what the tests
-// and scripts run) and the daemon child (dist/cli/daemon-child.js). Each start-up then reads one file
+// (dist/cli/bin.cjs, CommonJS, what `mountie` and the tests run; dist/cli/main.js, the same as ESM, what
+// bin.cjs hands its heavier commands to, and scripts run) and the daemon child (dist/cli/daemon-child.js). Each start-up then reads one file
 // instead of resolving and compiling ~40-80 modules through the ESM loader (BENCHMARKS.md, issue 18).
 // The library (`import 'mountie'` and its subpaths) keeps loading the unbundled modules: only these
 // three files are overwritten, so the tarball's file list and dist/*.d.ts stay as tsc made them.

@@ -86,7 +86,7 @@ export async function makeWorld(): Promise<World> {
   await mkdir(join(copy, 'native/build/Release'), { recursive: true });
   await cp(join(REPO, 'native/build/Release/mountie_native.node'), join(copy, 'native/build/Release/mountie_native.node'));
   const foreign = await startForeign(aux, CLI, home2);
-  // CHAOS_CLI=<…/dist/cli/main.js>: drive another build (e.g. one with a planted bug) instead of this one.
+  // CHAOS_CLI=<…/dist/cli/bin.cjs>: drive another build (e.g. one with a planted bug) instead of this one.
   const s = await writeDecoyScripts(aux);
   const specs: [string, string, string[], string][] = [
     ['argv-alpha', s.fakeCli, ['mount', 'alpha'], home],
@@ -106,7 +106,7 @@ export async function makeWorld(): Promise<World> {
     link,
     aux,
     cli: process.env.CHAOS_CLI ?? CLI,
-    copyCli: join(copy, 'dist/cli/main.js'),
+    copyCli: join(copy, 'dist/cli/bin.cjs'),
     home2,
     foreign,
     decoys,

@@ -11,6 +11,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, symlink, write
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CLI, REPO, makeHome, pidsLabelled, reapAll, waitFor } from '../helpers/sandbox.js';
+import { readProcStat, scanProcStats } from '../../src/sys/proc-stat-scan.js';
 import { startSlowFs } from '../helpers/slow-fs.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { allowsUserAllowOther } from '../../src/sys/fuse-conf.js';
@@ -504,7 +505,10 @@ describe('bad-input catalogue (docs/BAD-INPUT.md)', () => {
     await k.setup?.(c);
     const roots = [home, out];
     const mountsBefore = await mountsBelow(roots);
-    const pidsBefore = new Set(await pidsLabelled(c.home));
+    // Every process alive before the command (pid and start time: a number reused later is a new
+    // process), from the stat files: what the setup started (source-hung's stand-in) is among them.
+    // A look at every environment here cost as much as the check after, for every case (issue 18).
+    const existedBefore = new Set(scanProcStats().map((p) => `${p.pid}:${p.startTime}`));
     const before = new Map([...(await snapshot(home, mountsBefore)), ...(await snapshot(out, mountsBefore))]);
     const r = await runCase(k, c);
     const why = `${k.id}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`;
@@ -524,7 +528,8 @@ describe('bad-input catalogue (docs/BAD-INPUT.md)', () => {
     const left = async (): Promise<string[]> => {
       const out: string[] = [];
       for (const pid of await pidsLabelled(c.home)) {
-        if (pidsBefore.has(pid)) continue;
+        const st = readProcStat(pid);
+        if (st !== undefined && existedBefore.has(`${pid}:${st.startTime}`)) continue;
         const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
         if (k.probeMayRemain && /(^|\/)(realpath|stat)$/.test(argv0)) continue;
         out.push(`${pid} ${argv0}`);
