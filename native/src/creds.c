@@ -69,18 +69,27 @@ static long status_field(const char *text, const char *key, int index) {
  * a thread gone, or a number reused by another process meanwhile, gives no groups at all (fewer
  * rights, never more). Returns how many, at most MAX_GROUPS.
  */
-static size_t caller_groups(pid_t pid, uid_t uid, gid_t gid, gid_t *list) {
-  if (pid <= 0) return 0;
-  char path[64], text[8192];
+/*
+ * /proc/<tid>/status into `text`, NUL-terminated, while that thread's effective and filesystem uid
+ * are still `uid` (Uid: lines are real, effective, saved, filesystem): 0, or -1 (gone, unreadable,
+ * or no longer the request's caller: a number reused by another process meanwhile).
+ */
+static int caller_status(pid_t pid, uid_t uid, char *text, size_t size) {
+  if (pid <= 0) return -1;
+  char path[64];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) return 0;
-  ssize_t len = read(fd, text, sizeof text - 1);
+  if (fd == -1) return -1;
+  ssize_t len = read(fd, text, size - 1);
   close(fd);
-  if (len <= 0) return 0;
+  if (len <= 0) return -1;
   text[len] = '\0';
-  /* Uid:/Gid: lines are real, effective, saved, filesystem. */
-  if (status_field(text, "\nUid:", 1) != (long)uid || status_field(text, "\nUid:", 3) != (long)uid) return 0;
+  return status_field(text, "\nUid:", 1) == (long)uid && status_field(text, "\nUid:", 3) == (long)uid ? 0 : -1;
+}
+
+static size_t caller_groups(pid_t pid, uid_t uid, gid_t gid, gid_t *list) {
+  char text[8192];
+  if (caller_status(pid, uid, text, sizeof text) != 0) return 0;
   if (status_field(text, "\nGid:", 1) != (long)gid || status_field(text, "\nGid:", 3) != (long)gid) return 0;
   const char *p = strstr(text, "\nGroups:");
   if (!p) return 0;
@@ -177,16 +186,8 @@ static int set_effective(uint32_t e0, uint32_t e1, int save) {
  * when it cannot be read or no longer matches: fewer rights, never more.
  */
 static uint64_t read_capeff(const struct caller *c) {
-  if (c->pid <= 0) return 0;
-  char path[64], text[8192];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)c->pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1) return 0;
-  ssize_t len = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (len <= 0) return 0;
-  text[len] = '\0';
-  if (status_field(text, "\nUid:", 1) != (long)c->uid || status_field(text, "\nUid:", 3) != (long)c->uid) return 0;
+  char text[8192];
+  if (caller_status(c->pid, c->uid, text, sizeof text) != 0) return 0;
   const char *p = strstr(text, "\nCapEff:");
   return p ? strtoull(p + strlen("\nCapEff:"), NULL, 16) : 0;
 }

@@ -146,29 +146,25 @@ static struct timespec time_of(int valid, int set, int now, struct timespec t) {
  * the source's own write, truncate or chown dropped them already, as for the caller's own call. A
  * worker with uid 0 keeps root's CAP_FSETID, and the source keeps the bits: that is a root caller
  * the kernel found without CAP_FSETID (a capability-dropped root), and the bits are dropped here,
- * through `p`, the open file or the node itself (never a name).
+ * through the open file or the node's own fd (never a name).
  */
 static mode_t setid_to_drop(mode_t mode) {
   return (mode & S_ISUID) | ((mode & S_IXGRP) ? (mode & S_ISGID) : 0);
 }
 
-static void drop_privs(req_t req, const char *p) {
-  if (!req->kill_priv || geteuid() != 0) return;
-  struct stat st;
-  if (stat(p, &st) == -1 || !S_ISREG(st.st_mode)) return;
-  mode_t drop = setid_to_drop(st.st_mode);
-  if (drop) (void)chmod(p, st.st_mode & 07777 & ~drop);
-  if (getxattr(p, "security.capability", NULL, 0) > 0) (void)removexattr(p, "security.capability");
-}
+#define CAPS_XATTR "security.capability"
 
-/* The same on a file open for writing (every write of a caller without CAP_FSETID carries the flag: two cheap syscalls when there is nothing to drop). */
-static void drop_privs_fd(req_t req, int fd) {
+/* `fd` is an open file, or an O_PATH one (`is_path`: it takes no fchmod or fgetxattr, its /proc/self/fd link does, as the inode itself). */
+static void drop_privs(req_t req, int fd, int is_path) {
   if (!req->kill_priv || geteuid() != 0) return;
   struct stat st;
   if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) return;
   mode_t drop = setid_to_drop(st.st_mode);
-  if (drop) (void)fchmod(fd, st.st_mode & 07777 & ~drop);
-  if (fgetxattr(fd, "security.capability", NULL, 0) > 0) (void)fremovexattr(fd, "security.capability");
+  char p[64];
+  proc_path(p, sizeof p, fd);
+  if (drop) (void)(is_path ? chmod(p, st.st_mode & 07777 & ~drop) : fchmod(fd, st.st_mode & 07777 & ~drop));
+  /* Every write of a caller without CAP_FSETID carries the flag: a look first (cheap), the removal only when there is one. */
+  if ((is_path ? getxattr(p, CAPS_XATTR, NULL, 0) : fgetxattr(fd, CAPS_XATTR, NULL, 0)) > 0) (void)(is_path ? removexattr(p, CAPS_XATTR) : fremovexattr(fd, CAPS_XATTR));
 }
 
 /* Is `mode` the node's current mode less some of its setuid/setgid bits, on a file the caller does not own? */
@@ -210,7 +206,7 @@ void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct 
   }
   if (res == 0 && (valid & FUSE_SET_ATTR_SIZE))
     res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(p, attr->st_size);
-  if (res == 0 && (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) drop_privs(req, p);
+  if (res == 0 && (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) drop_privs(req, fi ? (int)fi->fh : NFD(n), !fi);
   if (res == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
     struct timespec tv[2] = {
       time_of(valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, attr->st_atim),
@@ -380,7 +376,7 @@ void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
-  if (fi->flags & O_TRUNC) drop_privs(req, p);
+  if (fi->flags & O_TRUNC) drop_privs(req, fd, 0);
   opened(fs, fi, fd);
   backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
@@ -413,7 +409,7 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
    */
   if (!made && errno == EEXIST && !(fi->flags & O_EXCL)) fd = openat(NFD(parent), name, flags);
   if (fd == -1) return reply_err(req, errno);
-  if (!made && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) drop_privs_fd(req, fd);
+  if (!made && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) drop_privs(req, fd, 0);
   int err = made ? restore_mode(fd, mode) : 0;
   /* The entry is the inode of the fd we answer with, whatever the name shows by now. */
   struct fuse_entry_param e;
@@ -471,7 +467,7 @@ void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t of
   /* One pwrite and its count, as libfuse's fuse_buf_copy did (a short count goes back to the writer). */
   ssize_t n = pwrite((int)fi->fh, data, size, off);
   if (n < 0) return reply_err(req, errno);
-  drop_privs_fd(req, (int)fi->fh);
+  drop_privs(req, (int)fi->fh, 0);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
   if (op_claim()) send_write(req, (size_t)n);
   op_end(0);

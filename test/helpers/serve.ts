@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, REPO, spawnTracked, waitFor } from './sandbox.js';
+import { startSlowFs, type SlowFs } from './slow-fs.js';
 
 export const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 
@@ -60,6 +61,17 @@ export async function serveInNewHome(flags: string[] = [], env: NodeJS.ProcessEn
   const daemon = await startServe(home, source, mnt, flags, [], env);
   expect(await isMounted(mnt)).toBe(true);
   return { home, source, mnt, daemon };
+}
+
+/** The stand-in over a slow source (slow-fs.ts: a FUSE file system whose reads under slow/ it holds until released), in a new home. */
+export async function serveOverSlowFs(flags: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ home: string; mnt: string; slow: SlowFs; daemon: ServeDaemon }> {
+  const home = await makeHome();
+  const slowSrc = join(home, 'slow-src');
+  const slow = await startSlowFs(home, slowSrc);
+  const mnt = join(home, 'mnt');
+  await mkdir(mnt);
+  const daemon = await startServe(home, slowSrc, mnt, flags, [], env);
+  return { home, mnt, slow, daemon };
 }
 
 /** The core's counters now: the stand-in prints them on SIGUSR2 (bounded: 5 s). */

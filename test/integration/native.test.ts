@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
-import { startSlowFs } from '../helpers/slow-fs.js';
-import { serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { serveInNewHome, serveOverSlowFs, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { privateMountNamespace } from '../helpers/mount-ns.js';
 import { runFile } from '../../src/sys/run.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
@@ -296,12 +295,7 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
 
 describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
   it('a read the source never answers gets ETIMEDOUT once, other requests carry on, the late answer is dropped', async () => {
-    const home = await makeHome();
-    const slowSrc = join(home, 'slow-src');
-    const slow = await startSlowFs(home, slowSrc);
-    const mnt = join(home, 'mnt');
-    await mkdir(mnt);
-    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=400']);
+    const { mnt, slow, daemon } = await serveOverSlowFs(['--native', '--deadline-ms=400']);
     const reader = run('cat', [join(mnt, 'slow/file0')]);
     expect(await readFile(join(mnt, 'fast/a.txt'), 'utf8')).toBeTruthy(); // while the read hangs
     await expect(reader).rejects.toMatchObject({ stderr: expect.stringContaining('Connection timed out') });
@@ -317,12 +311,7 @@ describe.skipIf(!native.ok)('native passthrough: per-request deadline', () => {
   });
 
   it('stop answers a request stuck in the source at once with EIO, without a deadline, and the daemon exits 0', async () => {
-    const home = await makeHome();
-    const slowSrc = join(home, 'slow-src');
-    const slow = await startSlowFs(home, slowSrc);
-    const mnt = join(home, 'mnt');
-    await mkdir(mnt);
-    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=0']);
+    const { mnt, slow, daemon } = await serveOverSlowFs(['--native', '--deadline-ms=0']);
     const reader = run('cat', [join(mnt, 'slow/file0')]);
     await waitFor('read held in the source', async () => ((await slow.hung()) > 0 ? true : undefined), 5000);
     const stopped = daemon.stop();

@@ -12,10 +12,9 @@ import { mkdir, readFile, readdir, rename, rm, stat, symlink, readlink, writeFil
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMounted, makeHome, reapAll, spawnTracked } from '../helpers/sandbox.js';
-import { serveCounters, serveInNewHome, startServe, type ServeDaemon } from '../helpers/serve.js';
+import { serveCounters, serveInNewHome, serveOverSlowFs, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
-import { startSlowFs } from '../helpers/slow-fs.js';
 import { runCli } from '../helpers/cli.js';
 import { logOf, setupWorkspace } from '../helpers/daemons.js';
 import { waitFor } from '../helpers/sandbox.js';
@@ -215,12 +214,7 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
 
   it('a file on a FUSE source is served by the daemon, not passed through: a read the source never answers still gets ETIMEDOUT', async () => {
     // A read the kernel passes through has no deadline: it would hang its caller with the source.
-    const home = await makeHome();
-    const slowSrc = join(home, 'slow-src');
-    const slow = await startSlowFs(home, slowSrc);
-    const mnt = join(home, 'mnt');
-    await mkdir(mnt);
-    const daemon = await startServe(home, slowSrc, mnt, ['--native', '--deadline-ms=400'], [], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
+    const { mnt, slow, daemon } = await serveOverSlowFs(['--native', '--deadline-ms=400'], withSession('own', { MOUNTIE_PASSTHROUGH: '1' }));
     expect(await readFile(join(mnt, 'fast/a.txt'), 'utf8')).toBeTruthy();
     await expect(readFile(join(mnt, 'slow/file0'))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     const c = await counters(daemon);
