@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isMounted, makeHome, reapAll, waitFor } from '../helpers/sandbox.js';
 import { serveInNewHome, serveOverSlowFs, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { privateMountNamespace } from '../helpers/mount-ns.js';
+import { privateExt4 } from '../helpers/ext4.js';
 import { runFile } from '../../src/sys/run.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { ATTR_CACHE_MS, expectAllWritesRefused, runDifferential, snapshotTree } from './passthrough-diff.js';
@@ -115,7 +116,14 @@ describe.skipIf(!native.ok)('native passthrough: behaviour', () => {
   });
 
   it('a handle-only node whose inode number the source reused for a new file is not taken for it (fd budget 1)', async () => {
-    const { source, mnt, daemon } = await setup(['--fd-budget=1']);
+    // The source on an ext4 of the test's own: on the shared /tmp another process's file may take
+    // the freed inode number first (seen three times under load on 2026-12-07).
+    const home = await makeHome();
+    const source = (await privateExt4(home)) ?? join(home, 'source');
+    await mkdir(source, { recursive: true });
+    const mnt = join(home, 'mnt');
+    await mkdir(mnt);
+    const daemon = await startServe(home, source, mnt, ['--native', '--fd-budget=1']);
     await mkdir(join(source, 'd'));
     await writeFile(join(source, 'd', 'old'), 'old');
     // The kernel looks it up and keeps the inode (a handle node past the budget: nothing pins it).

@@ -14,19 +14,13 @@ import { join } from 'node:path';
 import { isMounted, makeHome, reapAll, spawnTracked } from '../helpers/sandbox.js';
 import { serveCounters, serveInNewHome, serveOverSlowFs, startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
-import { mountAt, readMountInfo } from '../../src/sys/mountinfo.js';
 import { runCli } from '../helpers/cli.js';
+import { privateExt4 } from '../helpers/ext4.js';
 import { logOf, setupWorkspace } from '../helpers/daemons.js';
 import { waitFor } from '../helpers/sandbox.js';
 import { runFile } from '../../src/sys/run.js';
 
-/** Loop-mounted file systems a test made (its own image below its home): unmounted in teardown, which frees the loop device (autoclear). */
-const loopMounts: string[] = [];
-
-afterEach(async () => {
-  await reapAll();
-  for (const dir of loopMounts.splice(0)) if (mountAt(await readMountInfo(), dir)) await runFile('umount', ['-l', dir], 5000);
-});
+afterEach(reapAll);
 
 const native = loadNative();
 
@@ -144,16 +138,8 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
     // (14.0 MB on this 16 MiB image, against 5.6 MB written directly); quota limits alike.
     const home = await makeHome();
     await chmod(home, 0o755); // mkdtemp made it 0700: the other user must reach the mountpoint
-    const img = join(home, 'fs.img');
-    const fs = join(home, 'fs');
-    await mkdir(fs);
-    await writeFile(img, '');
-    await truncate(img, 16 * 1024 * 1024);
-    const mkfs = await runFile('mkfs.ext4', ['-q', '-m', '50', img], 20_000);
-    expect(mkfs.exitCode, mkfs.stderr).toBe(0);
-    const m = await runFile('mount', ['-o', 'loop', img, fs], 10_000);
-    if (m.exitCode !== 0) return void console.warn(`skipped: no loop mount here (${m.stderr.trim()})`);
-    loopMounts.push(fs);
+    const fs = await privateExt4(home, { reservedPercent: 50 });
+    if (!fs) return;
     const source = join(fs, 'src');
     await mkdir(source);
     await chmod(source, 0o777);
