@@ -63,6 +63,20 @@ export async function serveInNewHome(flags: string[] = [], env: NodeJS.ProcessEn
   return { home, source, mnt, daemon };
 }
 
+/**
+ * The core's counters once `settled` holds of them, or the last ones read after `ms` (the caller's
+ * assertions then say what is missing). A request's op count is added after its answer is sent
+ * (stats.c op_end): a client that saw its write done may read the counters before its WRITE is counted.
+ */
+export async function serveCountersWhen<T>(daemon: ServeDaemon, settled: (c: T) => boolean, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const c = await serveCounters<T>(daemon);
+    if (settled(c) || Date.now() > until) return c;
+    await sleep(20);
+  }
+}
+
 /** The stand-in over a slow source (slow-fs.ts: a FUSE file system whose reads under slow/ it holds until released), in a new home. */
 export async function serveOverSlowFs(flags: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ home: string; mnt: string; slow: SlowFs; daemon: ServeDaemon }> {
   const home = await makeHome();
