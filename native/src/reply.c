@@ -178,18 +178,22 @@ int send_lseek(req_t req, off_t off) {
   return own_reply1(req, &o, sizeof o);
 }
 
-size_t add_direntry(char *buf, size_t size, const char *name, const struct stat *st, off_t off) {
-  size_t namelen = strlen(name);
-  size_t entlen = FUSE_NAME_OFFSET + namelen;
-  size_t padded = FUSE_DIRENT_ALIGN(entlen);
-  if (!buf || padded > size) return padded;
-  struct fuse_dirent *d = (struct fuse_dirent *)buf;
+/* One entry's dirent (both packers), its name followed by `pad` zero bytes up to the entry's aligned end. */
+static void fill_dirent(struct fuse_dirent *d, const char *name, size_t namelen, const struct stat *st, off_t off, size_t pad) {
   d->ino = st->st_ino;
   d->off = (uint64_t)off;
   d->namelen = (uint32_t)namelen;
   d->type = (st->st_mode & S_IFMT) >> 12;
   memcpy(d->name, name, namelen);
-  memset(d->name + namelen, 0, padded - entlen);
+  memset(d->name + namelen, 0, pad);
+}
+
+size_t add_direntry(char *buf, size_t size, const char *name, const struct stat *st, off_t off) {
+  size_t namelen = strlen(name);
+  size_t entlen = FUSE_NAME_OFFSET + namelen;
+  size_t padded = FUSE_DIRENT_ALIGN(entlen);
+  if (!buf || padded > size) return padded;
+  fill_dirent((struct fuse_dirent *)buf, name, namelen, st, off, padded - entlen);
   return padded;
 }
 
@@ -201,12 +205,7 @@ size_t add_direntry_plus(char *buf, size_t size, const char *name, const struct 
   struct fuse_direntplus *dp = (struct fuse_direntplus *)buf;
   memset(&dp->entry_out, 0, sizeof dp->entry_out);
   fill_entry(&dp->entry_out, e);
-  dp->dirent.ino = e->attr.st_ino;
-  dp->dirent.off = (uint64_t)off;
-  dp->dirent.namelen = (uint32_t)namelen;
-  dp->dirent.type = (e->attr.st_mode & S_IFMT) >> 12;
-  memcpy(dp->dirent.name, name, namelen);
-  memset(dp->dirent.name + namelen, 0, padded - entlen);
+  fill_dirent(&dp->dirent, name, namelen, &e->attr, off, padded - entlen);
   return padded;
 }
 
