@@ -167,6 +167,21 @@ static void drop_privs(req_t req, int fd, int is_path) {
   if ((is_path ? getxattr(p, CAPS_XATTR, NULL, 0) : fgetxattr(fd, CAPS_XATTR, NULL, 0)) > 0) (void)(is_path ? removexattr(p, CAPS_XATTR) : fremovexattr(fd, CAPS_XATTR));
 }
 
+/*
+ * libfuse 3.14's session negotiates no FUSE_HANDLE_KILLPRIV_V2 and passes no kill flag on. The
+ * kernel then drops set-id bits itself around a write or a truncate (a SETATTR of the mode), but
+ * an O_TRUNC open (atomic_o_trunc) truncates here, with the caller's credentials: a non-root
+ * caller's own open drops them on the source, a root caller's keeps them, and that is right only
+ * if the caller has CAP_FSETID (read from /proc, creds_caller_caps). Our own session is told by
+ * the kernel (the open's FUSE_OPEN_KILL_SUIDGID).
+ */
+#define CAP_FSETID_BIT (1ull << 4) /* CAP_FSETID */
+static void trunc_kill_priv(req_t req) {
+  if (req->to.own) return;
+  const struct caller *c = op_caller();
+  if (c->uid == 0 && !(creds_caller_caps(c) & CAP_FSETID_BIT)) req->kill_priv = 1;
+}
+
 /* Is `mode` the node's current mode less some of its setuid/setgid bits, on a file the caller does not own? */
 static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info *fi, mode_t mode) {
   struct stat st;
@@ -376,7 +391,7 @@ void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   proc_path(p, sizeof p, NFD(node_of(fs, ino)));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
-  if (fi->flags & O_TRUNC) drop_privs(req, fd, 0);
+  if (fi->flags & O_TRUNC) trunc_kill_priv(req), drop_privs(req, fd, 0);
   opened(fs, fi, fd);
   backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
   /* Not answered (timed out, or the caller is gone): nobody will release it. */
@@ -409,7 +424,7 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
    */
   if (!made && errno == EEXIST && !(fi->flags & O_EXCL)) fd = openat(NFD(parent), name, flags);
   if (fd == -1) return reply_err(req, errno);
-  if (!made && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) drop_privs(req, fd, 0);
+  if (!made && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) trunc_kill_priv(req), drop_privs(req, fd, 0);
   int err = made ? restore_mode(fd, mode) : 0;
   /* The entry is the inode of the fd we answer with, whatever the name shows by now. */
   struct fuse_entry_param e;

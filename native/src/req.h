@@ -32,7 +32,7 @@ struct req {
   struct req_to to;
   struct fuse_ctx ctx; /* the caller: uid, gid, pid, umask (0 where the request carries none) */
   int32_t backing_id;  /* our session: an open answered with kernel passthrough on this backing id (0: none) */
-  uint8_t kill_priv;   /* our session (FUSE_HANDLE_KILLPRIV_V2): the kernel asks this write, truncate, chown or O_TRUNC open to drop set-id bits and capabilities */
+  uint8_t kill_priv;   /* drop set-id bits and capabilities: our session's kernel flag (FUSE_HANDLE_KILLPRIV_V2) on a write, truncate, chown or O_TRUNC open; on libfuse's, an O_TRUNC open by root without CAP_FSETID (ops.c) */
 };
 typedef struct req *req_t;
 
