@@ -310,7 +310,8 @@ struct watcher;
 int watch_start(struct fs *fs);
 void watch_stop(struct fs *fs);
 /* A directory node the kernel now holds: watch it (a failure leaves it unwatched). */
-void watch_dir(struct fs *fs, struct node *n);
+/* Watches directory node `n`, opened as `fd` (its own, or one opened from its file handle for the call: the watch outlives it). */
+void watch_dir(struct fs *fs, struct node *n, int fd);
 /* A directory node the kernel forgot: its watch goes. */
 void watch_forget(struct fs *fs, struct node *n);
 int watch_active(const struct fs *fs);

@@ -211,10 +211,13 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
   }
   fresh->fd = -1;
   fresh->wd = -1;
+  /* A directory past the budget keeps its fd until its watch is set (below): the watch outlives the fd. */
+  int watch_fd = -1;
   if (fs->handles_ok && __atomic_load_n(&fs->nodes.fds, __ATOMIC_RELAXED) >= fs->nodes.fd_budget && e->attr.st_dev == fs->root.dev &&
-      keep_handle(fd, fresh) == 0)
-    close(fd);
-  else
+      keep_handle(fd, fresh) == 0) {
+    if (S_ISDIR(e->attr.st_mode)) watch_fd = fd;
+    else close(fd);
+  } else
     fresh->fd = fd; /* within the fd budget, or no handle to be had */
   fresh->ino = e->attr.st_ino;
   fresh->dev = e->attr.st_dev;
@@ -236,7 +239,8 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
     free(fresh->handle);
     free(fresh);
   } else if (n->type == S_IFDIR)
-    watch_dir(fs, n); /* before the reply: the kernel cannot forget it meanwhile (we hold its reference) */
+    watch_dir(fs, n, n->fd >= 0 ? n->fd : watch_fd); /* before the reply: the kernel cannot forget it meanwhile (we hold its reference) */
+  if (watch_fd >= 0) close(watch_fd);
   __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
   e->ino = node_id(fs, n);
   return 0;

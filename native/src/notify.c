@@ -158,11 +158,11 @@ int watch_active(const struct fs *fs) {
   return fs->watch && !__atomic_load_n(&fs->watch->degraded, __ATOMIC_RELAXED);
 }
 
-void watch_dir(struct fs *fs, struct node *n) {
+void watch_dir(struct fs *fs, struct node *n, int fd) {
   struct watcher *w = fs->watch;
-  if (!w || n->fd < 0 || __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) return;
+  if (!w || fd < 0 || __atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) return;
   /* Another file system mounted inside the source: watched only if it is local too. */
-  if (n->dev != w->fs->root.dev && remote_fs(n->fd)) {
+  if (n->dev != w->fs->root.dev && remote_fs(fd)) {
     count_add(fs, C_UNWATCHED, 1);
     return;
   }
@@ -171,7 +171,7 @@ void watch_dir(struct fs *fs, struct node *n) {
     return;
   }
   char p[64];
-  proc_path(p, sizeof p, n->fd);
+  proc_path(p, sizeof p, fd);
   /* The watch is the daemon's, not the caller's: inotify needs read permission on the directory. */
   int back = creds_suspend(fs);
   pthread_mutex_lock(&w->lock);
@@ -352,7 +352,7 @@ static void inval_inode(struct watcher *w, struct node *n) {
 }
 
 /* A known child's inode by name below a watched directory: its attributes and pages. */
-static void inval_child(struct watcher *w, struct node *dir, const char *name) {
+static void inval_child(struct watcher *w, int dirfd, const char *name) {
   struct fs *fs = w->fs;
   /*
    * Only the identity is needed, and from what is cached: a name that is the mountpoint of
@@ -360,7 +360,7 @@ static void inval_child(struct watcher *w, struct node *dir, const char *name) {
    * thread in a request there, or a stop would wait for it (watch_stop joins this thread).
    */
   struct statx sx;
-  if (statx(dir->fd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == -1) return;
+  if (dirfd < 0 || statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == -1) return;
   pthread_mutex_lock(&fs->nodes.lock);
   struct node *n = node_find(fs, sx.stx_ino, makedev(sx.stx_dev_major, sx.stx_dev_minor));
   if (n && n != &fs->root) {
@@ -427,9 +427,17 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
   }
   struct node *dir = hold_wd(w, ev->wd);
   if (!dir) return;
+  /*
+   * A directory past the fd budget keeps a file handle: opened here for this event (the watcher
+   * thread has the daemon's credentials), or its children's changes would go unseen for as long
+   * as their attributes are cached. -1 when its inode is gone: names are still invalidated.
+   */
+  int opened = -1, dfd = dir->fd;
+  if (dfd < 0 && dir->handle) dfd = opened = open_by_handle_at(fs->mount_fd, dir->handle, O_PATH | O_CLOEXEC);
   if (ev->len && ev->name[0]) {
     /* A name we made and answered: the kernel knows it, the directory's change and the inode's attributes (no notification). */
-    if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dir->fd, budget)) {
+    if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dfd, budget)) {
+      if (opened >= 0) close(opened);
       node_forget(fs, dir, 1);
       return;
     }
@@ -447,9 +455,10 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
       inval_inode(w, dir);
     }
     /* What stands at the name now, if the kernel holds it: its attributes and pages. */
-    if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM))) inval_child(w, dir, ev->name);
+    if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM))) inval_child(w, dfd, ev->name);
   } else
     inval_inode(w, dir); /* the directory itself: its mode, owner, times */
+  if (opened >= 0) close(opened);
   node_forget(fs, dir, 1);
 }
 
@@ -505,7 +514,7 @@ int watch_start(struct fs *fs) {
   pthread_cond_init(&w->ours_wake, NULL);
   w->budget = fs->cfg.watch_budget ? (uint64_t)fs->cfg.watch_budget : watch_budget();
   fs->watch = w;
-  watch_dir(fs, &fs->root);
+  watch_dir(fs, &fs->root, fs->root.fd);
   if (__atomic_load_n(&fs->root.wd, __ATOMIC_RELAXED) < 0) {
     /* Not even the root: no watching at all (short timeouts everywhere, as before). */
     watch_stop(fs);

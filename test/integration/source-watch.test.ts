@@ -124,6 +124,36 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
     await daemon.stop();
   });
 
+  it('directories past the fd budget (kept as file handles) are watched too: cached after 1 s with no request, and changes inside them seen within 1 s', async () => {
+    const { source, mnt, daemon } = await setup(['--watch', '--fd-budget=1']);
+    await mkdir(join(source, 'a', 'b'), { recursive: true });
+    await writeFile(join(source, 'a', 'b', 'f.txt'), 'one\n');
+    // a's creation is the root's event (two invalidations); what is below a was made unwatched.
+    await waitFor('the new name invalidated', async () => ((await counters(daemon)).invalidations >= 2 ? true : undefined));
+    const look = async (): Promise<void> => {
+      await stat(join(mnt, 'a', 'b', 'f.txt'));
+      await stat(join(mnt, 'a', 'b', 'missing')).catch(() => undefined);
+    };
+    await look();
+    const first = await counters(daemon);
+    // The root, a (the one node within the budget) and b (a file handle past it).
+    expect(first.watches, JSON.stringify(first)).toBeGreaterThanOrEqual(3);
+    await sleep(1500); // past the 1 s of before
+    await look();
+    const second = await counters(daemon);
+    for (const op of ['lookup', 'getattr']) expect(second.ops[op] ?? 0, op).toBe(first.ops[op] ?? 0);
+    // A change inside b (the notifier reopens b from its handle to find what changed).
+    await writeFile(join(source, 'a', 'b', 'f.txt'), 'rewritten, longer\n');
+    const rewrite = await seenAfter(async () => (await stat(join(mnt, 'a', 'b', 'f.txt'))).size === 18 && (await readFile(join(mnt, 'a', 'b', 'f.txt'), 'utf8')) === 'rewritten, longer\n');
+    await writeFile(join(source, 'a', 'b', 'g.txt'), 'g\n');
+    const newFile = await seenAfter(async () => (await readdir(join(mnt, 'a', 'b'))).includes('g.txt') && (await readFile(join(mnt, 'a', 'b', 'g.txt'), 'utf8')) === 'g\n');
+    await rm(join(source, 'a', 'b', 'f.txt'));
+    const remove = await seenAfter(gone(join(mnt, 'a', 'b', 'f.txt')));
+    const seen = { rewrite, newFile, remove };
+    for (const [what, ms] of Object.entries(seen)) expect(ms, `${what}: ${JSON.stringify(seen)}`).toBeLessThanOrEqual(SEEN_MS);
+    expect(await daemon.stop(), daemon.output().slice(-2000)).toBe(0);
+  });
+
   it('renames, rewrites, chmods, removes and new names in the source show through the mount within 1 s', async () => {
     const { home, source, mnt, daemon } = await setup(['--watch']);
     const outside = join(home, 'outside');
