@@ -393,6 +393,8 @@ struct session *session_start(const char *mountpoint, const char *source, const 
 /* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
 int session_stop(struct session *s, unsigned timeout_ms);
 unsigned session_cancel(struct session *s);
+/* The session's tables, for a snapshot (nodes_snapshot, handles_snapshot) while it serves. */
+struct fs *session_fs(struct session *s);
 
 /* notify.c: longer caches kept true by invalidation (inotify on the source, FUSE notify). */
 struct watcher;

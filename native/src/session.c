@@ -251,6 +251,10 @@ int session_stop(struct session *s, unsigned timeout_ms) {
   return 0;
 }
 
+struct fs *session_fs(struct session *s) {
+  return &s->fs;
+}
+
 unsigned session_cancel(struct session *s) {
   return slots_cancel(&s->fs);
 }
