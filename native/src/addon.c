@@ -1,8 +1,9 @@
 /*
  * The JavaScript surface: start(mountpoint, source, options) → Promise<{ handle, counters }>,
  * stop(handle, timeoutMs) → Promise<boolean> (true once every thread ended and the session is
- * freed), layout() → where each counter sits in the shared array. The mount and the join run
- * on libuv's pool, never on the JavaScript thread (mounting or joining may wait on the kernel).
+ * freed), layout() → where each counter sits in the shared array, tables(handle) → the node and
+ * file handle tables now. The mount and the join run on libuv's pool, never on the JavaScript
+ * thread (mounting or joining may wait on the kernel).
  */
 #include "core.h"
 #include "jsbridge.h"
@@ -258,6 +259,99 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static void set_bigint(napi_env env, napi_value obj, const char *key, uint64_t v) {
+  napi_value x;
+  napi_create_bigint_uint64(env, v, &x);
+  napi_set_named_property(env, obj, key, x);
+}
+
+static void set_number(napi_env env, napi_value obj, const char *key, double v) {
+  napi_value x;
+  napi_create_double(env, v, &x);
+  napi_set_named_property(env, obj, key, x);
+}
+
+static void set_bool(napi_env env, napi_value obj, const char *key, int v) {
+  napi_value x;
+  napi_get_boolean(env, v != 0, &x);
+  napi_set_named_property(env, obj, key, x);
+}
+
+static napi_value node_value(napi_env env, const struct node_info *i) {
+  napi_value o, handle;
+  napi_create_object(env, &o);
+  set_bigint(env, o, "id", i->id);
+  set_number(env, o, "nlookup", (double)i->nlookup);
+  set_bigint(env, o, "ino", (uint64_t)i->ino);
+  set_bigint(env, o, "dev", (uint64_t)i->dev);
+  set_number(env, o, "type", (double)i->type);
+  set_number(env, o, "fd", i->fd);
+  set_bool(env, o, "stale", !i->hashed);
+  if (i->handle_bytes) {
+    /* The file handle as "type:hex" (open_by_handle_at's input). */
+    char hex[16 + 2 * MAX_HANDLE_SZ + 1];
+    int len = snprintf(hex, sizeof hex, "%d:", i->handle_type);
+    for (unsigned b = 0; b < i->handle_bytes && len + 2 < (int)sizeof hex; b++) len += snprintf(hex + len, sizeof hex - (size_t)len, "%02x", i->handle[b]);
+    napi_create_string_utf8(env, hex, (size_t)len, &handle);
+  } else
+    napi_get_null(env, &handle);
+  napi_set_named_property(env, o, "handle", handle);
+  return o;
+}
+
+static napi_value fh_value(napi_env env, const struct fh_info *i) {
+  napi_value o;
+  napi_create_object(env, &o);
+  set_bigint(env, o, "fh", i->fh);
+  set_bigint(env, o, "node", i->node);
+  set_number(env, o, "fd", i->fd);
+  set_number(env, o, "flags", i->flags);
+  set_bool(env, o, "dir", i->dir);
+  return o;
+}
+
+/*
+ * tables(handle) → { nodes, handles } or null (stopped, or a stop under way): the passthrough's
+ * node table (id, nlookup, ino, dev, type, fd or file handle) and its open file handles (fh, node,
+ * fd, flags), as the kernel knows them now: what a handover to another process would carry
+ * (issue 21). Each table is copied under its own lock; the two copies are not one instant.
+ */
+static napi_value js_tables(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, nodes, handles;
+  void *data;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "tables(handle)");
+    return NULL;
+  }
+  struct handle *h = data;
+  if (!h->session || h->busy) { /* busy: a stop may free it */
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  struct fs *fs = session_fs(h->session);
+  struct node_info *ni = NULL;
+  struct fh_info *hi = NULL;
+  ssize_t nn = nodes_snapshot(fs, &ni);
+  ssize_t nh = nn < 0 ? -1 : handles_snapshot(fs, &hi);
+  if (nn < 0 || nh < 0) {
+    free(ni);
+    napi_throw_error(env, "ERR_NATIVE", "out of memory");
+    return NULL;
+  }
+  napi_create_array_with_length(env, (size_t)nn, &nodes);
+  for (ssize_t i = 0; i < nn; i++) napi_set_element(env, nodes, (uint32_t)i, node_value(env, &ni[i]));
+  napi_create_array_with_length(env, (size_t)nh, &handles);
+  for (ssize_t i = 0; i < nh; i++) napi_set_element(env, handles, (uint32_t)i, fh_value(env, &hi[i]));
+  free(ni);
+  free(hi);
+  CHECK(napi_create_object(env, &result));
+  napi_set_named_property(env, result, "nodes", nodes);
+  napi_set_named_property(env, result, "handles", handles);
+  return result;
+}
+
 static napi_value int_value(napi_env env, int v) {
   napi_value r;
   napi_create_int32(env, v, &r);
@@ -311,6 +405,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
     {"stop", NULL, js_stop, NULL, NULL, NULL, napi_default, NULL},
     {"cancel", NULL, js_cancel, NULL, NULL, NULL, napi_default, NULL},
+    {"tables", NULL, js_tables, NULL, NULL, NULL, napi_default, NULL},
     {"layout", NULL, js_layout, NULL, NULL, NULL, napi_default, NULL},
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL},
     {"procScan", NULL, js_proc_scan, NULL, NULL, NULL, napi_default, NULL},

@@ -31,9 +31,8 @@
 
 #include <errno.h>
 
-void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi) {
-  if (!req->to.own || !own_passthrough(req->to.own) || !S_ISREG(n->type)) return;
-  int fd = (int)fi->fh;
+uint32_t backing_open(struct fs *fs, req_t req, struct node *n, int fd, struct fuse_file_info *fi) {
+  if (!req->to.own || !own_passthrough(req->to.own) || !S_ISREG(n->type)) return 0;
   const struct caller *c = op_caller();
   uint64_t caps = creds_caller_caps(c);
   /* The source's own file system is known from the start; another one mounted inside it is asked (fstatfs, outside the lock). */
@@ -62,21 +61,20 @@ void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_inf
   pthread_mutex_unlock(&fs->nodes.lock);
   if (id > 0) {
     req->backing_id = id;
-    fi->fh |= FH_PASSTHROUGH;
     fi->keep_cache = 0; /* the backing file's page cache is the one in use */
     fi->direct_io = beside ? 1 : 0;
     count_add(fs, beside ? C_PT_FALLBACKS : C_PT_OPENS, 1);
-  } else {
-    fi->fh |= FH_PLAIN;
-    count_add(fs, C_PT_FALLBACKS, 1);
+    return FH_PASSTHROUGH;
   }
+  count_add(fs, C_PT_FALLBACKS, 1);
+  return FH_PLAIN;
 }
 
-void backing_release(struct fs *fs, struct node *n, uint64_t fh) {
-  if (!(fh & (FH_PASSTHROUGH | FH_PLAIN))) return;
+void backing_release(struct fs *fs, struct node *n, uint32_t flags) {
+  if (!(flags & (FH_PASSTHROUGH | FH_PLAIN))) return;
   int32_t drop = 0;
   pthread_mutex_lock(&fs->nodes.lock);
-  if (fh & FH_PASSTHROUGH) {
+  if (flags & FH_PASSTHROUGH) {
     if (n->backing_refs > 0 && --n->backing_refs == 0) {
       drop = n->backing_id;
       n->backing_id = 0;

@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include "req.h"
+#include <fcntl.h> /* MAX_HANDLE_SZ */
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -61,7 +62,37 @@ enum pt_mode { PT_OFF = 0, PT_PENDING = 1, PT_ON = 2, PT_REFUSED = 3, PT_REMOTE 
 
 enum rdplus_policy { RDPLUS_OFF = 0, RDPLUS_AUTO = 1, RDPLUS_ON = 2 };
 
+/*
+ * A table of ids with a generation (ids.c): id = generation << 32 | slot. Node ids and file
+ * handles are such ids, so they name the same objects in a process that rebuilds the tables
+ * (issue 21). Adding and removing under the owner's lock; finding without one.
+ */
+#define ID_CHUNKS 23 /* chunk k holds 1024 << k slots: 23 chunks cover every 32-bit slot */
+struct id_entry {
+  uint64_t id;     /* atomic: the id this slot answers to now, 0: free */
+  void *ptr;       /* what it names (written before id is published) */
+  uint32_t gen;    /* owner's lock: the generation of the slot's next id */
+  uint32_t next;   /* owner's lock: the next free slot, 0: none */
+};
+struct id_table {
+  struct id_entry *chunks[ID_CHUNKS]; /* atomic pointers: allocated once, never moved */
+  uint32_t next;   /* slots below this were handed out at least once */
+  uint32_t free;   /* the first free slot (LIFO), 0: none */
+  uint32_t live;   /* ids that name something now */
+};
+void ids_init(struct id_table *t, uint32_t first);
+void ids_destroy(struct id_table *t);
+/* A new id naming ptr (owner's lock held); 0 when out of memory or slots. */
+uint64_t ids_add(struct id_table *t, void *ptr);
+/* What `id` names, or NULL (never handed out, freed, or another generation). Any thread, no lock. */
+void *ids_get(const struct id_table *t, uint64_t id);
+/* `id` names nothing from now on; its slot is reused with the next generation (owner's lock held). */
+void ids_remove(struct id_table *t, uint64_t id);
+/* Enumeration (owner's lock held): the next live entry at or after *slot, or NULL at the end. */
+void *ids_next(const struct id_table *t, uint32_t *slot, uint64_t *id);
+
 struct node {
+  uint64_t id;       /* the FUSE node id: this node's id in the table's `ids` (FUSE_ROOT_ID for the root) */
   struct node *next; /* hash chain */
   int fd;            /* O_PATH fd on the source inode, or -1: then reopened from `handle` per request */
   struct file_handle *handle; /* set only on nodes without a kept fd */
@@ -84,7 +115,8 @@ struct node {
 
 struct node_table {
   pthread_mutex_t lock;
-  struct node **buckets;
+  struct id_table ids;  /* node id → node, every node the kernel holds (the root at slot 1, stale nodes until forgotten) */
+  struct node **buckets; /* (ino, dev) → node, the nodes a lookup may find */
   size_t nbuckets;
   size_t count;
   size_t fds;        /* nodes that keep an fd */
@@ -133,6 +165,21 @@ struct caller {
   mode_t umask;
 };
 
+/*
+ * An open file or directory the kernel holds (handles.c): fi->fh is its id in the handle
+ * table. Written before the id is handed to the kernel, read-only after.
+ */
+struct fh {
+  int fd;            /* the open file; a directory's is its stream's */
+  uint32_t flags;    /* FH_PASSTHROUGH, FH_PLAIN (backing.c) */
+  struct dir *dir;   /* a directory's stream (ops_dir.c), NULL for a file */
+  uint64_t node;     /* the node id it was opened on */
+};
+struct fh_table {
+  pthread_mutex_t lock;
+  struct id_table ids;
+};
+
 struct fs {
   struct config cfg;
   pthread_mutex_t slots_lock;
@@ -141,6 +188,7 @@ struct fs {
   int root_remote;    /* the source's root is on a remote or FUSE file system (notify.c's remote_fs) */
   int mount_fd;       /* the source root opened for real (open_by_handle_at refuses O_PATH fds) */
   struct node_table nodes;
+  struct fh_table handles;
   uint64_t *counters; /* C_TOTAL entries, shared with JavaScript */
   uid_t uid;          /* the daemon's own ids (creds.c: a root daemon takes a caller's ids per request) */
   gid_t gid;
@@ -155,10 +203,27 @@ struct fs {
 };
 
 /* nodes.c */
-int nodes_init(struct node_table *t);
+/* The table, with `root` at FUSE_ROOT_ID. */
+int nodes_init(struct node_table *t, struct node *root);
 void nodes_destroy(struct node_table *t);
+/* The node the kernel means by `ino`, or NULL when no node has that id now (stale or unknown): answer ESTALE. O(1), no lock. */
 struct node *node_of(struct fs *fs, fuse_ino_t ino);
 fuse_ino_t node_id(struct fs *fs, struct node *n);
+/* What a snapshot of the node table holds of one node (nodes_snapshot). */
+struct node_info {
+  uint64_t id;
+  uint64_t nlookup;
+  ino_t ino;
+  dev_t dev;
+  mode_t type;
+  int fd;            /* the node's O_PATH fd, or -1: then `handle` */
+  int hashed;        /* 0: a stale node the kernel has not forgotten yet */
+  unsigned handle_bytes; /* 0: no file handle */
+  int handle_type;
+  unsigned char handle[MAX_HANDLE_SZ];
+};
+/* Every node the kernel holds, in slot order, copied under the table lock (*out malloc'd, freed by the caller); -1: out of memory. */
+ssize_t nodes_snapshot(struct fs *fs, struct node_info **out);
 /* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
 int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
 /*
@@ -281,14 +346,39 @@ void own_backing_close(struct own *o, int32_t id);
 /* notify.c: a file system whose changes may be made elsewhere (NFS, FUSE, SMB, …): `fd`'s (1), or a local one (0). */
 int remote_fs(int fd);
 
+/* handles.c: the file handle table (fi->fh is an id in it, not an fd). */
+int handles_init(struct fh_table *t);
+/* Closes what the kernel never released: only once no worker runs any more. */
+void handles_destroy(struct fh_table *t);
+/* A new handle for `fd` (and a directory's stream), opened on node `node`: its id, or 0 (out of memory). */
+uint64_t fh_new(struct fs *fs, int fd, uint32_t flags, struct dir *dir, uint64_t node);
+/* The handle `fh` names, or NULL (stale or unknown: answer EBADF). O(1), no lock. */
+struct fh *fh_get(struct fs *fs, uint64_t fh);
+/* The fd of the request's file handle, or -1 with errno EBADF: every op reaches its fd through this. */
+int fh_fd(struct fs *fs, const struct fuse_file_info *fi);
+/* The handle names nothing from now on; returns it (the caller closes and frees), or NULL when stale. */
+struct fh *fh_take(struct fs *fs, uint64_t fh);
+struct fh_info {
+  uint64_t fh;
+  uint64_t node;
+  int fd;
+  uint32_t flags;
+  int dir;           /* a directory's handle */
+};
+/* Every open handle, in slot order (*out malloc'd, freed by the caller); -1: out of memory. */
+ssize_t handles_snapshot(struct fs *fs, struct fh_info **out);
+
 /* backing.c: per-file kernel passthrough on our own session (issue 20, step 2). */
-/* Flags in a file handle (fi->fh): the fd is the low 32 bits, which every op takes with (int)fi->fh. */
-#define FH_PASSTHROUGH (1ull << 40) /* answered with passthrough: release gives the backing id back */
-#define FH_PLAIN (1ull << 41)       /* served by us on a passthrough session: counted in plain_opens */
-/* A regular file just opened as `fd` for this open or create: passthrough if it may be (sets req->backing_id and fi->fh's flags). */
-void backing_open(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi);
-/* The open was not answered (or is released): what backing_open took is given back. */
-void backing_release(struct fs *fs, struct node *n, uint64_t fh);
+/* Flags of a file handle (struct fh's flags). */
+#define FH_PASSTHROUGH (1u << 0) /* answered with passthrough: release gives the backing id back */
+#define FH_PLAIN (1u << 1)       /* served by us on a passthrough session: counted in plain_opens */
+/*
+ * A regular file just opened as `fd` for this open or create: passthrough if it may be (sets
+ * req->backing_id and fi's keep_cache/direct_io). Returns the handle's flags.
+ */
+uint32_t backing_open(struct fs *fs, req_t req, struct node *n, int fd, struct fuse_file_info *fi);
+/* The open was not answered (or is released): what backing_open took (its `flags`) is given back. */
+void backing_release(struct fs *fs, struct node *n, uint32_t flags);
 void own_close(struct own *o);
 
 /* xattr.c: the *xattr calls on a node's O_PATH fd (type: its S_IFMT bits); -1 and errno on failure. */
@@ -303,6 +393,8 @@ struct session *session_start(const char *mountpoint, const char *source, const 
 /* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
 int session_stop(struct session *s, unsigned timeout_ms);
 unsigned session_cancel(struct session *s);
+/* The session's tables, for a snapshot (nodes_snapshot, handles_snapshot) while it serves. */
+struct fs *session_fs(struct session *s);
 
 /* notify.c: longer caches kept true by invalidation (inotify on the source, FUSE notify). */
 struct watcher;
@@ -329,6 +421,9 @@ void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e);
 double attr_ttl(struct fs *fs, struct node *n, const struct stat *st);
 
 /* ops_dir.c */
+struct dir;
+/* Closes a directory's stream (its fd with it) and frees it. */
+void dir_free(struct dir *d);
 void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void do_readdir(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void do_readdirplus(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

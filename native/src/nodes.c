@@ -1,8 +1,11 @@
 /*
  * The inode table: one node per source inode the kernel knows, keyed by (st_dev, st_ino),
  * holding an O_PATH fd so every later op works with *at calls relative to it (no path is
- * ever built, so no PATH_MAX and no rename races). The FUSE node id is the node's address;
- * the inode number the kernel shows is the source's, so hard links show one inode.
+ * ever built, so no PATH_MAX and no rename races). The FUSE node id is the node's id in the
+ * table's `ids` (ids.c: slot and generation, never its address), so a request naming a
+ * forgotten node finds nothing instead of freed memory, and the ids can be carried to another
+ * process (issue 21); the inode number the kernel shows is the source's, so hard links show one
+ * inode.
  */
 #include "core.h"
 
@@ -14,28 +17,38 @@
 
 #define INITIAL_BUCKETS 1024
 
-int nodes_init(struct node_table *t) {
+int nodes_init(struct node_table *t, struct node *root) {
   t->buckets = calloc(INITIAL_BUCKETS, sizeof *t->buckets);
   if (!t->buckets) return ENOMEM;
   t->nbuckets = INITIAL_BUCKETS;
   t->count = 0;
   t->fds = 0;
   if (!t->fd_budget) t->fd_budget = 1024;
+  /* Slot 1, generation 0: the root's id is FUSE_ROOT_ID, as the kernel expects. */
+  ids_init(&t->ids, FUSE_ROOT_ID);
+  root->id = ids_add(&t->ids, root);
+  if (root->id != FUSE_ROOT_ID) {
+    ids_destroy(&t->ids);
+    free(t->buckets);
+    t->buckets = NULL;
+    return ENOMEM;
+  }
   return pthread_mutex_init(&t->lock, NULL);
 }
 
 /* Closes every node's fd: only once no worker runs any more. */
 void nodes_destroy(struct node_table *t) {
-  for (size_t i = 0; i < t->nbuckets; i++) {
-    struct node *n = t->buckets[i];
-    while (n) {
-      struct node *next = n->next;
-      if (n->fd >= 0) close(n->fd);
-      free(n->handle);
-      free(n);
-      n = next;
-    }
+  /* Every node is in the id table: those in the hash, and stale ones (out of it, not yet forgotten). */
+  uint32_t at = 0;
+  uint64_t id;
+  struct node *n;
+  while ((n = ids_next(&t->ids, &at, &id))) {
+    if (id == FUSE_ROOT_ID) continue; /* the session's own */
+    if (n->fd >= 0) close(n->fd);
+    free(n->handle);
+    free(n);
   }
+  ids_destroy(&t->ids);
   free(t->buckets);
   t->buckets = NULL;
   pthread_mutex_destroy(&t->lock);
@@ -92,12 +105,50 @@ static void unlink_node(struct node_table *t, struct node *n) {
   t->count--;
 }
 
+/*
+ * The kernel sends no request on a node after its FORGET, and none is forgotten while a request
+ * on it is unanswered (the request holds the inode): an id found here names a live node for the
+ * whole request. An id the table does not hold now (forgotten, never given) finds NULL.
+ */
 struct node *node_of(struct fs *fs, fuse_ino_t ino) {
-  return ino == FUSE_ROOT_ID ? &fs->root : (struct node *)(uintptr_t)ino;
+  return ids_get(&fs->nodes.ids, ino);
 }
 
 fuse_ino_t node_id(struct fs *fs, struct node *n) {
-  return n == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+  return n->id;
+}
+
+ssize_t nodes_snapshot(struct fs *fs, struct node_info **out) {
+  struct node_table *t = &fs->nodes;
+  pthread_mutex_lock(&t->lock);
+  size_t cap = t->ids.live, k = 0;
+  struct node_info *all = malloc((cap ? cap : 1) * sizeof *all);
+  if (!all) {
+    pthread_mutex_unlock(&t->lock);
+    return -1;
+  }
+  uint32_t at = 0;
+  uint64_t id;
+  struct node *n;
+  while (k < cap && (n = ids_next(&t->ids, &at, &id))) {
+    struct node_info *i = &all[k++];
+    memset(i, 0, sizeof *i);
+    i->id = id;
+    i->nlookup = n->nlookup;
+    i->ino = n->ino;
+    i->dev = n->dev;
+    i->type = n->type;
+    i->fd = n->fd;
+    i->hashed = n == &fs->root || n->hashed;
+    if (n->handle) {
+      i->handle_bytes = n->handle->handle_bytes;
+      i->handle_type = n->handle->handle_type;
+      memcpy(i->handle, n->handle->f_handle, n->handle->handle_bytes);
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  *out = all;
+  return (ssize_t)k;
 }
 
 struct node *node_find(struct fs *fs, ino_t ino, dev_t dev) {
@@ -225,7 +276,7 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
   fresh->nlookup = 1;
   pthread_mutex_lock(&fs->nodes.lock);
   n = ref(fs, e->attr.st_ino, e->attr.st_dev);
-  if (!n) {
+  if (!n && (fresh->id = ids_add(&fs->nodes.ids, fresh)) != 0) {
     insert(&fs->nodes, fresh);
     if (fresh->fd >= 0) __atomic_fetch_add(&fs->nodes.fds, 1, __ATOMIC_RELAXED);
     n = fresh;
@@ -233,6 +284,14 @@ static int adopt(struct fs *fs, int fd, struct fuse_entry_param *e) {
   }
   size_t count = fs->nodes.count;
   pthread_mutex_unlock(&fs->nodes.lock);
+  if (!n) {
+    /* No id to be had (out of memory): nothing was registered. */
+    if (watch_fd >= 0) close(watch_fd);
+    if (fresh->fd >= 0) close(fresh->fd);
+    free(fresh->handle);
+    free(fresh);
+    return ENOMEM;
+  }
   if (fresh) {
     /* Another thread registered the same inode meanwhile. */
     if (fresh->fd >= 0) close(fresh->fd);
@@ -304,6 +363,7 @@ void node_forget(struct fs *fs, struct node *n, uint64_t nlookup) {
   if (gone) {
     n->nlookup = 0; /* the watcher holds no node at 0 (notify.c) */
     unlink_node(&fs->nodes, n);
+    ids_remove(&fs->nodes.ids, n->id); /* a later request naming this id finds nothing */
     if (n->fd >= 0) __atomic_fetch_sub(&fs->nodes.fds, 1, __ATOMIC_RELAXED);
   }
   else n->nlookup -= nlookup;

@@ -564,7 +564,8 @@ void entry_ttl(struct fs *fs, struct node *parent, struct fuse_entry_param *e) {
   if (!watch_active(fs) || __atomic_load_n(&parent->wd, __ATOMIC_ACQUIRE) < 0) return;
   e->entry_timeout = fs->cfg.watch_timeout;
   if (!e->ino) return; /* a negative entry */
-  struct node *n = node_of(fs, e->ino);
+  struct node *n = node_of(fs, e->ino); /* the caller holds its reference */
+  if (!n) return;
   if (S_ISDIR(e->attr.st_mode)) {
     if (__atomic_load_n(&n->wd, __ATOMIC_ACQUIRE) >= 0) e->attr_timeout = fs->cfg.watch_timeout;
   } else if (e->attr.st_nlink == 1) {

@@ -27,9 +27,20 @@
 #include <unistd.h>
 
 #define FS(req) ((req)->fs)
+/*
+ * The node the kernel means by `ino` (a table index, nodes.c): an id that names no node now
+ * (forgotten, never given) is answered ESTALE, never followed.
+ */
+#define NODE(var, ino) \
+  struct node *var = node_of(fs, (ino)); \
+  if (!var) return reply_err(req, ESTALE)
 /* The request works on this node: fail fast while a request on it is stuck in the source. */
-#define TARGET(fs, ino) \
-  if (!op_target((fs), node_of((fs), (ino)))) return
+#define TARGET(n) \
+  if (!op_target(fs, (n))) return
+/* The fd of the request's file handle (handles.c): one that names no open file is answered EBADF. */
+#define FD(var, fi) \
+  int var = fh_fd(fs, (fi)); \
+  if (var == -1) return reply_err(req, EBADF)
 /*
  * The node's fd for this request (a handle-only node is reopened once, then held until the answer,
  * so the NFD() calls after this cannot fail): a node whose source inode is gone answers its errno
@@ -62,7 +73,7 @@ static void reply_err(req_t req, int err) {
 
 static void reply_entry(struct fs *fs, req_t req, const struct fuse_entry_param *e) {
   if (op_claim()) send_entry(req, e);
-  else node_forget(fs, node_of(fs, e->ino), 1);
+  else node_forget(fs, node_of(fs, e->ino), 1); /* our own reference keeps the id */
   op_end(0);
 }
 
@@ -80,18 +91,19 @@ static int refuse_ro(struct fs *fs, req_t req) {
 void do_lookup(req_t req, fuse_ino_t parent, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LOOKUP)) return;
-  USE(fs, node_of(fs, parent));
+  NODE(dir, parent);
+  USE(fs, dir);
   AS_CALLER(); /* search permission on the directory is the caller's */
   struct fuse_entry_param e;
-  int err = node_lookup(fs, node_of(fs, parent), name, &e);
-  if (err == ENOENT && watch_active(fs) && __atomic_load_n(&node_of(fs, parent)->wd, __ATOMIC_ACQUIRE) >= 0) {
+  int err = node_lookup(fs, dir, name, &e);
+  if (err == ENOENT && watch_active(fs) && __atomic_load_n(&dir->wd, __ATOMIC_ACQUIRE) >= 0) {
     /*
      * A negative entry (node id 0), cached as long as a name where the directory is watched: a
      * name made beside the mount sends IN_CREATE, whose INVAL_ENTRY drops it (entry_ttl leaves
      * the short timeout elsewhere). git asks for many names that do not exist.
      */
     memset(&e, 0, sizeof e);
-    entry_ttl(fs, node_of(fs, parent), &e);
+    entry_ttl(fs, dir, &e);
     if (op_claim()) send_entry(req, &e);
     op_end(ENOENT); /* counted as the error it is */
     return;
@@ -103,7 +115,8 @@ void do_lookup(req_t req, fuse_ino_t parent, const char *name) {
 void do_forget(req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FORGET)) return;
-  node_forget(fs, node_of(fs, ino), nlookup);
+  struct node *n = node_of(fs, ino);
+  if (n) node_forget(fs, n, nlookup); /* an id that names nothing: nothing to give back */
   if (op_claim()) send_none(req);
   op_end(0);
 }
@@ -111,25 +124,39 @@ void do_forget(req_t req, fuse_ino_t ino, uint64_t nlookup) {
 void do_forget_multi(req_t req, size_t count, struct fuse_forget_data *forgets) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FORGET)) return;
-  for (size_t i = 0; i < count; i++) node_forget(fs, node_of(fs, forgets[i].ino), forgets[i].nlookup);
+  for (size_t i = 0; i < count; i++) {
+    struct node *n = node_of(fs, forgets[i].ino);
+    if (n) node_forget(fs, n, forgets[i].nlookup);
+  }
   if (op_claim()) send_none(req);
   op_end(0);
 }
 
-static int stat_node(struct fs *fs, struct node *n, struct fuse_file_info *fi, struct stat *st) {
-  if (!fi && node_use(fs, n) == -1) return errno;
-  int res = fi ? fstat((int)fi->fh, st) : fstatat(NFD(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+/* Through the open file when the kernel named one (`fd` ≥ 0), else through the node. */
+static int stat_node(struct fs *fs, struct node *n, int fd, struct stat *st) {
+  if (fd < 0 && node_use(fs, n) == -1) return errno;
+  int res = fd >= 0 ? fstat(fd, st) : fstatat(NFD(n), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   return res == -1 ? errno : 0;
+}
+
+/* The fd of `fi`'s handle, -1 without one (fi NULL: the request names no open file); -2: a handle that names nothing (EBADF). */
+static int fd_or_none(struct fs *fs, const struct fuse_file_info *fi) {
+  if (!fi) return -1;
+  int fd = fh_fd(fs, fi);
+  return fd == -1 ? -2 : fd;
 }
 
 void do_getattr(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETATTR)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
+  int fd = fd_or_none(fs, fi);
+  if (fd == -2) return reply_err(req, EBADF);
   struct stat st;
-  int err = stat_node(fs, node_of(fs, ino), fi, &st);
+  int err = stat_node(fs, n, fd, &st);
   if (err) return reply_err(req, err);
-  reply_attr(fs, req, node_of(fs, ino), &st);
+  reply_attr(fs, req, n, &st);
 }
 
 static struct timespec time_of(int valid, int set, int now, struct timespec t) {
@@ -183,9 +210,9 @@ static void trunc_kill_priv(req_t req) {
 }
 
 /* Is `mode` the node's current mode less some of its setuid/setgid bits, on a file the caller does not own? */
-static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info *fi, mode_t mode) {
+static int drops_only_setid(struct fs *fs, struct node *n, int fd, mode_t mode) {
   struct stat st;
-  if (stat_node(fs, n, fi, &st) || st.st_uid == op_caller()->uid) return 0;
+  if (stat_node(fs, n, fd, &st) || st.st_uid == op_caller()->uid) return 0;
   mode_t have = st.st_mode & 07777, want = mode & 07777;
   return want != have && (want & ~have) == 0 && ((have & ~want) & ~(mode_t)(S_ISUID | S_ISGID)) == 0;
 }
@@ -193,9 +220,11 @@ static int drops_only_setid(struct fs *fs, struct node *n, struct fuse_file_info
 void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETATTR)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (refuse_ro(fs, req)) return;
-  struct node *n = node_of(fs, ino);
+  int fd = fd_or_none(fs, fi); /* ≥ 0: through the open file (ftruncate, …) */
+  if (fd == -2) return reply_err(req, EBADF);
   USE(fs, n);
   char p[64];
   proc_path(p, sizeof p, NFD(n));
@@ -206,34 +235,34 @@ void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct 
    * takes those bits away. The caller may not chmod the file, but dropping them grants nothing,
    * so that one change is made with the daemon's rights, on the node's own inode (never a name).
    */
-  if ((valid & FUSE_SET_ATTR_MODE) && creds_needed(fs, op_caller()) && drops_only_setid(fs, n, fi, attr->st_mode)) {
-    res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
+  if ((valid & FUSE_SET_ATTR_MODE) && creds_needed(fs, op_caller()) && drops_only_setid(fs, n, fd, attr->st_mode)) {
+    res = fd >= 0 ? fchmod(fd, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
     if (res == -1) return reply_err(req, errno);
     valid &= ~FUSE_SET_ATTR_MODE;
   }
   AS_CALLER();
   if (valid & FUSE_SET_ATTR_MODE)
-    res = fi ? fchmod((int)fi->fh, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
+    res = fd >= 0 ? fchmod(fd, attr->st_mode & 07777) : fchmodat(AT_FDCWD, p, attr->st_mode & 07777, 0);
   if (res == 0 && (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
     uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
     gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
     res = fchownat(NFD(n), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
   }
   if (res == 0 && (valid & FUSE_SET_ATTR_SIZE))
-    res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(p, attr->st_size);
-  if (res == 0 && (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) drop_privs(req, fi ? (int)fi->fh : NFD(n), !fi);
+    res = fd >= 0 ? ftruncate(fd, attr->st_size) : truncate(p, attr->st_size);
+  if (res == 0 && (valid & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) drop_privs(req, fd >= 0 ? fd : NFD(n), fd < 0);
   if (res == 0 && (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
     struct timespec tv[2] = {
       time_of(valid, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, attr->st_atim),
       time_of(valid, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, attr->st_mtim),
     };
-    if (fi) res = futimens((int)fi->fh, tv);
+    if (fd >= 0) res = futimens(fd, tv);
     else if (S_ISLNK(n->type)) res = utimensat(NFD(n), "", tv, AT_EMPTY_PATH);
     else res = utimensat(AT_FDCWD, p, tv, 0);
   }
   if (res == -1) return reply_err(req, errno);
   struct stat st;
-  int err = stat_node(fs, n, fi, &st);
+  int err = stat_node(fs, n, fd, &st);
   if (err) return reply_err(req, err);
   reply_attr(fs, req, n, &st);
 }
@@ -241,10 +270,11 @@ void do_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct 
 void do_readlink(req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READLINK)) return;
-  TARGET(fs, ino);
-  USE(fs, node_of(fs, ino));
+  NODE(n, ino);
+  TARGET(n);
+  USE(fs, n);
   char buf[PATH_MAX + 1];
-  ssize_t len = readlinkat(NFD(node_of(fs, ino)), "", buf, sizeof buf);
+  ssize_t len = readlinkat(NFD(n), "", buf, sizeof buf);
   if (len == -1) return reply_err(req, errno);
   if (len == (ssize_t)sizeof buf) return reply_err(req, ENAMETOOLONG);
   buf[len] = '\0';
@@ -270,7 +300,7 @@ static void make(req_t req, enum op_kind op, fuse_ino_t parent_ino, const char *
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(fs, req)) return;
-  struct node *parent = node_of(fs, parent_ino);
+  NODE(parent, parent_ino);
   USE(fs, parent);
   AS_CALLER();
   /* Recorded before the call: its IN_CREATE needs no notification once answered (notify.c). */
@@ -326,9 +356,10 @@ static void remove_entry(req_t req, enum op_kind op, fuse_ino_t parent, const ch
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, op)) return;
   if (refuse_ro(fs, req)) return;
-  USE(fs, node_of(fs, parent));
+  NODE(dir, parent);
+  USE(fs, dir);
   AS_CALLER();
-  reply_err(req, unlinkat(NFD(node_of(fs, parent)), name, flags) == -1 ? errno : 0);
+  reply_err(req, unlinkat(NFD(dir), name, flags) == -1 ? errno : 0);
 }
 
 void do_unlink(req_t req, fuse_ino_t parent, const char *name) {
@@ -343,10 +374,12 @@ void do_rename(req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newpar
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_RENAME)) return;
   if (refuse_ro(fs, req)) return;
-  USE(fs, node_of(fs, parent));
-  USE(fs, node_of(fs, newparent));
+  NODE(from, parent);
+  NODE(to, newparent);
+  USE(fs, from);
+  USE(fs, to);
   AS_CALLER();
-  int res = renameat2(NFD(node_of(fs, parent)), name, NFD(node_of(fs, newparent)), newname, flags);
+  int res = renameat2(NFD(from), name, NFD(to), newname, flags);
   reply_err(req, res == -1 ? errno : 0);
 }
 
@@ -354,7 +387,8 @@ void do_link(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LINK)) return;
   if (refuse_ro(fs, req)) return;
-  struct node *n = node_of(fs, ino), *np = node_of(fs, newparent);
+  NODE(n, ino);
+  NODE(np, newparent);
   USE(fs, n);
   USE(fs, np);
   AS_CALLER();
@@ -375,30 +409,45 @@ void do_link(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
   reply_entry(fs, req, &e);
 }
 
-static void opened(struct fs *fs, struct fuse_file_info *fi, int fd) {
-  fi->fh = (uint64_t)fd;
+/* A file just opened as `fd` on node `n`: its handle (fi->fh) in the table, passthrough where negotiated (backing.c). 0, or ENOMEM (nothing kept). */
+static int opened(struct fs *fs, req_t req, struct node *n, struct fuse_file_info *fi, int fd) {
   fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
+  uint32_t flags = backing_open(fs, req, n, fd, fi);
+  fi->fh = fh_new(fs, fd, flags, NULL, n->id);
+  if (fi->fh) return 0;
+  backing_release(fs, n, flags);
+  req->backing_id = 0;
+  return ENOMEM;
+}
+
+/* An open that was not answered (timed out, or the caller is gone): nobody will release it. */
+static void unopened(struct fs *fs, struct node *n, struct fuse_file_info *fi) {
+  struct fh *h = fh_take(fs, fi->fh);
+  if (!h) return;
+  backing_release(fs, n, h->flags);
+  close(h->fd);
+  free(h);
 }
 
 void do_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPEN)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (fs->cfg.read_only && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) return reply_err(req, EROFS);
-  USE(fs, node_of(fs, ino));
+  USE(fs, n);
   AS_CALLER();
   char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  proc_path(p, sizeof p, NFD(n));
   int fd = open(p, (fi->flags & ~DROP_OPEN_FLAGS) | O_CLOEXEC);
   if (fd == -1) return reply_err(req, errno);
   if (fi->flags & O_TRUNC) trunc_kill_priv(req), drop_privs(req, fd, 0);
-  opened(fs, fi, fd);
-  backing_open(fs, req, node_of(fs, ino), fi); /* kernel passthrough, where negotiated (backing.c) */
-  /* Not answered (timed out, or the caller is gone): nobody will release it. */
-  if (!op_claim() || send_open(req, fi) != 0) {
-    backing_release(fs, node_of(fs, ino), fi->fh);
+  int err = opened(fs, req, n, fi, fd);
+  if (err) {
     close(fd);
+    return reply_err(req, err);
   }
+  if (!op_claim() || send_open(req, fi) != 0) unopened(fs, n, fi);
   op_end(0);
 }
 
@@ -406,7 +455,7 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_CREATE)) return;
   if (refuse_ro(fs, req)) return;
-  struct node *parent = node_of(fs, parent_ino);
+  NODE(parent, parent_ino);
   USE(fs, parent);
   AS_CALLER();
   /*
@@ -435,13 +484,18 @@ void do_create(req_t req, fuse_ino_t parent_ino, const char *name, mode_t mode, 
     return reply_err(req, err);
   }
   entry_ttl(fs, parent, &e);
-  opened(fs, fi, fd);
-  backing_open(fs, req, node_of(fs, e.ino), fi);
+  struct node *n = node_of(fs, e.ino); /* ours: node_of_fd took a reference */
+  err = opened(fs, req, n, fi, fd);
+  if (err) {
+    close(fd);
+    watch_ours_drop(fs, mine);
+    node_forget(fs, n, 1);
+    return reply_err(req, err);
+  }
   if (!op_claim() || send_create(req, &e, fi) != 0) {
     watch_ours_drop(fs, mine);
-    backing_release(fs, node_of(fs, e.ino), fi->fh);
-    close(fd);
-    node_forget(fs, node_of(fs, e.ino), 1);
+    unopened(fs, n, fi);
+    node_forget(fs, n, 1);
   } else
     watch_ours_done(fs, mine, &e.attr);
   op_end(0);
@@ -460,14 +514,16 @@ void ops_thread_exit(void) {
 void do_read(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_READ)) return;
-  TARGET(fs, ino);
+  NODE(node, ino);
+  TARGET(node);
+  FD(fd, fi);
   if (size > read_cap) {
     char *b = realloc(read_buf, size);
     if (!b) return reply_err(req, ENOMEM);
     read_buf = b;
     read_cap = size;
   }
-  ssize_t n = pread((int)fi->fh, read_buf, size, off);
+  ssize_t n = pread(fd, read_buf, size, off);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_READ, (uint64_t)n);
   if (op_claim()) send_buf(req, read_buf, (size_t)n);
@@ -477,12 +533,14 @@ void do_read(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file
 void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_WRITE)) return;
-  TARGET(fs, ino);
+  NODE(node, ino);
+  TARGET(node);
   if (refuse_ro(fs, req)) return;
+  FD(fd, fi);
   /* One pwrite and its count, as libfuse's fuse_buf_copy did (a short count goes back to the writer). */
-  ssize_t n = pwrite((int)fi->fh, data, size, off);
+  ssize_t n = pwrite(fd, data, size, off);
   if (n < 0) return reply_err(req, errno);
-  drop_privs(req, (int)fi->fh, 0);
+  drop_privs(req, fd, 0);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
   if (op_claim()) send_write(req, (size_t)n);
   op_end(0);
@@ -491,26 +549,34 @@ void do_write(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t of
 void do_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req); /* before op_begin: the request is alive */
   if (!op_begin(req, fs, OP_RELEASE)) return;
-  backing_release(fs, node_of(fs, ino), fi->fh);
-  close((int)fi->fh);
+  struct fh *h = fh_take(fs, fi->fh);
+  if (!h) return reply_err(req, EBADF);
+  /* The node the handle was opened on: the kernel holds it while the file is open. */
+  struct node *n = node_of(fs, h->node);
+  if (n) backing_release(fs, n, h->flags);
+  close(h->fd);
+  free(h);
   reply_err(req, 0);
 }
 
 void do_fsync(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FSYNC)) return;
-  TARGET(fs, ino);
-  int res = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+  NODE(n, ino);
+  TARGET(n);
+  FD(fd, fi);
+  int res = datasync ? fdatasync(fd) : fsync(fd);
   reply_err(req, res == -1 ? errno : 0);
 }
 
 void do_statfs(req_t req, fuse_ino_t ino) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_STATFS)) return;
-  TARGET(fs, ino);
-  USE(fs, node_of(fs, ino));
+  NODE(n, ino);
+  TARGET(n);
+  USE(fs, n);
   struct statvfs sv;
-  if (fstatvfs(NFD(node_of(fs, ino)), &sv) == -1) return reply_err(req, errno);
+  if (fstatvfs(NFD(n), &sv) == -1) return reply_err(req, errno);
   if (op_claim()) send_statfs(req, &sv);
   op_end(0);
 }
@@ -518,12 +584,13 @@ void do_statfs(req_t req, fuse_ino_t ino) {
 void do_access(req_t req, fuse_ino_t ino, int mask) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_ACCESS)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (fs->cfg.read_only && (mask & W_OK)) return reply_err(req, EROFS);
-  USE(fs, node_of(fs, ino));
+  USE(fs, n);
   AS_CALLER();
   char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  proc_path(p, sizeof p, NFD(n));
   /* AT_EACCESS: the effective ids, which are the caller's now (the real ones stay the daemon's). */
   reply_err(req, faccessat(AT_FDCWD, p, mask, AT_EACCESS) == -1 ? errno : 0);
 }
@@ -531,12 +598,13 @@ void do_access(req_t req, fuse_ino_t ino, int mask) {
 void do_getxattr(req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_GETXATTR)) return;
-  TARGET(fs, ino);
-  USE(fs, node_of(fs, ino));
+  NODE(node, ino);
+  TARGET(node);
+  USE(fs, node);
   AS_CALLER();
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = xattr_get(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, buf, size);
+  ssize_t n = xattr_get(NFD(node), node->type, name, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -552,12 +620,13 @@ void do_getxattr(req_t req, fuse_ino_t ino, const char *name, size_t size) {
 void do_listxattr(req_t req, fuse_ino_t ino, size_t size) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LISTXATTR)) return;
-  TARGET(fs, ino);
-  USE(fs, node_of(fs, ino));
+  NODE(node, ino);
+  TARGET(node);
+  USE(fs, node);
   AS_CALLER();
   char *buf = size ? malloc(size) : NULL;
   if (size && !buf) return reply_err(req, ENOMEM);
-  ssize_t n = xattr_list(NFD(node_of(fs, ino)), node_of(fs, ino)->type, buf, size);
+  ssize_t n = xattr_list(NFD(node), node->type, buf, size);
   if (n == -1) {
     free(buf);
     return reply_err(req, errno);
@@ -573,37 +642,44 @@ void do_listxattr(req_t req, fuse_ino_t ino, size_t size) {
 void do_setxattr(req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_SETXATTR)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (refuse_ro(fs, req)) return;
-  USE(fs, node_of(fs, ino));
+  USE(fs, n);
   AS_CALLER();
-  reply_err(req, xattr_set(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name, value, size, flags) == -1 ? errno : 0);
+  reply_err(req, xattr_set(NFD(n), n->type, name, value, size, flags) == -1 ? errno : 0);
 }
 
 void do_removexattr(req_t req, fuse_ino_t ino, const char *name) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_REMOVEXATTR)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (refuse_ro(fs, req)) return;
-  USE(fs, node_of(fs, ino));
+  USE(fs, n);
   AS_CALLER();
-  reply_err(req, xattr_remove(NFD(node_of(fs, ino)), node_of(fs, ino)->type, name) == -1 ? errno : 0);
+  reply_err(req, xattr_remove(NFD(n), n->type, name) == -1 ? errno : 0);
 }
 
 void do_fallocate(req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FALLOCATE)) return;
-  TARGET(fs, ino);
+  NODE(n, ino);
+  TARGET(n);
   if (refuse_ro(fs, req)) return;
-  reply_err(req, fallocate((int)fi->fh, mode, offset, length) == -1 ? errno : 0);
+  FD(fd, fi);
+  reply_err(req, fallocate(fd, mode, offset, length) == -1 ? errno : 0);
 }
 
 void do_copy_file_range(req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_COPY_FILE_RANGE)) return;
-  TARGET(fs, ino_in);
+  NODE(node_in, ino_in);
+  TARGET(node_in);
   if (refuse_ro(fs, req)) return;
-  ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out, len, (unsigned)flags);
+  FD(fd_in, fi_in);
+  FD(fd_out, fi_out);
+  ssize_t n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, (unsigned)flags);
   if (n == -1) return reply_err(req, errno);
   count_add(fs, C_BYTES_WRITTEN, (uint64_t)n);
   if (op_claim()) send_write(req, (size_t)n);
@@ -613,8 +689,10 @@ void do_copy_file_range(req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_
 void do_lseek(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_LSEEK)) return;
-  TARGET(fs, ino);
-  off_t res = lseek((int)fi->fh, off, whence);
+  NODE(n, ino);
+  TARGET(n);
+  FD(fd, fi);
+  off_t res = lseek(fd, off, whence);
   if (res == -1) return reply_err(req, errno);
   if (op_claim()) send_lseek(req, res);
   op_end(0);

@@ -14,8 +14,15 @@
 #include <unistd.h>
 
 #define FS(req) ((req)->fs)
-#define TARGET(fs, ino) \
-  if (!op_target((fs), node_of((fs), (ino)))) return
+/* As in ops.c: an id that names no node now is answered ESTALE; a handle that names no open directory, EBADF. */
+#define NODE(var, ino) \
+  struct node *var = node_of(fs, (ino)); \
+  if (!var) return finish(req, ESTALE)
+#define TARGET(n) \
+  if (!op_target(fs, (n))) return
+#define DIR_OF(var, fi) \
+  struct dir *var = dir_of(fs, (fi)); \
+  if (!var) return finish(req, EBADF)
 
 struct dir {
   DIR *dp;
@@ -23,8 +30,15 @@ struct dir {
   struct dirent *entry;  /* read but not yet handed out (the last answer was full) */
 };
 
-static struct dir *dir_of(struct fuse_file_info *fi) {
-  return (struct dir *)(uintptr_t)fi->fh;
+/* The directory stream of `fi`'s handle (handles.c), or NULL when it names no open directory. */
+static struct dir *dir_of(struct fs *fs, const struct fuse_file_info *fi) {
+  struct fh *h = fh_get(fs, fi->fh);
+  return h ? h->dir : NULL;
+}
+
+void dir_free(struct dir *d) {
+  closedir(d->dp);
+  free(d);
 }
 
 static void finish(req_t req, int err) {
@@ -35,8 +49,9 @@ static void finish(req_t req, int err) {
 void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_OPENDIR)) return;
-  TARGET(fs, ino);
-  if (node_use(fs, node_of(fs, ino)) == -1) return finish(req, errno); /* its source inode is gone: ENOENT */
+  NODE(n, ino);
+  TARGET(n);
+  if (node_use(fs, n) == -1) return finish(req, errno); /* its source inode is gone: ENOENT */
   int as_err = op_as_caller(); /* read permission on the directory is the caller's */
   if (as_err) return finish(req, as_err);
   struct dir *d = calloc(1, sizeof *d);
@@ -46,7 +61,7 @@ void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
    * directory, and a directory that may be read but not searched (0600) opens for its owner.
    */
   char p[64];
-  proc_path(p, sizeof p, NFD(node_of(fs, ino)));
+  proc_path(p, sizeof p, NFD(n));
   int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd == -1) {
     int err = errno;
@@ -60,13 +75,18 @@ void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     free(d);
     return finish(req, err);
   }
-  fi->fh = (uint64_t)(uintptr_t)d;
+  fi->fh = fh_new(fs, fd, 0, d, n->id);
+  if (!fi->fh) {
+    dir_free(d);
+    return finish(req, ENOMEM);
+  }
   /* The kernel may keep the listing while the directory's mtime is unchanged. */
   fi->cache_readdir = fs->cfg.keep_cache ? 1 : 0;
   fi->keep_cache = fi->cache_readdir;
   if (!op_claim() || send_open(req, fi) != 0) {
-    closedir(d->dp);
-    free(d);
+    /* Not answered: nobody will release it. */
+    struct fh *h = fh_take(fs, fi->fh);
+    if (h) dir_free(h->dir), free(h);
   }
   op_end(0);
 }
@@ -78,9 +98,9 @@ static int is_dot(const char *name) {
 static void list(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi, int plus) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, plus ? OP_READDIRPLUS : OP_READDIR)) return;
-  TARGET(fs, ino);
-  struct dir *d = dir_of(fi);
-  struct node *parent = node_of(fs, ino);
+  NODE(parent, ino);
+  TARGET(parent);
+  DIR_OF(d, fi);
   /* readdirplus looks every entry up: with the caller's search permission, as a lookup. */
   int as_err = plus ? op_as_caller() : 0;
   if (as_err) return finish(req, as_err);
@@ -168,18 +188,23 @@ void do_readdirplus(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fu
 }
 
 void do_releasedir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (!op_begin(req, FS(req), OP_RELEASEDIR)) return;
-  struct dir *d = dir_of(fi);
-  closedir(d->dp);
-  free(d);
+  struct fs *fs = FS(req);
+  if (!op_begin(req, fs, OP_RELEASEDIR)) return;
+  struct fh *h = fh_take(fs, fi->fh);
+  if (!h) return finish(req, EBADF);
+  if (h->dir) dir_free(h->dir); /* its fd with it */
+  else close(h->fd);
+  free(h);
   finish(req, 0);
 }
 
 void do_fsyncdir(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct fs *fs = FS(req);
   if (!op_begin(req, fs, OP_FSYNCDIR)) return;
-  TARGET(fs, ino);
-  int fd = dirfd(dir_of(fi)->dp);
+  NODE(n, ino);
+  TARGET(n);
+  DIR_OF(d, fi);
+  int fd = dirfd(d->dp);
   int res = datasync ? fdatasync(fd) : fsync(fd);
   finish(req, res == -1 ? errno : 0);
 }

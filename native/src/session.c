@@ -24,6 +24,7 @@ struct session {
   int loop_result;
   int key_made;
   int nodes_made;
+  int handles_made;
   int slots_made;
   pthread_t watchdog;
   int watchdog_started;
@@ -125,6 +126,7 @@ static void free_session(struct session *s) {
   }
   if (s->se) fuse_session_destroy(s->se);
   own_close(s->own);
+  if (s->handles_made) handles_destroy(&s->fs.handles); /* what the kernel never released (an aborted connection) */
   if (s->nodes_made) nodes_destroy(&s->fs.nodes);
   if (s->fs.root.fd >= 0) close(s->fs.root.fd);
   if (s->fs.mount_fd >= 0) close(s->fs.mount_fd);
@@ -179,9 +181,12 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   pthread_mutex_init(&s->wd_lock, NULL);
   pthread_cond_init(&s->wd_wake, NULL);
   s->slots_made = 1;
-  int rc = nodes_init(&s->fs.nodes);
+  int rc = nodes_init(&s->fs.nodes, &s->fs.root);
   if (rc) return fail(s, err, errlen, "inode table", rc);
   s->nodes_made = 1;
+  rc = handles_init(&s->fs.handles);
+  if (rc) return fail(s, err, errlen, "file handle table", rc);
+  s->handles_made = 1;
   rc = pthread_key_create(&s->fs.thread_key, stats_thread_exit);
   if (rc) return fail(s, err, errlen, "thread key", rc);
   s->key_made = 1;
@@ -244,6 +249,10 @@ int session_stop(struct session *s, unsigned timeout_ms) {
   if (rc) return rc;
   free_session(s);
   return 0;
+}
+
+struct fs *session_fs(struct session *s) {
+  return &s->fs;
 }
 
 unsigned session_cancel(struct session *s) {

@@ -88,6 +88,20 @@ export async function serveOverSlowFs(flags: string[], env: NodeJS.ProcessEnv = 
   return { home, mnt, slow, daemon };
 }
 
+/** The core's node and file handle tables now (ids as decimal strings): the stand-in prints them on SIGWINCH (bounded: 5 s). */
+export async function serveTables<T>(daemon: ServeDaemon): Promise<T> {
+  const before = daemon.output().split('TABLES ').length;
+  daemon.child.kill('SIGWINCH');
+  for (let i = 0; i < 500; i++) {
+    const parts = daemon.output().split('TABLES ');
+    const last = parts[parts.length - 1] ?? '';
+    // The whole line: a large table may arrive in several chunks.
+    if (parts.length > before && last.includes('\n')) return JSON.parse(last.split('\n')[0] ?? 'null') as T;
+    await sleep(10);
+  }
+  throw new Error(`no tables: ${daemon.output().slice(-500)}`);
+}
+
 /** The core's counters now: the stand-in prints them on SIGUSR2 (bounded: 5 s). */
 export async function serveCounters<T>(daemon: ServeDaemon): Promise<T> {
   const before = daemon.output().split('COUNTERS ').length;

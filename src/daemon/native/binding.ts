@@ -71,6 +71,38 @@ export interface NativeStartOptions {
 /** Opaque: the addon's session. */
 export type NativeHandle = { readonly __native: unique symbol };
 
+/**
+ * The passthrough's tables as the kernel knows them (native/src/ids.c, nodes.c, handles.c): node
+ * ids and file handles are (generation << 32) | slot, so they can be carried to another process
+ * (issue 21's handover). @internal
+ */
+export interface NativeTables {
+  readonly nodes: readonly {
+    readonly id: bigint;
+    /** The kernel's references (lookups not yet forgotten). */
+    readonly nlookup: number;
+    readonly ino: bigint;
+    readonly dev: bigint;
+    /** S_IFMT bits. */
+    readonly type: number;
+    /** The node's O_PATH fd, or -1: then `handle`. */
+    readonly fd: number;
+    /** open_by_handle_at's handle as "type:hex", or null. */
+    readonly handle: string | null;
+    /** Out of the (ino, dev) index (its inode number now names another file), kept until the kernel forgets it. */
+    readonly stale: boolean;
+  }[];
+  readonly handles: readonly {
+    readonly fh: bigint;
+    /** The node id it was opened on. */
+    readonly node: bigint;
+    readonly fd: number;
+    /** FH_PASSTHROUGH 1, FH_PLAIN 2 (native/src/core.h). */
+    readonly flags: number;
+    readonly dir: boolean;
+  }[];
+}
+
 export interface NativeBinding {
   start(mountpoint: string, source: string, options: NativeStartOptions): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   /** Resolves true once the loop and all its threads ended and the session is freed; false: still running after timeoutMs. */
@@ -78,6 +110,8 @@ export interface NativeBinding {
   /** Shutdown: answer every request in flight EIO now and every later one at once; returns how many were in flight. */
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
+  /** The passthrough's node and file handle tables now; null once stopped. Absent from older builds. @internal */
+  tables?(handle: NativeHandle): NativeTables | null;
   /**
    * flock(2) on `fd` (src/protocol/lock.ts): true taken, false held elsewhere (nonblock only);
    * throws on any other error. Absent from builds older than it: callers fall back to flock(1).

@@ -10,7 +10,7 @@ import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.j
 import { abortConnection, holdConnectionAbort, unmountPath, type ConnectionAbort, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
-import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions } from './binding.js';
+import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions, type NativeTables } from './binding.js';
 import { createDispatch, implementedOps, type Dispatch } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
@@ -72,6 +72,8 @@ export interface MountedNative extends MountedFuse {
   counters(): NativeCounters;
   /** Answer every request in flight EIO now and every later one at once (shutdown, a failed source); returns how many were in flight. */
   cancel(): number;
+  /** The passthrough's node and file handle tables now (issue 21's snapshot source); undefined in the JS-ops mode, once unmounted, or from an older addon. @internal */
+  tables(): NativeTables | undefined;
 }
 
 const DEFAULT_MOUNT_TIMEOUT_MS = MOUNT_TIMEOUT_MS;
@@ -93,10 +95,12 @@ interface Core {
   stop(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
+  tables?(handle: NativeHandle): NativeTables | null;
 }
 
 function passthroughCore(b: NativeBinding, native: NativeStartOptions): Core {
-  return { start: (mp, source) => b.start(mp, source, native), stop: (h, ms) => b.stop(h, ms), cancel: (h) => b.cancel(h), layout: () => b.layout() };
+  const tables = b.tables?.bind(b);
+  return { start: (mp, source) => b.start(mp, source, native), stop: (h, ms) => b.stop(h, ms), cancel: (h) => b.cancel(h), layout: () => b.layout(), ...(tables ? { tables } : {}) };
 }
 
 function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullable<MountNativeOptions['ops']>): Core {
@@ -292,6 +296,7 @@ function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer;
     options,
     counters,
     cancel: () => binding.cancel(s.handle),
+    tables: () => binding.tables?.(s.handle) ?? undefined,
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
