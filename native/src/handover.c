@@ -134,7 +134,16 @@ static ssize_t recv_msg(int sock, void *buf, size_t cap, int *fds, unsigned *nfd
   ssize_t n;
   do n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
   while (n == -1 && errno == EINTR);
-  if (n == -1) return errno == ECONNRESET ? 0 : -errno;
+  /*
+   * A peer that closed with our messages unread resets the socket, and that error comes before
+   * what it sent last (a NAK): reported once, so whatever is queued is read now, or it went away.
+   */
+  if (n == -1 && errno == ECONNRESET) {
+    m.msg_controllen = sizeof c.buf;
+    n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n == -1) return 0;
+  }
+  if (n == -1) return -errno;
   unsigned got = 0, room = nfds ? *nfds : 0;
   for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
     if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
@@ -349,11 +358,12 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
   free(sn.body);
   free(sn.fds);
   free(h);
-  if (!rc) {
+  /* Sent, or cut short by a peer that refused early and went: its answer says which. */
+  if (!rc || (sent && (rc == EPIPE || rc == ECONNRESET))) {
     struct ho_word w;
-    ssize_t n = recv_msg(sock, &w, sizeof w, NULL, NULL, now_ns() + step);
+    ssize_t n = recv_msg(sock, &w, sizeof w, NULL, NULL, now_ns() + (rc ? 100000000ull : step));
     if (n == (ssize_t)sizeof w && w.type == MSG_ACK) {
-      rc = 0;
+      /* rc stays: an acknowledgement of a snapshot cut short is not believed */
     } else if (n == (ssize_t)sizeof w && w.type == MSG_NAK) {
       rc = EPROTO;
       *code = "ERR_HANDOVER_REFUSED";
