@@ -8,7 +8,8 @@
  *    libfuse's fuse_kern_mount does); otherwise fusermount3 mounts and hands the fd back over the
  *    _FUSE_COMMFD socket (SCM_RIGHTS), as libfuse does.
  *  - Transport: read(2) of one request into the worker's buffer (loop.c keeps one reader at a
- *    time), writev(2) of header + payload per answer; answers may come from any thread (the
+ *    time; the fd is O_NONBLOCK, and an idle reader sleeps in poll beside an eventfd that
+ *    loop_pause writes: issue 21's handover), writev(2) of header + payload per answer; answers may come from any thread (the
  *    watchdog's ETIMEDOUT): each is one write, which the kernel takes whole.
  *  - INIT: the flags libfuse 3.14 asks for on our behalf (ops.c's choices included), answered
  *    with protocol 7.38 at most (the structs of <linux/fuse.h>); the kernel's INIT and our answer
