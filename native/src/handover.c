@@ -393,9 +393,13 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
   /* Not handed over: tell the peer (it must not serve), and serve on. */
   send_word(sock, MSG_ABORT, 0, NULL);
   close(sock);
-  loop_resume(o);
-  /* The peer had the fd: whatever it read and did not answer is put back in the queue for us. */
+  /*
+   * The peer had the fd (it reads nothing before a commit, but a safety net costs one write):
+   * whatever was read and not answered goes back in the queue. Before the resume, while nobody
+   * here reads: a request we read after it would be put back under us and served twice.
+   */
   if (sent) st->resend = own_resend(o);
+  loop_resume(o);
   st->paused_ms = (double)(now_ns() - t0) / 1e6;
   return rc;
 }
@@ -695,6 +699,11 @@ struct session *handover_commit(struct adoption *a, unsigned timeout_ms, int *re
   close(a->sock);
   struct session *s = a->s;
   free(a);
+  /*
+   * Before our loop reads anything: a request we read ourselves would otherwise be put back in
+   * the queue under us and served twice (a WRITE appended twice).
+   */
+  *resend = own_resend(session_own(s));
   rc = session_run(s);
   if (rc) {
     *code = "ERR_MOUNT_FAILED";
@@ -702,7 +711,6 @@ struct session *handover_commit(struct adoption *a, unsigned timeout_ms, int *re
     session_discard(s);
     return NULL;
   }
-  *resend = own_resend(session_own(s));
   return s;
 }
 

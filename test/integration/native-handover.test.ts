@@ -26,6 +26,7 @@ interface ClientSummary {
   errors: number;
   firstError: string;
   appended: number;
+  listings: number;
   maxMs: number;
 }
 
@@ -44,8 +45,8 @@ async function setup(): Promise<{ home: string; source: string; mnt: string; ino
 }
 
 /** The client, started in the mount with its files open. */
-async function startClient(mnt: string, inos: Record<string, string>): Promise<{ done(): Promise<ClientSummary>; output(): string }> {
-  const child = spawnTracked(process.execPath, [CLIENT, `--inos=${JSON.stringify(inos)}`], { cwd: mnt });
+async function startClient(mnt: string, inos: Record<string, string>, args: string[] = []): Promise<{ done(): Promise<ClientSummary>; output(): string }> {
+  const child = spawnTracked(process.execPath, [CLIENT, `--inos=${JSON.stringify(inos)}`, ...args], { cwd: mnt });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -140,6 +141,27 @@ describe.skipIf(!native.ok || !root)('native core: live handover between two pro
     expect(daemon.output()).toContain('THREADS 0');
     expect(await isMounted(mnt)).toBe(false);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it('nodes past the fd budget (carried as file handles) and a directory listing read across handovers', async () => {
+    const { home, source, mnt, inos } = await setup();
+    await mkdir(join(source, 'big'));
+    for (let k = 0; k < 300; k++) await writeFile(join(source, 'big', `entry-${k}`), '');
+    // A budget of 1 fd: every node past the first keeps a file handle, reopened per request.
+    let daemon = await startServe(home, source, mnt, ['--fd-budget=1', `--handover-listen=${join(home, 's0')}`], [], OWN);
+    const client = await startClient(mnt, inos, ['--dir-entries=300']);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 150)); // the listing moves on between handovers
+      const old = daemon;
+      daemon = await handOver(home, source, mnt, old, join(home, `s${i}`), join(home, `s${i + 1}`), ['--fd-budget=1']);
+      expect(await exited(old), old.output()).toBe(0);
+    }
+    const summary = await client.done();
+    expect(summary.errors, summary.firstError).toBe(0);
+    expect(summary.listings).toBeGreaterThan(0);
+    for (const [p, ino] of Object.entries(inos)) expect(String((await stat(join(mnt, p))).ino), p).toBe(ino);
+    expect(await daemon.stop()).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
   });
 
   it('a new process that dies before its acknowledgement, or refuses the snapshot: the old one serves on, the client sees no error', async () => {
