@@ -53,7 +53,9 @@ export type ErrorCode =
   /** The workspace belongs to another kind than the caller's (two kinds pointed at one home). */
   | 'ERR_KIND_MISMATCH'
   /** defineDaemon was given a malformed definition, or a launch a daemon it cannot start. */
-  | 'ERR_INVALID_DEFINITION';
+  | 'ERR_INVALID_DEFINITION'
+  /** A live handover of a mount to another process failed (data.reason: the core's ERR_HANDOVER_* code); the old process serves on. */
+  | 'ERR_HANDOVER';
 
 /** An error's machine-readable details (the pid, path or workspace it is about). */
 export interface ErrorData {

@@ -92,6 +92,25 @@ static char *opt_string(napi_env env, napi_value obj, const char *key, const cha
   return strdup(dflt);
 }
 
+/* The session's options (start, adoptReceive); *bad set (and a RangeError thrown) on a bad one. */
+static void read_config(napi_env env, napi_value o, struct config *cfg, int *bad) {
+  cfg->attr_timeout = opt_number(env, o, "attrTimeout", 1.0);
+  cfg->entry_timeout = opt_number(env, o, "entryTimeout", 1.0);
+  cfg->keep_cache = (int)opt_number(env, o, "keepCache", 1);
+  cfg->read_only = (int)opt_number(env, o, "readOnly", 0);
+  cfg->allow_other = (int)opt_number(env, o, "allowOther", 0);
+  cfg->rdplus = (int)opt_number(env, o, "readdirplus", RDPLUS_OFF);
+  cfg->max_threads = (unsigned)opt_count(env, o, "maxThreads", 16, 4096, bad);
+  cfg->max_write = (unsigned)opt_count(env, o, "maxWrite", 1 << 20, 1 << 30, bad);
+  cfg->max_readahead = (unsigned)opt_count(env, o, "maxReadahead", 1 << 20, 1 << 30, bad);
+  cfg->splice = (int)opt_number(env, o, "splice", 0);
+  cfg->fd_budget = (size_t)opt_count(env, o, "fdBudget", 0, 1 << 30, bad);
+  cfg->deadline_ms = (unsigned)opt_count(env, o, "deadlineMs", 0, 86400000, bad);
+  cfg->watch_timeout = opt_number(env, o, "watchTimeout", 0);
+  cfg->watch_budget = (size_t)opt_count(env, o, "watchBudget", 0, 1 << 30, bad);
+  if (cfg->max_threads < 1) cfg->max_threads = 1;
+}
+
 static void start_execute(napi_env env, void *data) {
   struct start_job *j = data;
   j->session = session_start(j->mountpoint, j->source, &j->cfg, j->fsname, j->subtype, j->counters, j->err, sizeof j->err);
@@ -155,28 +174,14 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "ERR_INVALID_ARG", "mountpoint and source must be strings");
     return NULL;
   }
-  j->cfg.attr_timeout = opt_number(env, argv[2], "attrTimeout", 1.0);
-  j->cfg.entry_timeout = opt_number(env, argv[2], "entryTimeout", 1.0);
   int bad = 0;
-  j->cfg.keep_cache = (int)opt_number(env, argv[2], "keepCache", 1);
-  j->cfg.read_only = (int)opt_number(env, argv[2], "readOnly", 0);
-  j->cfg.allow_other = (int)opt_number(env, argv[2], "allowOther", 0);
-  j->cfg.rdplus = (int)opt_number(env, argv[2], "readdirplus", RDPLUS_OFF);
-  j->cfg.max_threads = (unsigned)opt_count(env, argv[2], "maxThreads", 16, 4096, &bad);
-  j->cfg.max_write = (unsigned)opt_count(env, argv[2], "maxWrite", 1 << 20, 1 << 30, &bad);
-  j->cfg.max_readahead = (unsigned)opt_count(env, argv[2], "maxReadahead", 1 << 20, 1 << 30, &bad);
-  j->cfg.splice = (int)opt_number(env, argv[2], "splice", 0);
-  j->cfg.fd_budget = (size_t)opt_count(env, argv[2], "fdBudget", 0, 1 << 30, &bad);
-  j->cfg.deadline_ms = (unsigned)opt_count(env, argv[2], "deadlineMs", 0, 86400000, &bad);
-  j->cfg.watch_timeout = opt_number(env, argv[2], "watchTimeout", 0);
-  j->cfg.watch_budget = (size_t)opt_count(env, argv[2], "watchBudget", 0, 1 << 30, &bad);
+  read_config(env, argv[2], &j->cfg, &bad);
   j->h = bad ? NULL : calloc(1, sizeof *j->h);
   if (bad || !j->h) {
     free(j->mountpoint), free(j->source), free(j->fsname), free(j->subtype), free(j);
     if (!bad) napi_throw_error(env, "ERR_NATIVE", "out of memory");
     return NULL;
   }
-  if (j->cfg.max_threads < 1) j->cfg.max_threads = 1;
 
   void *mem;
   CHECK(napi_create_arraybuffer(env, C_TOTAL * sizeof(uint64_t), &mem, &ab));
@@ -395,6 +400,8 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+#include "addon_handover.inc"
+
 napi_value js_flock(napi_env env, napi_callback_info info); /* flock.c */
 napi_value js_proc_scan(napi_env env, napi_callback_info info); /* procscan.c */
 napi_value js_umount(napi_env env, napi_callback_info info); /* umount.c */
@@ -411,6 +418,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"procScan", NULL, js_proc_scan, NULL, NULL, NULL, napi_default, NULL},
     {"umount", NULL, js_umount, NULL, NULL, NULL, napi_default, NULL},
     {"quickExit", NULL, js_quick_exit, NULL, NULL, NULL, napi_default, NULL},
+    {"handoverListen", NULL, js_handover_listen, NULL, NULL, NULL, napi_default, NULL},
+    {"handoverExport", NULL, js_handover_export, NULL, NULL, NULL, napi_default, NULL},
+    {"adoptReceive", NULL, js_adopt_receive, NULL, NULL, NULL, napi_default, NULL},
+    {"adoptCommit", NULL, js_adopt_commit, NULL, NULL, NULL, napi_default, NULL},
+    {"adoptDiscard", NULL, js_adopt_discard, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   jsbridge_define(env, exports); /* a kind's own operations: startOps, stopOps, cancelOps, reply */

@@ -90,6 +90,12 @@ void *ids_get(const struct id_table *t, uint64_t id);
 void ids_remove(struct id_table *t, uint64_t id);
 /* Enumeration (owner's lock held): the next live entry at or after *slot, or NULL at the end. */
 void *ids_next(const struct id_table *t, uint32_t *slot, uint64_t *id);
+/* The generation of `slot`'s current id (live) or next one (free); 0 for a slot never handed out. */
+uint32_t ids_gen(const struct id_table *t, uint32_t slot);
+/* A rebuilt table (handover.c): `id` names ptr again (NULL: only the free slot's generation); 0 or an errno. */
+int ids_place(struct id_table *t, uint64_t id, void *ptr);
+/* Then the free list: every slot below `next` that names nothing; 0 or ENOMEM. */
+int ids_seal(struct id_table *t, uint32_t next);
 
 struct node {
   uint64_t id;       /* the FUSE node id: this node's id in the table's `ids` (FUSE_ROOT_ID for the root) */
@@ -224,6 +230,10 @@ struct node_info {
 };
 /* Every node the kernel holds, in slot order, copied under the table lock (*out malloc'd, freed by the caller); -1: out of memory. */
 ssize_t nodes_snapshot(struct fs *fs, struct node_info **out);
+/* A node carried from another process (handover.c), at its id (n->id) with its fd or handle, in the index when n->hashed. 0 or an errno. */
+int nodes_place(struct fs *fs, struct node *n);
+/* Watches every directory node the table holds (a carried table; before the loop runs). */
+void nodes_watch_all(struct fs *fs);
 /* Looks `name` up below `parent`; on success fills e (ino, attr, timeouts) and takes one reference. */
 int node_lookup(struct fs *fs, struct node *parent, const char *name, struct fuse_entry_param *e);
 /*
@@ -324,6 +334,8 @@ void do_lseek(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file
 /* lfops.c: libfuse's session calls the ops through this table. */
 extern const struct fuse_lowlevel_ops mountie_ops;
 
+struct fuse_init_in;
+struct fuse_init_out;
 /* own.c: our own /dev/fuse session (docs/ARCHITECTURE.md, "FUSE session layer"). */
 struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code);
 /* A worker's read buffer: one request of the largest size we negotiate. */
@@ -368,6 +380,9 @@ struct fh_info {
 /* Every open handle, in slot order (*out malloc'd, freed by the caller); -1: out of memory. */
 ssize_t handles_snapshot(struct fs *fs, struct fh_info **out);
 
+/* A handle carried from another process (handover.c), at its id. 0 or an errno. */
+int handles_place(struct fs *fs, uint64_t id, struct fh *h);
+
 /* backing.c: per-file kernel passthrough on our own session (issue 20, step 2). */
 /* Flags of a file handle (struct fh's flags). */
 #define FH_PASSTHROUGH (1u << 0) /* answered with passthrough: release gives the backing id back */
@@ -380,6 +395,44 @@ uint32_t backing_open(struct fs *fs, req_t req, struct node *n, int fd, struct f
 /* The open was not answered (or is released): what backing_open took (its `flags`) is given back. */
 void backing_release(struct fs *fs, struct node *n, uint32_t flags);
 void own_close(struct own *o);
+/* Handover (issue 21, handover.c): loop.c's pool while it serves us (own_attach), reached under the session's lock. */
+void own_attach(struct own *o, void *pool);
+void *own_attached_lock(struct own *o);
+void own_attached_unlock(struct own *o);
+/* Wake a reader in poll (the loop is paused), and reset once resumed. */
+void own_wake(struct own *o);
+void own_unwake(struct own *o);
+void own_init_pair(const struct own *o, struct fuse_init_in *in, struct fuse_init_out *out, int *by_fusermount);
+struct own *own_adopt(struct fs *fs, int fd, const char *mountpoint, int by_fusermount, const struct fuse_init_in *in, const struct fuse_init_out *out, const char **what, int *code);
+int own_resend(struct own *o);
+const char *own_mountpoint(const struct own *o);
+
+struct session;
+/* handover.c: our own session handed to another process (issue 21). */
+struct ho_stats {
+  unsigned inflight;  /* requests being served when the pause began (all answered before the snapshot) */
+  unsigned nodes, handles, fds; /* carried (fds: the /dev/fuse fd included) */
+  double drain_ms;    /* pause until nobody reads or serves */
+  double paused_ms;   /* pause until the commit (or the resume) */
+  int resend;         /* after a failed handover: own_resend's answer (0, -errno) */
+};
+/* A SOCK_SEQPACKET socket listening at `path` (*fd_out). 0 or an errno. */
+int handover_listen(const char *path, int *fd_out);
+/*
+ * Waits (timeout_ms) for a peer on listen_fd, pauses, sends, and waits for its acknowledgement
+ * (timeout_ms each). 0: handed over, the loop has ended (session_stop frees the session, nothing
+ * is unmounted); else an errno with *code (ERR_HANDOVER_*) and err, and the session serves on.
+ */
+int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const char *tag, struct ho_stats *st, const char **code, char *err, size_t errlen);
+struct adoption;
+/* Connects to `path` (retrying until timeout_ms), receives and rebuilds the session; NULL with *code and err (the old one is told, and serves on). */
+struct adoption *handover_receive(const char *path, const char *source, const struct config *cfg, uint64_t *counters, unsigned timeout_ms, const char **code, char *err, size_t errlen);
+const char *adoption_mountpoint(const struct adoption *a);
+const char *adoption_tag(const struct adoption *a);
+/* Acknowledges, waits for the commit, starts serving, writes FUSE_NOTIFY_RESEND (*resend: 0 or -errno). The adoption is consumed either way. */
+struct session *handover_commit(struct adoption *a, unsigned timeout_ms, int *resend, const char **code, char *err, size_t errlen);
+/* Given up before the acknowledgement: the old one resumes. */
+void handover_discard(struct adoption *a);
 
 /* xattr.c: the *xattr calls on a node's O_PATH fd (type: its S_IFMT bits); -1 and errno on failure. */
 ssize_t xattr_get(int fd, mode_t type, const char *name, void *buf, size_t size);
@@ -393,6 +446,14 @@ struct session *session_start(const char *mountpoint, const char *source, const 
 /* 0 once the loop and every worker ended and everything is freed; ETIMEDOUT: still running. */
 int session_stop(struct session *s, unsigned timeout_ms);
 unsigned session_cancel(struct session *s);
+/* handover.c's halves of a start: the file system and tables only; then an own session attached; then the threads (0 or an errno). */
+struct session *session_prepare(const char *source, const struct config *cfg, uint64_t *counters, char *err, size_t errlen);
+void session_attach_own(struct session *s, struct own *o);
+int session_run(struct session *s);
+/* Frees a session that never ran (nothing unmounted). */
+void session_discard(struct session *s);
+/* Our own session's, or NULL (libfuse's serves). */
+struct own *session_own(struct session *s);
 /* The session's tables, for a snapshot (nodes_snapshot, handles_snapshot) while it serves. */
 struct fs *session_fs(struct session *s);
 
@@ -424,6 +485,9 @@ double attr_ttl(struct fs *fs, struct node *n, const struct stat *st);
 struct dir;
 /* Closes a directory's stream (its fd with it) and frees it. */
 void dir_free(struct dir *d);
+/* A directory's stream position (the kernel's next READDIR offset), and a stream on a carried fd that continues there (NULL: errno). */
+off_t dir_offset(const struct dir *d);
+struct dir *dir_adopt(int fd, off_t offset);
 void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void do_readdir(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void do_readdirplus(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
@@ -432,6 +496,11 @@ void do_fsyncdir(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info 
 
 /* loop.c: serve the session (libfuse's `se`, or our own `own`) until the kernel closes it (0), or a read error (-errno). */
 int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads);
+/* Our own session's pause at a request boundary (issue 21): 0, ETIMEDOUT (still serving; the caller resumes), ENODEV. */
+int loop_pause(struct own *own, unsigned timeout_ms, unsigned *inflight);
+void loop_resume(struct own *own);
+/* A paused loop ends for good (the connection is another process's now). */
+void loop_end(struct own *own);
 /* A new session with these mount options, mounted at `mountpoint`; NULL with *what and *code (an errno) on failure. */
 struct fuse_session *session_open(const char *mountpoint, const char *opts, const struct fuse_lowlevel_ops *ops, size_t ops_size, void *userdata, const char **what, int *code);
 /* Around the creation of the session's threads: they take no signal but their own faults. */

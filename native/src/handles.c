@@ -81,3 +81,10 @@ ssize_t handles_snapshot(struct fs *fs, struct fh_info **out) {
   *out = all;
   return (ssize_t)k;
 }
+
+int handles_place(struct fs *fs, uint64_t id, struct fh *h) {
+  pthread_mutex_lock(&fs->handles.lock);
+  int err = ids_place(&fs->handles.ids, id, h);
+  pthread_mutex_unlock(&fs->handles.lock);
+  return err;
+}

@@ -15,6 +15,7 @@
  */
 #include "core.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,4 +108,61 @@ void *ids_next(const struct id_table *t, uint32_t *slot, uint64_t *id) {
   }
   *slot = t->next;
   return NULL;
+}
+
+/* Slot s's entry, its chunk allocated if need be (owner's lock held); NULL: out of memory or slots. */
+static struct id_entry *entry_made(struct id_table *t, uint32_t s) {
+  uint32_t off;
+  unsigned k = chunk_of(s, &off);
+  if (k >= ID_CHUNKS) return NULL;
+  if (!t->chunks[k]) {
+    struct id_entry *c = calloc((size_t)ID_BASE << k, sizeof *c);
+    if (!c) return NULL;
+    __atomic_store_n(&t->chunks[k], c, __ATOMIC_RELEASE);
+  }
+  return &t->chunks[k][off];
+}
+
+uint32_t ids_gen(const struct id_table *t, uint32_t slot) {
+  struct id_entry *e = entry_at(t, slot);
+  return e ? e->gen : 0;
+}
+
+/*
+ * A table rebuilt slot by slot (issue 21's handover, handover.c): `id` names `ptr` again, at the
+ * slot and with the generation it had in the process that handed it over; a NULL ptr records a
+ * free slot's generation only (its next id). Then ids_seal. Owner's lock held.
+ */
+int ids_place(struct id_table *t, uint64_t id, void *ptr) {
+  uint32_t s = (uint32_t)id;
+  if (s == 0 || s == UINT32_MAX) return EINVAL;
+  struct id_entry *e = entry_made(t, s);
+  if (!e) return ENOMEM;
+  if (e->id) return e->id == id && e->ptr == ptr ? 0 : EEXIST;
+  e->gen = (uint32_t)(id >> 32);
+  if (ptr) {
+    __atomic_store_n(&e->ptr, ptr, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
+    t->live++;
+  }
+  if (s >= t->next) t->next = s + 1;
+  return 0;
+}
+
+/*
+ * After the ids_place calls: slots below `next` were handed out at least once; every one of them
+ * that names nothing goes on the free list (with the generation it was given, 0 if none), so the
+ * next ids_add reuses them as the old table would have.
+ */
+int ids_seal(struct id_table *t, uint32_t next) {
+  if (next > t->next) t->next = next;
+  t->free = 0;
+  for (uint32_t s = t->next; s-- > 1;) {
+    struct id_entry *e = entry_made(t, s);
+    if (!e) return ENOMEM;
+    if (e->id) continue;
+    e->next = t->free;
+    t->free = s;
+  }
+  return 0;
 }

@@ -49,6 +49,8 @@ struct pool {
   int handoff;      /* one idle worker is asked to read */
   int exiting;
   int error;
+  int paused;       /* our own session: nobody reads (loop_pause, issue 21's handover) */
+  pthread_cond_t pause_wake; /* the pauser: the last reader or busy worker left */
   pthread_t *threads;
   unsigned char *ended; /* per worker: past its last wait (set under the lock, right before it returns) */
 };
@@ -57,7 +59,7 @@ static void *worker(void *arg);
 
 /* Lock held. Someone else should read now: an idle worker, else a new one (bounded). */
 static void hand_off(struct pool *p) {
-  if (p->handoff || p->exiting) return;
+  if (p->handoff || p->exiting || p->paused) return;
   if (p->idle > 0) {
     p->handoff = 1;
     pthread_cond_signal(&p->idle_wake);
@@ -82,10 +84,12 @@ static void *worker(void *arg) {
     if (p->exiting || (p->own ? own_exited(p->own) : fuse_session_exited(p->se))) {
       p->exiting = 1;
       pthread_cond_broadcast(&p->idle_wake);
+      pthread_cond_broadcast(&p->pause_wake);
       pthread_cond_signal(&p->mon_wake);
       break;
     }
-    if (p->reading && !p->handoff) {
+    /* Paused (a handover): nobody reads; requests wait in the kernel until loop_resume or the end. */
+    if (p->paused || (p->reading && !p->handoff)) {
       p->idle++;
       pthread_cond_wait(&p->idle_wake, &p->lock);
       p->idle--;
@@ -100,11 +104,13 @@ static void *worker(void *arg) {
     else res = own_receive(p->own, obuf, ocap);
     pthread_mutex_lock(&p->lock);
     p->reading--;
-    if (res == -EINTR || res == -EAGAIN) continue;
+    if (p->paused) pthread_cond_broadcast(&p->pause_wake);
+    if (res == -EINTR || res == -EAGAIN) continue; /* -EAGAIN: woken by loop_pause */
     if (res <= 0) {
       if (res < 0 && !p->error) p->error = res;
       p->exiting = 1;
       pthread_cond_broadcast(&p->idle_wake);
+      pthread_cond_broadcast(&p->pause_wake);
       pthread_cond_signal(&p->mon_wake);
       break;
     }
@@ -117,6 +123,7 @@ static void *worker(void *arg) {
     else fuse_session_process_buf(p->se, &buf);
     pthread_mutex_lock(&p->lock);
     p->busy--;
+    if (p->paused) pthread_cond_broadcast(&p->pause_wake);
   }
   /* Under the lock since our creation (hand_off and loop_run hold it around pthread_create): our slot is set. */
   for (unsigned i = 0; i < p->workers; i++)
@@ -159,7 +166,9 @@ int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads) {
   pthread_mutex_init(&p.lock, NULL);
   pthread_cond_init(&p.idle_wake, NULL);
   pthread_cond_init(&p.mon_wake, &ca);
+  pthread_cond_init(&p.pause_wake, &ca);
   pthread_condattr_destroy(&ca);
+  if (own) own_attach(own, &p); /* loop_pause finds us from now on */
 
   pthread_mutex_lock(&p.lock);
   if (pthread_create(&p.threads[0], NULL, worker, &p) == 0) p.workers = 1;
@@ -216,6 +225,7 @@ int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads) {
     pthread_cond_timedwait(&p.mon_wake, &p.lock, &until);
   }
   pthread_mutex_unlock(&p.lock);
+  if (own) own_attach(own, NULL); /* waits for a loop_pause under way (bounded by its own wait) */
   if (!joined)
     for (unsigned i = 0; i < n; i++) pthread_join(p.threads[i], NULL); /* no memory for the list: in order */
   free(joined);
@@ -223,6 +233,7 @@ int loop_run(struct fuse_session *se, struct own *own, unsigned max_threads) {
   int err = p.error;
   pthread_cond_destroy(&p.idle_wake);
   pthread_cond_destroy(&p.mon_wake);
+  pthread_cond_destroy(&p.pause_wake);
   pthread_mutex_destroy(&p.lock);
   free(p.threads);
   return err == -ENODEV ? 0 : err;
@@ -265,4 +276,64 @@ struct fuse_session *session_open(const char *mountpoint, const char *opts, cons
     return NULL;
   }
   return se;
+}
+
+/*
+ * Pause at a request boundary (our own session; issue 21's handover): no worker takes a new
+ * request (a reader blocked in poll is woken through the session's eventfd: own_wake, without
+ * consuming a request), the requests already read are served and answered, and whatever arrives
+ * meanwhile waits in the kernel. 0 once nobody reads or serves, with *inflight the requests being
+ * served when the pause began; ETIMEDOUT: some still served after timeout_ms (the pause stays: the
+ * caller resumes); ENODEV: the loop has ended (or never ran).
+ */
+int loop_pause(struct own *own, unsigned timeout_ms, unsigned *inflight) {
+  struct pool *p = own_attached_lock(own);
+  if (!p) {
+    own_attached_unlock(own);
+    return ENODEV;
+  }
+  struct timespec until;
+  deadline_in(&until, (uint64_t)timeout_ms * 1000000ull);
+  pthread_mutex_lock(&p->lock);
+  p->paused = 1;
+  *inflight = p->busy;
+  own_wake(own);
+  int rc = 0;
+  while (!p->exiting && (p->reading > 0 || p->busy > 0) && rc == 0) rc = pthread_cond_timedwait(&p->pause_wake, &p->lock, &until);
+  if (p->exiting) rc = ENODEV;
+  else if (p->reading > 0 || p->busy > 0) rc = ETIMEDOUT;
+  else rc = 0;
+  pthread_mutex_unlock(&p->lock);
+  own_attached_unlock(own);
+  return rc;
+}
+
+/* Reading again after loop_pause (a handover refused or failed). */
+void loop_resume(struct own *own) {
+  struct pool *p = own_attached_lock(own);
+  if (p) {
+    pthread_mutex_lock(&p->lock);
+    own_unwake(own); /* nobody polls while paused: the eventfd is reset before anyone reads again */
+    p->paused = 0;
+    pthread_cond_broadcast(&p->idle_wake);
+    pthread_mutex_unlock(&p->lock);
+  }
+  own_attached_unlock(own);
+}
+
+/*
+ * The end of a paused loop whose connection another process now serves (a handover done): every
+ * worker ends without reading again, and loop_run returns 0; the connection stays (the fd is
+ * closed by session_stop, which ends nothing while the other process holds it).
+ */
+void loop_end(struct own *own) {
+  struct pool *p = own_attached_lock(own);
+  if (p) {
+    pthread_mutex_lock(&p->lock);
+    p->exiting = 1;
+    pthread_cond_broadcast(&p->idle_wake);
+    pthread_cond_signal(&p->mon_wake);
+    pthread_mutex_unlock(&p->lock);
+  }
+  own_attached_unlock(own);
 }

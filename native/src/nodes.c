@@ -151,6 +151,38 @@ ssize_t nodes_snapshot(struct fs *fs, struct node_info **out) {
   return (ssize_t)k;
 }
 
+int nodes_place(struct fs *fs, struct node *n) {
+  struct node_table *t = &fs->nodes;
+  pthread_mutex_lock(&t->lock);
+  int err = ids_place(&t->ids, n->id, n);
+  if (!err) {
+    /* A stale node stays out of the (ino, dev) index, as it was; so does one whose inode another node has. */
+    if (n->hashed && !find(t, n->ino, n->dev)) insert(t, n);
+    else n->hashed = 0;
+    if (n->fd >= 0) t->fds++;
+  }
+  size_t count = t->count;
+  pthread_mutex_unlock(&t->lock);
+  __atomic_store_n(&fs->counters[C_NODES], (uint64_t)count, __ATOMIC_RELAXED);
+  return err;
+}
+
+void nodes_watch_all(struct fs *fs) {
+  struct node_table *t = &fs->nodes;
+  pthread_mutex_lock(&t->lock);
+  size_t cap = t->ids.live, k = 0;
+  struct node **dirs = malloc((cap ? cap : 1) * sizeof *dirs);
+  uint32_t at = 0;
+  uint64_t id;
+  struct node *n;
+  while (dirs && k < cap && (n = ids_next(&t->ids, &at, &id)))
+    if (n->type == S_IFDIR && n != &fs->root) dirs[k++] = n;
+  pthread_mutex_unlock(&t->lock);
+  /* No request runs yet (session_run calls this before the loop starts): no node is forgotten meanwhile. */
+  for (size_t i = 0; i < k; i++) watch_dir(fs, dirs[i]);
+  free(dirs);
+}
+
 struct node *node_find(struct fs *fs, ino_t ino, dev_t dev) {
   if (ino == fs->root.ino && dev == fs->root.dev) return &fs->root;
   return find(&fs->nodes, ino, dev);

@@ -36,6 +36,28 @@ static struct dir *dir_of(struct fs *fs, const struct fuse_file_info *fi) {
   return h ? h->dir : NULL;
 }
 
+off_t dir_offset(const struct dir *d) {
+  return d->offset;
+}
+
+/*
+ * A directory handle carried from another process (handover.c): its fd is the same open file,
+ * whose position the other process's stream buffered past; the stream starts again at `offset`,
+ * where the kernel's next READDIR continues (a cookie of the source's file system, as telldir's).
+ */
+struct dir *dir_adopt(int fd, off_t offset) {
+  struct dir *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->dp = fdopendir(fd);
+  if (!d->dp) {
+    free(d);
+    return NULL;
+  }
+  seekdir(d->dp, offset);
+  d->offset = offset;
+  return d;
+}
+
 void dir_free(struct dir *d) {
   closedir(d->dp);
   free(d);

@@ -8,7 +8,8 @@
  *    libfuse's fuse_kern_mount does); otherwise fusermount3 mounts and hands the fd back over the
  *    _FUSE_COMMFD socket (SCM_RIGHTS), as libfuse does.
  *  - Transport: read(2) of one request into the worker's buffer (loop.c keeps one reader at a
- *    time), writev(2) of header + payload per answer; answers may come from any thread (the
+ *    time; the fd is O_NONBLOCK, and an idle reader sleeps in poll beside an eventfd that
+ *    loop_pause writes: issue 21's handover), writev(2) of header + payload per answer; answers may come from any thread (the
  *    watchdog's ETIMEDOUT): each is one write, which the kernel takes whole.
  *  - INIT: the flags libfuse 3.14 asks for on our behalf (ops.c's choices included), answered
  *    with protocol 7.38 at most (the structs of <linux/fuse.h>); the kernel's INIT and our answer
@@ -22,6 +23,8 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -51,6 +54,9 @@ struct own {
   int passthrough;        /* atomic: negotiated */
   struct fuse_init_in init_in;   /* the kernel's INIT, as received */
   struct fuse_init_out init_out; /* our answer */
+  int wake_fd;            /* eventfd: readable while the loop is paused (loop_pause wakes a reader in poll) */
+  pthread_mutex_t ctl;    /* guards `pool` against the loop's end */
+  void *pool;             /* loop.c's pool while loop_run serves us, else NULL */
 };
 
 size_t own_bufsize(void) {
@@ -67,8 +73,21 @@ int own_exited(const struct own *o) {
 
 /* ---- transport ---- */
 
+/*
+ * The fd is O_NONBLOCK: the read is tried first (under load it finds a request: one syscall, as
+ * a blocking read), and only when nothing is queued does the reader sleep in poll, on the fd and
+ * the wake eventfd together, so loop_pause can wake it without a request being consumed.
+ */
 int own_receive(struct own *o, char *buf, size_t size) {
-  ssize_t n = read(o->fd, buf, size);
+  ssize_t n;
+  for (;;) {
+    n = read(o->fd, buf, size);
+    if (n != -1 || errno != EAGAIN) break;
+    struct pollfd pf[2] = {{.fd = o->fd, .events = POLLIN}, {.fd = o->wake_fd, .events = POLLIN}};
+    if (poll(pf, 2, -1) == -1 && errno != EINTR) return -errno;
+    if (pf[1].revents & POLLIN) return -EAGAIN; /* paused: the loop decides */
+    /* POLLERR/POLLHUP on the fd (the connection ended): the next read says ENODEV. */
+  }
   if (n == -1) {
     int err = errno;
     if (err == ENODEV) { /* unmounted, or the connection aborted */
@@ -538,6 +557,18 @@ static int mount_direct(struct own *o, const char *mountpoint, const char *fsnam
   return 0;
 }
 
+/* The reader's non-blocking read and its wake-up (own_receive, loop_pause): set on every session's fd. */
+static int own_arm(struct own *o, const char **what) {
+  *what = "own session: O_NONBLOCK";
+  int fl = fcntl(o->fd, F_GETFL);
+  if (fl == -1 || fcntl(o->fd, F_SETFL, fl | O_NONBLOCK) == -1) return errno;
+  *what = "own session: eventfd";
+  o->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (o->wake_fd == -1) return errno;
+  pthread_mutex_init(&o->ctl, NULL);
+  return 0;
+}
+
 struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code) {
   struct own *o = calloc(1, sizeof *o);
   if (!o || !(o->mountpoint = strdup(mountpoint))) {
@@ -546,6 +577,7 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
     return NULL;
   }
   o->fd = -1;
+  o->wake_fd = -1;
   o->fs = fs;
   const char *pt = getenv("MOUNTIE_PASSTHROUGH");
   /* Backing files need CAP_SYS_ADMIN: only a root daemon asks (otherwise every open would fall back). */
@@ -554,8 +586,13 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   int err = mount_direct(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
   /* Not allowed to mount (not root, no CAP_SYS_ADMIN here): as libfuse, through fusermount3. */
   if (err == EPERM) err = mount_fusermount(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
+  if (!err) err = own_arm(o, what);
   if (err) {
     *code = err;
+    if (o->fd >= 0) {
+      own_unmount(o);
+      close(o->fd);
+    }
     free(o->mountpoint);
     free(o);
     return NULL;
@@ -593,6 +630,89 @@ void own_unmount(struct own *o) {
 void own_close(struct own *o) {
   if (!o) return;
   if (o->fd >= 0) close(o->fd);
+  if (o->wake_fd >= 0) {
+    close(o->wake_fd);
+    pthread_mutex_destroy(&o->ctl);
+  }
   free(o->mountpoint);
   free(o);
+}
+
+/* ---- handover (issue 21; handover.c) ---- */
+
+void own_attach(struct own *o, void *pool) {
+  pthread_mutex_lock(&o->ctl);
+  o->pool = pool;
+  pthread_mutex_unlock(&o->ctl);
+}
+
+void *own_attached_lock(struct own *o) {
+  pthread_mutex_lock(&o->ctl);
+  return o->pool;
+}
+
+void own_attached_unlock(struct own *o) {
+  pthread_mutex_unlock(&o->ctl);
+}
+
+void own_wake(struct own *o) {
+  uint64_t one = 1;
+  if (write(o->wake_fd, &one, sizeof one) == -1) {} /* EAGAIN: already readable, which is all we need */
+}
+
+void own_unwake(struct own *o) {
+  uint64_t v;
+  if (read(o->wake_fd, &v, sizeof v) == -1) {} /* EAGAIN: was not readable */
+}
+
+const char *own_mountpoint(const struct own *o) {
+  return o->mountpoint;
+}
+
+void own_init_pair(const struct own *o, struct fuse_init_in *in, struct fuse_init_out *out, int *by_fusermount) {
+  *in = o->init_in;
+  *out = o->init_out;
+  *by_fusermount = o->by_fusermount;
+}
+
+/*
+ * A session on a live connection another process set up (a handover): no mount, no INIT
+ * exchange, the kernel's INIT and our answer as that process kept them. The fd is ours now.
+ */
+struct own *own_adopt(struct fs *fs, int fd, const char *mountpoint, int by_fusermount, const struct fuse_init_in *in, const struct fuse_init_out *out, const char **what, int *code) {
+  struct own *o = calloc(1, sizeof *o);
+  if (!o || !(o->mountpoint = strdup(mountpoint))) {
+    free(o);
+    *what = "own session", *code = ENOMEM;
+    return NULL;
+  }
+  o->fs = fs;
+  o->fd = fd;
+  o->wake_fd = -1;
+  o->by_fusermount = by_fusermount;
+  o->init_in = *in;
+  o->init_out = *out;
+  o->minor = in->minor < OWN_MAX_MINOR ? in->minor : OWN_MAX_MINOR;
+  uint64_t flags = out->flags | (uint64_t)out->flags2 << 32;
+  o->want_passthrough = (flags & X_FUSE_PASSTHROUGH) != 0;
+  o->passthrough = o->want_passthrough;
+  if (o->want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], fs->root_remote ? PT_REMOTE : PT_ON, __ATOMIC_RELEASE);
+  o->got_init = 1;
+  int err = own_arm(o, what);
+  if (err) {
+    *code = err;
+    o->fd = -1; /* the caller's still */
+    own_close(o);
+    return NULL;
+  }
+  return o;
+}
+
+/*
+ * FUSE_NOTIFY_RESEND (kernel 6.9+; notify code 7 from protocol 7.41, no payload): the kernel puts
+ * every request read from this connection and not answered back in its queue, to be read again
+ * (flagged with FUSE_UNIQUE_RESEND in `unique`). 0, or -errno (EINVAL: a kernel without it).
+ */
+int own_resend(struct own *o) {
+  return send_raw(o, 0, X_FUSE_NOTIFY_RESEND, NULL, 0);
 }

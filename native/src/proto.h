@@ -34,4 +34,10 @@ struct x_backing_map {
 #define X_FUSE_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct x_backing_map)
 #define X_FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
+/*
+ * FUSE_NOTIFY_RESEND (protocol 7.41, Linux 6.9): the kernel requeues the requests it sent and
+ * that were not answered (a handover's safety net, issue 21). No payload. Older kernels: EINVAL.
+ */
+#define X_FUSE_NOTIFY_RESEND 7
+
 #endif

@@ -141,7 +141,8 @@ static struct session *fail(struct session *s, char *err, size_t errlen, const c
   return NULL;
 }
 
-struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen) {
+/* The session's file system and tables, before any mount or thread: session_start's first half, and an adopted session's (handover.c). */
+struct session *session_prepare(const char *source, const struct config *cfg, uint64_t *counters, char *err, size_t errlen) {
   struct session *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
@@ -190,7 +191,13 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   rc = pthread_key_create(&s->fs.thread_key, stats_thread_exit);
   if (rc) return fail(s, err, errlen, "thread key", rc);
   s->key_made = 1;
+  return s;
+}
 
+struct session *session_start(const char *mountpoint, const char *source, const struct config *cfg, const char *fsname, const char *subtype, uint64_t *counters, char *err, size_t errlen) {
+  struct session *s = session_prepare(source, cfg, counters, err, errlen);
+  if (!s) return NULL;
+  int rc;
   char opts[512];
   int n = snprintf(opts, sizeof opts, "fsname=%s,subtype=%s,default_permissions%s%s", fsname, subtype,
                    cfg->allow_other ? ",allow_other" : "", cfg->read_only ? ",ro" : "");
@@ -213,23 +220,46 @@ struct session *session_start(const char *mountpoint, const char *source, const 
     s->fs.se = s->se;
     __atomic_store_n(&s->fs.counters[C_SESSION], SESSION_LIBFUSE, __ATOMIC_RELAXED);
   }
-
-  sigset_t old;
-  threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
-  /* The notifier too. Not watched (a remote source, no inotify, the root refused): every reply keeps the configured timeouts, as before. */
-  if (s->fs.cfg.watch_timeout > 0) watch_start(&s->fs);
-  rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
-  if (rc == 0) {
-    s->watchdog_started = s->fs.cfg.deadline_ms != 0;
-    rc = pthread_create(&s->loop, NULL, run_loop, s);
-  }
-  threads_unmask(&old);
+  rc = session_run(s);
   if (rc) {
     if (s->se) fuse_session_unmount(s->se);
     else own_unmount(s->own);
     return fail(s, err, errlen, "start loop thread", rc);
   }
   return s;
+}
+
+/* The watcher, the watchdog and the loop: the session serves from here on. 0 or an errno (nothing started then). */
+int session_run(struct session *s) {
+  int rc;
+  sigset_t old;
+  threads_mask(&old); /* loop.c: the threads take no signal but their own faults */
+  /* The notifier too. Not watched (a remote source, no inotify, the root refused): every reply keeps the configured timeouts, as before. */
+  /* A carried table's directories too (handover.c); a new one holds only the root, watched by watch_start. */
+  if (s->fs.cfg.watch_timeout > 0 && watch_start(&s->fs) == 0) nodes_watch_all(&s->fs);
+  rc = s->fs.cfg.deadline_ms ? pthread_create(&s->watchdog, NULL, run_watchdog, s) : 0;
+  if (rc == 0) {
+    s->watchdog_started = s->fs.cfg.deadline_ms != 0;
+    rc = pthread_create(&s->loop, NULL, run_loop, s);
+  }
+  threads_unmask(&old);
+  return rc; /* on failure, free_session stops the watcher and the watchdog */
+}
+
+/* Our own session on a connection handed over (own_adopt), before session_run. */
+void session_attach_own(struct session *s, struct own *o) {
+  s->own = o;
+  s->fs.own = o;
+  __atomic_store_n(&s->fs.counters[C_SESSION], SESSION_OWN, __ATOMIC_RELAXED);
+}
+
+struct own *session_own(struct session *s) {
+  return s->own;
+}
+
+/* A session that never ran (session_prepare, an adoption given up): freed, nothing unmounted. */
+void session_discard(struct session *s) {
+  free_session(s);
 }
 
 int session_stop(struct session *s, unsigned timeout_ms) {

@@ -103,6 +103,24 @@ export interface NativeTables {
   }[];
 }
 
+/** What a handover carried and how long the mount was paused (native/src/handover.c). @internal */
+export interface HandoverStats {
+  /** Requests being served when the pause began: all answered before the snapshot. */
+  readonly inflight: number;
+  readonly nodes: number;
+  readonly handles: number;
+  /** fds sent, the /dev/fuse fd included. */
+  readonly fds: number;
+  readonly drainMs: number;
+  /** From the pause to the commit (or, failed, to the resume). */
+  readonly pausedMs: number;
+  /** After a failed handover: FUSE_NOTIFY_RESEND's answer (0, or -errno). */
+  readonly resend: number;
+}
+
+/** Opaque: a session received from another process, not serving yet. @internal */
+export type NativeAdoption = { readonly __adoption: unique symbol };
+
 export interface NativeBinding {
   start(mountpoint: string, source: string, options: NativeStartOptions): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   /** Resolves true once the loop and all its threads ended and the session is freed; false: still running after timeoutMs. */
@@ -134,6 +152,19 @@ export interface NativeBinding {
   /** _exit(code) (native/src/exit.c): the daemon's exit once its shutdown is complete (src/cli/daemon-child.ts). */
   quickExit?(code: number): never;
   procScan?(root: string, prefixes: readonly string[], sids: readonly number[], threads?: 0 | 1 | 2): { pid: number; comm: string; state: string; ppid: number; pgrp: number; sid: number; startTime: number }[];
+  /**
+   * Issue 21's live handover on our own session (native/src/handover.c); absent from older builds.
+   * Rejections carry `code` ERR_HANDOVER_* (the old process serves on). @internal
+   */
+  handoverListen?(path: string): number;
+  /** Waits for a peer on `listenFd`, pauses, sends, waits for its acknowledgement (timeoutMs per step); resolved: the session no longer serves (stop() frees it, nothing unmounted). @internal */
+  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string): Promise<HandoverStats>;
+  /** @internal */
+  adoptReceive?(path: string, source: string, options: NativeStartOptions, timeoutMs: number): Promise<{ adoption: NativeAdoption; mountpoint: string; tag: string }>;
+  /** Acknowledges, waits for the old process's commit, serves; `resend`: FUSE_NOTIFY_RESEND's answer (0, or -errno). @internal */
+  adoptCommit?(adoption: NativeAdoption, timeoutMs: number): Promise<{ handle: NativeHandle; counters: ArrayBuffer; resend: number }>;
+  /** @internal */
+  adoptDiscard?(adoption: NativeAdoption): void;
   /** A kind's own operations (JS-ops mode): each request reaches `dispatch` on the JavaScript thread and is answered through `reply`. */
   startOps(mountpoint: string, options: NativeOpsOptions, dispatch: (...args: never[]) => void): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   stopOps(handle: NativeHandle, timeoutMs: number): Promise<boolean>;

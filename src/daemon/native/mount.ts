@@ -10,7 +10,7 @@ import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.j
 import { abortConnection, holdConnectionAbort, unmountPath, type ConnectionAbort, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
-import { loadNative, type CounterLayout, type NativeBinding, type NativeHandle, type NativeStartOptions, type NativeTables } from './binding.js';
+import { loadNative, type CounterLayout, type HandoverStats, type NativeBinding, type NativeHandle, type NativeStartOptions, type NativeTables } from './binding.js';
 import { createDispatch, implementedOps, type Dispatch } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
@@ -74,6 +74,12 @@ export interface MountedNative extends MountedFuse {
   cancel(): number;
   /** The passthrough's node and file handle tables now (issue 21's snapshot source); undefined in the JS-ops mode, once unmounted, or from an older addon. @internal */
   tables(): NativeTables | undefined;
+  /**
+   * Issue 21's live handover (test-only for now): waits for a peer on `listenFd` (a socket of
+   * binding.handoverListen), hands the connection over, and on success lets go of it without
+   * unmounting (this object is done then); rejects with ERR_HANDOVER and serves on. @internal
+   */
+  handover(listenFd: number, timeoutMs: number): Promise<HandoverStats>;
 }
 
 const DEFAULT_MOUNT_TIMEOUT_MS = MOUNT_TIMEOUT_MS;
@@ -90,17 +96,21 @@ const RDPLUS: Record<ReaddirPlus, number> = { off: 0, auto: 1, on: 2 };
 export const WATCHED_CACHE_S = 60;
 
 /** One session of the core, passthrough or JS-ops: what the lifecycle below needs of it. */
-interface Core {
+/** @internal */
+export interface Core {
   start(mountpoint: string, source: string): Promise<{ handle: NativeHandle; counters: ArrayBuffer }>;
   stop(handle: NativeHandle, timeoutMs: number): Promise<boolean>;
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
   tables?(handle: NativeHandle): NativeTables | null;
+  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string): Promise<HandoverStats>;
 }
 
-function passthroughCore(b: NativeBinding, native: NativeStartOptions): Core {
+/** @internal */
+export function passthroughCore(b: NativeBinding, native: NativeStartOptions): Core {
   const tables = b.tables?.bind(b);
-  return { start: (mp, source) => b.start(mp, source, native), stop: (h, ms) => b.stop(h, ms), cancel: (h) => b.cancel(h), layout: () => b.layout(), ...(tables ? { tables } : {}) };
+  const handoverExport = b.handoverExport?.bind(b);
+  return { start: (mp, source) => b.start(mp, source, native), stop: (h, ms) => b.stop(h, ms), cancel: (h) => b.cancel(h), layout: () => b.layout(), ...(tables ? { tables } : {}), ...(handoverExport ? { handoverExport } : {}) };
 }
 
 function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullable<MountNativeOptions['ops']>): Core {
@@ -128,19 +138,16 @@ function opsCore(b: NativeBinding, native: NativeStartOptions, served: NonNullab
   };
 }
 
-function bindingOrThrow(given: NativeBinding | undefined, failed: (m: string) => MountieError): NativeBinding {
+/** @internal */
+export function bindingOrThrow(given: NativeBinding | undefined, failed: (m: string) => MountieError): NativeBinding {
   if (given) return given;
   const load = loadNative();
   if (!load.ok) throw failed(load.reason);
   return load.binding;
 }
 
-export async function mountNative(opts: MountNativeOptions): Promise<MountedNative> {
-  checkName('fsname', opts.fsname);
-  checkName('subtype', opts.subtype);
-  const failed = (message: string, cause?: unknown): MountieError => new MountieError('ERR_MOUNT_FAILED', message, { data: { path: opts.mountpoint }, cause });
-  const binding = bindingOrThrow(opts.binding, failed);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
+/** The addon's options for these mount options, and the option string for logs. @internal */
+export function nativeOptions(opts: MountNativeOptions): { native: NativeStartOptions; options: string } {
   const ttl = opts.cacheTimeoutS ?? 1;
   // On unless refused, or fixed timeouts were asked for alone (ARCHITECTURE.md, "Caches and invalidation").
   const watch = opts.watchSource ?? opts.cacheTimeoutS === undefined;
@@ -163,6 +170,17 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
     watchTimeout: watchTtl,
     ...(opts.watchBudget ? { watchBudget: opts.watchBudget } : {}),
   };
+  const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`, watchTtl > 0 && `watched_timeout=${watchTtl}`];
+  return { native, options: options.filter(Boolean).join(',') };
+}
+
+export async function mountNative(opts: MountNativeOptions): Promise<MountedNative> {
+  checkName('fsname', opts.fsname);
+  checkName('subtype', opts.subtype);
+  const failed = (message: string, cause?: unknown): MountieError => new MountieError('ERR_MOUNT_FAILED', message, { data: { path: opts.mountpoint }, cause });
+  const binding = bindingOrThrow(opts.binding, failed);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_MOUNT_TIMEOUT_MS;
+  const { native, options } = nativeOptions(opts);
 
   const core = opts.ops ? opsCore(binding, native, opts.ops) : passthroughCore(binding, native);
   // Candidates: our fsname and type, mounted by our uid. A name is shared by whoever mounts it
@@ -205,10 +223,9 @@ export async function mountNative(opts: MountNativeOptions): Promise<MountedNati
       const where = s.entry ? `it showed at ${s.entry.mountPoint}` : s.unsure;
       throw failed(`${st.mountpoint} does not show in /proc/self/mountinfo after the mount (${where}; taken down: ${r.unmounted}${r.detail ? `, ${r.detail}` : ''})`);
     }
-    const options = [`fsname=${opts.fsname}`, `subtype=${opts.subtype}`, 'default_permissions', opts.allowOther && 'allow_other', opts.readOnly && 'ro', `entry_timeout=${ttl}`, `attr_timeout=${ttl}`, `readdirplus=${opts.readdirplus ?? 'off'}`, watchTtl > 0 && `watched_timeout=${watchTtl}`];
     // Held from now on: the one way to end our connection if it outlives our unmount (takeDown).
     const conn = await holdConnectionAbort(s.entry);
-    return handle(core, { ...s, entry: s.entry, conn }, st.mountpoint, options.filter(Boolean).join(','), st.unmark ?? (() => undefined));
+    return mountedFrom(core, { ...s, entry: s.entry, conn }, st.mountpoint, options, st.unmark ?? (() => undefined));
   } catch (err) {
     if (!st.timedOut) st.unmark?.();
     if (err instanceof MountieError) throw err;
@@ -285,7 +302,8 @@ async function takeDown(binding: Core, h: NativeHandle, mountpoint: string, entr
   return { unmounted: true, how: r.how, detail: 'unmounted, but the native threads did not end' };
 }
 
-function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry; conn?: ConnectionAbort }, mountpoint: string, options: string, unmark: () => void): MountedNative {
+/** A serving session as a MountedNative (a mount of ours, or one adopted from another process: ./handover.ts). @internal */
+export function mountedFrom(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer; entry: MountEntry; conn?: ConnectionAbort }, mountpoint: string, options: string, unmark: () => void): MountedNative {
   const layout = binding.layout();
   const counters = (): NativeCounters => readCounters(layout, s.counters);
   let result: Promise<UnmountResult> | undefined;
@@ -297,6 +315,23 @@ function handle(binding: Core, s: { handle: NativeHandle; counters: ArrayBuffer;
     counters,
     cancel: () => binding.cancel(s.handle),
     tables: () => binding.tables?.(s.handle) ?? undefined,
+    async handover(listenFd, timeoutMs) {
+      if (!binding.handoverExport) throw new MountieError('ERR_HANDOVER', 'this addon has no handover (rebuild it)', { data: { path: mountpoint, reason: 'ERR_HANDOVER_UNSUPPORTED' } });
+      if (result) throw new MountieError('ERR_HANDOVER', 'an unmount is under way', { data: { path: mountpoint, reason: 'ERR_HANDOVER_UNSUPPORTED' } });
+      // The connection's identity for the new process, which finds the same mount in mountinfo.
+      const tag = JSON.stringify({ source: s.entry.source, fstype: s.entry.fstype, device: s.entry.device, mountId: s.entry.mountId });
+      const stats = await binding.handoverExport(s.handle, listenFd, timeoutMs, tag).catch((err: unknown) => {
+        const e = err as { code?: string; message?: string };
+        throw new MountieError('ERR_HANDOVER', `handover of ${mountpoint} failed, serving on: ${e.message ?? String(err)}`, { data: { path: mountpoint, reason: e.code ?? 'ERR_HANDOVER_FAILED', ...(err as object) }, cause: err });
+      });
+      // Handed over: our loop has ended. Our copies of the fds close with the session; the mount and its connection stay (the new process holds them).
+      result = Promise.resolve({ unmounted: false, how: 'none', detail: 'handed over to another process' } as UnmountResult);
+      await binding.stop(s.handle, 2000);
+      unmark();
+      clearInterval(keepAlive);
+      await s.conn?.close();
+      return stats;
+    },
     unmount(opts = {}) {
       const timeoutMs = opts.timeoutMs ?? DEFAULT_UNMOUNT_TIMEOUT_MS;
       // One unmount at a time; a failed one may be retried.
