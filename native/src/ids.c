@@ -83,7 +83,14 @@ void *ids_get(const struct id_table *t, uint64_t id) {
   if (s == 0) return NULL;
   struct id_entry *e = entry_at(t, s);
   if (!e || __atomic_load_n(&e->id, __ATOMIC_ACQUIRE) != id) return NULL;
-  return __atomic_load_n(&e->ptr, __ATOMIC_RELAXED);
+  void *ptr = __atomic_load_n(&e->ptr, __ATOMIC_ACQUIRE);
+  /*
+   * Checked again after the pointer: a remove and an add between the two loads (the slot taken
+   * with the next generation) changed the id, so a pointer read in between is never returned
+   * under the old id. The kernel never sends an id it has released, so this only guards.
+   */
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  return __atomic_load_n(&e->id, __ATOMIC_RELAXED) == id ? ptr : NULL;
 }
 
 void ids_remove(struct id_table *t, uint64_t id) {
@@ -91,6 +98,7 @@ void ids_remove(struct id_table *t, uint64_t id) {
   struct id_entry *e = s ? entry_at(t, s) : NULL;
   if (!e || e->id != id) return;
   __atomic_store_n(&e->id, 0, __ATOMIC_RELEASE);
+  __atomic_thread_fence(__ATOMIC_RELEASE); /* the id's change is seen before the pointer's (ids_get's second look) */
   __atomic_store_n(&e->ptr, NULL, __ATOMIC_RELAXED);
   e->gen++;
   e->next = t->free;

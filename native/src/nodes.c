@@ -179,7 +179,13 @@ void nodes_watch_all(struct fs *fs) {
     if (n->type == S_IFDIR && n != &fs->root) dirs[k++] = n;
   pthread_mutex_unlock(&t->lock);
   /* No request runs yet (session_run calls this before the loop starts): no node is forgotten meanwhile. */
-  for (size_t i = 0; i < k; i++) watch_dir(fs, dirs[i]);
+  for (size_t i = 0; i < k; i++) {
+    /* A directory past the fd budget: watched through an fd opened from its handle for the call. */
+    int fd = dirs[i]->fd, opened = -1;
+    if (fd < 0 && dirs[i]->handle) fd = opened = open_by_handle_at(fs->mount_fd, dirs[i]->handle, O_PATH | O_CLOEXEC);
+    watch_dir(fs, dirs[i], fd);
+    if (opened >= 0) close(opened);
+  }
   free(dirs);
 }
 
