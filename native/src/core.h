@@ -271,6 +271,21 @@ int op_target(struct fs *fs, struct node *n);
 /* 1: this worker answers the request; 0: the watchdog already did (answer nothing, undo). */
 int op_claim(void);
 void op_end(int err);
+/* An op's failure: `err` answered (unless the watchdog answered first) and the op ended. */
+static inline void op_fail(req_t req, int err) {
+  if (op_claim()) send_err(req, err);
+  op_end(err);
+}
+/*
+ * In an op (with `fs` and `req`): the node the kernel means by `ino` (a table index, nodes.c); an
+ * id that names no node now (forgotten, never given) is answered ESTALE, never followed.
+ */
+#define NODE(var, ino) \
+  struct node *var = node_of(fs, (ino)); \
+  if (!var) return op_fail(req, ESTALE)
+/* The request works on this node: fail fast while a request on it is stuck in the source. */
+#define TARGET(n) \
+  if (!op_target(fs, (n))) return
 uint64_t now_ns(void);
 /* The watchdog's scan: answers ETIMEDOUT to every request past its deadline. */
 void slots_expire(struct fs *fs, uint64_t now);

@@ -27,16 +27,7 @@
 #include <unistd.h>
 
 #define FS(req) ((req)->fs)
-/*
- * The node the kernel means by `ino` (a table index, nodes.c): an id that names no node now
- * (forgotten, never given) is answered ESTALE, never followed.
- */
-#define NODE(var, ino) \
-  struct node *var = node_of(fs, (ino)); \
-  if (!var) return reply_err(req, ESTALE)
-/* The request works on this node: fail fast while a request on it is stuck in the source. */
-#define TARGET(n) \
-  if (!op_target(fs, (n))) return
+/* NODE() and TARGET(): core.h. */
 /* The fd of the request's file handle (handles.c): one that names no open file is answered EBADF. */
 #define FD(var, fi) \
   int var = fh_fd(fs, (fi)); \
@@ -67,8 +58,7 @@ void proc_path(char *buf, size_t len, int fd) {
  * sent and whatever the late success holds (a node reference, an fd) is given back.
  */
 static void reply_err(req_t req, int err) {
-  if (op_claim()) send_err(req, err);
-  op_end(err);
+  op_fail(req, err);
 }
 
 static void reply_entry(struct fs *fs, req_t req, const struct fuse_entry_param *e) {

@@ -14,12 +14,7 @@
 #include <unistd.h>
 
 #define FS(req) ((req)->fs)
-/* As in ops.c: an id that names no node now is answered ESTALE; a handle that names no open directory, EBADF. */
-#define NODE(var, ino) \
-  struct node *var = node_of(fs, (ino)); \
-  if (!var) return finish(req, ESTALE)
-#define TARGET(n) \
-  if (!op_target(fs, (n))) return
+/* NODE() and TARGET(): core.h. A handle that names no open directory is answered EBADF. */
 #define DIR_OF(var, fi) \
   struct dir *var = dir_of(fs, (fi)); \
   if (!var) return finish(req, EBADF)
@@ -64,8 +59,7 @@ void dir_free(struct dir *d) {
 }
 
 static void finish(req_t req, int err) {
-  if (op_claim()) send_err(req, err);
-  op_end(err);
+  op_fail(req, err);
 }
 
 void do_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
