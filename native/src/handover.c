@@ -309,6 +309,18 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
     say(err, errlen, "%s: %s", "accept", e);
     return e;
   }
+  /*
+   * What is sent opens everything this daemon can reach (the /dev/fuse fd, every node's fd): only
+   * to a process of our own user, whatever the socket file's mode and directory allow.
+   */
+  struct ucred peer;
+  socklen_t plen = sizeof peer;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == -1 || peer.uid != geteuid()) {
+    close(sock);
+    *code = "ERR_HANDOVER_NO_PEER";
+    say(err, errlen, "%s: %s", "a peer of another user", EPERM);
+    return EPERM;
+  }
   uint64_t t0 = now_ns();
   int rc = loop_pause(o, timeout_ms, &st->inflight);
   if (rc) {
