@@ -250,6 +250,8 @@ struct node *node_find(struct fs *fs, ino_t ino, dev_t dev);
 void node_hold(struct fs *fs, struct node *n);
 /* An O_PATH fd on the node for the rest of this request (-1 and errno set when it is gone). */
 int node_use(struct fs *fs, struct node *n);
+/* A new O_PATH fd on a node past the fd budget, from its file handle (the caller closes it); -1 and errno (EBADF: no handle). With the calling thread's credentials. */
+int node_reopen(struct fs *fs, const struct node *n);
 #define NFD(n) node_use(fs, (n))
 
 /* stats.c: every request starts with op_begin and ends through one of the reply_* helpers. */

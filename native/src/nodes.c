@@ -182,7 +182,7 @@ void nodes_watch_all(struct fs *fs) {
   for (size_t i = 0; i < k; i++) {
     /* A directory past the fd budget: watched through an fd opened from its handle for the call. */
     int fd = dirs[i]->fd, opened = -1;
-    if (fd < 0 && dirs[i]->handle) fd = opened = open_by_handle_at(fs->mount_fd, dirs[i]->handle, O_PATH | O_CLOEXEC);
+    if (fd < 0) fd = opened = node_reopen(fs, dirs[i]);
     watch_dir(fs, dirs[i], fd);
     if (opened >= 0) close(opened);
   }
@@ -245,13 +245,21 @@ static int keep_handle(int fd, struct node *n) {
   return 0;
 }
 
+int node_reopen(struct fs *fs, const struct node *n) {
+  if (!n->handle) {
+    errno = EBADF;
+    return -1;
+  }
+  return open_by_handle_at(fs->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+}
+
 int node_use(struct fs *fs, struct node *n) {
   if (n->fd >= 0) return n->fd;
   int fd = held_fd(n);
   if (fd >= 0) return fd;
   /* Reopening an inode the kernel holds needs the daemon's privilege, not the caller's. */
   int back = creds_suspend(fs);
-  fd = open_by_handle_at(fs->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+  fd = node_reopen(fs, n);
   int err = errno;
   creds_resume(fs, op_caller(), back);
   if (fd == -1) {

@@ -433,7 +433,7 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
    * as their attributes are cached. -1 when its inode is gone: names are still invalidated.
    */
   int opened = -1, dfd = dir->fd;
-  if (dfd < 0 && dir->handle) dfd = opened = open_by_handle_at(fs->mount_fd, dir->handle, O_PATH | O_CLOEXEC);
+  if (dfd < 0) dfd = opened = node_reopen(fs, dir);
   if (ev->len && ev->name[0]) {
     /* A name we made and answered: the kernel knows it, the directory's change and the inode's attributes (no notification). */
     if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dfd, budget)) {
