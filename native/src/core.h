@@ -428,22 +428,31 @@ struct session;
 /* handover.c: our own session handed to another process (issue 21). */
 struct ho_stats {
   unsigned inflight;  /* requests being served when the pause began (all answered before the snapshot) */
-  unsigned nodes, handles, fds; /* carried (fds: the /dev/fuse fd included) */
+  unsigned nodes, handles, fds; /* carried (fds: the /dev/fuse fd and the extra ones included) */
   double drain_ms;    /* pause until nobody reads or serves */
   double paused_ms;   /* pause until the commit (or the resume) */
   int resend;         /* after a failed handover: own_resend's answer (0, -errno) */
 };
+/* The caller's own fds a handover carries at most (the workspace lock's, ...). */
+#define HO_EXTRA 8u
 /* A SOCK_SEQPACKET socket listening at `path` (*fd_out). 0 or an errno. */
 int handover_listen(const char *path, int *fd_out);
 /*
  * Waits (timeout_ms) for a peer on listen_fd, pauses, sends, and waits for its acknowledgement
  * (timeout_ms each). 0: handed over, the loop has ended (session_stop frees the session, nothing
  * is unmounted); else an errno with *code (ERR_HANDOVER_*) and err, and the session serves on.
+ * `extra` (nextra ≤ HO_EXTRA; EINVAL otherwise): the caller's own fds, sent after the tables'
+ * (the caller keeps its copies).
  */
-int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const char *tag, struct ho_stats *st, const char **code, char *err, size_t errlen);
+int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const char *tag, const int *extra, unsigned nextra, struct ho_stats *st, const char **code, char *err, size_t errlen);
 struct adoption;
-/* Connects to `path` (retrying until timeout_ms), receives and rebuilds the session; NULL with *code and err (the old one is told, and serves on). */
-struct adoption *handover_receive(const char *path, const char *source, const struct config *cfg, uint64_t *counters, unsigned timeout_ms, const char **code, char *err, size_t errlen);
+/*
+ * Connects to `path` (retrying until timeout_ms), receives and rebuilds the session; NULL with
+ * *code and err (the old one is told, and serves on). The old process's extra fds land in `extra`
+ * (room for HO_EXTRA), *nextra of them: the caller's on success (no adoption call closes them),
+ * closed here on failure.
+ */
+struct adoption *handover_receive(const char *path, const char *source, const struct config *cfg, uint64_t *counters, unsigned timeout_ms, int *extra, unsigned *nextra, const char **code, char *err, size_t errlen);
 const char *adoption_mountpoint(const struct adoption *a);
 const char *adoption_tag(const struct adoption *a);
 /* Acknowledges, waits for the commit, starts serving, writes FUSE_NOTIFY_RESEND (*resend: 0 or -errno). The adoption is consumed either way. */

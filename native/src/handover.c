@@ -4,16 +4,20 @@
  * (loop_pause: every request read is answered, new ones wait in the kernel), then sends over a
  * unix socket (SOCK_SEQPACKET: one message per send, fds attached with SCM_RIGHTS in batches)
  * the /dev/fuse fd, a versioned snapshot (the INIT pair, what must match, both tables slot by
- * slot), every node's O_PATH fd and every open handle's fd. The new process rebuilds the tables
- * so that every node id and file handle the kernel holds names the same object (ids_place),
- * acknowledges, and starts serving only once the old one has committed (or died): two processes
- * never read the connection at once. Without the commit (a refusal, a peer that died or never
- * answered) the old one resumes, and writes FUSE_NOTIFY_RESEND in case the peer read anything.
+ * slot), every node's O_PATH fd and every open handle's fd, then the caller's own extra fds (the
+ * workspace lock's: the new process holds the same open file description, so the same flock).
+ * The new process rebuilds the tables so that every node id and file handle the kernel holds
+ * names the same object (ids_place), acknowledges, and starts serving only once the old one has
+ * committed (or died): two processes never read the connection at once. Without the commit (a
+ * refusal, a peer that died or never answered) the old one resumes, and writes FUSE_NOTIFY_RESEND
+ * in case the peer read anything.
  *
  * Messages, each one datagram starting with its type:
  *   old → new  HELLO  (struct ho_hello, the /dev/fuse fd attached)
  *   old → new  BODY   the snapshot's bytes in chunks: node generations, handle generations, nodes, handles
  *   old → new  FDS    a batch of fds (count, then the fds attached): node fds in node order, then handle fds
+ *   old → new  EXTRA  the caller's own fds (count, then the fds attached; none when HELLO says 0), e.g. the
+ *                     workspace lock's: the new process's JavaScript owns them, apart from the tables
  *   new → old  ACK    tables rebuilt, ready to serve; or NAK (a code and a message): refused
  *   old → new  COMMIT the old one serves no more (its loop ended); or ABORT: it resumed, the new one must not serve
  */
@@ -32,12 +36,13 @@
 #include <unistd.h>
 
 #define HO_MAGIC "MOUNTIEH"
-#define HO_VERSION 1u
+#define HO_VERSION 2u     /* 2: HELLO carries nextra and EXTRA follows the table fds */
 #define HO_BATCH 250      /* fds per message: the kernel's SCM_MAX_FD is 253 */
 #define HO_CHUNK 65536    /* snapshot bytes per message */
 #define HO_TAG 1024       /* the caller's own words about the mount (JavaScript's: fsname, device) */
+/* HO_EXTRA, the caller's own fds at most, is in core.h. */
 
-enum { MSG_HELLO = 1, MSG_BODY, MSG_FDS, MSG_ACK, MSG_NAK, MSG_COMMIT, MSG_ABORT };
+enum { MSG_HELLO = 1, MSG_BODY, MSG_FDS, MSG_ACK, MSG_NAK, MSG_COMMIT, MSG_ABORT, MSG_EXTRA };
 
 struct ho_hello {
   uint32_t type;
@@ -51,7 +56,8 @@ struct ho_hello {
   uint32_t read_only, allow_other, rdplus, max_write, max_readahead, want_passthrough;
   uint64_t root_ino, root_dev;
   /* The tables. */
-  uint32_t node_next, fh_next, nnodes, nhandles, nfds, pad;
+  uint32_t node_next, fh_next, nnodes, nhandles, nfds;
+  uint32_t nextra;         /* the caller's own fds, sent after the tables' (MSG_EXTRA), at most HO_EXTRA */
   uint64_t body_size;
   char mountpoint[4096];
   char tag[HO_TAG];
@@ -268,7 +274,7 @@ static int snapshot(struct fs *fs, struct ho_hello *h, struct snap *sn) {
   return rc;
 }
 
-static int send_snapshot(int sock, int fuse_fd, const struct ho_hello *h, const struct snap *sn) {
+static int send_snapshot(int sock, int fuse_fd, const struct ho_hello *h, const struct snap *sn, const int *extra) {
   int rc = send_msg(sock, h, sizeof *h, &fuse_fd, 1);
   char *chunk = rc ? NULL : malloc(sizeof(uint32_t) + HO_CHUNK);
   if (!rc && !chunk) rc = ENOMEM;
@@ -284,10 +290,14 @@ static int send_snapshot(int sock, int fuse_fd, const struct ho_hello *h, const 
     uint32_t m[2] = {MSG_FDS, sn->nfds - i < HO_BATCH ? sn->nfds - i : HO_BATCH};
     rc = send_msg(sock, m, sizeof m, sn->fds + i, m[1]);
   }
+  if (!rc && h->nextra) {
+    uint32_t m[2] = {MSG_EXTRA, h->nextra};
+    rc = send_msg(sock, m, sizeof m, extra, h->nextra);
+  }
   return rc;
 }
 
-int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const char *tag, struct ho_stats *st, const char **code, char *err, size_t errlen) {
+int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const char *tag, const int *extra, unsigned nextra, struct ho_stats *st, const char **code, char *err, size_t errlen) {
   memset(st, 0, sizeof *st);
   struct own *o = session_own(s);
   struct fs *fs = session_fs(s);
@@ -296,6 +306,17 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
     snprintf(err, errlen, "only our own session (MOUNTIE_SESSION=own) can be handed over");
     return ENOTSUP;
   }
+  if (nextra > HO_EXTRA || (nextra && !extra)) {
+    *code = "ERR_HANDOVER_SNAPSHOT";
+    snprintf(err, errlen, "%u extra fds: at most %u", nextra, HO_EXTRA);
+    return EINVAL;
+  }
+  for (unsigned i = 0; i < nextra; i++)
+    if (extra[i] < 0) {
+      *code = "ERR_HANDOVER_SNAPSHOT";
+      snprintf(err, errlen, "extra fd %d is no fd", extra[i]);
+      return EBADF;
+    }
   uint64_t step = (uint64_t)timeout_ms * 1000000ull;
   if (wait_fd(listen_fd, POLLIN, now_ns() + step) != 0) {
     *code = "ERR_HANDOVER_NO_PEER";
@@ -351,6 +372,7 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
     h->root_dev = fs->root.dev;
     snprintf(h->mountpoint, sizeof h->mountpoint, "%s", own_mountpoint(o));
     snprintf(h->tag, sizeof h->tag, "%s", tag ? tag : "");
+    h->nextra = nextra;
     rc = snapshot(fs, h, &sn);
   }
   if (rc) {
@@ -359,8 +381,8 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
   } else {
     st->nodes = h->nnodes;
     st->handles = h->nhandles;
-    st->fds = h->nfds + 1;
-    rc = send_snapshot(sock, own_fd(o), h, &sn);
+    st->fds = h->nfds + 1 + nextra;
+    rc = send_snapshot(sock, own_fd(o), h, &sn, extra);
     sent = 1; /* perhaps partly: the peer may hold the fd */
     if (rc) {
       *code = "ERR_HANDOVER_SEND";
@@ -558,13 +580,14 @@ static int rebuild(struct fs *fs, const struct ho_hello *h, const char *body, in
   return rc;
 }
 
-struct adoption *handover_receive(const char *path, const char *source, const struct config *cfg, uint64_t *counters, unsigned timeout_ms, const char **code, char *err, size_t errlen) {
+struct adoption *handover_receive(const char *path, const char *source, const struct config *cfg, uint64_t *counters, unsigned timeout_ms, int *extra, unsigned *nextra, const char **code, char *err, size_t errlen) {
   uint64_t until = now_ns() + (uint64_t)timeout_ms * 1000000ull;
   struct adoption *a = calloc(1, sizeof *a);
   struct ho_hello *h = calloc(1, sizeof *h);
   char *body = NULL;
   int *fds = NULL;
-  unsigned nfds = 0;
+  unsigned nfds = 0, got_extra = 0;
+  *nextra = 0;
   int fuse_fd = -1, rc = 0;
   const char *refuse = NULL; /* why, told to the old process too */
   *code = "ERR_HANDOVER_RECEIVE";
@@ -586,7 +609,7 @@ struct adoption *handover_receive(const char *path, const char *source, const st
     goto fail;
   }
   if ((size_t)n < sizeof h->type + sizeof h->magic + sizeof h->version + sizeof h->size || h->type != MSG_HELLO || memcmp(h->magic, HO_MAGIC, sizeof h->magic) != 0 ||
-      h->version != HO_VERSION || h->size != sizeof *h || (size_t)n != sizeof *h) {
+      h->version != HO_VERSION || h->size != sizeof *h || (size_t)n != sizeof *h || h->nextra > HO_EXTRA) {
     *code = "ERR_HANDOVER_VERSION";
     snprintf(err, errlen, "a snapshot of another format (version %u, %zd bytes; this one reads version %u, %zu bytes)", h->version, n, HO_VERSION, sizeof *h);
     refuse = err;
@@ -641,6 +664,17 @@ struct adoption *handover_receive(const char *path, const char *source, const st
     }
     nfds += got;
   }
+  if (h->nextra) {
+    /* The caller's own fds, kept apart from the tables': handed to the caller, or closed on failure. */
+    uint32_t m[2];
+    got_extra = h->nextra;
+    n = recv_msg(a->sock, m, sizeof m, extra, &got_extra, until);
+    if (n <= 0) got_extra = 0;
+    if (n != (ssize_t)sizeof m || m[0] != MSG_EXTRA || m[1] != h->nextra || got_extra != h->nextra) {
+      snprintf(err, errlen, "the extra fds came short (%u of %u)", got_extra, h->nextra);
+      goto fail;
+    }
+  }
   struct own *o = own_adopt(fs, fuse_fd, h->mountpoint, (int)h->by_fusermount, &h->init_in, &h->init_out, &refuse, &rc);
   if (!o) {
     snprintf(err, errlen, "%s: %s", refuse, strerror(rc));
@@ -659,6 +693,7 @@ struct adoption *handover_receive(const char *path, const char *source, const st
   snprintf(a->tag, sizeof a->tag, "%s", h->tag);
   for (unsigned i = 0; i < nfds; i++)
     if (fds[i] >= 0) close(fds[i]); /* more than the tables named: none expected */
+  *nextra = got_extra; /* the caller's from here */
   free(body);
   free(fds);
   free(h);
@@ -671,6 +706,7 @@ fail:
   }
   for (unsigned i = 0; fds && i < nfds; i++)
     if (fds[i] >= 0) close(fds[i]);
+  for (unsigned i = 0; i < got_extra; i++) close(extra[i]);
   if (fuse_fd >= 0) close(fuse_fd);
   if (a->s) session_discard(a->s); /* what the tables took is closed with them; nothing is unmounted */
   free(body);

@@ -109,7 +109,7 @@ export interface HandoverStats {
   readonly inflight: number;
   readonly nodes: number;
   readonly handles: number;
-  /** fds sent, the /dev/fuse fd included. */
+  /** fds sent, the /dev/fuse fd and the extra ones included. */
   readonly fds: number;
   readonly drainMs: number;
   /** From the pause to the commit (or, failed, to the resume). */
@@ -117,6 +117,9 @@ export interface HandoverStats {
   /** After a failed handover: FUSE_NOTIFY_RESEND's answer (0, or -errno). */
   readonly resend: number;
 }
+
+/** The extra fds a handover carries at most (HO_EXTRA in native/src/core.h). @internal */
+export const HANDOVER_EXTRA_FDS = 8;
 
 /** Opaque: a session received from another process, not serving yet. @internal */
 export type NativeAdoption = { readonly __adoption: unique symbol };
@@ -157,10 +160,13 @@ export interface NativeBinding {
    * Rejections carry `code` ERR_HANDOVER_* (the old process serves on). @internal
    */
   handoverListen?(path: string): number;
-  /** Waits for a peer on `listenFd`, pauses, sends, waits for its acknowledgement (timeoutMs per step); resolved: the session no longer serves (stop() frees it, nothing unmounted). @internal */
-  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string): Promise<HandoverStats>;
-  /** @internal */
-  adoptReceive?(path: string, source: string, options: NativeStartOptions, timeoutMs: number): Promise<{ adoption: NativeAdoption; mountpoint: string; tag: string }>;
+  /**
+   * Waits for a peer on `listenFd`, pauses, sends, waits for its acknowledgement (timeoutMs per step); resolved: the session no longer serves (stop() frees it, nothing unmounted).
+   * `extraFds` (at most {@link HANDOVER_EXTRA_FDS}; more throws ERR_INVALID_ARG): fds of the caller's own carried too (the caller keeps its copies). @internal
+   */
+  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string, extraFds?: readonly number[]): Promise<HandoverStats>;
+  /** `fds`: the old process's extra fds, the caller's from the resolve on (closed by C when the receive fails). @internal */
+  adoptReceive?(path: string, source: string, options: NativeStartOptions, timeoutMs: number): Promise<{ adoption: NativeAdoption; mountpoint: string; tag: string; fds: number[] }>;
   /** Acknowledges, waits for the old process's commit, serves; `resend`: FUSE_NOTIFY_RESEND's answer (0, or -errno). @internal */
   adoptCommit?(adoption: NativeAdoption, timeoutMs: number): Promise<{ handle: NativeHandle; counters: ArrayBuffer; resend: number }>;
   /** @internal */

@@ -1,9 +1,11 @@
 /**
  * The new process's side of issue 21's live handover (native/src/handover.c; docs/ARCHITECTURE.md,
  * "2026-12-08: step 2 for 21"): receive a live connection from the process serving it, check that
- * the mount it names is there, then commit and serve it. Test-only for now (the stand-in,
- * test/fixtures/serve-passthrough.mjs); the CLI, the lock and the pidfile take it up later. @internal
+ * the mount it names is there (and the old process's extra fds, through checkFds), then commit and
+ * serve it. Test-only for now (the stand-in, test/fixtures/serve-passthrough.mjs); the CLI, the
+ * lock and the pidfile take it up later. @internal
  */
+import { closeSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { MountieError } from '../../errors.js';
 import { readMountInfo, type MountEntry } from '../../sys/mountinfo.js';
@@ -16,6 +18,13 @@ export interface AdoptNativeOptions extends Omit<MountNativeOptions, 'mountpoint
   readonly socket: string;
   /** Per step: connect, receive, the old process's commit. Default 10 s. */
   readonly timeoutMs?: number;
+  /**
+   * Checks the old process's extra fds (the workspace lock's: is it the lock file, and locked?)
+   * after the receive, before the commit; a throw gives the adoption up (the old process serves
+   * on, the fds are closed) and rejects adoptNative with ERR_HANDOVER (a MountieError as thrown).
+   * It must not close them.
+   */
+  readonly checkFds?: (fds: readonly number[]) => Promise<void> | void;
   /** Test hook: runs after the receive, before the acknowledgement (a fault injected there: the old process serves on). */
   readonly beforeCommit?: () => Promise<void> | void;
 }
@@ -24,6 +33,8 @@ export interface Adopted {
   readonly mounted: MountedNative;
   /** FUSE_NOTIFY_RESEND's answer: 0, or -errno (EINVAL: a kernel older than 6.9). */
   readonly resend: number;
+  /** The old process's extra fds (MountedNative.handover's `opts.fds`), the caller's to close. */
+  readonly fds: readonly number[];
 }
 
 /** What the old process says about its mount (mount.ts handover's tag). */
@@ -44,6 +55,17 @@ function asFailure(err: unknown): MountieError {
   return failed(e.code ?? 'ERR_HANDOVER_FAILED', `handover not taken: ${e.message ?? String(err)}`, err);
 }
 
+/** The extra fds of an adoption given up: never leaked (the old process keeps its own copies). */
+function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // close(2) frees the fd whatever it answers (EBADF: it was not open): nothing is left to leak.
+    }
+  }
+}
+
 export async function adoptNative(opts: AdoptNativeOptions): Promise<Adopted> {
   const binding = bindingOrThrow(opts.binding, (m) => failed('ERR_HANDOVER_UNSUPPORTED', m));
   if (!binding.adoptReceive || !binding.adoptCommit || !binding.adoptDiscard) throw failed('ERR_HANDOVER_UNSUPPORTED', 'this addon has no handover (rebuild it)');
@@ -52,22 +74,26 @@ export async function adoptNative(opts: AdoptNativeOptions): Promise<Adopted> {
   const { native, options } = nativeOptions({ ...opts, mountpoint: '', fsname: 'adopted', subtype: 'adopted' });
   const source = await realpath(opts.source);
   const r = await binding.adoptReceive(opts.socket, source, native, timeoutMs).catch((err: unknown) => {
-    throw asFailure(err);
+    throw asFailure(err); // the extra fds were closed by the core
   });
+  // Ours from here: returned on success, closed on any failure (an older addon sends none).
+  const fds: readonly number[] = r.fds ?? [];
   try {
     const tag = JSON.parse(r.tag) as Tag;
     // The same mount: at the mountpoint the core names, with the old process's device (its connection) and id.
     const entry: MountEntry | undefined = (await readMountInfo()).find((e) => e.mountPoint === r.mountpoint && e.device === tag.device && e.mountId === tag.mountId && e.source === tag.source && e.fstype === tag.fstype);
     if (!entry) throw failed('ERR_HANDOVER_MISMATCH', `the handed-over mount (${tag.source} at ${r.mountpoint}, ${tag.device}) is not in /proc/self/mountinfo here`);
     if (servedByUs(r.mountpoint)) throw failed('ERR_HANDOVER_MISMATCH', `${r.mountpoint} is served by this process already`);
+    await opts.checkFds?.(fds);
     await opts.beforeCommit?.();
     const s = await binding.adoptCommit(r.adoption, timeoutMs);
     const conn = await holdConnectionAbort(entry);
     const subtype = tag.fstype.replace(/^fuse\./, '');
     const mounted = mountedFrom(passthroughCore(binding, native), { handle: s.handle, counters: s.counters, entry, conn }, r.mountpoint, options.replace('fsname=adopted', `fsname=${tag.source}`).replace('subtype=adopted', `subtype=${subtype}`), markServed(r.mountpoint));
-    return { mounted, resend: s.resend };
+    return { mounted, resend: s.resend, fds };
   } catch (err) {
     binding.adoptDiscard(r.adoption); // before the acknowledgement: the old process serves on (after it: nothing left to discard)
+    closeAll(fds);
     throw asFailure(err);
   }
 }

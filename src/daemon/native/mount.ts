@@ -10,7 +10,7 @@ import { readMountInfo, sameMount, type MountEntry } from '../../sys/mountinfo.j
 import { abortConnection, holdConnectionAbort, unmountPath, type ConnectionAbort, type UnmountResult } from '../../sys/fusermount.js';
 import { isOwnFuseMount } from '../../protocol/tag.js';
 import { checkEmptyDir, checkName, markServed, servedByUs, withDeadline, type MountedFuse } from '../mountpoint.js';
-import { loadNative, type CounterLayout, type HandoverStats, type NativeBinding, type NativeHandle, type NativeStartOptions, type NativeTables } from './binding.js';
+import { HANDOVER_EXTRA_FDS, loadNative, type CounterLayout, type HandoverStats, type NativeBinding, type NativeHandle, type NativeStartOptions, type NativeTables } from './binding.js';
 import { createDispatch, implementedOps, type Dispatch } from './ops-bridge.js';
 import { READ_BUFFERS } from '../fs-ops-adapter.js';
 import type { FileSystem } from '../file-system.js';
@@ -77,9 +77,12 @@ export interface MountedNative extends MountedFuse {
   /**
    * Issue 21's live handover (test-only for now): waits for a peer on `listenFd` (a socket of
    * binding.handoverListen), hands the connection over, and on success lets go of it without
-   * unmounting (this object is done then); rejects with ERR_HANDOVER and serves on. @internal
+   * unmounting (this object is done then); rejects with ERR_HANDOVER and serves on. `opts.fds`
+   * (at most 8): fds of the caller's own sent along (the workspace lock's: its open file
+   * description, so its flock, is then shared with the new process); the caller keeps its copies.
+   * @internal
    */
-  handover(listenFd: number, timeoutMs: number): Promise<HandoverStats>;
+  handover(listenFd: number, timeoutMs: number, opts?: { readonly fds?: readonly number[] }): Promise<HandoverStats>;
 }
 
 const DEFAULT_MOUNT_TIMEOUT_MS = MOUNT_TIMEOUT_MS;
@@ -103,7 +106,7 @@ export interface Core {
   cancel(handle: NativeHandle): number;
   layout(): CounterLayout;
   tables?(handle: NativeHandle): NativeTables | null;
-  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string): Promise<HandoverStats>;
+  handoverExport?(handle: NativeHandle, listenFd: number, timeoutMs: number, tag: string, extraFds?: readonly number[]): Promise<HandoverStats>;
 }
 
 /** @internal */
@@ -315,12 +318,16 @@ export function mountedFrom(binding: Core, s: { handle: NativeHandle; counters: 
     counters,
     cancel: () => binding.cancel(s.handle),
     tables: () => binding.tables?.(s.handle) ?? undefined,
-    async handover(listenFd, timeoutMs) {
+    async handover(listenFd, timeoutMs, opts = {}) {
       if (!binding.handoverExport) throw new MountieError('ERR_HANDOVER', 'this addon has no handover (rebuild it)', { data: { path: mountpoint, reason: 'ERR_HANDOVER_UNSUPPORTED' } });
       if (result) throw new MountieError('ERR_HANDOVER', 'an unmount is under way', { data: { path: mountpoint, reason: 'ERR_HANDOVER_UNSUPPORTED' } });
+      const fds = opts.fds ?? [];
+      if (fds.length > HANDOVER_EXTRA_FDS || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
+        throw new MountieError('ERR_HANDOVER', `handover of ${mountpoint} not begun, serving on: opts.fds must be at most ${HANDOVER_EXTRA_FDS} fds (integers >= 0), got ${JSON.stringify(fds)}`, { data: { path: mountpoint, reason: 'ERR_INVALID_ARG', fds: [...fds] } });
+      }
       // The connection's identity for the new process, which finds the same mount in mountinfo.
       const tag = JSON.stringify({ source: s.entry.source, fstype: s.entry.fstype, device: s.entry.device, mountId: s.entry.mountId });
-      const stats = await binding.handoverExport(s.handle, listenFd, timeoutMs, tag).catch((err: unknown) => {
+      const stats = await binding.handoverExport(s.handle, listenFd, timeoutMs, tag, fds).catch((err: unknown) => {
         const e = err as { code?: string; message?: string };
         throw new MountieError('ERR_HANDOVER', `handover of ${mountpoint} failed, serving on: ${e.message ?? String(err)}`, { data: { path: mountpoint, reason: e.code ?? 'ERR_HANDOVER_FAILED', ...(err as object) }, cause: err });
       });
