@@ -4,15 +4,20 @@
  * with the stand-in (--handover-listen, --adopt): a client that holds files open, lives in the
  * mount and stats paths sees no error while the mount is handed from process to process, the
  * mount never leaves mountinfo, and a handover that fails before the new process's acknowledgement
- * leaves the old one serving. Root only (the stand-in mounts with mount(2)); skipped without the addon.
+ * leaves the old one serving. The old process's extra fd (the workspace lock's) goes with the mount,
+ * so its flock is never free; a peer of another user is refused. Root only (the stand-in mounts with
+ * mount(2)); skipped without the addon.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMounted, makeHome, reapAll, spawnTracked, waitFor } from '../helpers/sandbox.js';
 import { startServe, type ServeDaemon } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
+import { parseFdInfo } from '../../src/sys/proc-fds.js';
 
 afterEach(reapAll);
 
@@ -77,11 +82,22 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-/** Starts the adopting stand-in and asks the old one (SIGHUP) to hand over: resolves once the new one serves. */
-async function handOver(home: string, source: string, mnt: string, old: ServeDaemon, from: string, to: string, extra: string[] = []): Promise<ServeDaemon> {
-  const next = startServe(home, source, mnt, [`--adopt=${from}`, `--handover-listen=${to}`, ...extra], [], OWN);
+/** Starts the adopting stand-in (under `wrap`: another user) and asks the old one (SIGHUP) to hand over: resolves once the new one serves. */
+async function handOver(home: string, source: string, mnt: string, old: ServeDaemon, from: string, to: string, extra: string[] = [], wrap: string[] = []): Promise<ServeDaemon> {
+  const next = startServe(home, source, mnt, [`--adopt=${from}`, `--handover-listen=${to}`, ...extra], wrap, OWN);
   old.child.kill('SIGHUP');
   return next;
+}
+
+/** The old process's next HANDOVER-FAILED line after the `before`-th, parsed. */
+async function nextFailure(old: ServeDaemon, before: number): Promise<unknown> {
+  const line = await waitFor('HANDOVER-FAILED', () => (old.output().split('HANDOVER-FAILED ').length > before + 1 ? old.output().split('HANDOVER-FAILED ')[before + 1]?.split('\n')[0] : undefined));
+  return JSON.parse(line ?? '{}');
+}
+
+/** flock(1) -n on `file` from another process: 1 while someone holds it, 0 when free. */
+function flockExit(file: string): number | null {
+  return spawnSync('flock', ['-n', file, 'true'], { timeout: 5000 }).status;
 }
 
 describe.skipIf(!native.ok || !root)('native core: live handover between two processes (our own session)', () => {
@@ -189,6 +205,94 @@ describe.skipIf(!native.ok || !root)('native core: live handover between two pro
     expect(summary.errors, summary.firstError).toBe(0);
     const log = await readFile(join(source, 'log'), 'utf8');
     expect(log).toBe(Array.from({ length: summary.appended }, (_, k) => `line ${k}\n`).join(''));
+    expect(await next.stop()).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+
+  it("the old process's extra fd (the workspace lock's) goes with the mount: its flock is never free, and the adopter holds it", async () => {
+    const { home, source, mnt, inos } = await setup();
+    const lock = join(home, 'lock');
+    await writeFile(lock, '');
+    const lockIno = (await stat(lock)).ino;
+    const old = await startServe(home, source, mnt, [`--handover-listen=${join(home, 's0')}`, `--handover-lock=${lock}`], [], OWN);
+    const client = await startClient(mnt, inos);
+    // The lock tried every 5 ms the whole time (taken and let go at once when free): it must never be free.
+    const flock = native.ok ? native.binding.flock : undefined;
+    expect(flock, 'the addon has flock').toBeDefined();
+    let free = 0;
+    let tries = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const fd = openSync(lock, 'r');
+        try {
+          if (flock?.(fd, 'exclusive', true)) free++;
+          tries++;
+        } finally {
+          closeSync(fd); // lets go of it, if taken
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    let last: ServeDaemon | undefined;
+    try {
+      expect(flockExit(lock)).toBe(1);
+      // An adopter whose checkFds refuses them: the old process serves on, and still holds the lock.
+      await expect(handOver(home, source, mnt, old, join(home, 's0'), join(home, 'x1'), ['--adopt-refuse-fds', `--handover-lock=${lock}`])).rejects.toThrow(/refused the extra fds/);
+      expect(await nextFailure(old, 0)).toMatchObject({ code: 'ERR_HANDOVER', data: { reason: 'ERR_HANDOVER_NO_ACK' } });
+      expect(alive(old.child.pid)).toBe(true);
+      expect(flockExit(lock)).toBe(1);
+
+      // Two handovers: old → a → b; each adopter received exactly the lock's fd, its open file description holds the flock.
+      let prev = old;
+      for (const [i, from, to] of [[0, 's0', 's1'], [1, 's1', 's2']] as const) {
+        const next = await handOver(home, source, mnt, prev, join(home, from), join(home, to), [`--handover-lock=${lock}`]);
+        last = next;
+        expect(await exited(prev), prev.output()).toBe(0);
+        const adopted = JSON.parse(next.output().split('ADOPTED ')[1]?.split('\n')[0] ?? '{}') as { fds?: number[]; pid?: number };
+        expect(adopted.fds, `handover ${i}: ${next.output()}`).toHaveLength(1);
+        const fd = adopted.fds?.[0] ?? -1;
+        const info = parseFdInfo(readFileSync(`/proc/${next.child.pid}/fdinfo/${fd}`, 'utf8'));
+        expect(info.ino, `handover ${i}: fd ${fd} is the lock file`).toBe(lockIno);
+        expect(info.locks.map((l) => [l.kind, l.ino]), `handover ${i}: the flock is on that fd's open file description`).toContainEqual(['FLOCK', lockIno]);
+        expect(flockExit(lock), `handover ${i}: held once the old process is gone`).toBe(1);
+        prev = next;
+      }
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    const summary = await client.done();
+    expect(summary.errors, summary.firstError).toBe(0);
+    expect(tries).toBeGreaterThan(0);
+    expect(free, `the lock was free in ${free} of ${tries} tries`).toBe(0);
+    // Stopped, the last holder lets it go.
+    expect(await last?.stop()).toBe(0);
+    expect(await isMounted(mnt)).toBe(false);
+    expect(flockExit(lock)).toBe(0);
+  });
+
+  it('a peer of another user (SO_PEERCRED) is refused before anything is sent: the old process serves on, then hands over to its own user', async () => {
+    const { home, source, mnt, inos } = await setup();
+    // The socket reachable by uid 65534: the home traversable, the socket's directory root's 0755, the socket 0777.
+    await chmod(home, 0o711);
+    const dir = join(home, 'sock');
+    await mkdir(dir, { mode: 0o755 });
+    const sock = join(dir, 's0');
+    const old = await startServe(home, source, mnt, [`--handover-listen=${sock}`], [], OWN);
+    await chmod(sock, 0o777);
+    const client = await startClient(mnt, inos);
+
+    await expect(handOver(home, source, mnt, old, sock, join(dir, 'x1'), [], ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'])).rejects.toThrow(/ERR_HANDOVER_RECEIVE/);
+    expect(await nextFailure(old, 0)).toMatchObject({ code: 'ERR_HANDOVER', data: { reason: 'ERR_HANDOVER_NO_PEER' } });
+    expect(alive(old.child.pid)).toBe(true);
+    expect(await readFile(join(mnt, 'r'), 'utf8')).toBe('read me\n');
+
+    const next = await handOver(home, source, mnt, old, sock, join(dir, 's1'));
+    expect(await exited(old), old.output()).toBe(0);
+    expect(next.output()).toMatch(/ADOPTED \{"resend":0/);
+    const summary = await client.done();
+    expect(summary.errors, summary.firstError).toBe(0);
     expect(await next.stop()).toBe(0);
     expect(await isMounted(mnt)).toBe(false);
   });
