@@ -112,6 +112,7 @@ function build(run: Run, json: boolean): Command {
     .argument('<ws>', 'workspace name')
     .option('--grace <ms>', 'as for stop: how long to wait after SIGTERM before SIGKILL', parseMs('--grace'), DEFAULT_GRACE_MS)
     .option('--ready-timeout <ms>', 'how long to wait for the new daemon', parseMs('--ready-timeout'))
+    .option('--live', 'hand the live mount to the new daemon: nothing is unmounted, open files and working directories keep working (falls back to a plain restart, and says so, where the daemon cannot)')
     .option('--json', 'print a mountie.restart/v1 document')
     .action((ws: string, flags: RestartFlags) => run(async () => (await import('./commands/restart.js')).restartCommand(ws, flags, stdio), flags.json === true));
 

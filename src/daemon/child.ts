@@ -21,6 +21,8 @@ export interface ChildArgs {
   readonly workspace: string;
   readonly kind: Kind;
   readonly instanceId: string;
+  /** `--take-over <pid>`: a live restart's new daemon, taking the mount over from that daemon. */
+  readonly takeOver?: { readonly pid: number };
 }
 
 function usage(message: string): MountieError {
@@ -35,13 +37,15 @@ export function parseChildArgs(argv: readonly string[]): ChildArgs {
   for (let i = 0; i < rest.length; i += 2) {
     const k = rest[i];
     const v = rest[i + 1];
-    if ((k !== '--kind' && k !== '--instance') || v === undefined || flags.has(k)) throw usage(`unexpected argument ${JSON.stringify(k)}`);
+    if ((k !== '--kind' && k !== '--instance' && k !== '--take-over') || v === undefined || flags.has(k)) throw usage(`unexpected argument ${JSON.stringify(k)}`);
     flags.set(k, v);
   }
   const name = flags.get('--kind') ?? MOUNTIE.name;
   const instanceId = flags.get('--instance');
   if (instanceId === undefined || !/^[A-Za-z0-9-]{1,64}$/.test(instanceId)) throw usage('--instance <id> is required');
-  return { module, workspace: validateName(ws), kind: name === MOUNTIE.name ? MOUNTIE : defineKind({ name }), instanceId };
+  const from = flags.get('--take-over');
+  if (from !== undefined && !/^[1-9][0-9]{0,9}$/.test(from)) throw usage('--take-over <pid> needs a pid');
+  return { module, workspace: validateName(ws), kind: name === MOUNTIE.name ? MOUNTIE : defineKind({ name }), instanceId, ...(from !== undefined ? { takeOver: { pid: Number(from) } } : {}) };
 }
 
 /** The daemon of `kind` that `module` exports. */
@@ -93,5 +97,5 @@ export async function runChild(argv: readonly string[], opts: { version: string;
   delete env[PENDING_CONFIG_ENV];
   // Loaded only here: the daemon's modules (and the addon) are the bulk of a launch's start-up.
   const { runDaemon } = await import('./run.js');
-  return runDaemon({ layout: resolveHome(env, args.kind), workspace: args.workspace, instanceId: args.instanceId, argv: process.argv, version: opts.version, channel, pendingConfig, daemon });
+  return runDaemon({ layout: resolveHome(env, args.kind), workspace: args.workspace, instanceId: args.instanceId, argv: process.argv, version: opts.version, channel, pendingConfig, daemon, takeOver: args.takeOver });
 }

@@ -37,6 +37,8 @@ export interface DataPath {
   sessionAlive(): boolean;
   /** Source calls that never returned (each holds a thread until the process ends). */
   stuckCalls(): number;
+  /** The native core's mount itself (its session, its handover: ./handover.ts). */
+  readonly native: MountedNative;
 }
 
 export interface MountDataPathOptions {
@@ -107,30 +109,42 @@ function reportWatch(m: MountedNative, on: boolean, log: (line: string) => void)
   timer.unref();
 }
 
+/** The passthrough's session options, the same for a mount and a take-over (whose options must match the mount's). */
+export function passthroughNativeOptions(config: WorkspaceConfig, opts: Pick<MountDataPathOptions, 'deadlineMs' | 'sourceWatch'>): { source: string; readOnly: boolean; allowOther: boolean; maxThreads: number; deadlineMs: number; watchSource: boolean } {
+  return {
+    source: config.source,
+    readOnly: config.readOnly,
+    allowOther: config.allowOther === true,
+    maxThreads: NATIVE_MAX_THREADS,
+    deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
+    watchSource: opts.sourceWatch ?? true,
+  };
+}
+
 export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPath> {
   const { config } = opts;
   // Checked by the CLI already; again here, as fuse.conf may have changed since the config was stored.
   if (config.allowOther) await checkAllowOther();
   const binding = requireNative();
-  const watch = opts.sourceWatch ?? true;
+  const native = passthroughNativeOptions(config, opts);
   const m = await mountNative({
     mountpoint: config.mountpoint,
-    source: config.source,
     fsname: opts.fsname,
     subtype: opts.subtype,
-    readOnly: config.readOnly,
-    allowOther: config.allowOther === true,
-    maxThreads: NATIVE_MAX_THREADS,
-    deadlineMs: opts.deadlineMs ?? DEFAULT_DEADLINE_MS,
-    watchSource: watch,
+    ...native,
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
-  if (opts.log) {
+  return servePassthrough(m, opts.state, native.watchSource, opts.log);
+}
+
+/** A passthrough mount (ours, or taken over from the daemon before us) as the daemon's data path; says in the log how it serves. */
+export function servePassthrough(m: MountedNative, state: DaemonStateSink, watch: boolean, log?: (line: string) => void): DataPath {
+  if (log) {
     const session = m.counters().session;
-    opts.log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
-    reportWatch(m, watch, opts.log);
-    reportPassthrough(m, opts.log);
+    log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
+    reportWatch(m, watch, log);
+    reportPassthrough(m, log);
   }
-  return nativeDataPath(m, opts.state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
+  return nativeDataPath(m, state, { limit: NATIVE_MAX_THREADS, cancelOnFailure: true, stuckInCore: true });
 }

@@ -39,6 +39,8 @@ export interface DaemonOptions {
   readonly shutdownDeadlineMs?: number;
   readonly startupTimeoutMs?: number;
   readonly hooks?: TestHooks;
+  /** A live restart (issue 21): take the mount over from this daemon instead of mounting. */
+  readonly takeOver?: { readonly pid: number } | undefined;
   /** A first mount's config: stored by the daemon only once its mount succeeded. */
   readonly pendingConfig?: AnyConfig | undefined;
   /** The daemon to run; its kind must be the layout's. Default: mountie's passthrough. */

@@ -12,7 +12,7 @@ import { markDaemon } from '../protocol/marker.js';
 import { isTagOf, mountTag } from '../protocol/tag.js';
 import { readMountInfo, type MountEntry } from '../sys/mountinfo.js';
 import type { HeldLock } from '../protocol/lock.js';
-import { checkMountpointFree, homeOf, takeWorkspaceLock } from './claim.js';
+import { checkMountpointFree, homeOf, takeWorkspaceLock, type HomeOfDaemon } from './claim.js';
 import { openLogger, type Logger } from './log.js';
 import { waitForStops } from '../protocol/init-wait.js';
 import { notifySystemd } from './notify.js';
@@ -35,8 +35,30 @@ import { mountWatchIntervalFromEnv, watchMount } from './mount-watch.js';
 import { MOUNT_STEP_MS, innerMountTimeout } from './mount-budget.js';
 
 import { DAEMON_EXIT, exitCodeForStartError } from './run-exit.js';
+import { listenForHandover, liveSupport, type Giver } from './handover.js';
+import { takeOverMount, type TakeOverFault } from './take-over.js';
+import { servePassthrough } from './data-path.js';
+import { requireNative } from './native/require-native.js';
+import { readPidfile } from '../state/pidfile.js';
+import { MOUNTIE } from '../protocol/kind.js';
 
 export { DAEMON_EXIT, exitCodeForStartError };
+
+/** How long the new daemon of a live restart is given for each step of its take-over, all told. */
+const TAKE_OVER_MS = 15_000;
+/** How long a daemon that handed its mount over waits for the new one's pidfile before it exits. */
+const HANDED_PIDFILE_WAIT_MS = 10_000;
+
+type Identity = { readonly id: Awaited<ReturnType<typeof identityOf>>; readonly boot: string };
+
+/** What a start (fresh or taken over) leaves to the rest of the harness. */
+interface Started {
+  readonly config: AnyConfig;
+  readonly data: DataPath;
+  readonly ptSource: string | undefined;
+  readonly store: boolean;
+  readonly state: DaemonStateSink;
+}
 
 function describe(err: unknown): unknown {
   // The environment failed this start (exit 4), quoted: the CLI maps these codes to exit 2 otherwise.
@@ -60,9 +82,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const selfPid = procSelfPid();
   const paths = workspacePaths(opts.layout, opts.workspace);
   const log = openLogger(paths.log, opts.echo ? { echo: opts.echo } : {});
-  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; store?: OpenedDataStore; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string; homeId?: string } = {
+  const ctx: { lock?: HeldLock; fuse?: MountedFuse; data?: DataPath; store?: OpenedDataStore; state?: DaemonStateSink; health?: HealthMonitor; pidfileWritten: boolean; mountpoint?: string; homeId?: string; giver?: Giver } = {
     pidfileWritten: false,
   };
+  // Set once a live restart handed our mount to the new daemon: the shutdown then lets go of it without touching it.
+  const handed = (): boolean => ctx.giver?.handedOver === true;
   // Set when the mount watch saw our mount vanish: nothing at the mountpoint is proven ours then.
   const lost: { unwatch?: () => void; gone?: boolean; reason?: string } = {};
   // The author's ctx.signal: aborted as the shutdown begins, before anything is torn down.
@@ -74,17 +98,41 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   /** Set by the first fatal exception or rejection: what state.json says the daemon died of. */
   let crashed: string | undefined;
 
+  const onFenced = (why: string): void => {
+    // A handover under way or done: the new daemon's epoch fences ours, as it should.
+    if (ctx.giver?.current || handed()) return;
+    void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure);
+  };
+  /** Handed over: the new daemon serves. Once its pidfile is on disk (bounded), let go of everything and exit 0, touching nothing. */
+  async function handedOver(state: DaemonStateSink): Promise<void> {
+    state.stopMonitors();
+    await ctx.health?.stop();
+    const deadline = Date.now() + HANDED_PIDFILE_WAIT_MS;
+    for (;;) {
+      const pf = await readPidfile(paths.pidfile).catch(() => undefined);
+      if (pf?.kind === 'ok' && pf.doc.instanceId !== opts.instanceId) break;
+      if (Date.now() >= deadline) {
+        log.error(`the new daemon wrote no pidfile within ${HANDED_PIDFILE_WAIT_MS} ms; exiting anyway (the mount is its own)`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    void shutdown.trigger('handed over to a new daemon', DAEMON_EXIT.ok);
+  }
+
   const shutdown = createShutdown({
     deadlineMs: opts.shutdownDeadlineMs ?? 5000,
     log,
     steps: () => [
       { name: 'abort-author-signal', run: () => authorAbort.abort(new Error('daemon shutting down')) },
       { name: 'await-startup-step', run: () => startup.catch(() => undefined) },
-      { name: 'state-stopping', run: () => (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` })) },
+      // A handover under way ends first (bounded by its own steps): its outcome says whether the mount is still ours.
+      { name: 'await-handover', run: () => ctx.giver?.current },
+      { name: 'state-stopping', run: () => (handed() ? undefined : (ctx.state?.update({ status: 'stopping' }), notifySystemd('STOPPING=1', { status: `stopping: unmounting ${ctx.mountpoint ?? ''}` }))) },
       // Health first: a source that disconnects during shutdown must not flip the status back.
-      { name: 'stop-monitors', run: async () => (lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
-      { name: 'cancel-inflight', run: () => ctx.data?.cancel(new Error('daemon shutting down')) },
-      { name: 'unmount', run: () => unmountOwn() },
+      { name: 'stop-monitors', run: async () => (ctx.giver?.remove(), lost.unwatch?.(), await ctx.health?.stop(), ctx.state?.stopMonitors()) },
+      { name: 'cancel-inflight', run: () => (handed() ? undefined : ctx.data?.cancel(new Error('daemon shutting down'))) },
+      { name: 'unmount', run: () => (handed() ? undefined : unmountOwn()) },
       // The author's cleanup: only for a daemon whose mount() ran (it may hold what mount() opened).
       { name: 'author-shutdown', run: () => (mctx && definition.shutdown ? definition.shutdown(mctx) : undefined) },
       // What the kind saved (ctx.data) reaches the disk before the daemon says it stopped.
@@ -95,7 +143,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         name: 'flush-state',
         always: true,
         run: ({ forced }) =>
-          forced
+          // Handed over: state.json is the new daemon's (its epoch fences ours).
+          handed()
+            ? undefined
+            : forced
             ? ctx.state?.finish('failed', `shutdown forced past its deadline${crashed ? ` after ${crashed}` : ''}`, 1)
             : crashed
               ? ctx.state?.finish('failed', `crashed: ${crashed}`, DAEMON_EXIT.runtimeFailure)
@@ -109,7 +160,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     force: async () => {
       // Only our tagged mount, and only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise, logged by the shutdown).
       const { mountpoint, homeId } = ctx;
-      if (mountpoint && homeId && !lost.gone) await unmountPath(mountpoint, { lazyOnly: true, ours: (e) => isTagOf(e, opts.workspace, homeId, kind) });
+      if (mountpoint && homeId && !lost.gone && !handed()) await unmountPath(mountpoint, { lazyOnly: true, ours: (e) => isTagOf(e, opts.workspace, homeId, kind) });
     },
   });
 
@@ -122,6 +173,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   function onHealth(h: HealthReport): void {
     if (shutdown.started) return; // 'stopping' and what follows belong to the shutdown.
+    if (ctx.giver?.current || handed()) return; // 'handing-over' is the handover's; a cancel now would fail the requests it drains.
     const line = `source health: ${h.status}${h.reason ? ` (${h.reason})` : ''}`;
     if (h.status === 'active') log.info(line);
     else log.error(line);
@@ -135,7 +187,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     onSignal(signal) {
       if (signal === 'SIGTERM' && hooks.ignoreSigterm) return log.info('SIGTERM ignored (test hook)');
       log.info(`received ${signal}`);
-      void shutdown.trigger(`signal ${signal}`, DAEMON_EXIT.ok);
+      // During a handover the stop waits for its outcome (bounded): a mount handed over is the new daemon's to stop.
+      const pending = ctx.giver?.current;
+      if (pending) log.info('a handover is under way: the shutdown waits for its outcome');
+      void Promise.resolve(pending).then(() => shutdown.trigger(handed() ? `signal ${signal} (the mount was handed over)` : `signal ${signal}`, DAEMON_EXIT.ok));
     },
     onFatal(kind, err) {
       log.error(`fatal ${kind}`, err);
@@ -161,6 +216,101 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const home = await step('identify home', 2000, () => homeOf(opts.layout, opts.workspace, selfPid));
     const homeId = home.homeId;
     ctx.homeId = homeId;
+    const started = opts.takeOver ? await startTakeOver(me, home, opts.takeOver) : await startFresh(me, home);
+    const { config, data, ptSource, state } = started;
+    const serving = ptSource ?? `${kind.name} ops`;
+    ctx.data = data;
+    ctx.fuse = data.mounted;
+    if (started.store) await step('store config', 2000, () => saveConfig(paths, config));
+    state.update({ status: 'active', dataPath: data.kind });
+    log.info(`${opts.takeOver ? 'serving' : 'mounted'} ${serving} at ${config.mountpoint} (data path: ${data.kind})`);
+    state.trackBackend(() => data.backendView(ctx.health?.report()));
+    const refresh = state.refresh;
+    // Passthrough: its source, as always. Own ops: the author's probe, or no health monitor at all.
+    const author = mctx;
+    const probe = ptSource !== undefined ? probeDirectory(ptSource) : definition.probe && author ? () => definition.probe?.(author) ?? Promise.resolve() : undefined;
+    if (probe) ctx.health = startHealthMonitor({
+      probe,
+      load: () => data.load(),
+      ...(tuning.healthIntervalMs ? { intervalMs: tuning.healthIntervalMs } : {}),
+      ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
+      onChange: onHealth,
+      onCheck: () => refresh(),
+    });
+    const mp = data.mounted.mountpoint;
+    // Ours = our tagged mount is still at its place AND we still hold /dev/fuse: a connection
+    // aborted under us ends the FUSE session while the (now dead) mount stays in the table.
+    const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId, kind));
+    const startWatch = (): void => void (lost.unwatch = watchMount({
+      isOurs: (entries) => mounted(entries) && data.sessionAlive(),
+      intervalMs: mountWatchIntervalFromEnv(process.env),
+      onLost: () => {
+        if (shutdown.started) return;
+        void readMountInfo().then((entries) => {
+          // Still mounted: our session ended under it (an abort); the dead mount is ours to clean
+          // (our tag, our lock), so the shutdown unmounts it. Gone: someone unmounted it; whatever
+          // sits at the mountpoint now is not proven ours and stays.
+          const sessionEnded = mounted(entries);
+          lost.gone = !sessionEnded;
+          lost.reason = sessionEnded ? 'the FUSE session ended (connection aborted)' : 'unmounted externally';
+          log.error(`mount at ${mp}: ${lost.reason}; shutting down`);
+          ctx.state?.update({ status: 'failed', reason: lost.reason });
+          void shutdown.trigger(lost.reason, DAEMON_EXIT.runtimeFailure);
+        }, (err: unknown) => {
+          // Without a mount table we cannot tell which loss this is; shutting down is right either way.
+          log.error('mount lost, and mountinfo unreadable', err);
+          void shutdown.trigger('mount lost', DAEMON_EXIT.runtimeFailure);
+        });
+      },
+    }));
+    startWatch();
+    opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
+    opts.channel?.close();
+    await notifySystemd('READY=1', { status: `serving ${serving} at ${config.mountpoint}` });
+    opts.onReady?.({ mountpoint: config.mountpoint, pid: selfPid });
+    removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
+    // Live restart (issue 21): can this daemon hand its mount over, and on SIGUSR2 do it. The test
+    // faults use SIGUSR2 themselves: a daemon started with one cannot.
+    const live = hooks.fault !== undefined && !hooks.fault.startsWith('take-over-') ? { ready: false, reason: 'a test fault hook (MOUNTIE_TEST_FAULT) holds SIGUSR2' } : liveSupport({ passthrough: ptSource !== undefined && sameKind(kind, MOUNTIE), session: data.native.counters().session, canExport: typeof requireNative().handoverListen === 'function', env: process.env });
+    state.update({ live });
+    if (live.ready && ctx.lock) {
+      ctx.giver = listenForHandover({
+        dir: paths.dir,
+        binding: requireNative(),
+        mounted: data.native,
+        lock: ctx.lock,
+        log,
+        status: () => ctx.health?.report()?.status ?? 'active',
+        setStatus: (status) => state.update({ status }),
+        stopping: () => shutdown.started,
+        // The mount watch would take our session's end at the commit for a lost mount: off while handing over.
+        before: () => lost.unwatch?.(),
+        after: (ok) => (ok ? void handedOver(state) : startWatch()),
+      });
+    }
+  } catch (err) {
+    log.error('startup failed', err);
+    opts.channel?.send({ type: 'error', pid: process.pid, instanceId: opts.instanceId, error: describe(err) });
+    opts.channel?.close();
+    const result = await shutdown.trigger(`startup failed: ${err instanceof Error ? err.message : String(err)}`, exitCodeForStartError(err));
+    closeBackend();
+    removeHandlers();
+    await waitForStopsIfInit(paths.dir, log);
+    log.close();
+    if (err instanceof MountieError) throw err;
+    throw new MountieError('ERR_MOUNT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, data: { exitCode: result.exitCode } });
+  }
+  const result = await shutdown.done;
+  removeFaults();
+  closeBackend();
+  removeHandlers();
+  await waitForStopsIfInit(paths.dir, log);
+  log.close();
+  return result.exitCode;
+
+  /** A start of its own: the lock, the config, a stale mount cleaned, the pidfile, then the mount. */
+  async function startFresh(me: Identity, home: HomeOfDaemon): Promise<Started> {
+    const homeId = home.homeId;
     ctx.lock = await step('take lock', 4000, () => takeWorkspaceLock(paths, opts.workspace, home));
     // Under the lock: a first mount's pending config meets any config stored meanwhile here.
     const start = await step('read config', 2000, () => configForStart(paths, opts.pendingConfig, kind));
@@ -168,11 +318,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const { config } = start;
     // Validated again here: the stored options may predate the author's current parser.
     const options = validateOptions(definition, rawOptions(config), opts.workspace);
-    const sourceOf = isKindConfig(config) ? '' : config.source;
     ctx.mountpoint = config.mountpoint;
     const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
     const fsname = mountTag(opts.workspace, homeId, kind);
-    ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced: (why: string) => void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure) }));
+    ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced }));
     await step('clean stale mount', 6000, async () => {
       // Stale only when no other live daemon of this workspace exists (one whose lock file was
       // deleted under it still runs and still owns its mount).
@@ -180,23 +329,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       await checkMountpointFree(config.mountpoint, opts.workspace);
     });
     if (hooks.delayAfterLockMs > 0) await step('test delay after lock', hooks.delayAfterLockMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayAfterLockMs)));
-    await step('write pidfile', 2000, () =>
-      writePidfile(paths.pidfile, {
-        schema: PIDFILE_SCHEMA,
-        pid: selfPid,
-        startTime: me.id?.startTime ?? 0,
-        bootId: me.boot,
-        instanceId: opts.instanceId,
-        epoch,
-        workspace: opts.workspace,
-        argv: opts.argv,
-        version: opts.version,
-        mountpoint: config.mountpoint,
-        source: sourceOf,
-        logFile: paths.log,
-        startedAt: new Date().toISOString(),
-      }),
-    );
+    await writeOwnPidfile(me, epoch, config);
     ctx.pidfileWritten = true;
     if (hooks.delayBeforeMountMs > 0) await step('test delay', hooks.delayBeforeMountMs + 1000, () => new Promise((r) => setTimeout(r, hooks.delayBeforeMountMs)));
     const state = ctx.state;
@@ -230,75 +363,61 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       const mountOptions = checkMountOptions(served.mount);
       return mountOps({ ops: own, mount: mountOptions, mountpoint: config.mountpoint, fsname, subtype: kind.name, readOnly: config.readOnly, allowOther: config.allowOther === true, state, timeoutMs, log: (l) => log.info(l), ...(tuning.deadlineMs !== undefined ? { deadlineMs: tuning.deadlineMs } : {}) });
     });
-    const ptSource = served && 'passthrough' in served ? served.passthrough.source : undefined;
-    const serving = ptSource ?? `${kind.name} ops`;
-    ctx.data = data;
-    ctx.fuse = data.mounted;
-    if (start.store) await step('store config', 2000, () => saveConfig(paths, config));
-    ctx.state.update({ status: 'active', dataPath: data.kind });
-    log.info(`mounted ${serving} at ${config.mountpoint} (data path: ${data.kind})`);
-    ctx.state.trackBackend(() => data.backendView(ctx.health?.report()));
-    const refresh = ctx.state.refresh;
-    // Passthrough: its source, as always. Own ops: the author's probe, or no health monitor at all.
-    const probe = ptSource !== undefined ? probeDirectory(ptSource) : definition.probe ? () => definition.probe?.(authorCtx) ?? Promise.resolve() : undefined;
-    if (probe) ctx.health = startHealthMonitor({
-      probe,
-      load: () => data.load(),
-      ...(tuning.healthIntervalMs ? { intervalMs: tuning.healthIntervalMs } : {}),
-      ...(tuning.probeTimeoutMs ? { probeTimeoutMs: tuning.probeTimeoutMs } : {}),
-      onChange: onHealth,
-      onCheck: () => refresh(),
-    });
-    const mp = ctx.fuse.mountpoint;
-    // Ours = our tagged mount is still at its place AND we still hold /dev/fuse: a connection
-    // aborted under us ends the FUSE session while the (now dead) mount stays in the table.
-    const mounted = (entries: readonly MountEntry[]): boolean => entries.some((e) => e.mountPoint === mp && isTagOf(e, opts.workspace, homeId, kind));
-    lost.unwatch = watchMount({
-      isOurs: (entries) => mounted(entries) && data.sessionAlive(),
-      intervalMs: mountWatchIntervalFromEnv(process.env),
-      onLost: () => {
-        if (shutdown.started) return;
-        void readMountInfo().then((entries) => {
-          // Still mounted: our session ended under it (an abort); the dead mount is ours to clean
-          // (our tag, our lock), so the shutdown unmounts it. Gone: someone unmounted it; whatever
-          // sits at the mountpoint now is not proven ours and stays.
-          const sessionEnded = mounted(entries);
-          lost.gone = !sessionEnded;
-          lost.reason = sessionEnded ? 'the FUSE session ended (connection aborted)' : 'unmounted externally';
-          log.error(`mount at ${mp}: ${lost.reason}; shutting down`);
-          ctx.state?.update({ status: 'failed', reason: lost.reason });
-          void shutdown.trigger(lost.reason, DAEMON_EXIT.runtimeFailure);
-        }, (err: unknown) => {
-          // Without a mount table we cannot tell which loss this is; shutting down is right either way.
-          log.error('mount lost, and mountinfo unreadable', err);
-          void shutdown.trigger('mount lost', DAEMON_EXIT.runtimeFailure);
-        });
-      },
-    });
-    opts.channel?.send({ type: 'ready', pid: process.pid, instanceId: opts.instanceId, mountpoint: config.mountpoint });
-    opts.channel?.close();
-    await notifySystemd('READY=1', { status: `serving ${serving} at ${config.mountpoint}` });
-    opts.onReady?.({ mountpoint: config.mountpoint, pid: selfPid });
-    removeFaults = applyTestFaults(hooks, { mountpoint: config.mountpoint, log });
-  } catch (err) {
-    log.error('startup failed', err);
-    opts.channel?.send({ type: 'error', pid: process.pid, instanceId: opts.instanceId, error: describe(err) });
-    opts.channel?.close();
-    const result = await shutdown.trigger(`startup failed: ${err instanceof Error ? err.message : String(err)}`, exitCodeForStartError(err));
-    closeBackend();
-    removeHandlers();
-    await waitForStopsIfInit(paths.dir, log);
-    log.close();
-    if (err instanceof MountieError) throw err;
-    throw new MountieError('ERR_MOUNT_FAILED', err instanceof Error ? err.message : String(err), { cause: err, data: { exitCode: result.exitCode } });
+    return { config, data, ptSource: served && 'passthrough' in served ? served.passthrough.source : undefined, store: start.store, state };
   }
-  const result = await shutdown.done;
-  removeFaults();
-  closeBackend();
-  removeHandlers();
-  await waitForStopsIfInit(paths.dir, log);
-  log.close();
-  return result.exitCode;
+
+  /**
+   * A live restart's start (issue 21): the config, then the mount and the lock handed over by the
+   * daemon serving them, then the next epoch, state.json and the pidfile. No stale mount is
+   * cleaned and nothing is mounted: the mount is live and stays. Until the old daemon's commit a
+   * failure here leaves it serving; after it, the mount is ours (ctx.fuse) and a shutdown unmounts it.
+   */
+  async function startTakeOver(me: Identity, home: HomeOfDaemon, from: { readonly pid: number }): Promise<Started> {
+    if (!sameKind(kind, MOUNTIE)) {
+      throw new MountieError('ERR_HANDOVER', `a ${kind.name} daemon cannot take a live mount over (only mountie's passthrough can)`, { data: { workspace: opts.workspace, reason: 'ERR_HANDOVER_UNSUPPORTED' } });
+    }
+    const start = await step('read config', 2000, () => configForStart(paths, undefined, kind));
+    if (!start || isKindConfig(start.config)) throw new MountieError('ERR_UNKNOWN_WORKSPACE', `workspace ${opts.workspace} has no config`, { data: { workspace: opts.workspace } });
+    const { config } = start;
+    validateOptions(definition, rawOptions(config), opts.workspace);
+    ctx.mountpoint = config.mountpoint;
+    log.info(`taking the mount over from pid ${from.pid}`);
+    const fault = hooks.fault?.startsWith('take-over-') ? (hooks.fault.slice('take-over-'.length) as TakeOverFault) : undefined;
+    // The launcher signals the serving daemon once we are this far (node started, config read): its wait for us is short.
+    opts.channel?.send({ type: 'waiting', pid: process.pid, instanceId: opts.instanceId });
+    const taken = await step('take over', TAKE_OVER_MS, () => takeOverMount({ paths, workspace: opts.workspace, config, deadlineMs: tuning.deadlineMs, sourceWatch: tuning.sourceWatch, fault }));
+    ctx.lock = taken.lock;
+    ctx.fuse = taken.mounted;
+    log.info(`took the mount over from pid ${from.pid}${taken.resend === 0 ? '' : ` (FUSE_NOTIFY_RESEND answered ${taken.resend})`}`);
+    const epoch = await step('next epoch', 2000, () => nextEpoch(paths.dir));
+    const fsname = mountTag(opts.workspace, home.homeId, kind);
+    const state = (ctx.state = await step('open state', 2000, () => openDaemonState({ paths, config, fsname, pid: selfPid, epoch, instanceId: opts.instanceId, log, onFenced, takenOverFrom: from.pid })));
+    await writeOwnPidfile(me, epoch, config);
+    ctx.pidfileWritten = true;
+    const data = servePassthrough(taken.mounted, state, tuning.sourceWatch ?? true, (l) => log.info(l));
+    return { config, data, ptSource: config.source, store: false, state };
+  }
+
+  /** The pidfile, fsynced: from here `stop` and `status` know this daemon by it. */
+  async function writeOwnPidfile(me: Identity, epoch: number, config: AnyConfig): Promise<void> {
+    await step('write pidfile', 2000, () =>
+      writePidfile(paths.pidfile, {
+        schema: PIDFILE_SCHEMA,
+        pid: selfPid,
+        startTime: me.id?.startTime ?? 0,
+        bootId: me.boot,
+        instanceId: opts.instanceId,
+        epoch,
+        workspace: opts.workspace,
+        argv: opts.argv,
+        version: opts.version,
+        mountpoint: config.mountpoint,
+        source: isKindConfig(config) ? '' : config.source,
+        logFile: paths.log,
+        startedAt: new Date().toISOString(),
+      }),
+    );
+  }
 
   function closeBackend(): void {
     const stuck = ctx.data?.stuckCalls() ?? poolCallsPending();

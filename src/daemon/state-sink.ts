@@ -35,6 +35,8 @@ export interface OpenStateOptions {
   readonly instanceId: string;
   readonly log: Logger;
   readonly onFenced: (why: string) => void;
+  /** A live restart's new daemon: the pid it took the mount over from (state.json's takenOverFrom). */
+  readonly takenOverFrom?: number;
 }
 
 const NATIVE_POLL_MS = 500;
@@ -69,6 +71,7 @@ export async function openDaemonState(opts: OpenStateOptions): Promise<DaemonSta
       cursor: startCursor,
       pid: opts.pid,
       startedAt: new Date().toISOString(),
+      ...(opts.takenOverFrom !== undefined ? { takenOverFrom: opts.takenOverFrom } : {}),
     },
   });
   const removeFenced = writer.onFenced((f) => {

@@ -26,7 +26,7 @@ export interface DaemonView {
 export interface WorkspaceStatus {
   readonly workspace: string;
   readonly verdict: Verdict;
-  /** The words of the status line: running(pid=N), orphan(pid=N), stale-pidfile(pid=N), stale-mount, starting(pid=N), stopping(pid=N), stopped. */
+  /** The words of the status line: running(pid=N), orphan(pid=N), stale-pidfile(pid=N), stale-mount, starting(pid=N), stopping(pid=N), handing-over(pid=N), stopped. */
   readonly tokens: readonly string[];
   readonly known: boolean;
   readonly mountpoint: string | undefined;
@@ -38,10 +38,12 @@ export interface WorkspaceStatus {
   readonly daemon: DaemonView | undefined;
   readonly orphans: readonly DaemonView[];
   readonly starting: readonly DaemonView[];
+  /** A daemon handing its live mount to a new one (`restart --live`), until it has exited. */
+  readonly handingOver: readonly DaemonView[];
   readonly stalePidfile: { readonly pid: number | undefined; readonly reason?: string } | undefined;
   readonly staleMount: boolean;
   readonly configError: string | undefined;
-  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'exitCode' | 'backend' | 'dataPath'> | undefined;
+  readonly state: Pick<StateDoc, 'status' | 'cursor' | 'health' | 'counters' | 'reason' | 'exitCode' | 'backend' | 'dataPath' | 'live' | 'takenOverFrom'> | undefined;
 }
 
 const TICKS_PER_SEC = 100; // USER_HZ on every Linux ABI Node supports
@@ -81,21 +83,29 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   const others = await Promise.all(d.daemons.filter((x) => x !== main).map(async (x) => ({ x, v: await view(x) })));
   // Between taking the lock and writing its pidfile a daemon is starting, not an orphan: its
   // state.json says so. One that has the lock file open without the lock is about to take it or give up.
+  const liveState = main && state && state.pid === main.pid ? state : undefined;
+  // A live restart (issue 21): the daemon handing its mount over says so in state.json until the
+  // new one writes its own, which names the pid it took over from. Both hold the lock meanwhile
+  // (one open file description), so neither is an orphan: the old one is handing over, the new
+  // one starting, until the old one has exited.
+  const handingOver = liveState?.status === 'handing-over' ? main?.pid : state?.takenOverFrom !== undefined && state.pid !== state.takenOverFrom && d.daemons.some((x) => x.pid === state.pid && x.holdsLock) ? state.takenOverFrom : undefined;
   const isStarting = ({ x, v }: (typeof others)[number]): boolean =>
     !x.exiting &&
+    x.pid !== handingOver &&
     (x.holdsLock
-      ? d.pidfileState !== 'live' && state?.pid === x.pid && state.status === 'starting'
+      ? (d.pidfileState !== 'live' || (handingOver !== undefined && handingOver === main?.pid)) && (state?.pid === x.pid ? state.status === 'starting' : liveState?.status === 'handing-over')
       : (v.uptimeSec ?? 0) < STARTING_GRACE_SEC);
   const starting = others.filter(isStarting).map((o) => o.v);
-  const orphans = others.filter((o) => !isStarting(o)).map((o) => o.v);
+  const handing = others.filter((o) => !o.x.exiting && o.x.pid === handingOver).map((o) => o.v);
+  const orphans = others.filter((o) => !isStarting(o) && !handing.includes(o.v)).map((o) => o.v);
   const tokens: string[] = [];
-  const liveState = main && state && state.pid === main.pid ? state : undefined;
   if (main) {
     // Starting until its mount is there: state.json's 'active' is written (coalesced, fsynced) after the
     // mount and may land after READY, so a status right after a launch must not say starting then.
-    const phase = liveState?.status === 'starting' && d.mount === undefined ? 'starting' : liveState?.status === 'stopping' ? 'stopping' : 'running';
+    const phase = main.pid === handingOver ? 'handing-over' : liveState?.status === 'starting' && d.mount === undefined ? 'starting' : liveState?.status === 'stopping' ? 'stopping' : 'running';
     tokens.push(`${phase}(pid=${main.pid})`);
   }
+  for (const h of handing) tokens.push(`handing-over(pid=${h.pid})`);
   for (const s of starting) tokens.push(`starting(pid=${s.pid})`);
   for (const o of orphans) tokens.push(`orphan(pid=${o.pid})`);
   // Another kind's workspace (two kinds in one home): its pidfile names a daemon we cannot see, not a stale one.
@@ -113,7 +123,7 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
   if (tokens.length === 0) tokens.push('stopped');
   const leftovers = orphans.length > 0 || stalePidfile !== undefined || staleMount;
   const failed = liveState?.status === 'failed' || d.configError !== undefined || crashedState !== undefined;
-  const serving = main !== undefined || starting.length > 0;
+  const serving = main !== undefined || starting.length > 0 || handing.length > 0;
   const verdict: Verdict = leftovers ? 'leftovers' : failed ? 'failed' : serving ? 'running' : 'stopped';
   return {
     workspace: d.workspace,
@@ -128,11 +138,12 @@ export async function inspectWorkspace(d: Discovery): Promise<WorkspaceStatus> {
     daemon: main ? await view(main) : undefined,
     orphans,
     starting,
+    handingOver: handing,
     stalePidfile,
     staleMount,
     configError: d.configError,
     state: state
-      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.exitCode !== undefined ? { exitCode: state.exitCode } : {}), ...(state.backend ? { backend: state.backend } : {}), ...(state.dataPath ? { dataPath: state.dataPath } : {}) }
+      ? { status: state.status, cursor: state.cursor, health: state.health, counters: state.counters, ...(state.reason ? { reason: state.reason } : {}), ...(state.exitCode !== undefined ? { exitCode: state.exitCode } : {}), ...(state.backend ? { backend: state.backend } : {}), ...(state.dataPath ? { dataPath: state.dataPath } : {}), ...(state.live ? { live: state.live } : {}), ...(state.takenOverFrom !== undefined ? { takenOverFrom: state.takenOverFrom } : {}) }
       : undefined,
   };
 }

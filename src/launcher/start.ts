@@ -30,6 +30,12 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly readyTimeoutMs?: number;
   readonly spawn?: (cmd: string, args: readonly string[], opts: SpawnOptions) => ChildProcess;
+  /**
+   * A live restart (issue 21): the daemon takes the mount over from the daemon `pid` instead of
+   * mounting; `onWaiting` runs when it is ready to (it asks that daemon to hand over). A rejection
+   * there fails the start.
+   */
+  readonly takeOver?: { readonly pid: number; readonly onWaiting: () => Promise<void> };
 }
 
 /** The daemon a launch started, once its mount is usable. */
@@ -59,7 +65,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<void> {
 }
 
 /** Wait for the first decisive event from this child: READY/error on the channel, exit, or timeout. */
-function awaitOutcome(child: ChildProcess, channel: Readable, instanceId: string, ms: number): Promise<Outcome> {
+function awaitOutcome(child: ChildProcess, channel: Readable, instanceId: string, ms: number, onWaiting?: () => Promise<void>): Promise<Outcome> {
   return new Promise((resolve) => {
     let buf = '';
     const timer = setTimeout(() => resolve({ kind: 'timeout' }), ms);
@@ -82,7 +88,11 @@ function awaitOutcome(child: ChildProcess, channel: Readable, instanceId: string
         // Readiness counts only from this very instance (never a stale mount, never another daemon).
         if (msg.instanceId !== instanceId || msg.pid !== child.pid) continue;
         if (msg.type === 'ready') finish({ kind: 'ready', msg });
-        else finish({ kind: 'error', error: msg.error as Extract<Outcome, { kind: 'error' }>['error'] });
+        else if (msg.type === 'waiting') {
+          const ask = onWaiting;
+          onWaiting = undefined; // once
+          ask?.().catch((err: unknown) => finish({ kind: 'error', error: isMountieError(err) ? err.toJSON() : { code: 'ERR_HANDOVER', message: String(err) } }));
+        } else finish({ kind: 'error', error: msg.error as Extract<Outcome, { kind: 'error' }>['error'] });
       }
     });
     channel.on('error', () => undefined); // EPIPE/ECONNRESET after the child exits: the exit event decides.
@@ -112,7 +122,8 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   try {
     // --title marks the daemon (src/protocol/marker.ts) while node is still starting, so a stop that
     // races this start finds it from its first milliseconds; the daemon marks itself again anyway.
-    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [`--title=${daemonTitle(ws, kind)}`, opts.cliPath, opts.module, ws, '--kind', kind.name, '--instance', instanceId], {
+    const takeOver = opts.takeOver ? ['--take-over', String(opts.takeOver.pid)] : [];
+    child = (opts.spawn ?? nodeSpawn)(opts.nodePath ?? process.execPath, [`--title=${daemonTitle(ws, kind)}`, opts.cliPath, opts.module, ws, '--kind', kind.name, '--instance', instanceId, ...takeOver], {
       cwd: '/',
       detached: true,
       env,
@@ -124,7 +135,7 @@ export async function startDaemon(opts: StartOptions): Promise<StartResult> {
   child.unref();
   const channel = child.stdio[3] as Readable;
   const spawnError = new Promise<Outcome>((resolve) => child.once('error', () => resolve({ kind: 'exit', code: null, signal: null })));
-  const outcome = await Promise.race([awaitOutcome(child, channel, instanceId, timeoutMs), spawnError]);
+  const outcome = await Promise.race([awaitOutcome(child, channel, instanceId, timeoutMs, opts.takeOver?.onWaiting), spawnError]);
   const logData = { workspace: ws, logPath: plan.paths.log, pid: child.pid };
   try {
     if (outcome.kind === 'ready') {

@@ -8,7 +8,9 @@ import { closeSync, writeSync } from 'node:fs';
  */
 export type ChannelMessage =
   | { readonly type: 'ready'; readonly pid: number; readonly instanceId: string; readonly mountpoint: string }
-  | { readonly type: 'error'; readonly pid: number; readonly instanceId: string; readonly error: unknown };
+  | { readonly type: 'error'; readonly pid: number; readonly instanceId: string; readonly error: unknown }
+  /** A live restart's new daemon is ready to take the mount over: the launcher now asks the serving one to hand it over. */
+  | { readonly type: 'waiting'; readonly pid: number; readonly instanceId: string };
 
 export interface ReadyChannel {
   send(msg: ChannelMessage): boolean;

@@ -99,16 +99,28 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
     const files = openFiles(p.pid, (link) => LOCK_LINK.test(link), opts.procRoot);
     // Without `ws`, each workspace whose lock file it has open (a daemon has one): the same
     // entries, per workspace, as a call with that `ws` finds (status shares one such scan).
-    const seen = new Set<string>();
+    // A live restart's new daemon has the lock file open twice for a moment (its own fd, not
+    // locked, and the one handed over, locked): it holds the lock if any of its fds does.
+    const seen = new Map<string, DaemonRef>();
     for (const f of files) {
       const m = LOCK_LINK.exec(f.link);
       const ws = m?.[1];
-      if (ws === undefined || (opts.ws !== undefined && ws !== opts.ws) || seen.has(ws)) continue;
+      if (ws === undefined || (opts.ws !== undefined && ws !== opts.ws)) continue;
       const deleted = m?.[2] !== undefined;
       const id = lockFileOf(dirs.workspacesDir, ws, cache);
       const ours = deleted ? f.link === `${realDir}/${ws}/lock (deleted)` : id !== null && sameFile(f.info, id, mounts);
       if (!ours) continue;
-      out.push({
+      const holds = f.info.locks.some((l) => l.kind === 'FLOCK');
+      const before = seen.get(ws);
+      if (before) {
+        if (holds && !before.holdsLock) {
+          const held = { ...before, holdsLock: true };
+          out[out.indexOf(before)] = held;
+          seen.set(ws, held);
+        }
+        continue;
+      }
+      const ref: DaemonRef = {
         pid: p.pid,
         startTime: p.startTime,
         bootId: boot,
@@ -116,11 +128,11 @@ export async function findHomeDaemons(procs: readonly ProcStat[], dirs: HomeDirs
         pgrp: p.pgrp,
         sid: p.sid,
         workspace: ws,
-        holdsLock: f.info.locks.some((l) => l.kind === 'FLOCK'),
+        holdsLock: holds,
         exiting: p.state === 'Z',
-      });
-      if (opts.ws !== undefined) break;
-      seen.add(ws);
+      };
+      out.push(ref);
+      seen.set(ws, ref);
     }
   }
   trace(`prove done: ${out.length} ours`);

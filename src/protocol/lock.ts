@@ -19,8 +19,8 @@
  */
 import { stopHint, type Kind } from './kind.js';
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { close, constants, fstat, type Stats } from 'node:fs';
+import { lstat, open, readFile, type FileHandle } from 'node:fs/promises';
 import { MountieError, errnoCode } from '../errors.js';
 import { devString, parseLockLine } from '../sys/proc-fds.js';
 import type { NativeBinding } from '../daemon/native/binding.js';
@@ -33,6 +33,8 @@ export interface LockRef {
 }
 
 export interface HeldLock extends LockRef {
+  /** The fd whose open file description holds the flock (a live handover passes it on: issue 21). */
+  readonly fd: number;
   release(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function acquireLock(path: string, workspace: string, holder?: () =
       path,
       dev: st.dev,
       ino: st.ino,
+      fd: fh.fd,
       release: async () => {
         if (released) return;
         released = true;
@@ -87,6 +90,38 @@ export async function acquireLock(path: string, workspace: string, holder?: () =
   } finally {
     if (!taken) await fh.close().catch(() => undefined);
   }
+}
+
+/**
+ * Is `fd` (handed over by a live restart: issue 21) the workspace lock, held? A regular file of
+ * ours whose (dev, ino) is the lock file's at `path`, and locked now (/proc/locks): the fd shares
+ * the old daemon's open file description, so the flock was never free. ERR_HANDOVER otherwise.
+ */
+export async function checkLockFd(fd: number, path: string, workspace: string): Promise<LockRef> {
+  const [st, now] = await Promise.all([fstatAsync(fd).catch(() => undefined), lstat(path).catch(() => undefined)]);
+  const mine = st !== undefined && st.isFile() && (!process.getuid || st.uid === process.getuid());
+  if (!mine || now === undefined || now.dev !== st.dev || now.ino !== st.ino || (await lockHeldNow(st)) !== true) {
+    throw new MountieError('ERR_HANDOVER', `the lock handed over is not the workspace lock ${path}, or it is not locked`, { data: { workspace, path, reason: 'ERR_HANDOVER_LOCK' } });
+  }
+  return { path, dev: st.dev, ino: st.ino };
+}
+
+/** The lock held through `fd`, checked by {@link checkLockFd}: released by closing it. */
+export function lockFromFd(fd: number, ref: LockRef): HeldLock {
+  let released = false;
+  return {
+    ...ref,
+    fd,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await new Promise<void>((resolve) => close(fd, () => resolve()));
+    },
+  };
+}
+
+function fstatAsync(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 }
 
 /** Take the lock through `fd` without waiting: true when taken, false when someone holds it. */

@@ -9,10 +9,13 @@ import { errnoCode } from '../errors.js';
 /** The `schema` field of state.json. */
 export const STATE_SCHEMA = 'mountie.state/v1';
 
-/** A daemon's life as state.json tells it: `active` serves, `degraded`/`failed` name the source's trouble. */
-export type DaemonStatus = 'starting' | 'active' | 'degraded' | 'stopping' | 'stopped' | 'failed';
+/**
+ * A daemon's life as state.json tells it: `active` serves, `degraded`/`failed` name the source's
+ * trouble, `handing-over` hands its live mount to a new daemon (`restart --live`, issue 21).
+ */
+export type DaemonStatus = 'starting' | 'active' | 'degraded' | 'handing-over' | 'stopping' | 'stopped' | 'failed';
 
-export const DAEMON_STATUSES: readonly DaemonStatus[] = ['starting', 'active', 'degraded', 'stopping', 'stopped', 'failed'];
+export const DAEMON_STATUSES: readonly DaemonStatus[] = ['starting', 'active', 'degraded', 'handing-over', 'stopping', 'stopped', 'failed'];
 
 /** What the state writer reports about its own ability to persist state. */
 export interface WriterHealth {
@@ -72,6 +75,13 @@ export interface DaemonState {
   /** What serves requests: the native core (libfuse 3). `js` (fuse-native) only in documents of daemons older than its removal; absent in older still. */
   readonly dataPath?: 'native' | 'js';
   readonly mount: { readonly mountpoint: string; readonly source: string; readonly fsname: string };
+  /**
+   * Whether this daemon can hand its live mount to a new one (`mountie restart --live`), and why
+   * not. Absent from older daemons' documents (they cannot).
+   */
+  readonly live?: { readonly ready: boolean; readonly reason?: string };
+  /** Set by a daemon that took its mount over from another (a live restart): that daemon's pid. */
+  readonly takenOverFrom?: number;
   readonly counters: StateCounters;
   /** Monotonic count of mutations through the mount; never goes backwards across restarts. */
   readonly cursor: number;

@@ -55,7 +55,7 @@ const VERDICT_COLOUR: Record<WorkspaceStatus['verdict'], Colour> = { running: 'g
 export function table(all: readonly WorkspaceStatus[], colour: boolean): string[] {
   const rows = all.map((s) => {
     const f = fields(s);
-    const starting = s.verdict === 'running' && /^(starting|stopping)\(/.test(f.tokens);
+    const starting = s.verdict === 'running' && /^(starting|stopping|handing-over)\(/.test(f.tokens);
     return { cells: [s.workspace, f.tokens, f.mountpoint, f.uptime, f.details.join('  ')], colour: starting ? ('yellow' as const) : VERDICT_COLOUR[s.verdict] };
   });
   const header = ['WORKSPACE', 'STATUS', 'MOUNTPOINT', 'UPTIME', 'DETAILS'];

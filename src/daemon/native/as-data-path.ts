@@ -16,6 +16,7 @@ export function nativeDataPath(m: MountedNative, state: DaemonStateSink, opts: {
   return {
     kind: 'native',
     mounted: m,
+    native: m,
     backendView: (h) => nativeBackendView(m.counters(), opts.limit, cancelled, h),
     load: () => nativeLoad(m.counters(), opts.limit),
     cancel: () => void (cancelled += m.cancel()),

@@ -16,6 +16,7 @@ function ws(over: Partial<WorkspaceStatus>): WorkspaceStatus {
     daemon: undefined,
     orphans: [],
     starting: [],
+    handingOver: [],
     stalePidfile: undefined,
     staleMount: false,
     configError: undefined,
