@@ -432,6 +432,7 @@ struct ho_stats {
   double drain_ms;    /* pause until nobody reads or serves */
   double paused_ms;   /* pause until the commit (or the resume) */
   int resend;         /* after a failed handover: own_resend's answer (0, -errno) */
+  int peer_pid;       /* the new process (SO_PEERCRED), 0 before one connected */
 };
 /* The caller's own fds a handover carries at most (the workspace lock's, ...). */
 #define HO_EXTRA 8u

@@ -336,7 +336,8 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
    */
   struct ucred peer;
   socklen_t plen = sizeof peer;
-  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == -1 || peer.uid != geteuid()) {
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == 0) st->peer_pid = peer.pid;
+  if (st->peer_pid == 0 || peer.uid != geteuid()) {
     close(sock);
     *code = "ERR_HANDOVER_NO_PEER";
     say(err, errlen, "%s: %s", "a peer of another user", EPERM);

@@ -66,7 +66,7 @@ export interface GiveOptions {
   readonly stopping: () => boolean;
   /** Before the handover begins, and after it ended (ok: handed over). */
   readonly before?: () => void;
-  readonly after?: (ok: boolean) => void;
+  readonly after?: (ok: boolean, stats: HandoverStats | undefined) => void;
   readonly stepMs?: number;
 }
 
@@ -103,11 +103,12 @@ export function listenForHandover(opts: GiveOptions, proc: NodeJS.Process = proc
     opts.before?.();
     let dirFd: number | undefined;
     let listenFd: number | undefined;
+    let stats: HandoverStats | undefined;
     try {
       dirFd = openWorkspaceDir(opts.dir);
       removeLeftover(opts.dir);
       listenFd = opts.binding.handoverListen(socketPath(dirFd));
-      const stats: HandoverStats = await opts.mounted.handover(listenFd, stepMs, { fds: [opts.lock.fd] });
+      stats = await opts.mounted.handover(listenFd, stepMs, { fds: [opts.lock.fd] });
       handedOver = true;
       opts.log.info(`handed over to a new daemon: ${stats.nodes} nodes, ${stats.handles} open files, ${stats.inflight} requests drained, paused ${stats.pausedMs.toFixed(1)} ms`);
     } catch (err) {
@@ -118,7 +119,7 @@ export function listenForHandover(opts: GiveOptions, proc: NodeJS.Process = proc
       removeLeftover(opts.dir);
       if (dirFd !== undefined) closeSync(dirFd);
     }
-    opts.after?.(handedOver);
+    opts.after?.(handedOver, stats);
     return handedOver;
   };
   const onSignal = (): void => {

@@ -5,7 +5,7 @@ import { removePidfileIfOwn, writePidfile, PIDFILE_SCHEMA } from '../state/pidfi
 import { nextEpoch } from '../state/epoch.js';
 import { openDataStore, type OpenedDataStore } from './data-store.js';
 import { checkMountOptions } from './mount-options.js';
-import { bootId, identityOf, procSelfPid } from '../sys/proc.js';
+import { bootId, identityOf, probeLiveness, procSelfPid } from '../sys/proc.js';
 import { unmountPath } from '../sys/fusermount.js';
 import { withTimeout } from '../sys/time.js';
 import { markDaemon } from '../protocol/marker.js';
@@ -103,14 +103,23 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     if (ctx.giver?.current || handed()) return;
     void shutdown.trigger(`fenced: ${why}`, DAEMON_EXIT.runtimeFailure);
   };
-  /** Handed over: the new daemon serves. Once its pidfile is on disk (bounded), let go of everything and exit 0, touching nothing. */
-  async function handedOver(state: DaemonStateSink): Promise<void> {
+  /**
+   * Handed over: the new daemon serves. Once its pidfile is on disk (bounded), let go of
+   * everything and exit 0, touching nothing. A new daemon that died after the commit cannot be
+   * served for (our loop has ended): we let go at once, so no live process holds the lock of a
+   * mount nobody serves (status then says stale-mount; the next start or stop cleans it).
+   */
+  async function handedOver(state: DaemonStateSink, peerPid: number): Promise<void> {
     state.stopMonitors();
     await ctx.health?.stop();
     const deadline = Date.now() + HANDED_PIDFILE_WAIT_MS;
     for (;;) {
       const pf = await readPidfile(paths.pidfile).catch(() => undefined);
       if (pf?.kind === 'ok' && pf.doc.instanceId !== opts.instanceId) break;
+      if (peerPid > 0 && (await probeLiveness(peerPid).catch(() => 'dead')) !== 'alive') {
+        log.error(`the new daemon (pid ${peerPid}) died after it took the mount over, before its pidfile: the mount is left unserved; exiting`);
+        break;
+      }
       if (Date.now() >= deadline) {
         log.error(`the new daemon wrote no pidfile within ${HANDED_PIDFILE_WAIT_MS} ms; exiting anyway (the mount is its own)`);
         break;
@@ -285,7 +294,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         stopping: () => shutdown.started,
         // The mount watch would take our session's end at the commit for a lost mount: off while handing over.
         before: () => lost.unwatch?.(),
-        after: (ok) => (ok ? void handedOver(state) : startWatch()),
+        after: (ok, stats) => (ok ? void handedOver(state, stats?.peerPid ?? 0) : startWatch()),
       });
     }
   } catch (err) {
@@ -385,7 +394,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const fault = hooks.fault?.startsWith('take-over-') ? (hooks.fault.slice('take-over-'.length) as TakeOverFault) : undefined;
     // The launcher signals the serving daemon once we are this far (node started, config read): its wait for us is short.
     opts.channel?.send({ type: 'waiting', pid: process.pid, instanceId: opts.instanceId });
-    const taken = await step('take over', TAKE_OVER_MS, () => takeOverMount({ paths, workspace: opts.workspace, config, deadlineMs: tuning.deadlineMs, sourceWatch: tuning.sourceWatch, fault }));
+    const taken = await step('take over', TAKE_OVER_MS, () => takeOverMount({ paths, workspace: opts.workspace, config, deadlineMs: tuning.deadlineMs, sourceWatch: tuning.sourceWatch, fault, stopping: () => shutdown.started }));
     ctx.lock = taken.lock;
     ctx.fuse = taken.mounted;
     log.info(`took the mount over from pid ${from.pid}${taken.resend === 0 ? '' : ` (FUSE_NOTIFY_RESEND answered ${taken.resend})`}`);

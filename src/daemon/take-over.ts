@@ -16,8 +16,12 @@ import { adoptNative } from './native/handover.js';
 import type { MountedNative } from './native/mount.js';
 import { requireNative } from './native/require-native.js';
 
-/** Where a test makes the new daemon die (MOUNTIE_TEST_FAULT=take-over-<point>), each before the acknowledgement. */
-export type TakeOverFault = 'before-adopt' | 'after-adopt' | 'before-ack';
+/**
+ * Where a test makes the new daemon die (MOUNTIE_TEST_FAULT=take-over-<point>): three before the
+ * acknowledgement (the old daemon serves on), and `after-commit`, the one window the protocol
+ * cannot close (nobody serves; the old daemon lets go at once).
+ */
+export type TakeOverFault = 'before-adopt' | 'after-adopt' | 'before-ack' | 'after-commit' | 'slow-ack';
 
 export interface TakeOverOptions {
   readonly paths: WorkspacePaths;
@@ -25,8 +29,10 @@ export interface TakeOverOptions {
   readonly config: WorkspaceConfig;
   readonly deadlineMs: number | undefined;
   readonly sourceWatch: boolean | undefined;
-  /** Test hook: SIGKILL this process at that point. */
+  /** Test hook: SIGKILL this process at that point (`slow-ack`: wait 2 s before the acknowledgement). */
   readonly fault?: TakeOverFault | undefined;
+  /** True once this daemon is shutting down: then it does not take the mount (the old daemon serves on, and is stopped itself). */
+  readonly stopping?: () => boolean;
   readonly stepMs?: number;
 }
 
@@ -66,9 +72,12 @@ export async function takeOverMount(o: TakeOverOptions): Promise<TakenOver> {
         if (lockFd === undefined) throw new MountieError('ERR_HANDOVER', 'the old daemon handed over no lock', { data: { workspace: o.workspace, reason: 'ERR_HANDOVER_LOCK' } });
         ref = await checkLockFd(lockFd, o.paths.lock, o.workspace);
         // The source must be the one this workspace's config names now: the core checks its root inode.
+        if (o.fault === 'slow-ack') await new Promise((r) => setTimeout(r, 2000));
         die('before-ack', o.fault);
+        if (o.stopping?.()) throw new MountieError('ERR_HANDOVER', 'stopped before taking the mount over', { data: { workspace: o.workspace, reason: 'ERR_HANDOVER_STOPPED' } });
       },
     });
+    die('after-commit', o.fault);
     const [lockFd, ...extra] = r.fds;
     for (const fd of extra) closeSync(fd);
     // Both set: checkFds ran before the commit, or adoptNative threw.

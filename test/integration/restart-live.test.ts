@@ -11,9 +11,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cp, mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeHome, reapAll, REPO, waitFor } from '../helpers/sandbox.js';
+import { CLI, makeHome, reapAll, REPO, waitFor } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/cli.js';
-import { daemonsOf, pidfileOf, setupWorkspace } from '../helpers/daemons.js';
+import { daemonsOf, logOf, pidfileOf, setupWorkspace } from '../helpers/daemons.js';
 import { seedSource, startWorkload } from '../helpers/workload.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
@@ -126,6 +126,55 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
       expect(await mountIdAt(mp)).toBeUndefined();
     }, 60_000);
   }
+
+  it('the new daemon killed right after the commit (the window the protocol cannot close): the old one lets go at once, status says stale-mount, stop cleans it', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const pid = await mounted(home, src);
+    const t0 = Date.now();
+    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { ...OWN, MOUNTIE_TEST_FAULT: 'take-over-after-commit' } });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ERR_HANDOVER');
+    // Not its 10 s wait for a pidfile: it saw the new daemon die.
+    await waitFor('the old daemon gone', async () => ((await daemonsOf(home, 'ws')).length === 0 ? true : undefined), 8000);
+    expect(Date.now() - t0).toBeLessThan(9000);
+    const log = await logOf(home, 'ws');
+    expect(log).toContain(`died after it took the mount over`);
+    expect(log).not.toContain(`received SIGTERM`);
+    expect(pid).toBeGreaterThan(0);
+    const status = await runCli(home, ['status', 'ws']);
+    expect(status.stdout).toContain('stale-mount');
+    const stop = await runCli(home, ['stop', 'ws']);
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    expect(await mountIdAt(mp)).toBeUndefined();
+    expect((await runCli(home, ['mount', 'ws', '--background'], { env: OWN })).exitCode).toBe(0);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  }, 60_000);
+
+  it('status during a handover names both daemons; a stop then ends both and leaves nothing', async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const pid = await mounted(home, src);
+    // The new daemon waits 2 s before its acknowledgement: the handover is under way meanwhile.
+    const restart = execa(process.execPath, [CLI, 'restart', 'ws', '--live', '--json'], { env: { ...process.env, ...OWN, MOUNTIE_HOME: home, MOUNTIE_TEST_FAULT: 'take-over-slow-ack' }, reject: false, timeout: 30_000 });
+    const tokens = await waitFor(
+      'a handover under way',
+      async () => {
+        const s = JSON.parse((await runCli(home, ['status', 'ws', '--json'])).stdout) as { workspaces: { tokens: string[] }[] };
+        const t = s.workspaces[0]?.tokens ?? [];
+        return t.some((x) => x.startsWith('starting(')) ? t : undefined;
+      },
+      10_000,
+      50,
+    );
+    expect(tokens[0]).toBe(`handing-over(pid=${pid})`);
+    expect(tokens).toHaveLength(2);
+    const stop = await runCli(home, ['stop', 'ws', '--json']);
+    expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    const r = await restart;
+    expect(r.exitCode, r.stdout).not.toBe(0);
+    expect(await daemonsOf(home, 'ws')).toEqual([]);
+    expect(await mountIdAt(mp)).toBeUndefined();
+    expect((await runCli(home, ['status', 'ws'])).stdout).toContain('stopped');
+  }, 60_000);
 
   it("libfuse's session cannot hand over: --live says why and restarts by unmounting", async () => {
     const { home, src } = await setupWorkspace();

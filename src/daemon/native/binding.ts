@@ -116,6 +116,8 @@ export interface HandoverStats {
   readonly pausedMs: number;
   /** After a failed handover: FUSE_NOTIFY_RESEND's answer (0, or -errno). */
   readonly resend: number;
+  /** The new process (its pid as the kernel saw it connect), 0 when none connected. */
+  readonly peerPid: number;
 }
 
 /** The extra fds a handover carries at most (HO_EXTRA in native/src/core.h). @internal */
