@@ -468,15 +468,19 @@ static int connect_within(const char *path, uint64_t until_ns, int *out) {
   }
 }
 
-/* The options this process would mount and answer INIT with, against those the connection was made with. */
-static const char *mismatch(const struct ho_hello *h, const struct fs *fs, int want_pt) {
+/*
+ * The options this process would mount and answer INIT with, against those the connection was
+ * made with. Kernel passthrough is not among them: it was negotiated at INIT, and own_adopt takes
+ * it from the INIT pair (both processes are of one uid: SO_PEERCRED), whatever MOUNTIE_PASSTHROUGH
+ * says here (a restart's environment need not repeat the mount's).
+ */
+static const char *mismatch(const struct ho_hello *h, const struct fs *fs) {
   if (h->root_ino != (uint64_t)fs->root.ino || h->root_dev != (uint64_t)fs->root.dev) return "source (another directory)";
   if (h->read_only != (uint32_t)fs->cfg.read_only) return "readOnly";
   if (h->allow_other != (uint32_t)fs->cfg.allow_other) return "allowOther";
   if (h->rdplus != (uint32_t)fs->cfg.rdplus) return "readdirplus";
   if (h->max_write != fs->cfg.max_write) return "maxWrite";
   if (h->max_readahead != fs->cfg.max_readahead) return "maxReadahead";
-  if (h->want_passthrough != (uint32_t)want_pt) return "passthrough (MOUNTIE_PASSTHROUGH)";
   return NULL;
 }
 
@@ -624,8 +628,7 @@ struct adoption *handover_receive(const char *path, const char *source, const st
     goto fail;
   }
   struct fs *fs = session_fs(a->s);
-  const char *pt = getenv("MOUNTIE_PASSTHROUGH");
-  const char *diff = mismatch(h, fs, pt && strcmp(pt, "1") == 0 && geteuid() == 0);
+  const char *diff = mismatch(h, fs);
   if (diff) {
     *code = "ERR_HANDOVER_MISMATCH";
     snprintf(err, errlen, "the mount was made with another %s than this process's", diff);

@@ -46,9 +46,13 @@ describe.skipIf(!native.ok)('native core: node ids and file handles are table in
     const tables = await serveTables<Tables>(daemon);
     for (const p of paths) {
       const id = ids[join(mnt, p)] ?? 0n;
-      // Generation 0, a slot among the first few: the pointer ids of before were 47-bit addresses.
+      // A slot among the first few, of a low generation: the pointer ids of before were 47-bit
+      // addresses. Not always generation 0: the source watch's invalidation of a name just made in
+      // the source (its inotify event may come after our stat, under load) makes the kernel forget
+      // and look it up again, in the same slot one generation on (seen once: 1 << 32 | 2).
       expect(id, p).toBeGreaterThan(1n);
-      expect(id, p).toBeLessThan(64n);
+      expect(id & 0xffffffffn, p).toBeLessThan(64n);
+      expect(id >> 32n, p).toBeLessThan(8n);
       const node = tables.nodes.find((n) => n.id === String(id));
       expect(node, `${p}: node ${id} in ${JSON.stringify(tables.nodes)}`).toBeDefined();
       expect(node?.ino, p).toBe(String((await stat(join(source, p))).ino));

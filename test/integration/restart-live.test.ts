@@ -176,6 +176,26 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
     expect((await runCli(home, ['status', 'ws'])).stdout).toContain('stopped');
   }, 60_000);
 
+  it("kernel passthrough and our own session follow the connection, not the restart's environment", async () => {
+    const { home, src, mp } = await setupWorkspace();
+    const inos = await seedSource(src);
+    const pid = await mounted(home, src, { ...OWN, MOUNTIE_PASSTHROUGH: '1' });
+    const mode = async (): Promise<string | undefined> => (JSON.parse((await runCli(home, ['status', 'ws', '--json'])).stdout) as { workspaces: { state: { backend?: { passthrough?: { mode: string } } } }[] }).workspaces[0]?.state.backend?.passthrough?.mode;
+    await waitFor('passthrough on', async () => ((await mode()) === 'on' ? true : undefined));
+    const work = await startWorkload(mp, inos);
+    // Neither variable in the restart's environment.
+    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' } });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { live: { from: number } }).live.from).toBe(pid);
+    await waitFor('passthrough still on', async () => ((await mode()) === 'on' ? true : undefined));
+    const again = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' } });
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    const seen = await work.done();
+    expect(seen.client.errors, seen.client.firstError).toBe(0);
+    expect(seen.findFailures, seen.findFirstError).toBe(0);
+    expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
+  }, 60_000);
+
   it("libfuse's session cannot hand over: --live says why and restarts by unmounting", async () => {
     const { home, src } = await setupWorkspace();
     const pid = await mounted(home, src, {});
