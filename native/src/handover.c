@@ -303,7 +303,7 @@ int handover_export(struct session *s, int listen_fd, unsigned timeout_ms, const
   struct fs *fs = session_fs(s);
   if (!o) {
     *code = "ERR_HANDOVER_UNSUPPORTED";
-    snprintf(err, errlen, "only our own session (MOUNTIE_SESSION=own) can be handed over");
+    snprintf(err, errlen, "only our own session (the default; not MOUNTIE_SESSION=libfuse) can be handed over");
     return ENOTSUP;
   }
   if (nextra > HO_EXTRA || (nextra && !extra)) {

@@ -206,10 +206,11 @@ struct session *session_start(const char *mountpoint, const char *source, const 
   int code;
   /*
    * Which session serves the mount, chosen per start (docs/ARCHITECTURE.md, "FUSE session
-   * layer"): MOUNTIE_SESSION=own is our own (own.c); anything else, libfuse 3.14's, as before.
+   * layer"): our own (own.c) by default since 2026-12-08; MOUNTIE_SESSION=libfuse is libfuse
+   * 3.14's, as before (splice is libfuse's only).
    */
   const char *kind = getenv("MOUNTIE_SESSION");
-  if (kind && strcmp(kind, "own") == 0) {
+  if (!kind || strcmp(kind, "libfuse") != 0) {
     s->own = own_open(&s->fs, mountpoint, fsname, subtype, &what, &code);
     if (!s->own) return fail(s, err, errlen, what, code);
     s->fs.own = s->own;

@@ -114,14 +114,15 @@ async function view(name) {
     must(sh('bindfs', ['-o', 'big_writes', src, mnt]), 'bindfs');
     return { name, dir: mnt, stop: async () => void sh('fusermount', ['-u', mnt]) };
   }
-  if (name === 'native') return serve(name, ['--native']);
-  if (name === 'native-1s') return serve(name, ['--native', '--no-watch']);
+  // libfuse 3.14's session (the default until 2026-12-08).
+  if (name === 'native') return serve(name, ['--native'], { MOUNTIE_SESSION: 'libfuse' });
+  if (name === 'native-1s') return serve(name, ['--native', '--no-watch'], { MOUNTIE_SESSION: 'libfuse' });
   // Issue 20's session layer: our own FUSE session, and with it the kernel's passthrough of file I/O.
   if (name === 'native-own') return serve(name, ['--native'], { MOUNTIE_SESSION: 'own' });
   if (name === 'native-own-pt') return serve(name, ['--native'], { MOUNTIE_SESSION: 'own', MOUNTIE_PASSTHROUGH: '1' });
-  if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto']);
+  if (name === 'native-rdplus-auto') return serve(name, ['--native', '--readdirplus=auto'], { MOUNTIE_SESSION: 'libfuse' });
   // Choices measured on demand (TARGETS=…), not in the default table.
-  if (name === 'native-splice') return serve(name, ['--native', '--splice']);
+  if (name === 'native-splice') return serve(name, ['--native', '--splice'], { MOUNTIE_SESSION: 'libfuse' });
   if (name === 'native-ttl10') return serve(name, ['--native', '--ttl=10']);
   if (name === 'native-threads1') return serve(name, ['--native', '--max-threads=1']);
   if (name === 'mountie') {
@@ -255,7 +256,7 @@ const START = '<!-- data-path:start -->';
 const END = '<!-- data-path:end -->';
 function writeReport(text) {
   const file = join(REPO, 'BENCHMARKS.md');
-  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native, native-own, native-own-pt and mountie watch the source (the default) and cache names and attributes 60 s, kept true by invalidation, so what the workload before cached is still valid there; native-1s: the watch off (MOUNTIE_SOURCE_WATCH=0), the fixed 1 s caches; native-own: the same on mountie's own FUSE session instead of libfuse's (MOUNTIE_SESSION=own); native-own-pt: and the kernel's passthrough of file I/O (MOUNTIE_PASSTHROUGH=1: reads and writes of an open file never reach the daemon). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3 (readdirplus off, the default), all through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
+  const section = `${START}\n## Data path\n\nProduced by \`npm run bench\` (first; alone: \`npm run bench:data\`; scripts/bench/data.mjs; each view waits until ${SETTLE_MS} ms have passed since its previous workload, so every workload starts with 1 s caches expired; native, native-own, native-own-pt and mountie watch the source (the default) and cache names and attributes 60 s, kept true by invalidation, so what the workload before cached is still valid there; native-1s: the watch off (MOUNTIE_SOURCE_WATCH=0), the fixed 1 s caches; native-own: the same on mountie's own FUSE session (the default since 2026-12-08) instead of libfuse's (MOUNTIE_SESSION=libfuse); native-own-pt: and the kernel's passthrough of file I/O (MOUNTIE_PASSTHROUGH=1: reads and writes of an open file never reach the daemon). bindfs ${sh('bindfs', ['--version']).stdout.trim().split(' ')[1] ?? '?'} with \`-o big_writes\` (libfuse 2); native: native/ on libfuse 3.14's session (MOUNTIE_SESSION=libfuse; readdirplus off, the default), all through test/fixtures/serve-passthrough.mjs in a session of its own (as bindfs and the daemon); mountie: \`mountie mount --background\` (the daemon on its default data path).\n\n${text}\n${END}`;
   let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   doc = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), section) : doc.trimEnd() + '\n\n' + section + '\n';
   writeFileSync(file, doc);

@@ -76,7 +76,7 @@ function reportPassthrough(m: MountedNative, log: (line: string) => void): void 
     const mode = m.counters().passthrough;
     if (mode === 'pending') return false;
     if (mode === 'off') {
-      if (asked) log('MOUNTIE_PASSTHROUGH=1 ignored: kernel passthrough needs our own FUSE session (MOUNTIE_SESSION=own) and a root daemon');
+      if (asked) log('MOUNTIE_PASSTHROUGH=1 ignored: kernel passthrough needs our own FUSE session (the default; not MOUNTIE_SESSION=libfuse) and a root daemon');
     } else log(PASSTHROUGH_SAID[mode]);
     return true;
   };
@@ -142,7 +142,7 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
 export function servePassthrough(m: MountedNative, state: DaemonStateSink, watch: boolean, log?: (line: string) => void): DataPath {
   if (log) {
     const session = m.counters().session;
-    log(`FUSE session: ${session === 'own' ? 'our own (MOUNTIE_SESSION=own)' : session === 'libfuse' ? "libfuse 3.14's" : 'unknown'}`);
+    log(`FUSE session: ${session === 'own' ? 'our own' : session === 'libfuse' ? "libfuse 3.14's (MOUNTIE_SESSION=libfuse)" : 'unknown'}`);
     reportWatch(m, watch, log);
     reportPassthrough(m, log);
   }

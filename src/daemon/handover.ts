@@ -37,7 +37,7 @@ export interface LiveSupport {
  */
 export function liveSupport(opts: { readonly passthrough: boolean; readonly session: string | undefined; readonly canExport: boolean; readonly env: NodeJS.ProcessEnv }): LiveSupport {
   if (!opts.passthrough) return { ready: false, reason: "a kind's own operations: their state lives in its JavaScript, which has no handover hook yet" };
-  if (opts.session !== 'own') return { ready: false, reason: "served by libfuse's session, which cannot be handed over (mount with MOUNTIE_SESSION=own)" };
+  if (opts.session !== 'own') return { ready: false, reason: "served by libfuse's session (MOUNTIE_SESSION=libfuse), which cannot be handed over" };
   if (!opts.canExport) return { ready: false, reason: 'this build of the native core has no handover' };
   if (opts.env.NOTIFY_SOCKET) return { ready: false, reason: 'run by systemd (mountie unit): systemd would take the exit of its main process for the end of the service' };
   return { ready: true };

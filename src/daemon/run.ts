@@ -169,7 +169,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     force: async () => {
       // Only our tagged mount, and only while it is the topmost there (ERR_MOUNT_NOT_OURS otherwise, logged by the shutdown).
       const { mountpoint, homeId } = ctx;
-      if (mountpoint && homeId && !lost.gone && !handed()) await unmountPath(mountpoint, { lazyOnly: true, ours: (e) => isTagOf(e, opts.workspace, homeId, kind) });
+      // A handover still under way: the mount may be the new daemon's already; never unmounted on a guess.
+      if (mountpoint && homeId && !lost.gone && !handed() && !ctx.giver?.current) await unmountPath(mountpoint, { lazyOnly: true, ours: (e) => isTagOf(e, opts.workspace, homeId, kind) });
     },
   });
 

@@ -1,7 +1,7 @@
 /**
  * Issue 20, the session layer's first step: the passthrough served by our own FUSE session
- * (native/src/own.c: our /dev/fuse fd, INIT, request decoding, replies) when MOUNTIE_SESSION=own,
- * libfuse 3.14's otherwise. The core's counters name the session that serves the mount (with
+ * (native/src/own.c: our /dev/fuse fd, INIT, request decoding, replies), the default since
+ * 2026-12-08 (MOUNTIE_SESSION=own or unset); libfuse 3.14's with MOUNTIE_SESSION=libfuse. The core's counters name the session that serves the mount (with
  * `own` there is no libfuse session at all), and the mount does the everyday work through it.
  * Without the own session (the variable ignored, or own.c's INIT not answered) the first test
  * fails: the counters would say libfuse, or the mount would not answer.
@@ -41,10 +41,10 @@ function mountLine(mnt: string): string {
 }
 
 // Set, never deleted: runCli lays its env over the suite's own, which may carry either (a run of
-// the whole suite with MOUNTIE_SESSION=own). An empty value is libfuse's session, no passthrough.
+// the whole suite with MOUNTIE_SESSION=libfuse). undefined is libfuse's session, no passthrough.
 const withSession = (kind: string | undefined, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
   ...process.env,
-  MOUNTIE_SESSION: kind ?? '',
+  MOUNTIE_SESSION: kind ?? 'libfuse',
   MOUNTIE_PASSTHROUGH: '',
   ...extra,
 });
@@ -79,12 +79,17 @@ describe.skipIf(!native.ok || process.getuid?.() !== 0)('the FUSE session layer 
     expect(daemon.output()).toContain('THREADS 0\n');
   });
 
-  it('by default libfuse 3.14 serves the mount, as before', async () => {
-    const { mnt, daemon } = await serveInNewHome(['--native'], withSession(undefined));
-    await writeFile(join(mnt, 'f'), 'x');
-    expect(await readFile(join(mnt, 'f'), 'utf8')).toBe('x');
-    expect((await counters(daemon)).session).toBe('libfuse');
-    expect(await daemon.stop()).toBe(0);
+  it('our own session by default (MOUNTIE_SESSION unset or empty); libfuse 3.14 with MOUNTIE_SESSION=libfuse', async () => {
+    for (const [value, session] of [[undefined, 'own'], ['', 'own'], ['libfuse', 'libfuse']] as const) {
+      const env: NodeJS.ProcessEnv = { ...process.env, MOUNTIE_PASSTHROUGH: '' };
+      if (value === undefined) delete env.MOUNTIE_SESSION;
+      else env.MOUNTIE_SESSION = value;
+      const { mnt, daemon } = await serveInNewHome(['--native'], env);
+      await writeFile(join(mnt, 'f'), 'x');
+      expect(await readFile(join(mnt, 'f'), 'utf8')).toBe('x');
+      expect((await counters(daemon)).session, String(value)).toBe(session);
+      expect(await daemon.stop()).toBe(0);
+    }
   });
 
   it('MOUNTIE_PASSTHROUGH=1 on our session: a file\'s reads and writes are the kernel\'s (no READ or WRITE reaches the daemon), bytes exact', async () => {

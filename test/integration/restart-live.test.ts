@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { CLI, makeHome, reapAll, REPO, waitFor } from '../helpers/sandbox.js';
 import { runCli } from '../helpers/cli.js';
 import { daemonsOf, logOf, pidfileOf, setupWorkspace } from '../helpers/daemons.js';
-import { seedSource, startWorkload } from '../helpers/workload.js';
+import { seedSource, startWorkload, type Workload } from '../helpers/workload.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 import { readMountInfo } from '../../src/sys/mountinfo.js';
 import { execa } from 'execa';
@@ -55,6 +55,17 @@ async function mounted(home: string, src: string, env: NodeJS.ProcessEnv = OWN):
   return (JSON.parse(r.stdout) as { pid: number }).pid;
 }
 
+/** Stop the workload: no client error, no failed find, every appended line once and in order. */
+async function expectUnharmed(work: Workload, src: string): Promise<Awaited<ReturnType<Workload['done']>>> {
+  const seen = await work.done();
+  expect(seen.client.errors, seen.client.firstError).toBe(0);
+  expect(seen.findFailures, seen.findFirstError).toBe(0);
+  expect(seen.finds).toBeGreaterThan(0);
+  const lines = (await readFile(join(src, 'log'), 'utf8')).split('\n').filter(Boolean);
+  expect(lines).toEqual(Array.from({ length: seen.client.appended }, (_, n) => `line ${n}`));
+  return seen;
+}
+
 describe.skipIf(!root || !native.ok)('restart --live', () => {
   it(`hands the mount over ${RESTARTS} times while a client works: no error, no inode changed, no byte lost, a new pid and epoch each time`, async () => {
     const { home, src, mp } = await setupWorkspace();
@@ -80,14 +91,9 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
       expect(await daemonsOf(home, 'ws')).toEqual([pid]);
     }
     const missing = watch.stop();
-    const seen = await work.done();
-    expect(seen.client.errors, seen.client.firstError).toBe(0);
-    expect(seen.findFailures, seen.findFirstError).toBe(0);
-    expect(seen.finds).toBeGreaterThan(0);
+    // No client error, every byte appended once and in order.
+    await expectUnharmed(work, src);
     expect(missing).toBe(0);
-    // Every byte appended, once, in order.
-    const lines = (await readFile(join(src, 'log'), 'utf8')).split('\n').filter(Boolean);
-    expect(lines).toEqual(Array.from({ length: seen.client.appended }, (_, n) => `line ${n}`));
     const status = await runCli(home, ['status', 'ws', '--json']);
     const ws = (JSON.parse(status.stdout) as { workspaces: { tokens: string[]; state: { takenOverFrom?: number; live?: { ready: boolean } } }[] }).workspaces[0];
     expect(ws?.tokens).toEqual([`running(pid=${pid})`]);
@@ -116,11 +122,7 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
       // And the next live restart takes it over.
       const again = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: OWN });
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
-      const seen = await work.done();
-      expect(seen.client.errors, seen.client.firstError).toBe(0);
-      expect(seen.findFailures, seen.findFirstError).toBe(0);
-      const lines = (await readFile(join(src, 'log'), 'utf8')).split('\n').filter(Boolean);
-      expect(lines).toEqual(Array.from({ length: seen.client.appended }, (_, n) => `line ${n}`));
+      await expectUnharmed(work, src);
       expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
       expect(await daemonsOf(home, 'ws')).toEqual([]);
       expect(await mountIdAt(mp)).toBeUndefined();
@@ -190,23 +192,21 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
     await waitFor('passthrough still on', async () => ((await mode()) === 'on' ? true : undefined));
     const again = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' } });
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
-    const seen = await work.done();
-    expect(seen.client.errors, seen.client.firstError).toBe(0);
-    expect(seen.findFailures, seen.findFirstError).toBe(0);
+    await expectUnharmed(work, src);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
   }, 60_000);
 
   it("libfuse's session cannot hand over: --live says why and restarts by unmounting", async () => {
     const { home, src } = await setupWorkspace();
-    const pid = await mounted(home, src, {});
+    const pid = await mounted(home, src, { MOUNTIE_SESSION: 'libfuse' });
     const st = JSON.parse((await runCli(home, ['status', 'ws', '--json'])).stdout) as { workspaces: { state: { live?: { ready: boolean; reason?: string } } }[] };
     expect(st.workspaces[0]?.state.live).toMatchObject({ ready: false });
-    expect(st.workspaces[0]?.state.live?.reason).toContain('MOUNTIE_SESSION=own');
-    const r = await runCli(home, ['restart', 'ws', '--live', '--json']);
+    expect(st.workspaces[0]?.state.live?.reason).toContain("libfuse's session");
+    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: 'libfuse' } });
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { live: { done: boolean; reason: string }; stop: { processes: { pid: number }[] }; mount: { pid: number } };
     expect(doc.live.done).toBe(false);
-    expect(doc.live.reason).toContain('MOUNTIE_SESSION=own');
+    expect(doc.live.reason).toContain("libfuse's session");
     expect(doc.stop.processes.map((p) => p.pid)).toEqual([pid]);
     expect(doc.mount.pid).not.toBe(pid);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
@@ -234,11 +234,7 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
     const doc = JSON.parse(r.stdout) as { live: { done: boolean; from: number; to: number } };
     expect(doc.live).toMatchObject({ done: true, from: oldPid });
     expect(await addonOf(doc.live.to)).toBe(join(REPO, 'native/build/Release/mountie_native.node'));
-    const seen = await work.done();
-    expect(seen.client.errors, seen.client.firstError).toBe(0);
-    expect(seen.findFailures, seen.findFirstError).toBe(0);
-    const lines = (await readFile(join(src, 'log'), 'utf8')).split('\n').filter(Boolean);
-    expect(lines).toEqual(Array.from({ length: seen.client.appended }, (_, n) => `line ${n}`));
+    await expectUnharmed(work, src);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
     expect(await daemonsOf(home, 'ws')).toEqual([]);
   }, 60_000);

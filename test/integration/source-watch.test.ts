@@ -218,7 +218,7 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
   // kernel had just made from our answer (an INVAL_ENTRY), so each file's next stat looked it up
   // again (and a closed file's inode was forgotten in between). Both sessions make the same answers.
   for (const [session, env] of [
-    ['libfuse', {}],
+    ['libfuse', { MOUNTIE_SESSION: 'libfuse' }],
     ['own', { MOUNTIE_SESSION: 'own' }],
   ] as const) {
     it(`names made through the mount (${session} session) keep their dentries: no lookup when stat follows, and changes beside the mount are still seen within 1 s`, async () => {
