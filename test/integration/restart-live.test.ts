@@ -171,8 +171,10 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
     expect(tokens).toHaveLength(2);
     const stop = await runCli(home, ['stop', 'ws', '--json']);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    // Either the stop came before the acknowledgement (the handover fails: 4) or, on a slow machine
+    // (seen under TSan), after the commit (it succeeds, and the stop ends the new daemon): nothing is left either way.
     const r = await restart;
-    expect(r.exitCode, r.stdout).not.toBe(0);
+    expect([0, 4], r.stdout).toContain(r.exitCode);
     expect(await daemonsOf(home, 'ws')).toEqual([]);
     expect(await mountIdAt(mp)).toBeUndefined();
     expect((await runCli(home, ['status', 'ws'])).stdout).toContain('stopped');
@@ -222,14 +224,16 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
     await cp(join(REPO, 'native/build/Release'), join(other, 'native/build/Release'), { recursive: true });
     await cp(join(REPO, 'package.json'), join(other, 'package.json'));
     await symlink(join(REPO, 'node_modules'), join(other, 'node_modules'));
-    const r0 = await execa(process.execPath, [join(other, 'dist/cli/bin.cjs'), 'mount', 'ws', '--source', src, '--background', '--json'], { env: { ...process.env, ...OWN, MOUNTIE_HOME: home }, reject: false, timeout: 30_000 });
+    // Each build its own addon (scripts/sanitize.sh points MOUNTIE_NATIVE_ADDON at its build: not here).
+    const own = { ...OWN, MOUNTIE_NATIVE_ADDON: '' };
+    const r0 = await execa(process.execPath, [join(other, 'dist/cli/bin.cjs'), 'mount', 'ws', '--source', src, '--background', '--json'], { env: { ...process.env, ...own, MOUNTIE_HOME: home }, reject: false, timeout: 30_000 });
     expect(r0.exitCode, r0.stderr).toBe(0);
     const oldPid = (JSON.parse(r0.stdout) as { pid: number }).pid;
     // Which build serves: the addon its process has mapped (its title hides the script's path).
     const addonOf = async (pid: number): Promise<string | undefined> => (await readFile(`/proc/${pid}/maps`, 'utf8')).split('\n').find((l) => l.endsWith('mountie_native.node'))?.split(/\s+/).pop();
     expect(await addonOf(oldPid)).toBe(join(other, 'native/build/Release/mountie_native.node'));
     const work = await startWorkload(mp, inos);
-    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: OWN });
+    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: own });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { live: { done: boolean; from: number; to: number } };
     expect(doc.live).toMatchObject({ done: true, from: oldPid });
