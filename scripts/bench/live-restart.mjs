@@ -249,7 +249,7 @@ function report({ live, plain, held, paths, appends, log, loads, secs, at }) {
     row('live: longest op over the command', 'the same client, the longest op overlapping `restart --live` from its start to its exit (the new daemon\'s Node start competes for the CPU)', whole, all),
     row('live: no restart', 'the same, over a window as long as the command, right after it (noise floor)', wholeIdle, all),
     row('live: old daemon paused', 'its log, "paused N ms": its pause → its commit (drain, snapshot sent, the new daemon\'s receive, checks and ACK)', ho.map((h) => h.pausedMs), all),
-    row('live: blocked op past the commit', 'the end of the client\'s blocked op − the commit (the new daemon reading, the answer coming back; ±1 ms: log times)', pastCommit, all),
+    row('live: blocked op past the commit', 'the end of the client\'s blocked op − the commit (the new daemon reading, the answer coming back; a lower bound: the commit is logged a little after it happens)', pastCommit, all),
     row('live: SIGUSR2 → took over', 'daemon log: the old daemon asked → the new one logs "took the mount over" (its loop running)', ho.map((h) => h.askedToTook), all),
     row('live: `restart --live` wall', 'the command, start to exit (a new Node daemon started, the handover, the old one\'s exit)', live.map((w) => w.t1 - w.t0), all),
     row('**plain: client outage**', 'a client opening by absolute path each op: from its last good answer before the first failure to its first good answer after the last one (or its longest blocked op, if longer)', outage, [50, null, 100]),
