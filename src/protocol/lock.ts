@@ -98,9 +98,10 @@ export async function acquireLock(path: string, workspace: string, holder?: () =
  * the old daemon's open file description, so the flock was never free. ERR_HANDOVER otherwise.
  */
 export async function checkLockFd(fd: number, path: string, workspace: string): Promise<LockRef> {
-  const [st, now] = await Promise.all([fstatAsync(fd).catch(() => undefined), lstat(path).catch(() => undefined)]);
+  // At once: the old daemon is paused until the new one has checked what it received.
+  const [st, now, locks] = await Promise.all([fstatAsync(fd).catch(() => undefined), lstat(path).catch(() => undefined), readFile('/proc/locks', 'utf8').catch(() => undefined)]);
   const mine = st !== undefined && st.isFile() && (!process.getuid || st.uid === process.getuid());
-  if (!mine || now === undefined || now.dev !== st.dev || now.ino !== st.ino || (await lockHeldNow(st)) !== true) {
+  if (!mine || now === undefined || now.dev !== st.dev || now.ino !== st.ino || locks === undefined || !heldIn(locks, st)) {
     throw new MountieError('ERR_HANDOVER', `the lock handed over is not the workspace lock ${path}, or it is not locked`, { data: { workspace, path, reason: 'ERR_HANDOVER_LOCK' } });
   }
   return { path, dev: st.dev, ino: st.ino };
@@ -203,6 +204,11 @@ export async function lockHeldNow(ref: Pick<LockRef, 'dev' | 'ino'>): Promise<bo
     // No /proc/locks: the caller falls back to what the process table shows.
     return undefined;
   }
+  return heldIn(text, ref);
+}
+
+/** Does /proc/locks' `text` show a flock on `ref`? */
+function heldIn(text: string, ref: Pick<LockRef, 'dev' | 'ino'>): boolean {
   const dev = devString(ref.dev);
   return text.split('\n').some((line) => {
     const l = parseLockLine(line);

@@ -81,10 +81,11 @@ export async function adoptNative(opts: AdoptNativeOptions): Promise<Adopted> {
   try {
     const tag = JSON.parse(r.tag) as Tag;
     // The same mount: at the mountpoint the core names, with the old process's device (its connection) and id.
-    const entry: MountEntry | undefined = (await readMountInfo()).find((e) => e.mountPoint === r.mountpoint && e.device === tag.device && e.mountId === tag.mountId && e.source === tag.source && e.fstype === tag.fstype);
+    // The mount table read while the caller checks the fds: the old process stays paused until our acknowledgement.
+    const [entries] = await Promise.all([readMountInfo(), opts.checkFds?.(fds)]);
+    const entry: MountEntry | undefined = entries.find((e) => e.mountPoint === r.mountpoint && e.device === tag.device && e.mountId === tag.mountId && e.source === tag.source && e.fstype === tag.fstype);
     if (!entry) throw failed('ERR_HANDOVER_MISMATCH', `the handed-over mount (${tag.source} at ${r.mountpoint}, ${tag.device}) is not in /proc/self/mountinfo here`);
     if (servedByUs(r.mountpoint)) throw failed('ERR_HANDOVER_MISMATCH', `${r.mountpoint} is served by this process already`);
-    await opts.checkFds?.(fds);
     await opts.beforeCommit?.();
     const s = await binding.adoptCommit(r.adoption, timeoutMs);
     const conn = await holdConnectionAbort(entry);
