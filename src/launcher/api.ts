@@ -17,6 +17,7 @@ import { inspectWorkspace, listWorkspaces, type WorkspaceStatus } from './inspec
 import type { StartResult } from './start.js';
 import { PASSTHROUGH_MODULE, prepareKindMount, prepareMount, startPrepared } from './prepare.js';
 import { stopWorkspace, type StopReport } from './stop.js';
+import { restartLive as restartLiveIn, type LiveRefused, type LiveRestarted } from './live-restart.js';
 
 /** Which home to act on. */
 export interface HomeOption {
@@ -136,6 +137,23 @@ export interface StopCallOptions extends KindOption {
  */
 export async function stop(workspace: string, opts: StopCallOptions = {}): Promise<StopReport> {
   return stopWorkspace(layoutOf(opts, opts.kind), validateName(workspace), opts.graceMs === undefined ? {} : { graceMs: opts.graceMs });
+}
+
+export interface RestartLiveOptions extends HomeOption {
+  /** How long to wait for the new daemon. Default 15 s. */
+  readonly readyTimeoutMs?: number | undefined;
+}
+
+/**
+ * What `mountie restart --live` does (mountie's passthrough only; docs/ARCHITECTURE.md, "Live
+ * restart"): a new daemon of this build takes the live mount and the workspace lock over from the
+ * serving one, nothing is unmounted. Resolves `{ live: true, from, to }`, or `{ live: false,
+ * reason }` with nothing done when it cannot be (nothing serves it, or its daemon cannot hand
+ * over: the caller may restart it plainly, `stop` then `launch`). Rejects `ERR_HANDOVER` when the
+ * handover failed (the old daemon serves on: `data.servedBy`), `ERR_UNKNOWN_WORKSPACE`.
+ */
+export async function restartLive(workspace: string, opts: RestartLiveOptions = {}): Promise<LiveRestarted | LiveRefused> {
+  return restartLiveIn(layoutOf(opts, MOUNTIE), validateName(workspace), { ...(opts.env ? { env: opts.env } : {}), ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) });
 }
 
 /**

@@ -19,7 +19,7 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   );
 }
 
-describe('the library: launch, status, discover, stop', () => {
+describe('the library: launch, status, discover, restartLive, stop', () => {
   afterEach(reapAll);
 
   it('launch resolves once the mount is usable; status and discover see the daemon; stop ends it and cleans', async () => {
@@ -38,9 +38,18 @@ describe('the library: launch, status, discover, stop', () => {
 
     expect(await codeOf(api.launch('ws', { home }))).toBe('ERR_WORKSPACE_LOCKED');
 
+    // restart --live as a call: a new daemon serves the same mount.
+    const live = await api.restartLive('ws', { home });
+    if (!live.live) throw new Error(`not live: ${live.reason}`);
+    expect(live.from.pid).toBe(started.pid);
+    expect(live.to.pid).not.toBe(started.pid);
+    expect(await daemonsOf(home, 'ws')).toEqual([live.to.pid]);
+    expect(await readFile(join(mp, 'a.txt'), 'utf8')).toBe('alpha\n');
+    expect(await codeOf(api.restartLive('nope', { home }))).toBe('ERR_UNKNOWN_WORKSPACE');
+
     const report = await api.stop('ws', { home });
     expect(report.ok).toBe(true);
-    expect(report.processes.map((p) => [p.pid, p.ended])).toEqual([[started.pid, 'TERM']]);
+    expect(report.processes.map((p) => [p.pid, p.ended])).toEqual([[live.to.pid, 'TERM']]);
     expect((await readMountInfo()).some((e) => e.mountPoint === mp)).toBe(false);
     expect((await api.status('ws', { home }))[0]?.verdict).toBe('stopped');
   });
