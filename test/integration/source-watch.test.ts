@@ -135,9 +135,13 @@ describe.skipIf(!native.ok)('native passthrough: long caches kept true by watchi
       await stat(join(mnt, 'a', 'b', 'missing')).catch(() => undefined);
     };
     await look();
-    const first = await counters(daemon);
     // The root, a (the one node within the budget) and b (a file handle past it).
-    expect(first.watches, JSON.stringify(first)).toBeGreaterThanOrEqual(3);
+    await waitFor('b watched', async () => ((await counters(daemon)).watches >= 3 ? true : undefined));
+    // An entry answered before its directory's watch was in place keeps the 1 s of an unwatched
+    // directory (seen once in a fresh-clone CI run: one more LOOKUP): looked up again once it expired.
+    await sleep(1100);
+    await look();
+    const first = await counters(daemon);
     await sleep(1500); // past the 1 s of before
     await look();
     const second = await counters(daemon);
