@@ -81,8 +81,13 @@ export async function adoptNative(opts: AdoptNativeOptions): Promise<Adopted> {
   try {
     const tag = JSON.parse(r.tag) as Tag;
     // The same mount: at the mountpoint the core names, with the old process's device (its connection) and id.
-    // The mount table read while the caller checks the fds: the old process stays paused until our acknowledgement.
-    const [entries] = await Promise.all([readMountInfo(), opts.checkFds?.(fds)]);
+    // The mount table read while the caller checks the fds: the old process stays paused until our
+    // acknowledgement. Both settled before anything fails: a failure closes the fds, whose numbers
+    // the other read may hold by then (seen once: EBADF in readMountInfo, unhandled).
+    const [read, checked] = await Promise.allSettled([readMountInfo(), Promise.resolve().then(() => opts.checkFds?.(fds))]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (read.status === 'rejected') throw read.reason;
+    const entries = read.value;
     const entry: MountEntry | undefined = entries.find((e) => e.mountPoint === r.mountpoint && e.device === tag.device && e.mountId === tag.mountId && e.source === tag.source && e.fstype === tag.fstype);
     if (!entry) throw failed('ERR_HANDOVER_MISMATCH', `the handed-over mount (${tag.source} at ${r.mountpoint}, ${tag.device}) is not in /proc/self/mountinfo here`);
     if (servedByUs(r.mountpoint)) throw failed('ERR_HANDOVER_MISMATCH', `${r.mountpoint} is served by this process already`);
