@@ -11,16 +11,13 @@
 import { closeSync, constants, lstatSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MountieError } from '../errors.js';
+import { HANDOVER_SIGNAL, HANDOVER_SOCKET, socketPath } from '../protocol/handover.js';
 import type { HeldLock } from '../protocol/lock.js';
 import type { DaemonStatus } from '../state/state-schema.js';
 import type { Logger } from './log.js';
 import type { HandoverStats, NativeBinding } from './native/binding.js';
 import type { MountedNative } from './native/mount.js';
 
-/** The socket's name in the workspace directory. */
-export const HANDOVER_SOCKET = 'handover.sock';
-/** The signal that asks a daemon to hand over (SIGHUP, SIGTERM and SIGINT stop it; SIGUSR1 is node's inspector). */
-export const HANDOVER_SIGNAL = 'SIGUSR2';
 /** Each step of a handover (a peer connecting, the drain, the acknowledgement) is bounded by this. */
 export const HANDOVER_STEP_MS = 3000;
 
@@ -41,11 +38,6 @@ export function liveSupport(opts: { readonly passthrough: boolean; readonly sess
   if (!opts.canExport) return { ready: false, reason: 'this build of the native core has no handover' };
   if (opts.env.NOTIFY_SOCKET) return { ready: false, reason: 'run by systemd (mountie unit): systemd would take the exit of its main process for the end of the service' };
   return { ready: true };
-}
-
-/** The path both daemons use for the socket, through an fd on the workspace directory. */
-export function socketPath(dirFd: number): string {
-  return `/proc/self/fd/${dirFd}/${HANDOVER_SOCKET}`;
 }
 
 /** Open the workspace directory (never through a symlink) for {@link socketPath}. */
@@ -75,8 +67,6 @@ export interface Giver {
   readonly current: Promise<boolean> | undefined;
   /** True once the mount is another daemon's. */
   readonly handedOver: boolean;
-  /** Hand over now (what SIGUSR2 does). */
-  give(): Promise<boolean>;
   /** Stop listening for requests. */
   remove(): void;
 }
@@ -136,7 +126,6 @@ export function listenForHandover(opts: GiveOptions, proc: NodeJS.Process = proc
     get handedOver() {
       return handedOver;
     },
-    give,
     remove: () => void proc.off(HANDOVER_SIGNAL, onSignal),
   };
 }

@@ -11,7 +11,8 @@ import { checkLockFd, lockFromFd, type HeldLock, type LockRef } from '../protoco
 import type { WorkspacePaths } from '../state/paths.js';
 import type { WorkspaceConfig } from '../state/workspace.js';
 import { passthroughNativeOptions } from './data-path.js';
-import { HANDOVER_STEP_MS, openWorkspaceDir, socketPath } from './handover.js';
+import { HANDOVER_STEP_MS, openWorkspaceDir } from './handover.js';
+import { socketPath } from '../protocol/handover.js';
 import { adoptNative } from './native/handover.js';
 import type { MountedNative } from './native/mount.js';
 import { requireNative } from './native/require-native.js';
@@ -71,7 +72,6 @@ export async function takeOverMount(o: TakeOverOptions): Promise<TakenOver> {
         const lockFd = fds[0];
         if (lockFd === undefined) throw new MountieError('ERR_HANDOVER', 'the old daemon handed over no lock', { data: { workspace: o.workspace, reason: 'ERR_HANDOVER_LOCK' } });
         ref = await checkLockFd(lockFd, o.paths.lock, o.workspace);
-        // The source must be the one this workspace's config names now: the core checks its root inode.
         if (o.fault === 'slow-ack') await new Promise((r) => setTimeout(r, 2000));
         die('before-ack', o.fault);
         if (o.stopping?.()) throw new MountieError('ERR_HANDOVER', 'stopped before taking the mount over', { data: { workspace: o.workspace, reason: 'ERR_HANDOVER_STOPPED' } });

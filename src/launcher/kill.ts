@@ -61,13 +61,17 @@ export function groupSignalAllowed(pid: number, pgrp: number | undefined): boole
  * pid namespace (a container's entrypoint, stopped from inside it), proven like any other daemon,
  * is signalled by its pid alone.
  */
-/** `marked`: whose marker the process must carry (default mountie's; a reap takes any kind's). */
-export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn, marked: (comm: string) => boolean = isMarked): Promise<'sent' | 'identity-mismatch'> {
+/**
+ * `marked`: whose marker the process must carry (default mountie's; a reap takes any kind's).
+ * `pidOnly`: the daemon alone, never its group (a request such as a live restart's SIGUSR2, which
+ * would kill a fusermount3 child).
+ */
+export async function signalDaemon(id: ProcessIdentity, signal: NodeJS.Signals, kill: KillFn, marked: (comm: string) => boolean = isMarked, pidOnly = false): Promise<'sent' | 'identity-mismatch'> {
   if (!Number.isSafeInteger(id.pid) || id.pid < 1) return 'identity-mismatch';
   if (!(await verifyIdentity(id))) return 'identity-mismatch';
   const st = readProcStat(id.pid);
   if (!st || !marked(st.comm)) return 'identity-mismatch';
-  if (!(groupSignalAllowed(id.pid, st.pgrp) && trySignal(kill, -id.pid, signal))) trySignal(kill, id.pid, signal);
+  if (!(!pidOnly && groupSignalAllowed(id.pid, st.pgrp) && trySignal(kill, -id.pid, signal))) trySignal(kill, id.pid, signal);
   return 'sent';
 }
 

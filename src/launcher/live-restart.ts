@@ -11,21 +11,20 @@
  * leaves the old one serving: ERR_HANDOVER, with the reason and the pid that serves.
  */
 import { MountieError, isMountieError } from '../errors.js';
-import { findHomeDaemons, scanMarked } from '../protocol/daemons.js';
+import { scanMarked } from '../protocol/daemons.js';
 import { isMarked } from '../protocol/marker.js';
 import { kindOf, workspacePaths, type HomeLayout } from '../state/paths.js';
 import type { MountPlan } from '../state/plan.js';
 import { readState } from '../state/state-schema.js';
 import { loadConfig, type WorkspaceConfig } from '../state/workspace.js';
 import { readMountInfo } from '../sys/mountinfo.js';
-import { readProcStat } from '../sys/proc-stat-scan.js';
 import { verifyIdentity, type ProcessIdentity } from '../sys/proc.js';
 import { systemClock } from '../sys/time.js';
-import { homeFacts } from './discover.js';
-import { waitGone } from './kill.js';
+import { discover, homeFacts } from './discover.js';
+import { signalDaemon, waitGone } from './kill.js';
+import { HANDOVER_SIGNAL } from '../protocol/handover.js';
 import { DAEMON_ENTRY, PASSTHROUGH_MODULE } from './prepare.js';
 import { startDaemon, type StartResult } from './start.js';
-import { readPidfile } from '../state/pidfile.js';
 
 /** How long the old daemon is given to exit once the new one is ready (it waits for the new pidfile, then lets go). */
 const OLD_EXIT_MS = 12_000;
@@ -54,24 +53,18 @@ export interface LiveRefused {
   readonly running: boolean;
 }
 
-/** The daemon serving `ws`: in the pidfile, holding the lock, alive (not a zombie). */
+/** The daemon serving `ws` as discovery proves it: the pidfile's, holding the lock, alive (not a zombie). */
 async function servingDaemon(layout: HomeLayout, ws: string): Promise<ProcessIdentity | undefined> {
-  const paths = workspacePaths(layout, ws);
-  const [facts, mounts, pf] = await Promise.all([homeFacts(layout), readMountInfo(), readPidfile(paths.pidfile)]);
-  if (pf.kind !== 'ok') return undefined;
-  const kind = kindOf(layout);
-  const found = await findHomeDaemons(scanMarked(kind), { workspacesDir: layout.workspacesDir, realWorkspacesDir: facts.realWorkspacesDir }, mounts, { ws, kind });
-  const d = found.find((x) => x.pid === pf.doc.pid && x.startTime === pf.doc.startTime && x.holdsLock && !x.exiting);
+  const [mounts, facts] = await Promise.all([readMountInfo(), homeFacts(layout)]);
+  const d = (await discover(layout, ws, { procs: scanMarked(kindOf(layout)), mounts }, facts)).daemons.find((x) => x.inPidfile && x.holdsLock && !x.exiting);
   return d ? { pid: d.pid, startTime: d.startTime, bootId: d.bootId } : undefined;
 }
 
-/** SIGUSR2 to the daemon itself (never its group: a fusermount3 child would die of it), after proving it again. */
+/** SIGUSR2 to the daemon itself (never its group: a fusermount3 child would die of it), proven again right before. */
 async function askToHandOver(id: ProcessIdentity): Promise<void> {
-  const st = readProcStat(id.pid);
-  if (!(await verifyIdentity(id)) || !st || !isMarked(st.comm)) {
+  if ((await signalDaemon(id, HANDOVER_SIGNAL, process.kill.bind(process), isMarked, true)) !== 'sent') {
     throw new MountieError('ERR_HANDOVER', `daemon ${id.pid} is gone (or is another process now): nothing to take over from`, { data: { pid: id.pid, reason: 'ERR_HANDOVER_NO_PEER' } });
   }
-  process.kill(id.pid, 'SIGUSR2');
 }
 
 /** After a failed handover: the pid serving the workspace again (bounded wait), if any. */
