@@ -11,6 +11,7 @@ import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 export const LONG_FIRST: readonly string[] = [
+  'test/integration/restart-live.test.ts',
   'test/chaos/chaos.test.ts',
   'test/chaos/chaos-second.test.ts',
   'test/integration/background.test.ts',

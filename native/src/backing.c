@@ -30,6 +30,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 
 uint32_t backing_open(struct fs *fs, req_t req, struct node *n, int fd, struct fuse_file_info *fi) {
   if (!req->to.own || !own_passthrough(req->to.own) || !S_ISREG(n->type)) return 0;
@@ -64,7 +65,8 @@ uint32_t backing_open(struct fs *fs, req_t req, struct node *n, int fd, struct f
     fi->keep_cache = 0; /* the backing file's page cache is the one in use */
     fi->direct_io = beside ? 1 : 0;
     count_add(fs, beside ? C_PT_FALLBACKS : C_PT_OPENS, 1);
-    return FH_PASSTHROUGH;
+    /* Its writes never reach us (unless beside: then they are WRITEs of ours): its release stands for them in the change cursor. */
+    return FH_PASSTHROUGH | (!beside && (fi->flags & O_ACCMODE) != O_RDONLY ? FH_PT_WRITE : 0);
   }
   count_add(fs, C_PT_FALLBACKS, 1);
   return FH_PLAIN;

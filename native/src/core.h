@@ -404,6 +404,7 @@ int handles_place(struct fs *fs, uint64_t id, struct fh *h);
 /* Flags of a file handle (struct fh's flags). */
 #define FH_PASSTHROUGH (1u << 0) /* answered with passthrough: release gives the backing id back */
 #define FH_PLAIN (1u << 1)       /* served by us on a passthrough session: counted in plain_opens */
+#define FH_PT_WRITE (1u << 2)    /* passed through and open for writing: its release counts one change (the cursor) */
 /*
  * A regular file just opened as `fd` for this open or create: passthrough if it may be (sets
  * req->backing_id and fi's keep_cache/direct_io). Returns the handle's flags.

@@ -544,6 +544,8 @@ void do_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   /* The node the handle was opened on: the kernel holds it while the file is open. */
   struct node *n = node_of(fs, h->node);
   if (n) backing_release(fs, n, h->flags);
+  /* A file the kernel wrote itself (passthrough): the change cursor moves once, at its close. */
+  if (h->flags & FH_PT_WRITE) count_add(fs, C_CHANGES, 1);
   close(h->fd);
   free(h);
   reply_err(req, 0);

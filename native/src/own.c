@@ -50,7 +50,7 @@ struct own {
   int got_destroy;        /* atomic */
   int exited;             /* atomic: the kernel closed the connection */
   uint32_t minor;         /* the protocol minor both sides speak */
-  int want_passthrough;   /* MOUNTIE_PASSTHROUGH=1 and root: ask for it at INIT */
+  int want_passthrough;   /* a root daemon, unless MOUNTIE_PASSTHROUGH=0: ask for it at INIT */
   int passthrough;        /* atomic: negotiated */
   struct fuse_init_in init_in;   /* the kernel's INIT, as received */
   struct fuse_init_out init_out; /* our answer */
@@ -580,8 +580,9 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   o->wake_fd = -1;
   o->fs = fs;
   const char *pt = getenv("MOUNTIE_PASSTHROUGH");
-  /* Backing files need CAP_SYS_ADMIN: only a root daemon asks (otherwise every open would fall back). */
-  o->want_passthrough = pt && strcmp(pt, "1") == 0 && geteuid() == 0;
+  /* On by default (issue 20); MOUNTIE_PASSTHROUGH=0 turns it off. Backing files need CAP_SYS_ADMIN:
+     only a root daemon asks (otherwise every open would fall back). */
+  o->want_passthrough = !(pt && strcmp(pt, "0") == 0) && geteuid() == 0;
   if (o->want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
   int err = mount_direct(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
   /* Not allowed to mount (not root, no CAP_SYS_ADMIN here): as libfuse, through fusermount3. */

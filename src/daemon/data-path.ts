@@ -66,18 +66,26 @@ const PASSTHROUGH_SAID: Record<'on' | 'refused' | 'remote', string> = {
 };
 
 /**
- * Says once in the log whether the kernel passes files through (MOUNTIE_PASSTHROUGH=1): known
- * when the kernel's INIT has been answered, which may come just after the mount (polled, bounded:
- * 5 s), or that the variable was ignored (it needs our own session and a root daemon).
+ * Why kernel passthrough is off when the counters say so (on by default: our own session, a root
+ * daemon, and not MOUNTIE_PASSTHROUGH=0).
+ */
+function passthroughOffWhy(): string {
+  if (process.env.MOUNTIE_PASSTHROUGH === '0') return 'MOUNTIE_PASSTHROUGH=0';
+  if (process.env.MOUNTIE_SESSION === 'libfuse') return "MOUNTIE_SESSION=libfuse: libfuse 3.14's session cannot ask for it";
+  if (process.getuid?.() !== 0) return 'not a root daemon: the kernel registers a backing file only for CAP_SYS_ADMIN';
+  return 'the connection was set up without it: MOUNTIE_PASSTHROUGH=0 when it was mounted';
+}
+
+/**
+ * Says once in the log whether the kernel passes files through: known when the kernel's INIT has
+ * been answered, which may come just after the mount (polled, bounded: 5 s), or why it is off.
  */
 function reportPassthrough(m: MountedNative, log: (line: string) => void): void {
-  const asked = process.env.MOUNTIE_PASSTHROUGH === '1';
   const say = (): boolean => {
     const mode = m.counters().passthrough;
     if (mode === 'pending') return false;
-    if (mode === 'off') {
-      if (asked) log('MOUNTIE_PASSTHROUGH=1 ignored: kernel passthrough needs our own FUSE session (the default; not MOUNTIE_SESSION=libfuse) and a root daemon');
-    } else log(PASSTHROUGH_SAID[mode]);
+    if (mode === 'off') log(`kernel passthrough: off (${passthroughOffWhy()}); files are served by the daemon`);
+    else log(PASSTHROUGH_SAID[mode]);
     return true;
   };
   if (say()) return;

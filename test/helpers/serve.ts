@@ -12,6 +12,14 @@ import { startSlowFs, type SlowFs } from './slow-fs.js';
 
 export const SERVE = join(REPO, 'test/fixtures/serve-passthrough.mjs');
 
+/**
+ * Whether a root daemon started with `env` has kernel passthrough of file I/O (on by default on
+ * our own session; off on libfuse's, with MOUNTIE_PASSTHROUGH=0, or for a daemon not root).
+ */
+export function passthroughIn(env: NodeJS.ProcessEnv = process.env, root = process.getuid?.() === 0): boolean {
+  return root && env.MOUNTIE_SESSION !== 'libfuse' && env.MOUNTIE_PASSTHROUGH !== '0';
+}
+
 export interface ServeDaemon {
   readonly child: ChildProcess;
   output(): string;

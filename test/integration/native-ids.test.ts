@@ -12,7 +12,7 @@ import { mkdir, open, opendir, readlink, stat, unlink, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isMounted, reapAll, waitFor } from '../helpers/sandbox.js';
-import { serveInNewHome, serveTables } from '../helpers/serve.js';
+import { passthroughIn, serveInNewHome, serveTables } from '../helpers/serve.js';
 import { loadNative } from '../../src/daemon/native/binding.js';
 
 afterEach(reapAll);
@@ -71,7 +71,7 @@ describe.skipIf(!native.ok)('native core: node ids and file handles are table in
       expect(onD, JSON.stringify(open2.handles)).toMatchObject({ dir: true });
       expect(await readlink(`/proc/${daemon.child.pid}/fd/${onA?.fd}`)).toBe(join(source, 'a'));
       expect(await readlink(`/proc/${daemon.child.pid}/fd/${onD?.fd}`)).toBe(join(source, 'd'));
-      const passthrough = process.env.MOUNTIE_SESSION !== 'libfuse' && process.env.MOUNTIE_PASSTHROUGH === '1' && process.getuid?.() === 0;
+      const passthrough = passthroughIn();
       expect(onA?.flags, 'FH_PASSTHROUGH where files are passed through, else none').toBe(passthrough ? 1 : 0);
       expect(BigInt(onA?.fh ?? '0')).toBeGreaterThan(0n);
       expect(onA?.fh).not.toBe(onD?.fh);

@@ -183,16 +183,18 @@ describe.skipIf(!root || !native.ok)('restart --live', () => {
   it("kernel passthrough and our own session follow the connection, not the restart's environment", async () => {
     const { home, src, mp } = await setupWorkspace();
     const inos = await seedSource(src);
-    const pid = await mounted(home, src, { ...OWN, MOUNTIE_PASSTHROUGH: '1' });
+    // Passthrough on by default (issue 20): neither variable says so.
+    const pid = await mounted(home, src, { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' });
     const mode = async (): Promise<string | undefined> => (JSON.parse((await runCli(home, ['status', 'ws', '--json'])).stdout) as { workspaces: { state: { backend?: { passthrough?: { mode: string } } } }[] }).workspaces[0]?.state.backend?.passthrough?.mode;
     await waitFor('passthrough on', async () => ((await mode()) === 'on' ? true : undefined));
     const work = await startWorkload(mp, inos);
-    // Neither variable in the restart's environment.
-    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' } });
+    // Both variables in the restart's environment say the contrary: the connection decides.
+    const contrary = { MOUNTIE_SESSION: 'libfuse', MOUNTIE_PASSTHROUGH: '0' };
+    const r = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: contrary });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { live: { from: number } }).live.from).toBe(pid);
     await waitFor('passthrough still on', async () => ((await mode()) === 'on' ? true : undefined));
-    const again = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: { MOUNTIE_SESSION: '', MOUNTIE_PASSTHROUGH: '' } });
+    const again = await runCli(home, ['restart', 'ws', '--live', '--json'], { env: contrary });
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     await expectUnharmed(work, src);
     expect((await runCli(home, ['stop', 'ws'])).exitCode).toBe(0);
