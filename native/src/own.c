@@ -117,9 +117,16 @@ int own_read(struct own *o, char *buf, size_t size) {
   return (int)n;
 }
 
+/*
+ * The header and the payload's pieces in one writev. Up to 15 pieces on the stack (every answer of
+ * the passthrough); more (a JS-ops read answered in up to 256 pieces, jsbridge.c) on the heap, as
+ * fuse_reply_iov does; beyond IOV_MAX the kernel's writev refuses (EINVAL), as it would libfuse's.
+ */
 static int send_raw(struct own *o, uint64_t unique, int32_t error, const struct iovec *iov, int count) {
-  struct iovec v[16];
-  if (count < 0 || count > 15) return -EINVAL;
+  struct iovec small[16];
+  if (count < 0) return -EINVAL;
+  struct iovec *v = count < 16 ? small : malloc(((size_t)count + 1) * sizeof *v);
+  if (!v) return -ENOMEM;
   struct fuse_out_header h = {.len = sizeof h, .error = error, .unique = unique};
   v[0].iov_base = &h;
   v[0].iov_len = sizeof h;
@@ -128,7 +135,9 @@ static int send_raw(struct own *o, uint64_t unique, int32_t error, const struct 
     h.len += (uint32_t)iov[i].iov_len;
   }
   ssize_t n = writev(o->fd, v, count + 1);
-  if (n == -1) return -errno; /* ENOENT: the request is gone (interrupted, its caller killed) */
+  int err = n == -1 ? errno : 0; /* ENOENT: the request is gone (interrupted, its caller killed) */
+  if (v != small) free(v);
+  if (err) return -err;
   return n == (ssize_t)h.len ? 0 : -EIO;
 }
 
