@@ -42,7 +42,8 @@
 # Environment:
 #   SANITIZE_TESTS   test files (default: native, deadline, deadline-heal, data-path, native-handles and
 #                    security-races integration tests: the watchdog cases and the local-attacker races;
-#                    ops-faults, examples-ramfs and hard-links: the JS-ops mode, jsfs.c, jsnodes.c, jsbridge.c;
+#                    ops-faults, examples-ramfs, hard-links and ops-session: the JS-ops mode, jsfs.c, jsnodes.c,
+#                    jsbridge.c, jslfops.c, on both sessions;
 #                    native-umount: umount.c; source-watch: notify.c; own-session: our own FUSE
 #                    session and kernel passthrough, own.c, reply.c, backing.c; native-ids: the id
 #                    tables, ids.c, handles.c, and their snapshot; native-handover: the live
@@ -63,7 +64,7 @@ VARIANTS=("$@")
 for v in "${VARIANTS[@]}"; do
   case "$v" in asan | tsan) ;; *) echo "sanitize: unknown variant $v (asan, tsan)" >&2; exit 2 ;; esac
 done
-TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts test/integration/ops-faults.test.ts test/integration/examples-ramfs.test.ts test/integration/hard-links.test.ts test/integration/native-umount.test.ts test/integration/source-watch.test.ts test/integration/own-session.test.ts test/integration/native-ids.test.ts test/integration/native-handover.test.ts}
+TESTS=${SANITIZE_TESTS:-test/integration/native.test.ts test/integration/deadline.test.ts test/integration/deadline-heal.test.ts test/integration/data-path.test.ts test/integration/native-handles.test.ts test/integration/security-races.test.ts test/integration/ops-faults.test.ts test/integration/examples-ramfs.test.ts test/integration/hard-links.test.ts test/integration/ops-session.test.ts test/integration/native-umount.test.ts test/integration/source-watch.test.ts test/integration/own-session.test.ts test/integration/native-ids.test.ts test/integration/native-handover.test.ts}
 OUT=${SANITIZE_OUT:-$REPO/native/build-san}
 TIMEOUT_S=${SANITIZE_TIMEOUT_S:-1800}
 FILTER=${SANITIZE_FILTER-}

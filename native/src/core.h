@@ -353,8 +353,69 @@ extern const struct fuse_lowlevel_ops mountie_ops;
 
 struct fuse_init_in;
 struct fuse_init_out;
-/* own.c: our own /dev/fuse session (docs/ARCHITECTURE.md, "FUSE session layer"). */
+/*
+ * own.c's decoder calls a session's ops through this table (the passthrough's do_* above, or the
+ * JS-ops mode's in jsfs.c): the shapes of libfuse's low-level ops with our req_t. A NULL op is
+ * answered ENOSYS (forget: nothing), as libfuse answers an op a file system lacks.
+ */
+struct own_ops {
+  void (*lookup)(req_t req, fuse_ino_t parent, const char *name);
+  void (*forget)(req_t req, fuse_ino_t ino, uint64_t nlookup);
+  void (*forget_multi)(req_t req, size_t count, struct fuse_forget_data *forgets);
+  void (*getattr)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*setattr)(req_t req, fuse_ino_t ino, struct stat *attr, int valid, struct fuse_file_info *fi);
+  void (*readlink)(req_t req, fuse_ino_t ino);
+  void (*mknod)(req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev);
+  void (*mkdir)(req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+  void (*unlink)(req_t req, fuse_ino_t parent, const char *name);
+  void (*rmdir)(req_t req, fuse_ino_t parent, const char *name);
+  void (*symlink)(req_t req, const char *target, fuse_ino_t parent, const char *name);
+  void (*rename)(req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags);
+  void (*link)(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+  void (*open)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*read)(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+  void (*write)(req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off, struct fuse_file_info *fi);
+  void (*flush)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*release)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*fsync)(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+  void (*opendir)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*readdir)(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+  void (*readdirplus)(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+  void (*releasedir)(req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+  void (*fsyncdir)(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+  void (*statfs)(req_t req, fuse_ino_t ino);
+  void (*setxattr)(req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags);
+  void (*getxattr)(req_t req, fuse_ino_t ino, const char *name, size_t size);
+  void (*listxattr)(req_t req, fuse_ino_t ino, size_t size);
+  void (*removexattr)(req_t req, fuse_ino_t ino, const char *name);
+  void (*access)(req_t req, fuse_ino_t ino, int mask);
+  void (*create)(req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi);
+  void (*fallocate)(req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi);
+  void (*copy_file_range)(req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len, int flags);
+  void (*lseek)(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+};
+/* The passthrough's table (own.c): ops.c's and ops_dir.c's do_*. */
+extern const struct own_ops own_passthrough_ops;
+
+/* What a session of ours mounts with and asks for at INIT (own_open fills it from the passthrough's config). */
+struct own_conf {
+  const struct own_ops *ops;
+  struct fs *fs;          /* req->fs: the passthrough's (NULL in the JS-ops mode) */
+  void *user;             /* req->user */
+  uint64_t want;          /* INIT flags asked for; the kernel's offer decides (kernel passthrough is own_open's) */
+  uint32_t max_readahead; /* 0: the kernel's */
+  uint32_t max_write;     /* 0: 1 MiB (the largest) */
+  unsigned max_read;      /* the mount's max_read option, 0: none */
+  int allow_other;
+  int default_permissions;
+  int read_only;
+};
+/* own.c: our own /dev/fuse session (docs/ARCHITECTURE.md, "FUSE session layer"). The passthrough's. */
 struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code);
+/* Any session's (the JS-ops mode's: jsfs.c): mounted as `conf` says. */
+struct own *own_open_conf(const struct own_conf *conf, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code);
+/* One read without waiting (the JS-ops mode's reader): as own_receive, -EAGAIN when nothing waits. */
+int own_read(struct own *o, char *buf, size_t size);
 /* A worker's read buffer: one request of the largest size we negotiate. */
 size_t own_bufsize(void);
 int own_fd(const struct own *o);

@@ -8,6 +8,7 @@
  */
 #include "jsfs.h"
 #include "jsnodes.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +55,8 @@ struct jlink {
 
 struct jsession {
   struct jfs fs;
-  struct fuse_session *se;
+  struct fuse_session *se;   /* libfuse's session (MOUNTIE_SESSION=libfuse), or NULL: */
+  struct own *own;           /* our own (own.c; the default) */
   pthread_t watchdog, rescue;
   int watchdog_started, rescue_started;
   int stopping;
@@ -63,7 +65,8 @@ struct jsession {
   int nodes_made;
   /* The JavaScript thread reads (jsession_read); nobody else, but the rescue reader while it is late. */
   int fd;
-  struct fuse_buf js_buf, rescue_buf;
+  struct fuse_buf js_buf, rescue_buf; /* libfuse's session: its buffers */
+  char *js_mem, *rescue_mem;          /* our own: one request each (own_bufsize), allocated at the first read */
   uint64_t js_seen;          /* atomic: when the JavaScript thread last came to read or take (ns) */
   int rescuing;              /* atomic: the rescue reader reads */
   int ended;                 /* wd_lock: the connection is gone (a read saw the end) */
@@ -136,20 +139,23 @@ int jreq_answered(struct jreq *r) {
   return __atomic_load_n(&r->deadline, __ATOMIC_ACQUIRE) == UINT64_MAX;
 }
 
-static struct jreq *jreq_new(fuse_req_t req, int op) {
+/* An answer's request handle (req.h) from the copy of where it goes: the request itself is gone once its op returned. */
+#define RQ(r) (&(struct req){.to = (r)->to})
+
+static struct jreq *jreq_new(req_t req, int op) {
   struct jlink *l = calloc(1, sizeof *l);
   if (!l) return NULL;
   struct jreq *r = &l->r;
-  r->req = req;
+  r->to = req->to;
   r->op = op;
   r->t0 = mono_ns();
-  const struct fuse_ctx *ctx = fuse_req_ctx(req);
+  const struct fuse_ctx *ctx = &req->ctx;
   r->caller = (struct caller){.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .umask = ctx->umask};
   return r;
 }
 
-static void answer_now(struct jfs *fs, fuse_req_t req, int op, int err) {
-  fuse_reply_err(req, err);
+static void answer_now(struct jfs *fs, req_t req, int op, int err) {
+  send_err(req, err);
   add(fs, C_OPS + op, 1);
   add(fs, C_LAT, 1);
   if (err) add(fs, C_ERRORS, 1);
@@ -160,7 +166,7 @@ static void submit(struct jfs *fs, struct jreq *r) {
   pthread_mutex_lock(&fs->lock);
   if (fs->cancelled) {
     pthread_mutex_unlock(&fs->lock);
-    answer_now(fs, r->req, r->op, EIO);
+    answer_now(fs, RQ(r), r->op, EIO);
     jreq_free(r);
     return;
   }
@@ -245,7 +251,7 @@ static unsigned expire(struct jfs *fs, uint64_t now, int all, int err) {
   while (done) {
     struct jreq *r = done;
     done = r->hnext;
-    fuse_reply_err(r->req, err);
+    send_err_to(&r->to, err);
     if (err == ETIMEDOUT) add(fs, C_TIMED_OUT, 1);
     finish(fs, r, err, 0);
   }
@@ -255,7 +261,7 @@ static unsigned expire(struct jfs *fs, uint64_t now, int all, int err) {
 /* ---- answers (the JavaScript thread, after jfs_claim) ---- */
 
 void jfs_reply_err(struct jfs *fs, struct jreq *r, int err) {
-  fuse_reply_err(r->req, err);
+  send_err_to(&r->to, err);
   finish(fs, r, err, 0);
 }
 
@@ -326,10 +332,10 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
   if (r->op == OP_CREATE) {
     struct fuse_file_info fi = {.fh = fh, .keep_cache = fs->cfg.keep_cache ? 1 : 0, .noflush = no_flush(fs)};
     note_open(fs, id, fh);
-    sent = fuse_reply_create(r->req, &e, &fi);
+    sent = send_create(RQ(r), &e, &fi);
     if (sent == -ENOENT) note_release(fs, id, fh);
   } else {
-    sent = fuse_reply_entry(r->req, &e);
+    sent = send_entry(RQ(r), &e);
   }
   if (sent == -ENOENT) {
     /* The caller was interrupted: the kernel never got the entry, so it holds no reference. */
@@ -342,7 +348,7 @@ void jfs_reply_entry(struct jfs *fs, struct jreq *r, struct stat *st, uint64_t f
 
 void jfs_reply_attr(struct jfs *fs, struct jreq *r, struct stat *st) {
   if (!st->st_ino) st->st_ino = r->ino;
-  fuse_reply_attr(r->req, st, fs->cfg.attr_timeout);
+  send_attr(RQ(r), st, fs->cfg.attr_timeout);
   finish(fs, r, 0, 0);
 }
 
@@ -357,17 +363,17 @@ void jfs_reply_open(struct jfs *fs, struct jreq *r, uint64_t fh) {
     }
     d->fh = fh;
     fi.fh = (uint64_t)(uintptr_t)d;
-    if (fuse_reply_open(r->req, &fi) == -ENOENT) free(d);
+    if (send_open(RQ(r), &fi) == -ENOENT) free(d);
   } else {
     note_open(fs, r->ino, fh);
-    if (fuse_reply_open(r->req, &fi) == -ENOENT) note_release(fs, r->ino, fh);
+    if (send_open(RQ(r), &fi) == -ENOENT) note_release(fs, r->ino, fh);
   }
   finish(fs, r, 0, 0);
 }
 
 void jfs_reply_buf(struct jfs *fs, struct jreq *r, const void *buf, size_t len) {
   if (len > r->size) len = r->size;
-  fuse_reply_buf(r->req, buf, len);
+  send_buf(RQ(r), buf, len);
   finish(fs, r, 0, len);
 }
 
@@ -380,39 +386,39 @@ void jfs_reply_iov(struct jfs *fs, struct jreq *r, struct iovec *iov, int n) {
     left -= iov[k].iov_len;
     total += iov[k].iov_len;
   }
-  fuse_reply_iov(r->req, iov, k);
+  send_iov(RQ(r), iov, k);
   finish(fs, r, 0, total);
 }
 
 void jfs_reply_write(struct jfs *fs, struct jreq *r, size_t n) {
   if (n > r->data_len) n = r->data_len;
-  fuse_reply_write(r->req, n);
+  send_write(RQ(r), n);
   finish(fs, r, 0, n);
 }
 
 void jfs_reply_readlink(struct jfs *fs, struct jreq *r, const char *target) {
-  fuse_reply_readlink(r->req, target);
+  send_readlink(RQ(r), target);
   finish(fs, r, 0, 0);
 }
 
 void jfs_reply_statfs(struct jfs *fs, struct jreq *r, const struct statvfs *sv) {
-  fuse_reply_statfs(r->req, sv);
+  send_statfs(RQ(r), sv);
   finish(fs, r, 0, 0);
 }
 
 void jfs_reply_lseek(struct jfs *fs, struct jreq *r, int64_t off) {
-  fuse_reply_lseek(r->req, off);
+  send_lseek(RQ(r), off);
   finish(fs, r, 0, 0);
 }
 
 /* The slice of a directory's listing from `off` (a byte offset into it), at most `size` bytes. */
-static void reply_slice(fuse_req_t req, struct jdir *d, int64_t off, size_t size) {
+static void reply_slice(req_t req, struct jdir *d, int64_t off, size_t size) {
   if (off < 0 || (size_t)off >= d->len) {
-    fuse_reply_buf(req, NULL, 0);
+    send_buf(req, NULL, 0);
     return;
   }
   size_t n = d->len - (size_t)off;
-  fuse_reply_buf(req, d->buf + off, n < size ? n : size);
+  send_buf(req, d->buf + off, n < size ? n : size);
 }
 
 void jfs_reply_dir(struct jfs *fs, struct jreq *r, char **names, const struct stat *st, size_t n) {
@@ -432,7 +438,7 @@ void jfs_reply_dir(struct jfs *fs, struct jreq *r, char **names, const struct st
       s.st_ino = st[k].st_ino;
     }
     if (!s.st_ino) s.st_ino = 0xffffffffu; /* unknown, as libfuse's high-level API says it */
-    size_t need = fuse_add_direntry(r->req, NULL, 0, name, NULL, 0);
+    size_t need = add_direntry(NULL, 0, name, NULL, 0);
     while (len + need > cap) {
       char *nb = realloc(buf, cap * 2);
       if (!nb) {
@@ -444,7 +450,7 @@ void jfs_reply_dir(struct jfs *fs, struct jreq *r, char **names, const struct st
       cap *= 2;
     }
     if (!buf) break;
-    fuse_add_direntry(r->req, buf + len, need, name, &s, (off_t)(len + need));
+    add_direntry(buf + len, need, name, &s, (off_t)(len + need));
     len += need;
   }
   if (!buf) {
@@ -455,23 +461,23 @@ void jfs_reply_dir(struct jfs *fs, struct jreq *r, char **names, const struct st
   d->buf = buf;
   d->len = len;
   d->filled = 1;
-  reply_slice(r->req, d, r->off, r->size);
+  reply_slice(RQ(r), d, r->off, r->size);
   finish(fs, r, 0, 0);
 }
 
 void jfs_reply_xattr(struct jfs *fs, struct jreq *r, const void *value, size_t len) {
-  if (r->size == 0) fuse_reply_xattr(r->req, len);
+  if (r->size == 0) send_xattr(RQ(r), len);
   else if (len > r->size) {
-    fuse_reply_err(r->req, ERANGE);
+    send_err_to(&r->to, ERANGE);
     finish(fs, r, ERANGE, 0);
     return;
-  } else fuse_reply_buf(r->req, value, len);
+  } else send_buf(RQ(r), value, len);
   finish(fs, r, 0, 0);
 }
 
 /* ---- the ops (run by whichever thread read the request) ---- */
 
-#define JFS(req) ((struct jfs *)fuse_req_userdata(req))
+#define JFS(req) ((struct jfs *)(req)->user)
 #define HAS(fs, op) (((fs)->cfg.implemented >> (op)) & 1)
 
 /* The request's path (of `ino`, or of `child` below it); 0, or the errno answered. */
@@ -483,7 +489,7 @@ static int with_path(struct jfs *fs, struct jreq *r, fuse_ino_t ino, const char 
 }
 
 /* A new request on `ino` (and its child `name`), or NULL when it was answered here already. */
-static struct jreq *begin(fuse_req_t req, int op, fuse_ino_t ino, const char *name) {
+static struct jreq *begin(req_t req, int op, fuse_ino_t ino, const char *name) {
   struct jfs *fs = JFS(req);
   if (!HAS(fs, op)) {
     answer_now(fs, req, op, ENOSYS);
@@ -514,48 +520,32 @@ static void set_fh(struct jreq *r, struct fuse_file_info *fi) {
   r->has_fh = 1;
 }
 
-static void js_init(void *userdata, struct fuse_conn_info *conn) {
-  struct jfs *fs = userdata;
-  if (fs->cfg.max_read) conn->max_read = fs->cfg.max_read;
-  /*
-   * O_TRUNC comes as a setattr of the size (the author's truncate), as with libfuse's high-level
-   * API; the kernel clears setuid bits itself; no writeback cache (the author's data is the truth).
-   */
-  /*
-   * Lookups and readdirs in one directory run at once: without this the kernel holds the
-   * directory's lock across each, so one op hanging in JavaScript would hold up every new name
-   * in that directory (the node table takes its own lock).
-   */
-  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
-  conn->want &= ~(FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
-}
-
-static void js_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+static void js_lookup(req_t req, fuse_ino_t parent, const char *name) {
   struct jreq *r = begin(req, OP_LOOKUP, parent, name);
   if (r) submit(JFS(req), r);
 }
 
-static void js_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+static void js_forget(req_t req, fuse_ino_t ino, uint64_t nlookup) {
   struct jfs *fs = JFS(req);
   pthread_mutex_lock(&fs->nodes.lock);
   jnodes_forget(&fs->nodes, ino, nlookup);
   __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&fs->nodes.lock);
   add(fs, C_OPS + OP_FORGET, 1);
-  fuse_reply_none(req);
+  send_none(req);
 }
 
-static void js_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+static void js_forget_multi(req_t req, size_t count, struct fuse_forget_data *forgets) {
   struct jfs *fs = JFS(req);
   pthread_mutex_lock(&fs->nodes.lock);
   for (size_t i = 0; i < count; i++) jnodes_forget(&fs->nodes, forgets[i].ino, forgets[i].nlookup);
   __atomic_store_n(&fs->counters[C_NODES], fs->nodes.count, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&fs->nodes.lock);
   add(fs, C_OPS + OP_FORGET, (int64_t)count);
-  fuse_reply_none(req);
+  send_none(req);
 }
 
-static void js_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_getattr(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_GETATTR, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
@@ -563,7 +553,7 @@ static void js_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   submit(JFS(req), r);
 }
 
-static void js_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
+static void js_setattr(req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_SETATTR, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
@@ -573,12 +563,12 @@ static void js_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
   submit(JFS(req), r);
 }
 
-static void js_readlink(fuse_req_t req, fuse_ino_t ino) {
+static void js_readlink(req_t req, fuse_ino_t ino) {
   struct jreq *r = begin(req, OP_READLINK, ino, NULL);
   if (r) submit(JFS(req), r);
 }
 
-static void js_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+static void js_mknod(req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
   struct jreq *r = begin(req, OP_MKNOD, parent, name);
   if (!r) return;
   r->mode = mode;
@@ -586,24 +576,24 @@ static void js_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
   submit(JFS(req), r);
 }
 
-static void js_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+static void js_mkdir(req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
   struct jreq *r = begin(req, OP_MKDIR, parent, name);
   if (!r) return;
   r->mode = mode | S_IFDIR;
   submit(JFS(req), r);
 }
 
-static void js_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) {
+static void js_unlink(req_t req, fuse_ino_t parent, const char *name) {
   struct jreq *r = begin(req, OP_UNLINK, parent, name);
   if (r) submit(JFS(req), r);
 }
 
-static void js_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
+static void js_rmdir(req_t req, fuse_ino_t parent, const char *name) {
   struct jreq *r = begin(req, OP_RMDIR, parent, name);
   if (r) submit(JFS(req), r);
 }
 
-static void js_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name) {
+static void js_symlink(req_t req, const char *target, fuse_ino_t parent, const char *name) {
   struct jreq *r = begin(req, OP_SYMLINK, parent, name);
   if (!r) return;
   if (!(r->path2 = strdup(target))) {
@@ -614,7 +604,7 @@ static void js_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
   submit(JFS(req), r);
 }
 
-static void js_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
+static void js_rename(req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags) {
   struct jfs *fs = JFS(req);
   struct jreq *r = begin(req, OP_RENAME, parent, name);
   if (!r) return;
@@ -629,7 +619,7 @@ static void js_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   submit(fs, r);
 }
 
-static void js_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+static void js_link(req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   struct jfs *fs = JFS(req);
   struct jreq *r = begin(req, OP_LINK, ino, NULL);
   if (!r) return;
@@ -643,7 +633,7 @@ static void js_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   submit(fs, r);
 }
 
-static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_open(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct jfs *fs = JFS(req);
   if (!HAS(fs, OP_OPEN)) {
     /* No open of the author's: every open succeeds with handle 0 (as libfuse's high-level API). */
@@ -655,7 +645,7 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     fi->keep_cache = fs->cfg.keep_cache ? 1 : 0;
     fi->noflush = no_flush(fs);
     note_open(fs, ino, 0);
-    if (fuse_reply_open(req, fi) == -ENOENT) note_release(fs, ino, 0);
+    if (send_open(req, fi) == -ENOENT) note_release(fs, ino, 0);
     add(fs, C_OPS + OP_OPEN, 1);
     return;
   }
@@ -669,7 +659,7 @@ static void js_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   submit(fs, r);
 }
 
-static void js_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+static void js_read(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_READ, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
@@ -678,12 +668,12 @@ static void js_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
   submit(JFS(req), r);
 }
 
-static void js_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
+static void js_write(req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_WRITE, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
   r->off = off;
-  /* libfuse's buffer is reused once this returns: the bytes travel in a copy */
+  /* The session's buffer is reused once this returns: the bytes travel in a copy */
   if (!(r->data = malloc(size ? size : 1))) {
     answer_now(JFS(req), req, OP_WRITE, ENOMEM);
     jreq_free(r);
@@ -695,10 +685,10 @@ static void js_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 }
 
 /* Ops whose answer is only an error code, on an open handle. */
-static void handle_op(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi, int datasync, int answer_if_absent) {
+static void handle_op(req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi, int datasync, int answer_if_absent) {
   struct jfs *fs = JFS(req);
   if (!HAS(fs, op) && answer_if_absent >= 0) {
-    fuse_reply_err(req, answer_if_absent);
+    send_err(req, answer_if_absent);
     add(fs, C_OPS + op, 1);
     return;
   }
@@ -710,20 +700,20 @@ static void handle_op(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_i
   submit(fs, r);
 }
 
-static void js_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_flush(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   handle_op(req, OP_FLUSH, ino, fi, 0, 0);
 }
 
-static void js_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_release(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   note_release(JFS(req), ino, fi->fh);
   handle_op(req, OP_RELEASE, ino, fi, 0, 0);
 }
 
-static void js_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+static void js_fsync(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   handle_op(req, OP_FSYNC, ino, fi, datasync, -1);
 }
 
-static void js_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_opendir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct jfs *fs = JFS(req);
   if (!HAS(fs, OP_OPENDIR)) {
     struct jdir *d = calloc(1, sizeof *d);
@@ -732,7 +722,7 @@ static void js_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
       return;
     }
     fi->fh = (uint64_t)(uintptr_t)d;
-    if (fuse_reply_open(req, fi) == -ENOENT) free(d);
+    if (send_open(req, fi) == -ENOENT) free(d);
     add(fs, C_OPS + OP_OPENDIR, 1);
     return;
   }
@@ -742,7 +732,7 @@ static void js_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   submit(fs, r);
 }
 
-static void js_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+static void js_readdir(req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   struct jfs *fs = JFS(req);
   struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
   if (off > 0 && d->filled) {
@@ -761,14 +751,14 @@ static void js_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
   submit(fs, r);
 }
 
-static void js_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+static void js_releasedir(req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   struct jfs *fs = JFS(req);
   struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
   uint64_t fh = d->fh;
   free(d->buf);
   free(d);
   if (!HAS(fs, OP_RELEASEDIR)) {
-    fuse_reply_err(req, 0);
+    send_err(req, 0);
     add(fs, C_OPS + OP_RELEASEDIR, 1);
     return;
   }
@@ -779,17 +769,17 @@ static void js_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
   submit(fs, r);
 }
 
-static void js_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
+static void js_fsyncdir(req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
   struct jdir *d = (struct jdir *)(uintptr_t)fi->fh;
   struct fuse_file_info f = {.fh = d->fh, .flags = fi->flags};
   handle_op(req, OP_FSYNCDIR, ino, &f, datasync, -1);
 }
 
-static void js_statfs(fuse_req_t req, fuse_ino_t ino) {
+static void js_statfs(req_t req, fuse_ino_t ino) {
   struct jfs *fs = JFS(req);
   if (!HAS(fs, OP_STATFS)) {
     struct statvfs sv = {.f_namemax = 255, .f_bsize = 512};
-    fuse_reply_statfs(req, &sv);
+    send_statfs(req, &sv);
     add(fs, C_OPS + OP_STATFS, 1);
     return;
   }
@@ -797,7 +787,7 @@ static void js_statfs(fuse_req_t req, fuse_ino_t ino) {
   if (r) submit(fs, r);
 }
 
-static void js_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
+static void js_setxattr(req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags) {
   struct jreq *r = begin(req, OP_SETXATTR, ino, NULL);
   if (!r) return;
   r->flags = flags;
@@ -811,7 +801,7 @@ static void js_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
   submit(JFS(req), r);
 }
 
-static void js_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size) {
+static void js_getxattr(req_t req, fuse_ino_t ino, const char *name, size_t size) {
   struct jreq *r = begin(req, OP_GETXATTR, ino, NULL);
   if (!r) return;
   r->size = size;
@@ -823,14 +813,14 @@ static void js_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
   submit(JFS(req), r);
 }
 
-static void js_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+static void js_listxattr(req_t req, fuse_ino_t ino, size_t size) {
   struct jreq *r = begin(req, OP_LISTXATTR, ino, NULL);
   if (!r) return;
   r->size = size;
   submit(JFS(req), r);
 }
 
-static void js_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+static void js_removexattr(req_t req, fuse_ino_t ino, const char *name) {
   struct jreq *r = begin(req, OP_REMOVEXATTR, ino, NULL);
   if (!r) return;
   if (!(r->name = strdup(name))) {
@@ -841,14 +831,14 @@ static void js_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
   submit(JFS(req), r);
 }
 
-static void js_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+static void js_access(req_t req, fuse_ino_t ino, int mask) {
   struct jreq *r = begin(req, OP_ACCESS, ino, NULL);
   if (!r) return;
   r->flags = mask;
   submit(JFS(req), r);
 }
 
-static void js_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
+static void js_create(req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_CREATE, parent, name);
   if (!r) return;
   r->mode = mode;
@@ -856,7 +846,7 @@ static void js_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
   submit(JFS(req), r);
 }
 
-static void js_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+static void js_fallocate(req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_FALLOCATE, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
@@ -866,7 +856,7 @@ static void js_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
   submit(JFS(req), r);
 }
 
-static void js_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
+static void js_lseek(req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi) {
   struct jreq *r = begin(req, OP_LSEEK, ino, NULL);
   if (!r) return;
   set_fh(r, fi);
@@ -875,8 +865,8 @@ static void js_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, stru
   submit(JFS(req), r);
 }
 
-static const struct fuse_lowlevel_ops jsfs_ops = {
-  .init = js_init,
+/* Both sessions call these: our own through own.c's decoder, libfuse's through jslfops.c. */
+const struct own_ops jsfs_req_ops = {
   .lookup = js_lookup,
   .forget = js_forget,
   .forget_multi = js_forget_multi,
@@ -945,21 +935,32 @@ static void session_ended(struct jsession *s) {
   pthread_mutex_unlock(&s->wd_lock);
 }
 
-/* One request read and processed: 1; nothing waiting: 0; the session ended: -1. */
-static int read_one(struct jsession *s, struct fuse_buf *buf) {
-  int res = fuse_session_receive_buf(s->se, buf);
+/*
+ * One request read and processed: 1; nothing waiting: 0; the session ended: -1. On our own
+ * session (own.c) the read never waits (own_read) and the request is decoded, length-checked, by
+ * own_process into jsfs_req_ops; on libfuse's, its receive and process do the same.
+ */
+static int read_one(struct jsession *s, struct fuse_buf *buf, char **mem) {
+  int res;
+  if (s->own) {
+    size_t size = own_bufsize();
+    res = *mem || (*mem = malloc(size)) ? own_read(s->own, *mem, size) : -ENOMEM;
+  } else {
+    res = fuse_session_receive_buf(s->se, buf);
+  }
   if (res == -EAGAIN || res == -EINTR) return 0;
   if (res <= 0) {
     session_ended(s);
     return -1;
   }
-  fuse_session_process_buf(s->se, buf);
+  if (s->own) own_process(s->own, *mem, (size_t)res);
+  else fuse_session_process_buf(s->se, buf);
   return 1;
 }
 
 int jsession_read(struct jsession *s) {
   __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
-  return read_one(s, &s->js_buf);
+  return read_one(s, &s->js_buf, &s->js_mem);
 }
 
 void jsession_seen(struct jsession *s) {
@@ -1009,7 +1010,7 @@ static void *run_rescue(void *arg) {
     while (__atomic_load_n(&s->js_seen, __ATOMIC_ACQUIRE) == seen && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
       struct pollfd pf = {.fd = s->fd, .events = POLLIN};
       if (poll(&pf, 1, 20) <= 0) continue;
-      int rc = read_one(s, &s->rescue_buf);
+      int rc = read_one(s, &s->rescue_buf, &s->rescue_mem);
       if (rc > 0) add(&s->fs, C_RESCUED, 1);
       if (rc < 0) break;
     }
@@ -1098,9 +1099,12 @@ void jsession_free(struct jsession *s) {
     jreq_put(r);
   }
   if (s->se) fuse_session_destroy(s->se);
+  own_close(s->own);
   if (s->nodes_made) jnodes_destroy(&fs->nodes);
   free(s->js_buf.mem);
   free(s->rescue_buf.mem);
+  free(s->js_mem);
+  free(s->rescue_mem);
   pthread_mutex_destroy(&fs->lock);
   pthread_mutex_destroy(&s->wd_lock);
   pthread_cond_destroy(&s->wd_wake);
@@ -1108,6 +1112,21 @@ void jsession_free(struct jsession *s) {
   pthread_cond_destroy(&s->rescue_wake);
   free(s);
 }
+
+/* Where the start failed after the mount, and jsession_abort: the mount taken down (libfuse's, or ours as own.c made it). */
+static void unmount_session(struct jsession *s) {
+  if (s->se) fuse_session_unmount(s->se);
+  else own_unmount(s->own);
+}
+
+/*
+ * Our own session's INIT for the JS-ops mode: what libfuse 3.14 asks for by default for these ops
+ * (async read, parallel dirops, auto inval data, async DIO, ioctl dir, big writes, max pages), less
+ * what libfuse's init (jslfops.c) takes away: no atomic O_TRUNC (truncation comes as a setattr of
+ * the size), no kill-priv handling (the kernel clears setuid bits itself), no writeback cache, no
+ * readdirplus, no splice; no symlink caching (libfuse 3.14 does not ask for it either).
+ */
+#define JS_WANT (FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_IOCTL_DIR | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_INIT_EXT)
 
 static struct jsession *fail(struct jsession *s, char *err, size_t errlen, const char *what, int code) {
   snprintf(err, errlen, "%s: %s", what, strerror(code));
@@ -1147,15 +1166,37 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   if (n < 0 || (size_t)n >= sizeof opts) return fail(s, err, errlen, "mount options", E2BIG);
   const char *what;
   int code;
-  s->se = session_open(mountpoint, opts, &jsfs_ops, sizeof jsfs_ops, &s->fs, &what, &code);
-  if (!s->se) return fail(s, err, errlen, what, code);
+  /*
+   * Which session serves the mount, as for the passthrough (session.c): our own (own.c) unless
+   * MOUNTIE_SESSION=libfuse. The same ops either way (jsfs_req_ops); only the reading differs.
+   */
+  const char *kind = getenv("MOUNTIE_SESSION");
+  if (!kind || strcmp(kind, "libfuse") != 0) {
+    struct own_conf oc = {
+      .ops = &jsfs_req_ops,
+      .user = &s->fs,
+      .want = JS_WANT,
+      .max_read = cfg->max_read,
+      .allow_other = cfg->allow_other,
+      .default_permissions = cfg->allow_other, /* as the libfuse mount's options above */
+      .read_only = cfg->read_only,
+    };
+    s->own = own_open_conf(&oc, mountpoint, fsname, subtype, &what, &code);
+    if (!s->own) return fail(s, err, errlen, what, code);
+    s->fd = own_fd(s->own);
+    __atomic_store_n(&counters[C_SESSION], SESSION_OWN, __ATOMIC_RELAXED);
+  } else {
+    s->se = session_open(mountpoint, opts, &jsfs_lf_ops, sizeof jsfs_lf_ops, &s->fs, &what, &code);
+    if (!s->se) return fail(s, err, errlen, what, code);
+    s->fd = fuse_session_fd(s->se);
+    __atomic_store_n(&counters[C_SESSION], SESSION_LIBFUSE, __ATOMIC_RELAXED);
+  }
 
-  /* The JavaScript thread reads from a libuv poll: a read must never block it. */
-  s->fd = fuse_session_fd(s->se);
+  /* The JavaScript thread reads from a libuv poll: a read must never block it (our own session's fd is so already). */
   int fl = fcntl(s->fd, F_GETFL);
   if (fl < 0 || fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
     rc = errno;
-    fuse_session_unmount(s->se);
+    unmount_session(s);
     return fail(s, err, errlen, "fcntl O_NONBLOCK on /dev/fuse", rc);
   }
   __atomic_store_n(&s->js_seen, mono_ns(), __ATOMIC_RELEASE);
@@ -1170,7 +1211,7 @@ struct jsession *jsession_start(const char *mountpoint, const struct jfs_config 
   }
   threads_unmask(&old);
   if (rc) {
-    fuse_session_unmount(s->se);
+    unmount_session(s);
     return fail(s, err, errlen, "start watchdog thread", rc);
   }
   return s;
@@ -1200,7 +1241,7 @@ unsigned jsession_cancel(struct jsession *s) {
 }
 
 void jsession_abort(struct jsession *s) {
-  fuse_session_unmount(s->se);
+  unmount_session(s);
   jsession_free(s);
 }
 

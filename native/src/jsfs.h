@@ -1,7 +1,7 @@
 /*
- * A kind's own operations served by the native core (issue 19): libfuse 3's low-level session
- * and worker threads in C, each request handed to the daemon's JavaScript thread and answered
- * from there. The node table (ids, lookup counts, FORGET, renames) lives here, so JavaScript
+ * A kind's own operations served by the native core (issue 19): a FUSE session in C (our own,
+ * own.c, by default; libfuse 3.14's with MOUNTIE_SESSION=libfuse), each request handed to the
+ * daemon's JavaScript thread and answered from there through the session layer's send_* (req.h). The node table (ids, lookup counts, FORGET, renames) lives here, so JavaScript
  * sees paths; the reply is C's: a request JavaScript never answers gets ETIMEDOUT at its deadline
  * (the watchdog), and an answer that comes after that is dropped.
  *
@@ -21,7 +21,7 @@
 /* What a request carries to JavaScript; which fields are set depends on the op. */
 struct jreq {
   uint64_t id;
-  fuse_req_t req;
+  struct req_to to;    /* where the answer goes (req.h): libfuse's request, or our session's unique */
   int op;              /* enum op_kind */
   int refs;            /* atomic: the queue's and the pending table's */
   uint64_t t0;
@@ -53,6 +53,11 @@ struct jreq {
 
 struct jfs;
 struct jsession;
+
+/* The JS-ops mode's ops (jsfs.c), called by either session: our own's decoder (own.c) or libfuse's through jsfs_lf_ops. */
+extern const struct own_ops jsfs_req_ops;
+/* jslfops.c: libfuse 3.14's callbacks, each wrapping its request in a req_t for jsfs_req_ops; its init is the JS-ops mode's INIT choice. */
+extern const struct fuse_lowlevel_ops jsfs_lf_ops;
 
 /* Called from a worker when requests were queued and the queue was empty (one wake-up per batch). */
 typedef void (*jfs_wake_fn)(void *arg);

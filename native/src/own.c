@@ -1,13 +1,15 @@
 /*
  * Our own FUSE session (docs/ARCHITECTURE.md, "FUSE session layer"): the /dev/fuse fd, its mount,
- * INIT, and each request decoded into the passthrough's ops (ops.c, ops_dir.c), the same calls
- * libfuse's session makes through lfops.c. Chosen at start with MOUNTIE_SESSION=own (session.c);
- * libfuse's stays the default until this one has shown parity.
+ * INIT, and each request decoded into the session's ops table (struct own_ops): the passthrough's
+ * (ops.c, ops_dir.c; the same calls libfuse's session makes through lfops.c) or the JS-ops mode's
+ * (jsfs.c; libfuse's through jslfops.c). The default for both since 2026-12-08 (session.c,
+ * jsfs.c); MOUNTIE_SESSION=libfuse selects libfuse 3.14's.
  *
  *  - Mount: as root, /dev/fuse opened here and mount(2) with fd=N,rootmode,user_id,group_id (what
  *    libfuse's fuse_kern_mount does); otherwise fusermount3 mounts and hands the fd back over the
  *    _FUSE_COMMFD socket (SCM_RIGHTS), as libfuse does.
- *  - Transport: read(2) of one request into the worker's buffer (loop.c keeps one reader at a
+ *  - Transport: read(2) of one request into the worker's buffer (the JS-ops mode: the JavaScript
+ *    thread's, with own_read, which never waits; loop.c keeps one reader at a
  *    time; the fd is O_NONBLOCK, and an idle reader sleeps in poll beside an eventfd that
  *    loop_pause writes: issue 21's handover), writev(2) of header + payload per answer; answers may come from any thread (the
  *    watchdog's ETIMEDOUT): each is one write, which the kernel takes whole.
@@ -43,7 +45,12 @@ extern char **environ;
 
 struct own {
   int fd;
-  struct fs *fs;
+  struct fs *fs;          /* the passthrough's (NULL: the JS-ops mode's session) */
+  const struct own_ops *ops; /* what each request's op calls (own_passthrough_ops, or jsfs.c's) */
+  void *user;             /* req->user (jsfs.c's struct jfs) */
+  uint64_t want;          /* INIT flags asked for (own_conf) */
+  uint32_t max_readahead; /* 0: the kernel's */
+  uint32_t max_write;     /* 0: OWN_MAX_WRITE */
   char *mountpoint;
   int by_fusermount;      /* unmounted with fusermount3 (we are not allowed umount2) */
   int got_init;           /* atomic */
@@ -79,15 +86,20 @@ int own_exited(const struct own *o) {
  * the wake eventfd together, so loop_pause can wake it without a request being consumed.
  */
 int own_receive(struct own *o, char *buf, size_t size) {
-  ssize_t n;
   for (;;) {
-    n = read(o->fd, buf, size);
-    if (n != -1 || errno != EAGAIN) break;
+    int n = own_read(o, buf, size);
+    if (n != -EAGAIN) return n;
     struct pollfd pf[2] = {{.fd = o->fd, .events = POLLIN}, {.fd = o->wake_fd, .events = POLLIN}};
     if (poll(pf, 2, -1) == -1 && errno != EINTR) return -errno;
     if (pf[1].revents & POLLIN) return -EAGAIN; /* paused: the loop decides */
     /* POLLERR/POLLHUP on the fd (the connection ended): the next read says ENODEV. */
   }
+}
+
+/* One read(2), never waiting (the fd is O_NONBLOCK): the JS-ops mode's reader is the JavaScript thread. */
+int own_read(struct own *o, char *buf, size_t size) {
+  ssize_t n = read(o->fd, buf, size);
+  if (n == -1 && errno == EAGAIN) return -EAGAIN;
   if (n == -1) {
     int err = errno;
     if (err == ENODEV) { /* unmounted, or the connection aborted */
@@ -105,9 +117,16 @@ int own_receive(struct own *o, char *buf, size_t size) {
   return (int)n;
 }
 
+/*
+ * The header and the payload's pieces in one writev. Up to 15 pieces on the stack (every answer of
+ * the passthrough); more (a JS-ops read answered in up to 256 pieces, jsbridge.c) on the heap, as
+ * fuse_reply_iov does; beyond IOV_MAX the kernel's writev refuses (EINVAL), as it would libfuse's.
+ */
 static int send_raw(struct own *o, uint64_t unique, int32_t error, const struct iovec *iov, int count) {
-  struct iovec v[16];
-  if (count < 0 || count > 15) return -EINVAL;
+  struct iovec small[16];
+  if (count < 0) return -EINVAL;
+  struct iovec *v = count < 16 ? small : malloc(((size_t)count + 1) * sizeof *v);
+  if (!v) return -ENOMEM;
   struct fuse_out_header h = {.len = sizeof h, .error = error, .unique = unique};
   v[0].iov_base = &h;
   v[0].iov_len = sizeof h;
@@ -116,7 +135,9 @@ static int send_raw(struct own *o, uint64_t unique, int32_t error, const struct 
     h.len += (uint32_t)iov[i].iov_len;
   }
   ssize_t n = writev(o->fd, v, count + 1);
-  if (n == -1) return -errno; /* ENOENT: the request is gone (interrupted, its caller killed) */
+  int err = n == -1 ? errno : 0; /* ENOENT: the request is gone (interrupted, its caller killed) */
+  if (v != small) free(v);
+  if (err) return -err;
   return n == (ssize_t)h.len ? 0 : -EIO;
 }
 
@@ -150,36 +171,21 @@ static void do_init(struct own *o, req_t req, const char *arg, size_t alen) {
   if (in.minor < OWN_MIN_MINOR) return (void)send_err(req, EPROTO);
   uint64_t offered = in.flags;
   if (in.flags & FUSE_INIT_EXT) offered |= (uint64_t)in.flags2 << 32;
-  /*
-   * What libfuse 3.14 asks for by default, less what ops.c's init took away (readdirplus unless
-   * configured, writeback cache, kill-priv handling, splice), plus symlink caching: the same
-   * connection either way. We read requests into memory, so splice is never asked for here.
-   */
-  uint64_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_ATOMIC_O_TRUNC |
-                  FUSE_BIG_WRITES | FUSE_IOCTL_DIR | FUSE_CACHE_SYMLINKS | FUSE_MAX_PAGES | FUSE_INIT_EXT;
+  /* What the session asked for (own_conf: the passthrough's pt_want, or the JS-ops mode's). */
+  uint64_t want = o->want;
   struct fs *fs = o->fs;
   /*
-   * Kernel passthrough (step 2, opt-in): never with the writeback cache (never asked for here),
-   * max_stack_depth 1 (a source that is itself a stacked file system falls back per file).
+   * Kernel passthrough (step 2, opt-in; the passthrough's sessions only): never with the writeback
+   * cache (never asked for here), max_stack_depth 1 (a source that is itself a stacked file
+   * system falls back per file).
    */
   if (o->want_passthrough) want |= X_FUSE_PASSTHROUGH;
-  /*
-   * The set-id bits and file capabilities a write, truncate or chown drops are ours to drop (ops.c,
-   * drop_privs): the kernel then stops asking for security.capability before every write (it marks
-   * the superblock SB_NOSEC and an inode found clean S_NOSEC until its attributes change), one
-   * GETXATTR per write with passthrough on (BENCHMARKS.md).
-   */
-  want |= FUSE_HANDLE_KILLPRIV_V2;
-  if (fs->cfg.rdplus != RDPLUS_OFF) {
-    want |= FUSE_DO_READDIRPLUS;
-    if (fs->cfg.rdplus == RDPLUS_AUTO) want |= FUSE_READDIRPLUS_AUTO;
-  }
   want &= offered;
   out.flags = (uint32_t)want;
   out.flags2 = (uint32_t)(want >> 32);
-  uint32_t ra = fs->cfg.max_readahead ? fs->cfg.max_readahead : in.max_readahead;
+  uint32_t ra = o->max_readahead ? o->max_readahead : in.max_readahead;
   out.max_readahead = ra < in.max_readahead ? ra : in.max_readahead;
-  uint32_t mw = fs->cfg.max_write ? fs->cfg.max_write : OWN_MAX_WRITE;
+  uint32_t mw = o->max_write ? o->max_write : OWN_MAX_WRITE;
   if (mw > OWN_MAX_WRITE) mw = OWN_MAX_WRITE;
   out.max_write = mw;
   if (want & FUSE_MAX_PAGES) out.max_pages = (uint16_t)((mw - 1) / 4096 + 1);
@@ -211,6 +217,7 @@ void own_process(struct own *o, char *buf, size_t len) {
   const struct fuse_in_header *ih = (const struct fuse_in_header *)buf;
   struct req r = {
     .fs = o->fs,
+    .user = o->user,
     .to = {.own = o, .unique = ih->unique},
     .ctx = {.uid = ih->uid, .gid = ih->gid, .pid = (pid_t)ih->pid},
   };
@@ -223,6 +230,9 @@ void own_process(struct own *o, char *buf, size_t len) {
     if (ih->opcode == FUSE_INIT) return do_init(o, req, arg, alen);
     return (void)send_err(req, EIO);
   }
+  const struct own_ops *ops = o->ops;
+  /* The session's op, or ENOSYS where it has none (libfuse's answer for an op a file system lacks). */
+#define CALL(name, ...) (ops->name ? ops->name(__VA_ARGS__) : (void)send_err(req, ENOSYS))
   /* A fixed-size argument of type T, checked against the request's length. */
 #define ARG(T, v) \
   if (alen < sizeof(T)) return (void)send_err(req, EIO); \
@@ -243,25 +253,27 @@ void own_process(struct own *o, char *buf, size_t len) {
     return; /* nothing to interrupt; we never ask for retrieves: no answer either way */
   case FUSE_LOOKUP: {
     NAME(arg, alen, name);
-    return do_lookup(req, nodeid, name);
+    return CALL(lookup, req, nodeid, name);
   }
   case FUSE_FORGET: {
     ARG(struct fuse_forget_in, a);
-    return do_forget(req, nodeid, a->nlookup);
+    if (ops->forget) ops->forget(req, nodeid, a->nlookup); /* no answer either way */
+    return;
   }
   case FUSE_BATCH_FORGET: {
     ARG(struct fuse_batch_forget_in, a);
     if ((alen - sizeof *a) / sizeof(struct fuse_forget_one) < a->count) return; /* malformed: no answer is due */
     /* struct fuse_forget_one and libfuse's fuse_forget_data have one layout: (node id, count). */
-    return do_forget_multi(req, a->count, (struct fuse_forget_data *)(void *)(a + 1));
+    if (ops->forget_multi) ops->forget_multi(req, a->count, (struct fuse_forget_data *)(void *)(a + 1));
+    return;
   }
   case FUSE_GETATTR: {
     ARG(struct fuse_getattr_in, a);
     if (a->getattr_flags & FUSE_GETATTR_FH) {
       fi.fh = a->fh;
-      return do_getattr(req, nodeid, &fi);
+      return CALL(getattr, req, nodeid, &fi);
     }
-    return do_getattr(req, nodeid, NULL);
+    return CALL(getattr, req, nodeid, NULL);
   }
   case FUSE_SETATTR: {
     ARG(struct fuse_setattr_in, a);
@@ -283,37 +295,37 @@ void own_process(struct own *o, char *buf, size_t len) {
     r.kill_priv = (a->valid & FATTR_KILL_SUIDGID) != 0;
     if (a->valid & FATTR_FH) {
       fi.fh = a->fh;
-      return do_setattr(req, nodeid, &st, valid, &fi);
+      return CALL(setattr, req, nodeid, &st, valid, &fi);
     }
-    return do_setattr(req, nodeid, &st, valid, NULL);
+    return CALL(setattr, req, nodeid, &st, valid, NULL);
   }
   case FUSE_READLINK:
-    return do_readlink(req, nodeid);
+    return CALL(readlink, req, nodeid);
   case FUSE_MKNOD: {
     ARG(struct fuse_mknod_in, a);
     NAME(arg + sizeof *a, alen - sizeof *a, name);
     r.ctx.umask = a->umask;
-    return do_mknod(req, nodeid, name, a->mode, a->rdev);
+    return CALL(mknod, req, nodeid, name, a->mode, a->rdev);
   }
   case FUSE_MKDIR: {
     ARG(struct fuse_mkdir_in, a);
     NAME(arg + sizeof *a, alen - sizeof *a, name);
     r.ctx.umask = a->umask;
-    return do_mkdir(req, nodeid, name, a->mode);
+    return CALL(mkdir, req, nodeid, name, a->mode);
   }
   case FUSE_SYMLINK: {
     NAME(arg, alen, name);
     size_t used = strlen(name) + 1;
     NAME(arg + used, alen - used, target);
-    return do_symlink(req, target, nodeid, name);
+    return CALL(symlink, req, target, nodeid, name);
   }
   case FUSE_UNLINK: {
     NAME(arg, alen, name);
-    return do_unlink(req, nodeid, name);
+    return CALL(unlink, req, nodeid, name);
   }
   case FUSE_RMDIR: {
     NAME(arg, alen, name);
-    return do_rmdir(req, nodeid, name);
+    return CALL(rmdir, req, nodeid, name);
   }
   case FUSE_RENAME:
   case FUSE_RENAME2: {
@@ -324,18 +336,18 @@ void own_process(struct own *o, char *buf, size_t len) {
     NAME(arg + head, alen - head, name);
     size_t used = head + strlen(name) + 1;
     NAME(arg + used, alen - used, newname);
-    return do_rename(req, nodeid, name, a->newdir, newname, flags);
+    return CALL(rename, req, nodeid, name, a->newdir, newname, flags);
   }
   case FUSE_LINK: {
     ARG(struct fuse_link_in, a);
     NAME(arg + sizeof *a, alen - sizeof *a, name);
-    return do_link(req, a->oldnodeid, nodeid, name);
+    return CALL(link, req, a->oldnodeid, nodeid, name);
   }
   case FUSE_OPEN: {
     ARG(struct fuse_open_in, a);
     fi.flags = (int)a->flags;
     r.kill_priv = (a->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-    return do_open(req, nodeid, &fi);
+    return CALL(open, req, nodeid, &fi);
   }
   case FUSE_CREATE: {
     ARG(struct fuse_create_in, a);
@@ -343,14 +355,14 @@ void own_process(struct own *o, char *buf, size_t len) {
     fi.flags = (int)a->flags;
     r.ctx.umask = a->umask;
     r.kill_priv = (a->open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-    return do_create(req, nodeid, name, a->mode, &fi);
+    return CALL(create, req, nodeid, name, a->mode, &fi);
   }
   case FUSE_READ: {
     ARG(struct fuse_read_in, a);
     fi.fh = a->fh;
     fi.flags = (int)a->flags;
     if (a->read_flags & FUSE_READ_LOCKOWNER) fi.lock_owner = a->lock_owner;
-    return do_read(req, nodeid, a->size, (off_t)a->offset, &fi);
+    return CALL(read, req, nodeid, a->size, (off_t)a->offset, &fi);
   }
   case FUSE_WRITE: {
     ARG(struct fuse_write_in, a);
@@ -359,7 +371,15 @@ void own_process(struct own *o, char *buf, size_t len) {
     fi.flags = (int)a->flags;
     fi.writepage = (a->write_flags & FUSE_WRITE_CACHE) != 0;
     r.kill_priv = (a->write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
-    return do_write(req, nodeid, arg + sizeof *a, a->size, (off_t)a->offset, &fi);
+    return CALL(write, req, nodeid, arg + sizeof *a, a->size, (off_t)a->offset, &fi);
+  }
+  case FUSE_FLUSH: {
+    /* The passthrough has no flush (ENOSYS: the kernel sends no more); the JS-ops mode's, as libfuse decodes it. */
+    ARG(struct fuse_flush_in, a);
+    fi.fh = a->fh;
+    fi.flush = 1;
+    fi.lock_owner = a->lock_owner;
+    return CALL(flush, req, nodeid, &fi);
   }
   case FUSE_RELEASE:
   case FUSE_RELEASEDIR: {
@@ -368,34 +388,34 @@ void own_process(struct own *o, char *buf, size_t len) {
     fi.flags = (int)a->flags;
     fi.flush = (a->release_flags & FUSE_RELEASE_FLUSH) != 0;
     fi.lock_owner = a->lock_owner;
-    if (ih->opcode == FUSE_RELEASE) return do_release(req, nodeid, &fi);
-    return do_releasedir(req, nodeid, &fi);
+    if (ih->opcode == FUSE_RELEASE) return CALL(release, req, nodeid, &fi);
+    return CALL(releasedir, req, nodeid, &fi);
   }
   case FUSE_FSYNC:
   case FUSE_FSYNCDIR: {
     ARG(struct fuse_fsync_in, a);
     fi.fh = a->fh;
     int datasync = (a->fsync_flags & 1) != 0;
-    if (ih->opcode == FUSE_FSYNC) return do_fsync(req, nodeid, datasync, &fi);
-    return do_fsyncdir(req, nodeid, datasync, &fi);
+    if (ih->opcode == FUSE_FSYNC) return CALL(fsync, req, nodeid, datasync, &fi);
+    return CALL(fsyncdir, req, nodeid, datasync, &fi);
   }
   case FUSE_OPENDIR: {
     ARG(struct fuse_open_in, a);
     fi.flags = (int)a->flags;
-    return do_opendir(req, nodeid, &fi);
+    return CALL(opendir, req, nodeid, &fi);
   }
   case FUSE_READDIR:
   case FUSE_READDIRPLUS: {
     ARG(struct fuse_read_in, a);
     fi.fh = a->fh;
-    if (ih->opcode == FUSE_READDIR) return do_readdir(req, nodeid, a->size, (off_t)a->offset, &fi);
-    return do_readdirplus(req, nodeid, a->size, (off_t)a->offset, &fi);
+    if (ih->opcode == FUSE_READDIR) return CALL(readdir, req, nodeid, a->size, (off_t)a->offset, &fi);
+    return CALL(readdirplus, req, nodeid, a->size, (off_t)a->offset, &fi);
   }
   case FUSE_STATFS:
-    return do_statfs(req, nodeid);
+    return CALL(statfs, req, nodeid);
   case FUSE_ACCESS: {
     ARG(struct fuse_access_in, a);
-    return do_access(req, nodeid, (int)a->mask);
+    return CALL(access, req, nodeid, (int)a->mask);
   }
   case FUSE_SETXATTR: {
     /* Without FUSE_SETXATTR_EXT (not asked for) the header is the 8-byte one of before 7.33. */
@@ -405,25 +425,25 @@ void own_process(struct own *o, char *buf, size_t len) {
     NAME(arg + head, alen - head, name);
     size_t used = head + strlen(name) + 1;
     if (alen - used < a->size) return (void)send_err(req, EIO);
-    return do_setxattr(req, nodeid, name, arg + used, a->size, (int)a->flags);
+    return CALL(setxattr, req, nodeid, name, arg + used, a->size, (int)a->flags);
   }
   case FUSE_GETXATTR: {
     ARG(struct fuse_getxattr_in, a);
     NAME(arg + sizeof *a, alen - sizeof *a, name);
-    return do_getxattr(req, nodeid, name, a->size);
+    return CALL(getxattr, req, nodeid, name, a->size);
   }
   case FUSE_LISTXATTR: {
     ARG(struct fuse_getxattr_in, a);
-    return do_listxattr(req, nodeid, a->size);
+    return CALL(listxattr, req, nodeid, a->size);
   }
   case FUSE_REMOVEXATTR: {
     NAME(arg, alen, name);
-    return do_removexattr(req, nodeid, name);
+    return CALL(removexattr, req, nodeid, name);
   }
   case FUSE_FALLOCATE: {
     ARG(struct fuse_fallocate_in, a);
     fi.fh = a->fh;
-    return do_fallocate(req, nodeid, (int)a->mode, (off_t)a->offset, (off_t)a->length, &fi);
+    return CALL(fallocate, req, nodeid, (int)a->mode, (off_t)a->offset, (off_t)a->length, &fi);
   }
   case FUSE_COPY_FILE_RANGE: {
     ARG(struct fuse_copy_file_range_in, a);
@@ -431,20 +451,21 @@ void own_process(struct own *o, char *buf, size_t len) {
     memset(&fo, 0, sizeof fo);
     fi.fh = a->fh_in;
     fo.fh = a->fh_out;
-    return do_copy_file_range(req, nodeid, (off_t)a->off_in, &fi, a->nodeid_out, (off_t)a->off_out, &fo, a->len, (int)a->flags);
+    return CALL(copy_file_range, req, nodeid, (off_t)a->off_in, &fi, a->nodeid_out, (off_t)a->off_out, &fo, a->len, (int)a->flags);
   }
   case FUSE_LSEEK: {
     ARG(struct fuse_lseek_in, a);
     fi.fh = a->fh;
-    return do_lseek(req, nodeid, (off_t)a->offset, (int)a->whence, &fi);
+    return CALL(lseek, req, nodeid, (off_t)a->offset, (int)a->whence, &fi);
   }
   default:
     /*
-     * What the passthrough does not serve (flush, locks, ioctl, poll, bmap, …): ENOSYS, as
+     * What neither mode serves (locks, ioctl, poll, bmap, …): ENOSYS, as
      * libfuse answers for an op the file system lacks; the kernel stops sending most of them.
      */
     return (void)send_err(req, ENOSYS);
   }
+#undef CALL
 #undef ARG
 #undef NAME
 }
@@ -462,14 +483,17 @@ static void opt_escaped(char *out, size_t cap, const char *s) {
 }
 
 /* fusermount3 mounts (we may not), and sends the /dev/fuse fd back over a socket (_FUSE_COMMFD). */
-static int mount_fusermount(struct own *o, const char *mountpoint, const char *fsname, const char *subtype, int allow_other, int ro, const char **what) {
+static int mount_fusermount(struct own *o, const char *mountpoint, const char *fsname, const char *subtype, const struct own_conf *c, const char **what) {
   char opts[1024] = "fsname=";
   opt_escaped(opts, sizeof opts, fsname);
   size_t n = strlen(opts);
   snprintf(opts + n, sizeof opts - n, ",subtype=");
   opt_escaped(opts, sizeof opts, subtype);
   n = strlen(opts);
-  snprintf(opts + n, sizeof opts - n, ",nosuid,nodev,default_permissions%s%s", allow_other ? ",allow_other" : "", ro ? ",ro" : ",rw");
+  char max_read[32] = "";
+  if (c->max_read) snprintf(max_read, sizeof max_read, ",max_read=%u", c->max_read);
+  snprintf(opts + n, sizeof opts - n, ",nosuid,nodev%s%s%s%s", c->default_permissions ? ",default_permissions" : "", c->allow_other ? ",allow_other" : "", max_read,
+           c->read_only ? ",ro" : ",rw");
   int sv[2];
   *what = "fusermount3 socket";
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1) return errno;
@@ -522,8 +546,8 @@ static int mount_fusermount(struct own *o, const char *mountpoint, const char *f
   do got = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
   while (got == -1 && errno == EINTR);
   int fd = -1;
-  struct cmsghdr *c = got > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof fd);
   close(sv[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {}
@@ -534,7 +558,7 @@ static int mount_fusermount(struct own *o, const char *mountpoint, const char *f
   return 0;
 }
 
-static int mount_direct(struct own *o, const char *mountpoint, const char *fsname, const char *subtype, int allow_other, int ro, const char **what) {
+static int mount_direct(struct own *o, const char *mountpoint, const char *fsname, const char *subtype, const struct own_conf *c, const char **what) {
   struct stat st;
   *what = "stat mountpoint";
   if (stat(mountpoint, &st) == -1) return errno;
@@ -542,11 +566,13 @@ static int mount_direct(struct own *o, const char *mountpoint, const char *fsnam
   int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fd == -1) return errno;
   char data[256], type[128];
-  snprintf(data, sizeof data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions%s", fd, st.st_mode & S_IFMT, (unsigned)getuid(),
-           (unsigned)getgid(), allow_other ? ",allow_other" : "");
+  char max_read[32] = "";
+  if (c->max_read) snprintf(max_read, sizeof max_read, ",max_read=%u", c->max_read);
+  snprintf(data, sizeof data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u%s%s%s", fd, st.st_mode & S_IFMT, (unsigned)getuid(), (unsigned)getgid(),
+           c->default_permissions ? ",default_permissions" : "", c->allow_other ? ",allow_other" : "", max_read);
   snprintf(type, sizeof type, "fuse.%s", subtype);
   /* nosuid,nodev: libfuse's defaults for every mount. */
-  unsigned long flags = MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0);
+  unsigned long flags = MS_NOSUID | MS_NODEV | (c->read_only ? MS_RDONLY : 0);
   *what = "mount";
   if (mount(fsname, mountpoint, type, flags, data) == -1) {
     int err = errno;
@@ -569,7 +595,88 @@ static int own_arm(struct own *o, const char **what) {
   return 0;
 }
 
+const struct own_ops own_passthrough_ops = {
+  .lookup = do_lookup,
+  .forget = do_forget,
+  .forget_multi = do_forget_multi,
+  .getattr = do_getattr,
+  .setattr = do_setattr,
+  .readlink = do_readlink,
+  .mknod = do_mknod,
+  .mkdir = do_mkdir,
+  .unlink = do_unlink,
+  .rmdir = do_rmdir,
+  .symlink = do_symlink,
+  .rename = do_rename,
+  .link = do_link,
+  .open = do_open,
+  .read = do_read,
+  .write = do_write,
+  .release = do_release,
+  .fsync = do_fsync,
+  .opendir = do_opendir,
+  .readdir = do_readdir,
+  .readdirplus = do_readdirplus,
+  .releasedir = do_releasedir,
+  .fsyncdir = do_fsyncdir,
+  .statfs = do_statfs,
+  .setxattr = do_setxattr,
+  .getxattr = do_getxattr,
+  .listxattr = do_listxattr,
+  .removexattr = do_removexattr,
+  .access = do_access,
+  .create = do_create,
+  .fallocate = do_fallocate,
+  .copy_file_range = do_copy_file_range,
+  .lseek = do_lseek,
+};
+
+/*
+ * The passthrough's INIT: what libfuse 3.14 asks for by default, less what ops.c's init took away
+ * (readdirplus unless configured, writeback cache, kill-priv handling, splice), plus symlink
+ * caching: the same connection either way. We read requests into memory, so splice is never
+ * asked for here.
+ */
+static uint64_t pt_want(const struct fs *fs) {
+  uint64_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_ATOMIC_O_TRUNC |
+                  FUSE_BIG_WRITES | FUSE_IOCTL_DIR | FUSE_CACHE_SYMLINKS | FUSE_MAX_PAGES | FUSE_INIT_EXT;
+  /*
+   * The set-id bits and file capabilities a write, truncate or chown drops are ours to drop (ops.c,
+   * drop_privs): the kernel then stops asking for security.capability before every write (it marks
+   * the superblock SB_NOSEC and an inode found clean S_NOSEC until its attributes change), one
+   * GETXATTR per write with passthrough on (BENCHMARKS.md).
+   */
+  want |= FUSE_HANDLE_KILLPRIV_V2;
+  if (fs->cfg.rdplus != RDPLUS_OFF) {
+    want |= FUSE_DO_READDIRPLUS;
+    if (fs->cfg.rdplus == RDPLUS_AUTO) want |= FUSE_READDIRPLUS_AUTO;
+  }
+  return want;
+}
+
 struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code) {
+  struct own_conf c = {
+    .ops = &own_passthrough_ops,
+    .fs = fs,
+    .want = pt_want(fs),
+    .max_readahead = fs->cfg.max_readahead,
+    .max_write = fs->cfg.max_write,
+    .allow_other = fs->cfg.allow_other,
+    .default_permissions = 1,
+    .read_only = fs->cfg.read_only,
+  };
+  const char *pt = getenv("MOUNTIE_PASSTHROUGH");
+  /* On by default (issue 20); MOUNTIE_PASSTHROUGH=0 turns it off. Backing files need CAP_SYS_ADMIN:
+     only a root daemon asks (otherwise every open would fall back). */
+  int want_passthrough = !(pt && strcmp(pt, "0") == 0) && geteuid() == 0;
+  if (want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
+  struct own *o = own_open_conf(&c, mountpoint, fsname, subtype, what, code);
+  /* Nobody has read the connection yet: INIT sees this. */
+  if (o) o->want_passthrough = want_passthrough;
+  return o;
+}
+
+struct own *own_open_conf(const struct own_conf *c, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code) {
   struct own *o = calloc(1, sizeof *o);
   if (!o || !(o->mountpoint = strdup(mountpoint))) {
     free(o);
@@ -578,15 +685,15 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   }
   o->fd = -1;
   o->wake_fd = -1;
-  o->fs = fs;
-  const char *pt = getenv("MOUNTIE_PASSTHROUGH");
-  /* On by default (issue 20); MOUNTIE_PASSTHROUGH=0 turns it off. Backing files need CAP_SYS_ADMIN:
-     only a root daemon asks (otherwise every open would fall back). */
-  o->want_passthrough = !(pt && strcmp(pt, "0") == 0) && geteuid() == 0;
-  if (o->want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
-  int err = mount_direct(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
+  o->fs = c->fs;
+  o->ops = c->ops;
+  o->user = c->user;
+  o->want = c->want;
+  o->max_readahead = c->max_readahead;
+  o->max_write = c->max_write;
+  int err = mount_direct(o, mountpoint, fsname, subtype, c, what);
   /* Not allowed to mount (not root, no CAP_SYS_ADMIN here): as libfuse, through fusermount3. */
-  if (err == EPERM) err = mount_fusermount(o, mountpoint, fsname, subtype, fs->cfg.allow_other, fs->cfg.read_only, what);
+  if (err == EPERM) err = mount_fusermount(o, mountpoint, fsname, subtype, c, what);
   if (!err) err = own_arm(o, what);
   if (err) {
     *code = err;
@@ -688,6 +795,7 @@ struct own *own_adopt(struct fs *fs, int fd, const char *mountpoint, int by_fuse
     return NULL;
   }
   o->fs = fs;
+  o->ops = &own_passthrough_ops;
   o->fd = fd;
   o->wake_fd = -1;
   o->by_fusermount = by_fusermount;

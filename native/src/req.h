@@ -28,7 +28,8 @@ struct req_to {
 
 /* A request being served: lives while its op runs (a worker's stack), never after the answer. */
 struct req {
-  struct fs *fs;
+  struct fs *fs;       /* the passthrough's file system (NULL in the JS-ops mode) */
+  void *user;          /* the JS-ops mode's (jsfs.c: its struct jfs; NULL for the passthrough) */
   struct req_to to;
   struct fuse_ctx ctx; /* the caller: uid, gid, pid, umask (0 where the request carries none) */
   int32_t backing_id;  /* our session: an open answered with kernel passthrough on this backing id (0: none) */

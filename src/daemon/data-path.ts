@@ -146,11 +146,16 @@ export async function mountDataPath(opts: MountDataPathOptions): Promise<DataPat
   return servePassthrough(m, opts.state, native.watchSource, opts.log);
 }
 
+/** The daemon log's line naming the FUSE session that serves a mount of the core (the passthrough's or a kind's own ops). */
+export function sessionLine(m: MountedNative): string {
+  const session = m.counters().session;
+  return `FUSE session: ${session === 'own' ? 'our own' : session === 'libfuse' ? "libfuse 3.14's (MOUNTIE_SESSION=libfuse)" : 'unknown'}`;
+}
+
 /** A passthrough mount (ours, or taken over from the daemon before us) as the daemon's data path; says in the log how it serves. */
 export function servePassthrough(m: MountedNative, state: DaemonStateSink, watch: boolean, log?: (line: string) => void): DataPath {
   if (log) {
-    const session = m.counters().session;
-    log(`FUSE session: ${session === 'own' ? 'our own' : session === 'libfuse' ? "libfuse 3.14's (MOUNTIE_SESSION=libfuse)" : 'unknown'}`);
+    log(sessionLine(m));
     reportWatch(m, watch, log);
     reportPassthrough(m, log);
   }

@@ -1,10 +1,10 @@
 /**
  * A daemon's own operations (`mount(ctx)` returned `{ fs }` or `{ ops }`): served by the native
- * core's JS-ops mode (libfuse 3; C owns the session, the node table and every reply,
+ * core's JS-ops mode (C owns the session, our own or libfuse 3.14's, the node table and every reply,
  * ./native/ops-bridge.ts). Callback-style `{ ops }` (FsOps) reach it through an adapter
  * (./fs-ops-adapter.ts). To the harness it looks like the passthrough's data path (./data-path.ts).
  */
-import type { DataPath } from './data-path.js';
+import { sessionLine, type DataPath } from './data-path.js';
 import type { FsOps } from './fs-ops.js';
 import type { FileSystem } from './file-system.js';
 import { fileSystemOfOps } from './fs-ops-adapter.js';
@@ -58,5 +58,6 @@ export async function mountOps(opts: MountOpsOptions): Promise<DataPath> {
     binding,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   });
+  log(sessionLine(m));
   return nativeDataPath(m, opts.state, { limit: OPS_LIMIT, cancelOnFailure: false, stuckInCore: false });
 }
