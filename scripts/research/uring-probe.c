@@ -5,7 +5,7 @@
  * open+read+close on the mount while the server's threads' CPU time is sampled.
  * Build: gcc -O2 -Wall -Wextra uring-probe.c -luring -lpthread -o uring-probe
  * Run (root; use uring-probe.sh, which sets and restores enable_uring):
- *   ./uring-probe <empty dir> read|read-x|uring|uring-x|uring-handover [readers=2] [stats=100000] [ios=20000]
+ *   ./uring-probe <empty dir> read|read-x|uring|uring-x|uring-handover|uring-stuck-sleep|uring-stuck-fuse [readers=2] [stats=100000] [ios=20000]
  * Output: one line per phase (stat1, stat4, io1, io4), see uring-probe.md.
  */
 #define _GNU_SOURCE
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ struct x_init_out { uint32_t major, minor, max_readahead, flags; uint16_t max_ba
 static int fuse_fd = -1, use_uring, kernel_offers_uring, ring_ready;
 static int cross_thread; /* uring-x / read-x: replies sent by another thread than the one that took the request */
 static int handover;     /* uring-handover: a second ring takes over from a closed first one */
+static int stuck_kind;   /* uring-stuck-sleep (1) / uring-stuck-fuse (2): a queue's thread blocked in an op */
+static char hang_path[4200];
 static const char *mnt;
 static long counts[64], via_ring, via_read;          /* requests served, by opcode and by transport */
 static pthread_t srv_threads[64]; static int n_srv;   /* every server thread, for CPU sampling */
@@ -82,6 +85,9 @@ static int handle(const struct fuse_in_header *ih, const void *hdr, const void *
   __atomic_add_fetch(&counts[op < 64 ? op : 0], 1, __ATOMIC_RELAXED);
   switch (op) {
   case FUSE_LOOKUP: {
+    if (stuck_kind && !strcmp(payload, "hang")) { /* 3 s interruptible, or a killable wait on a FUSE request */
+      struct stat st; if (stuck_kind == 1) usleep(3000 * 1000); else stat(hang_path, &st);
+      return -ENOENT; }
     if (ih->nodeid != FUSE_ROOT_ID || strcmp(payload, "f")) return -ENOENT;
     struct fuse_entry_out *e = (void *)out; memset(e, 0, sizeof *e);
     e->nodeid = 2; e->entry_valid = 3600; e->attr_valid = 0; fill_attr(&e->attr, 2);
@@ -169,7 +175,7 @@ static void *reader(void *arg) {
 }
 
 /* ---- io_uring transport: one queue per possible CPU, its thread pinned to that CPU ---- */
-struct ent { struct x_uring_req_header *hdr; char *payload; struct iovec iov[2]; };
+struct ent { struct x_uring_req_header *hdr; char *payload; struct iovec iov[2]; volatile pid_t armed_by; };
 struct queue { int qid; struct io_uring ring; struct ent ents[RING_DEPTH]; pthread_t tid; pthread_mutex_t mu; };
 static struct queue *queues; static int n_queues, queues_registered; static volatile int ring_stop;
 static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER; static pthread_cond_t ready_cv = PTHREAD_COND_INITIALIZER;
@@ -179,7 +185,7 @@ static void prep_cmd(struct queue *q, struct ent *e, uint32_t cmd, uint64_t comm
   if (!sqe) die("no sqe");
   memset(sqe, 0, 128);
   sqe->opcode = IORING_OP_URING_CMD; sqe->fd = fuse_fd; sqe->cmd_op = cmd;
-  io_uring_sqe_set_data(sqe, e);
+  io_uring_sqe_set_data(sqe, e); e->armed_by = (pid_t)syscall(SYS_gettid);
   if (cmd == X_URING_CMD_REGISTER) { sqe->addr = (uint64_t)(uintptr_t)e->iov; sqe->len = 2; }
   struct x_uring_cmd_req *c = (void *)sqe->cmd; c->qid = q->qid; c->commit_id = commit_id;
 }
@@ -197,7 +203,7 @@ static void reply_ring(struct queue *q, struct ent *e) {
   e->hdr->ent.payload_sz = res > 0 && res != NO_REPLY ? (uint32_t)res : 0;
   pthread_mutex_lock(&q->mu);
   prep_cmd(q, e, X_URING_CMD_COMMIT_AND_FETCH, commit_id);
-  if (cross_thread) io_uring_submit(&q->ring); /* else the queue's next submit_and_wait sends it */
+  if (cross_thread || stuck_kind) io_uring_submit(&q->ring); /* else the queue's next submit_and_wait sends it */
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -231,6 +237,33 @@ void xq_push_copy(const char *req, size_t len) {
   pthread_cond_signal(&xq_cv); pthread_mutex_unlock(&xq_mu);
 }
 
+/* uring-stuck-*: two threads per queue take completions from the same ring (a rescuer beside the
+ * queue's thread, as loop.c hands the reading to another worker when one is slow); each commits its
+ * own replies at once. Which thread re-armed an entry decides where the kernel's task work puts the
+ * next request for it. */
+static volatile pid_t stuck_tid, served_armed_by[8]; static volatile int n_served_b;
+static void *stuck_loop(void *arg) {
+  struct queue *q = arg;
+  cpu_set_t set; CPU_ZERO(&set); CPU_SET(q->qid, &set); sched_setaffinity(0, sizeof set, &set);
+  for (;;) {
+    struct io_uring_cqe *cqe; struct __kernel_timespec ts = {0, 20 * 1000 * 1000};
+    pthread_mutex_lock(&q->mu);
+    if (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+      struct ent *e = io_uring_cqe_get_data(cqe); int res = cqe->res;
+      io_uring_cqe_seen(&q->ring, cqe); pthread_mutex_unlock(&q->mu);
+      if (res < 0) return NULL;
+      __atomic_add_fetch(&via_ring, 1, __ATOMIC_RELAXED);
+      struct fuse_in_header *ih = (void *)e->hdr->in_out;
+      if (ih->opcode == FUSE_LOOKUP && !strcmp(e->payload, "hang")) stuck_tid = (pid_t)syscall(SYS_gettid);
+      else if (ih->opcode == FUSE_GETATTR && stuck_tid && n_served_b < 8) served_armed_by[n_served_b++] = e->armed_by;
+      reply_ring(q, e);
+      continue;
+    }
+    pthread_mutex_unlock(&q->mu);
+    io_uring_wait_cqe_timeout(&q->ring, &cqe, &ts);
+  }
+}
+
 static void *ring_thread(void *arg) {
   struct queue *q = arg;
   cpu_set_t set; CPU_ZERO(&set); CPU_SET(q->qid, &set);
@@ -247,6 +280,7 @@ static void *ring_thread(void *arg) {
   r = io_uring_submit(&q->ring);
   if (r != RING_DEPTH) { errno = r < 0 ? -r : EIO; die("register entries"); }
   pthread_mutex_lock(&ready_mu); queues_registered++; pthread_cond_broadcast(&ready_cv); pthread_mutex_unlock(&ready_mu);
+  if (stuck_kind) { pthread_t r; pthread_create(&r, NULL, stuck_loop, q); add_srv_thread(r); return stuck_loop(q); }
   while (!ring_stop) {
     struct io_uring_cqe *cqe;
     if (cross_thread || handover) { /* wait only; the replier submits under the queue's lock */
@@ -367,9 +401,65 @@ static void do_handover(void) {
   if (gap_done) fprintf(stderr, " (%.0f ms)\n", (gap_t1 - gap_t0) / 1000);
 }
 
+/* uring-stuck-*: a second mount whose server answers LOOKUP after 3 s; a stat() there from the
+ * main server's op is a FUSE request the queue's thread waits for (killable, not interruptible). */
+static int hang_fd = -1; static char hang_mnt[4096];
+static void *hang_server(void *arg) {
+  (void)arg; char *buf = malloc(PAYLOAD_SZ + 4096);
+  for (;;) {
+    ssize_t n = read(hang_fd, buf, PAYLOAD_SZ + 4096);
+    if (n < 0) { if (errno == EINTR || errno == ENOENT) continue; break; }
+    struct fuse_in_header *ih = (void *)buf; struct fuse_out_header oh = {.len = sizeof oh, .unique = ih->unique};
+    struct iovec iov[2] = {{&oh, sizeof oh}, {NULL, 0}}; struct x_init_out o; struct fuse_attr_out a;
+    if (ih->opcode == FUSE_INIT) {
+      struct fuse_init_in *ii = (void *)(ih + 1); memset(&o, 0, sizeof o);
+      o.major = FUSE_KERNEL_VERSION; o.minor = ii->minor < 45 ? ii->minor : 45; o.max_readahead = ii->max_readahead;
+      o.max_write = 4096; o.time_gran = 1; o.max_background = 16; o.congestion_threshold = 12;
+      iov[1] = (struct iovec){&o, sizeof o};
+    } else if (ih->opcode == FUSE_LOOKUP) { sleep(3); oh.error = -ENOENT; }
+    else if (ih->opcode == FUSE_GETATTR) { memset(&a, 0, sizeof a); fill_attr(&a.attr, 1); iov[1] = (struct iovec){&a, sizeof a}; }
+    else if (ih->opcode == FUSE_FORGET || ih->opcode == FUSE_BATCH_FORGET || ih->opcode == FUSE_INTERRUPT) continue;
+    else oh.error = -ENOSYS;
+    oh.len += iov[1].iov_len;
+    if (writev(hang_fd, iov, iov[1].iov_len ? 2 : 1) < 0 && errno != ENOENT) break;
+  }
+  free(buf); return NULL;
+}
+struct pinned { const char *path; int cpu; double ms; };
+static void *pinned_stat(void *arg) {
+  struct pinned *p = arg; cpu_set_t set; CPU_ZERO(&set); CPU_SET(p->cpu, &set); sched_setaffinity(0, sizeof set, &set);
+  struct stat st; double t0 = now_us(); stat(p->path, &st); p->ms = (now_us() - t0) / 1000; return NULL;
+}
+static double run_pinned(const char *path, int cpu) {
+  struct pinned p = {path, cpu, 0}; pthread_t t; pthread_create(&t, NULL, pinned_stat, &p); pthread_join(t, NULL); return p.ms;
+}
+static void do_stuck(void) {
+  snprintf(hang_mnt, sizeof hang_mnt, "%s-hang", mnt); mkdir(hang_mnt, 0755);
+  snprintf(hang_path, sizeof hang_path, "%s/x", hang_mnt);
+  hang_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  char opts[128]; snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0", hang_fd);
+  if (hang_fd < 0 || mount("uringprobe-hang", hang_mnt, "fuse.uringprobe", MS_NOSUID | MS_NODEV, opts)) die("hang mount");
+  pthread_t h; pthread_create(&h, NULL, hang_server, NULL);
+  char hang_here[4200]; snprintf(hang_here, sizeof hang_here, "%s/hang", mnt);
+  for (int trial = 1; trial <= 4; trial++) {
+    for (int i = 0; i < 50; i++) run_pinned(fpath, 0); /* re-arm queue 0's entries */
+    stuck_tid = 0; n_served_b = 0;
+    struct pinned a = {hang_here, 0, 0}; pthread_t ta; pthread_create(&ta, NULL, pinned_stat, &a);
+    usleep(200 * 1000);
+    double b = run_pinned(fpath, 0), c = run_pinned(fpath, 1);
+    pthread_join(ta, NULL);
+    printf("stuck=%s trial=%d op_blocked_ms=%.0f same_cpu_stat_ms=%.1f other_cpu_stat_ms=%.1f entry_armed_by_blocked_thread=%s\n",
+           stuck_kind == 1 ? "sleep" : "fuse", trial, a.ms, b, c,
+           n_served_b ? (served_armed_by[0] == stuck_tid ? "yes" : "no") : "unknown");
+    fflush(stdout);
+  }
+  umount2(hang_mnt, MNT_DETACH); rmdir(hang_mnt);
+}
+
 int main(int argc, char **argv) {
-  if (argc < 3) { fprintf(stderr, "usage: %s <empty dir> read|read-x|uring|uring-x|uring-handover [readers] [stats] [ios]\n", argv[0]); return 2; }
+  if (argc < 3) { fprintf(stderr, "usage: %s <empty dir> read|read-x|uring|uring-x|uring-handover|uring-stuck-sleep|uring-stuck-fuse [readers] [stats] [ios]\n", argv[0]); return 2; }
   mnt = argv[1]; use_uring = !strncmp(argv[2], "uring", 5);
+  stuck_kind = !strcmp(argv[2], "uring-stuck-sleep") ? 1 : !strcmp(argv[2], "uring-stuck-fuse") ? 2 : 0;
   cross_thread = !strcmp(argv[2], "uring-x") || !strcmp(argv[2], "read-x"); handover = !strcmp(argv[2], "uring-handover");
   int readers = argc > 3 ? atoi(argv[3]) : 2; long stats = argc > 4 ? atol(argv[4]) : 100000, ios = argc > 5 ? atol(argv[5]) : 20000;
   if (use_uring) readers = 1; /* INIT, FORGET, INTERRUPT and requests before the ring is ready still come by read(2) */
@@ -383,7 +473,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < readers; i++) { pthread_t t; if (pthread_create(&t, NULL, reader, NULL)) die("reader"); add_srv_thread(t); }
   struct stat st; if (stat(fpath, &st)) die("first stat"); /* blocks until INIT (and, on uring, the ring) is done */
   if (use_uring && !kernel_offers_uring) { fprintf(stderr, "kernel did not offer FUSE_OVER_IO_URING (enable_uring=N?)\n"); umount2(mnt, MNT_DETACH); return 3; }
-  if (handover) { do_handover(); umount2(mnt, MNT_DETACH); _exit(0); } /* exit closes /dev/fuse: anything stuck is aborted */
+  if (handover || stuck_kind) { if (handover) do_handover(); else do_stuck(); umount2(mnt, MNT_DETACH); _exit(0); } /* exit closes /dev/fuse: anything stuck is aborted */
   phase("stat1", 0, 1, stats); phase("stat4", 0, 4, stats);
   phase("io1", 1, 1, ios); phase("io4", 1, 4, ios);
   fprintf(stderr, "served via read(2) %ld, via ring %ld; GETATTR %ld LOOKUP %ld OPEN %ld READ %ld FLUSH %ld RELEASE %ld FORGET %ld\n",

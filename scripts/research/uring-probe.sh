@@ -4,7 +4,9 @@
 # around the two runs that need it, and the trap puts it back to N on every exit (a crash of the
 # probe included); mountie never sets it. Each round also runs read-x and uring-x (each request
 # handed to another thread, which sends the reply); after the rounds, one uring-handover run (a second ring takes over
-# from a closed first one). Usage: uring-probe.sh [rounds=5] [stats] [ios]
+# from a closed first one) and the two uring-stuck runs (a queue's thread blocked in an op: 3 s
+# asleep, or 3 s waiting for a second mount of the probe's own). Usage:
+# uring-probe.sh [rounds=5] [stats] [ios]   (rounds 0: only the handover and stuck runs)
 set -u
 rounds=${1:-5}; stats=${2:-100000}; ios=${3:-20000}
 param=/sys/module/fuse/parameters/enable_uring
@@ -14,7 +16,7 @@ before=$(cat "$param")
 [ "$before" = N ] || { echo "enable_uring is $before before the run; not touching it" >&2; exit 1; }
 cleanup() {
   echo N > "$param"
-  grep -q " $mnt " /proc/self/mountinfo && umount -l "$mnt"
+  for m in "$mnt" "$mnt-hang"; do grep -q " $m " /proc/self/mountinfo && umount -l "$m"; done
   rm -rf "$bin"
   echo "enable_uring restored to $(cat "$param")" >&2
 }
@@ -26,7 +28,7 @@ run() { # $1 param value, $2 transport
   echo "# round=$r enable_uring=$1 loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
   timeout -k 5 300 "$bin/uring-probe" "$mnt" "$2" 2 "$stats" "$ios" 2>&1 | sed "s/^/enable_uring=$1 /"
   echo N > "$param"
-  grep -q " $mnt " /proc/self/mountinfo && umount -l "$mnt"
+  for m in "$mnt" "$mnt-hang"; do grep -q " $m " /proc/self/mountinfo && umount -l "$m"; done
 }
 for r in $(seq 1 "$rounds"); do
   run N read
@@ -36,3 +38,4 @@ for r in $(seq 1 "$rounds"); do
   run Y uring-x
 done
 r=handover; run Y uring-handover
+r=stuck; run Y uring-stuck-sleep; run Y uring-stuck-fuse
