@@ -51,6 +51,11 @@ enum counter_index {
   C_PT_FALLBACKS,/* opens on a passthrough session served by us instead (the kernel refused the backing file, or the inode is open that way) */
   C_SESSION,     /* the FUSE session serving the mount: SESSION_LIBFUSE or SESSION_OWN (set at start: with SESSION_OWN there is no libfuse session at all) */
   C_PT_MODE,     /* kernel passthrough: enum pt_mode */
+  C_EVENTS,      /* inotify events the notifier read (notify.c) */
+  C_EVENT_READS, /* the reads that brought them */
+  C_EVENTS_OURS, /* of those, changes made through the mount that needed no notification */
+  C_INVAL_ENTRY, /* of C_INVALS: FUSE_NOTIFY_INVAL_ENTRY */
+  C_INVAL_INODE, /* of C_INVALS: FUSE_NOTIFY_INVAL_INODE */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };

@@ -349,6 +349,7 @@ static void inval_inode(struct watcher *w, struct node *n) {
   /* Offset 0, length 0: the attributes and every cached page (a directory's: its cached listing). */
   notify_inval_inode(w->fs, node_id(w->fs, n), 0, 0);
   count_add(w->fs, C_INVALS, 1);
+  count_add(w->fs, C_INVAL_INODE, 1);
 }
 
 /* A known child's inode by name below a watched directory: its attributes and pages. */
@@ -409,6 +410,7 @@ static void overflow(struct watcher *w) {
 
 static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *budget) {
   struct fs *fs = w->fs;
+  count_add(fs, C_EVENTS, 1);
   if (ev->mask & IN_Q_OVERFLOW) {
     ours_purge(w, -1);
     return overflow(w);
@@ -437,6 +439,7 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
   if (ev->len && ev->name[0]) {
     /* A name we made and answered: the kernel knows it, the directory's change and the inode's attributes (no notification). */
     if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dfd, budget)) {
+      count_add(fs, C_EVENTS_OURS, 1);
       if (opened >= 0) close(opened);
       node_forget(fs, dir, 1);
       return;
@@ -451,6 +454,7 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
        */
       notify_inval_entry(fs, node_id(fs, dir), ev->name, strlen(ev->name));
       count_add(fs, C_INVALS, 1);
+      count_add(fs, C_INVAL_ENTRY, 1);
       /* The listing, the directory's mtime and link count (a new name has no dentry to find, so this is needed too). */
       inval_inode(w, dir);
     }
@@ -476,6 +480,7 @@ static void *run_notifier(void *arg) {
     if (pfd[1].revents) break;
     ssize_t len = read(w->ifd, buf, EVENT_BUF);
     if (len <= 0) continue;
+    count_add(w->fs, C_EVENT_READS, 1);
     const struct inotify_event *prev = NULL;
     uint64_t budget = OURS_BUDGET_NS;
     for (char *p = buf; p < buf + len;) {
