@@ -2,8 +2,10 @@
 // notifications sent and the notifier thread's CPU time, watch on against off, through the
 // bench's stand-in (test/fixtures/serve-passthrough.mjs, its counters read with SIGUSR2).
 // Env: N (files, default 1000), VIEWS (comma list of own-pt, own, libfuse, own-pt-1s, libfuse-1s;
-// default own-pt,own-pt-1s), WORK (cstat, untar; default both). Needs root (a private tmpfs).
-// Prints one JSON line per view and workload.
+// default own-pt,own-pt-1s; `view@addon.node`: that view on another build of the addon, through
+// MOUNTIE_NATIVE_ADDON, for an A/B in one run), WORK (cstat, untar; default both), ROUNDS
+// (default 1, interleaved). Needs root (a private tmpfs).
+// Prints one JSON line per view, workload and round, then the medians.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,8 +50,10 @@ const VIEW_ARGS = {
 };
 
 async function serve(name) {
-  const [flags, env] = VIEW_ARGS[name];
-  const mnt = join(base, `mnt-${name}`);
+  const [kind, addon] = name.split('@');
+  const [flags, env0] = VIEW_ARGS[kind];
+  const env = addon ? { ...env0, MOUNTIE_NATIVE_ADDON: addon } : env0;
+  const mnt = join(base, `mnt-${views.length}`);
   mkdirSync(mnt);
   const child = spawn(process.execPath, [SERVE, ...flags, src, mnt], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env } });
   let out = '';
@@ -73,10 +77,7 @@ async function serve(name) {
     child.kill('SIGTERM');
     for (let i = 0; i < 200 && child.exitCode === null; i++) await sleep(50);
     sh('fusermount', ['-uz', mnt]);
-    for (const l of out.split('\n')) if (l.startsWith('WATCHDBG')) console.log(name, l);
   };
-  const syscalls = () => readdirSync(`/proc/${child.pid}/task`).map((t) => { try { return `${t} ${readFileSync(`/proc/${child.pid}/task/${t}/comm`, 'utf8').trim()} ${readFileSync(`/proc/${child.pid}/task/${t}/syscall`, 'utf8').trim()}`; } catch { return t; } });
-  if (process.env.SHOW_SYSCALLS) console.log(syscalls().join('\n'));
   return { name, mnt, pid: child.pid, counters, stop };
 }
 
@@ -90,7 +91,9 @@ function threads(pid) {
       const sc = readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').trim().split(' ');
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       r[tid] = { ticks: Number(f[11]) + Number(f[12]), comm, notifier: comm === 'mountie-fuse' && sc[0] === '7' && sc[2] === '0x2' && pollsInotify(pid, BigInt(sc[1])) };
-    } catch {}
+    } catch {
+      // the thread ended meanwhile
+    }
   }
   return r;
 }
@@ -124,10 +127,13 @@ const diff = (a, b) => {
 const HZ = 100;
 let serial = 0;
 const views = [];
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const rows = new Map(); // `${work}|${view}` → results
 try {
   for (const v of VIEWS) views.push(await serve(v));
+  for (let r = 0; r < ROUNDS; r++)
   for (const w of WORK)
-    for (const v of views) {
+    for (const v of r % 2 ? [...views].reverse() : views) {
       await sleep(1200);
       const into = join(v.mnt, `${w}-${serial++}`);
       const t0 = threads(v.pid);
@@ -150,8 +156,23 @@ try {
       const files = w === 'cstat' ? N : 3000;
       const d = diff(c0, c1);
       const perFile = Object.fromEntries(Object.entries(d.ops).map(([k, n]) => [k, +(n / files).toFixed(2)]));
-      console.log(JSON.stringify({ view: v.name, work: w, files, ms: Math.round(ms), perFile, ...d, notifierCpuMs: notifier.length === 1 ? cpu(notifier) : `? (${notifier.length} found)`, processCpuMs: cpu(all) }));
+      const row = { view: v.name, work: w, files, ms: Math.round(ms), perFile, ...d, notifierCpuMs: notifier.length === 1 ? cpu(notifier) : 0, processCpuMs: cpu(all), load: readFileSync('/proc/loadavg', 'utf8').split(' ')[0] };
+      console.log(JSON.stringify(row));
+      const key = `${w}|${v.name}`;
+      rows.set(key, [...(rows.get(key) ?? []), row]);
     }
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  console.log('| workload | view | ms | notifier CPU ms | process CPU ms | events | reads | ours | INVAL_ENTRY | INVAL_INODE | requests per file |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const [key, rs] of rows) {
+    const [w, v] = key.split('|');
+    const m = (k) => median(rs.map((x) => x[k] ?? 0));
+    const per = Object.entries(rs.at(-1).perFile).filter(([, n]) => n >= 0.01).map(([k, n]) => `${k} ${n}`).join(', ');
+    console.log(`| ${w} | ${v} | ${m('ms')} | ${m('notifierCpuMs')} | ${m('processCpuMs')} | ${m('events')} | ${m('eventReads')} | ${m('eventsOurs')} | ${m('invalEntries')} | ${m('invalInodes')} | ${per} |`);
+  }
 } finally {
   for (const v of views) await v.stop();
   sh('umount', [fsRoot]);

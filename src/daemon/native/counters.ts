@@ -37,7 +37,11 @@ export interface NativeCounters {
   readonly invalidations: number;
   /** inotify queue overflows: everything known was invalidated. */
   readonly overflows: number;
-  /** inotify events the notifier read, the reads that brought them, and the events for changes made through the mount that needed no notification (the kernel knew). */
+  /**
+   * inotify events the notifier handled (counted once their notifications are written), the reads
+   * that brought them (one batch of notifications each), and the events of changes made through
+   * the mount that needed no notification (the kernel knew).
+   */
   readonly events: number;
   readonly eventReads: number;
   readonly eventsOurs: number;
