@@ -5,7 +5,8 @@
  * a watch (added when the node is made, removed when the kernel forgets it); each event on a
  * watched directory is turned into FUSE_NOTIFY_INVAL_ENTRY for the name and, where the listing,
  * the directory's own attributes or a known child's attributes or pages may have changed,
- * FUSE_NOTIFY_INVAL_INODE. Only then may a reply carry the long timeouts (entry_ttl/attr_ttl):
+ * FUSE_NOTIFY_INVAL_INODE, once per read of the inotify fd for each name and directory (batches,
+ * below). Only then may a reply carry the long timeouts (entry_ttl/attr_ttl):
  * a name is cached long only when its directory is watched, a file's attributes only when it has
  * one link (a write through another name, in a directory nobody watches, sends no event here) and
  * was last looked up in a watched directory; everything else keeps the short timeouts of before.
@@ -57,7 +58,7 @@ struct watcher {
   struct node *map[WD_BUCKETS];    /* wd → node, chained through node->wd_next */
   int degraded;                    /* atomic: an overflow could not expire every name: short timeouts from now on */
   uint64_t budget;                 /* at most this many watches (a share of fs.inotify.max_user_watches) */
-  pthread_mutex_t ours_lock;       /* the names being made through the mount (below) */
+  pthread_mutex_t ours_lock;       /* the names being made or removed through the mount (below) */
   pthread_cond_t ours_wake;        /* the notifier, waiting for a pending one to be answered */
   struct ours *ours;               /* oldest first */
   size_t nours;
@@ -71,6 +72,10 @@ struct watcher {
  * invalidated the directory's own: fuse_dir_changed). That event then needs no notification: the
  * kernel already knows, and an INVAL_ENTRY would drop the dentry it just made (the next walk
  * looks it up again, and a closed file's inode is forgotten and looked up anew).
+ * A name removed through the mount (unlink, rmdir) likewise, for its IN_DELETE: the kernel's
+ * answer made the dentry negative and expired (fuse_entry_unlinked, d_delete) and invalidated the
+ * directory (fuse_dir_changed); a late INVAL_INODE of it would drop the attributes the next
+ * request's permission check had fetched again. Skipped only while the name names nothing.
  */
 enum { OURS_MADE, OURS_GONE };
 struct ours {
