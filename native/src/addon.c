@@ -390,6 +390,11 @@ static napi_value js_layout(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "unwatched", int_value(env, C_UNWATCHED));
   napi_set_named_property(env, obj, "invalidations", int_value(env, C_INVALS));
   napi_set_named_property(env, obj, "overflows", int_value(env, C_OVERFLOWS));
+  napi_set_named_property(env, obj, "events", int_value(env, C_EVENTS));
+  napi_set_named_property(env, obj, "eventReads", int_value(env, C_EVENT_READS));
+  napi_set_named_property(env, obj, "eventsOurs", int_value(env, C_EVENTS_OURS));
+  napi_set_named_property(env, obj, "invalEntries", int_value(env, C_INVAL_ENTRY));
+  napi_set_named_property(env, obj, "invalInodes", int_value(env, C_INVAL_INODE));
   napi_set_named_property(env, obj, "session", int_value(env, C_SESSION));
   napi_set_named_property(env, obj, "passthroughOpens", int_value(env, C_PT_OPENS));
   napi_set_named_property(env, obj, "passthroughFallbacks", int_value(env, C_PT_FALLBACKS));

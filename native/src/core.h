@@ -51,6 +51,11 @@ enum counter_index {
   C_PT_FALLBACKS,/* opens on a passthrough session served by us instead (the kernel refused the backing file, or the inode is open that way) */
   C_SESSION,     /* the FUSE session serving the mount: SESSION_LIBFUSE or SESSION_OWN (set at start: with SESSION_OWN there is no libfuse session at all) */
   C_PT_MODE,     /* kernel passthrough: enum pt_mode */
+  C_EVENTS,      /* inotify events the notifier handled, counted once their notifications are written (notify.c) */
+  C_EVENT_READS, /* the reads that brought them */
+  C_EVENTS_OURS, /* of those, changes made through the mount that needed no notification */
+  C_INVAL_ENTRY, /* of C_INVALS: FUSE_NOTIFY_INVAL_ENTRY */
+  C_INVAL_INODE, /* of C_INVALS: FUSE_NOTIFY_INVAL_INODE */
   C_LAT,
   C_TOTAL = C_LAT + LAT_BUCKETS
 };
@@ -563,7 +568,9 @@ int watch_active(const struct fs *fs);
  * call that makes the name; drop it when that call made nothing.
  */
 uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name);
-/* Answered (the reply was taken by the kernel) with the entry of this inode. */
+/* The same for a name about to be removed (unlink, rmdir): its IN_DELETE. */
+uint64_t watch_ours_begin_gone(struct fs *fs, struct node *dir, const char *name);
+/* Answered (the reply was taken by the kernel) with the entry of this inode (NULL: a removal). */
 void watch_ours_done(struct fs *fs, uint64_t id, const struct stat *st);
 void watch_ours_drop(struct fs *fs, uint64_t id);
 /* The timeouts of an entry answered below `parent` (e->ino 0: a negative entry). */

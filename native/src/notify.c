@@ -5,7 +5,8 @@
  * a watch (added when the node is made, removed when the kernel forgets it); each event on a
  * watched directory is turned into FUSE_NOTIFY_INVAL_ENTRY for the name and, where the listing,
  * the directory's own attributes or a known child's attributes or pages may have changed,
- * FUSE_NOTIFY_INVAL_INODE. Only then may a reply carry the long timeouts (entry_ttl/attr_ttl):
+ * FUSE_NOTIFY_INVAL_INODE, once per read of the inotify fd for each name and directory (batches,
+ * below). Only then may a reply carry the long timeouts (entry_ttl/attr_ttl):
  * a name is cached long only when its directory is watched, a file's attributes only when it has
  * one link (a write through another name, in a directory nobody watches, sends no event here) and
  * was last looked up in a watched directory; everything else keeps the short timeouts of before.
@@ -57,7 +58,7 @@ struct watcher {
   struct node *map[WD_BUCKETS];    /* wd → node, chained through node->wd_next */
   int degraded;                    /* atomic: an overflow could not expire every name: short timeouts from now on */
   uint64_t budget;                 /* at most this many watches (a share of fs.inotify.max_user_watches) */
-  pthread_mutex_t ours_lock;       /* the names being made through the mount (below) */
+  pthread_mutex_t ours_lock;       /* the names being made or removed through the mount (below) */
   pthread_cond_t ours_wake;        /* the notifier, waiting for a pending one to be answered */
   struct ours *ours;               /* oldest first */
   size_t nours;
@@ -71,12 +72,18 @@ struct watcher {
  * invalidated the directory's own: fuse_dir_changed). That event then needs no notification: the
  * kernel already knows, and an INVAL_ENTRY would drop the dentry it just made (the next walk
  * looks it up again, and a closed file's inode is forgotten and looked up anew).
+ * A name removed through the mount (unlink, rmdir) likewise, for its IN_DELETE: the kernel's
+ * answer made the dentry negative and expired (fuse_entry_unlinked, d_delete) and invalidated the
+ * directory (fuse_dir_changed); a late INVAL_INODE of it would drop the attributes the next
+ * request's permission check had fetched again. Skipped only while the name names nothing.
  */
+enum { OURS_MADE, OURS_GONE };
 struct ours {
   struct ours *next;
   uint64_t id;
   int wd;
-  int done;   /* answered: the kernel's dentry names (ino, dev) */
+  int kind;   /* OURS_MADE: its IN_CREATE; OURS_GONE (unlink, rmdir): its IN_DELETE */
+  int done;   /* answered: the kernel's dentry names (ino, dev) (OURS_GONE: names nothing) */
   ino_t ino;
   dev_t dev;
   char name[];
@@ -209,7 +216,7 @@ void watch_forget(struct fs *fs, struct node *n) {
 
 /* ---- names made through the mount ---- */
 
-uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name) {
+static uint64_t ours_begin(struct fs *fs, struct node *dir, const char *name, int kind) {
   struct watcher *w = fs->watch;
   if (!w || !watch_active(fs)) return 0;
   int wd = __atomic_load_n(&dir->wd, __ATOMIC_ACQUIRE);
@@ -219,6 +226,7 @@ uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name) {
   if (!o) return 0;
   o->next = NULL;
   o->wd = wd;
+  o->kind = kind;
   o->done = 0;
   memcpy(o->name, name, len + 1);
   pthread_mutex_lock(&w->ours_lock);
@@ -236,6 +244,14 @@ uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name) {
   return id;
 }
 
+uint64_t watch_ours_begin(struct fs *fs, struct node *dir, const char *name) {
+  return ours_begin(fs, dir, name, OURS_MADE);
+}
+
+uint64_t watch_ours_begin_gone(struct fs *fs, struct node *dir, const char *name) {
+  return ours_begin(fs, dir, name, OURS_GONE);
+}
+
 /* Lock held. */
 static struct ours **ours_by_id(struct watcher *w, uint64_t id) {
   for (struct ours **p = &w->ours; *p; p = &(*p)->next)
@@ -249,8 +265,10 @@ void watch_ours_done(struct fs *fs, uint64_t id, const struct stat *st) {
   pthread_mutex_lock(&w->ours_lock);
   struct ours **p = ours_by_id(w, id);
   if (p) {
-    (*p)->ino = st->st_ino;
-    (*p)->dev = st->st_dev;
+    if (st) {
+      (*p)->ino = st->st_ino;
+      (*p)->dev = st->st_dev;
+    }
     (*p)->done = 1;
     pthread_cond_broadcast(&w->ours_wake);
   }
@@ -295,14 +313,14 @@ static void ours_purge(struct watcher *w, int wd) {
  * *budget). Ours only when answered and the name still names the inode answered: then the
  * kernel's dentry is right, and any later change has an event of its own, handled after this.
  */
-static int ours_take(struct watcher *w, int wd, const char *name, int dirfd, uint64_t *budget) {
+static int ours_take(struct watcher *w, int wd, const char *name, int kind, int dirfd, uint64_t *budget) {
   int done = 0;
   ino_t ino = 0;
   dev_t dev = 0;
   pthread_mutex_lock(&w->ours_lock);
   for (;;) {
     struct ours **p = &w->ours;
-    while (*p && ((*p)->wd != wd || strcmp((*p)->name, name) != 0)) p = &(*p)->next;
+    while (*p && ((*p)->wd != wd || (*p)->kind != kind || strcmp((*p)->name, name) != 0)) p = &(*p)->next;
     if (!*p) break; /* not ours (or its record was dropped) */
     struct ours *o = *p;
     if (!o->done && *budget > 0) {
@@ -323,10 +341,12 @@ static int ours_take(struct watcher *w, int wd, const char *name, int dirfd, uin
     break;
   }
   pthread_mutex_unlock(&w->ours_lock);
-  if (!done) return 0;
+  if (!done || dirfd < 0) return 0;
   struct statx sx;
-  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == -1) return 0;
-  return sx.stx_ino == ino && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev;
+  int found = statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, STATX_INO, &sx) == 0;
+  /* Removed: ours only while the name names nothing (the kernel's dentry is negative or gone). */
+  if (kind == OURS_GONE) return !found && errno == ENOENT;
+  return found && sx.stx_ino == ino && makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev;
 }
 
 /* The node a watch belongs to, with one reference (given back with node_forget), or NULL. */
@@ -349,6 +369,7 @@ static void inval_inode(struct watcher *w, struct node *n) {
   /* Offset 0, length 0: the attributes and every cached page (a directory's: its cached listing). */
   notify_inval_inode(w->fs, node_id(w->fs, n), 0, 0);
   count_add(w->fs, C_INVALS, 1);
+  count_add(w->fs, C_INVAL_INODE, 1);
 }
 
 /* A known child's inode by name below a watched directory: its attributes and pages. */
@@ -407,10 +428,95 @@ static void overflow(struct watcher *w) {
   free(all);
 }
 
-static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *budget) {
+/*
+ * One read's events become one batch of notifications: each (directory, name) is invalidated
+ * once, and each directory once, however many events named it (a file written, closed twice and
+ * chmod'ed by an untar: four events, one INVAL_INODE). Every notification of a batch is written
+ * after the read, so after every change its events report: one sent after several changes
+ * covers them all, as the first of several did not need to. Names resolve to inodes when sent
+ * (inval_child), as they did per event (the name is what counts: what stands there now).
+ */
+enum { A_ENTRY = 1, A_DIR = 2, A_CHILD = 4 };
+struct action {
+  struct node *dir; /* one reference, given back when sent */
+  const char *name; /* in the read buffer (NULL: the directory itself) */
+  unsigned what;
+  size_t slot;
+};
+/* A read of EVENT_BUF holds at most this many events; each makes at most two actions. */
+#define MAX_EVENTS (EVENT_BUF / sizeof(struct inotify_event))
+#define MAX_ACTIONS (2 * MAX_EVENTS)
+#define ACTION_SLOTS (4 * MAX_ACTIONS) /* open addressing, a power of two */
+
+struct batch {
+  struct action a[MAX_ACTIONS];
+  size_t n;
+  int32_t slot[ACTION_SLOTS]; /* index + 1 into a[], 0: free */
+};
+
+static size_t action_hash(const struct node *dir, const char *name) {
+  uint64_t h = (uint64_t)(uintptr_t)dir * 0x9E3779B97F4A7C15ull;
+  if (name)
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 0x100000001B3ull;
+  return (size_t)(h ^ (h >> 29)) & (ACTION_SLOTS - 1);
+}
+
+/* Adds `what` for (dir, name); takes over the caller's reference to dir (given back at once if an action for it exists). */
+static void batch_add(struct batch *b, struct fs *fs, struct node *dir, const char *name, unsigned what) {
+  size_t i = action_hash(dir, name);
+  for (; b->slot[i]; i = (i + 1) & (ACTION_SLOTS - 1)) {
+    struct action *a = &b->a[b->slot[i] - 1];
+    if (a->dir == dir && (a->name == name || (a->name && name && strcmp(a->name, name) == 0))) {
+      a->what |= what;
+      node_forget(fs, dir, 1);
+      return;
+    }
+  }
+  b->a[b->n] = (struct action){.dir = dir, .name = name, .what = what, .slot = i};
+  b->slot[i] = (int32_t)++b->n;
+}
+
+/* Sends the batch's notifications, in the order their first events came, and empties it. */
+static void batch_send(struct watcher *w, struct batch *b) {
+  struct fs *fs = w->fs;
+  for (size_t k = 0; k < b->n; k++) {
+    struct action *a = &b->a[k];
+    if (a->what & A_ENTRY) {
+      /*
+       * The name now means something else (or nothing): its dentry goes, negative ones too. An
+       * invalidation, not FUSE_LL_EXPIRE_ONLY: a lookup in flight (revalidating that dentry)
+       * could set a merely expired one valid again with what it read before the change, while
+       * an unhashed one is never found again. A change that keeps the name (attributes,
+       * contents) leaves the dentry alone: it is still true, and a mount stacked on it stays.
+       */
+      notify_inval_entry(fs, node_id(fs, a->dir), a->name, strlen(a->name));
+      count_add(fs, C_INVALS, 1);
+      count_add(fs, C_INVAL_ENTRY, 1);
+    }
+    /* The listing, the directory's mtime and link count (a new name has no dentry to find, so this is needed too), or the directory's own change. */
+    if (a->what & A_DIR) inval_inode(w, a->dir);
+    if (a->what & A_CHILD) {
+      /*
+       * A directory past the fd budget keeps a file handle: opened here for this name (the
+       * watcher thread has the daemon's credentials), or its children's changes would go unseen
+       * for as long as their attributes are cached.
+       */
+      int opened = -1, dfd = a->dir->fd;
+      if (dfd < 0) dfd = opened = node_reopen(fs, a->dir);
+      inval_child(w, dfd, a->name);
+      if (opened >= 0) close(opened);
+    }
+    node_forget(fs, a->dir, 1);
+    b->slot[a->slot] = 0;
+  }
+  b->n = 0;
+}
+
+static void handle(struct watcher *w, struct batch *b, const struct inotify_event *ev, uint64_t *budget) {
   struct fs *fs = w->fs;
   if (ev->mask & IN_Q_OVERFLOW) {
     ours_purge(w, -1);
+    batch_send(w, b); /* what came before, then everything */
     return overflow(w);
   }
   if (ev->mask & IN_IGNORED) {
@@ -427,66 +533,79 @@ static void handle(struct watcher *w, const struct inotify_event *ev, uint64_t *
   }
   struct node *dir = hold_wd(w, ev->wd);
   if (!dir) return;
-  /*
-   * A directory past the fd budget keeps a file handle: opened here for this event (the watcher
-   * thread has the daemon's credentials), or its children's changes would go unseen for as long
-   * as their attributes are cached. -1 when its inode is gone: names are still invalidated.
-   */
-  int opened = -1, dfd = dir->fd;
-  if (dfd < 0) dfd = opened = node_reopen(fs, dir);
-  if (ev->len && ev->name[0]) {
-    /* A name we made and answered: the kernel knows it, the directory's change and the inode's attributes (no notification). */
-    if ((ev->mask & IN_CREATE) && ours_take(w, ev->wd, ev->name, dfd, budget)) {
-      if (opened >= 0) close(opened);
+  if (!(ev->len && ev->name[0])) return batch_add(b, fs, dir, NULL, A_DIR); /* the directory itself: its mode, owner, times */
+  /* A name we made or removed, and answered: the kernel knows the name, the directory's change and the inode's attributes (no notification). */
+  int ours_kind = ev->mask & IN_CREATE ? OURS_MADE : ev->mask & IN_DELETE ? OURS_GONE : -1;
+  if (ours_kind >= 0) {
+    /* -1 when a directory past the fd budget is gone: then nothing is ours. */
+    int opened = -1, dfd = dir->fd;
+    if (dfd < 0) dfd = opened = node_reopen(fs, dir);
+    int ours = ours_take(w, ev->wd, ev->name, ours_kind, dfd, budget);
+    if (opened >= 0) close(opened);
+    if (ours) {
+      count_add(fs, C_EVENTS_OURS, 1);
       node_forget(fs, dir, 1);
       return;
     }
-    if (ev->mask & NAME_CHANGES) {
-      /*
-       * The name now means something else (or nothing): its dentry goes, negative ones too. An
-       * invalidation, not FUSE_LL_EXPIRE_ONLY: a lookup in flight (revalidating that dentry)
-       * could set a merely expired one valid again with what it read before the change, while
-       * an unhashed one is never found again. A change that keeps the name (attributes,
-       * contents) leaves the dentry alone: it is still true, and a mount stacked on it stays.
-       */
-      notify_inval_entry(fs, node_id(fs, dir), ev->name, strlen(ev->name));
-      count_add(fs, C_INVALS, 1);
-      /* The listing, the directory's mtime and link count (a new name has no dentry to find, so this is needed too). */
-      inval_inode(w, dir);
-    }
-    /* What stands at the name now, if the kernel holds it: its attributes and pages. */
-    if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM))) inval_child(w, dfd, ev->name);
-  } else
-    inval_inode(w, dir); /* the directory itself: its mode, owner, times */
-  if (opened >= 0) close(opened);
-  node_forget(fs, dir, 1);
+  }
+  unsigned what = 0;
+  if (ev->mask & NAME_CHANGES) what |= A_ENTRY;
+  /* What stands at the name now, if the kernel holds it: its attributes and pages. */
+  if (!(ev->mask & (IN_DELETE | IN_MOVED_FROM))) what |= A_CHILD;
+  if (!what) return node_forget(fs, dir, 1);
+  if (ev->mask & NAME_CHANGES) {
+    if (dir != &fs->root) node_hold(fs, dir); /* a second reference, for the directory's own action (the root has none) */
+    batch_add(b, fs, dir, NULL, A_DIR);
+  }
+  batch_add(b, fs, dir, ev->name, what);
 }
+
+/*
+ * Events are read at most once per GATHER_NS: a change alone is handled at once, a burst of them
+ * (an untar, a build through the mount) waits up to this long and comes in one read, one batch.
+ * Well within the 1 s a change beside the mount may take to be seen.
+ */
+#define GATHER_NS 5000000ull
 
 static void *run_notifier(void *arg) {
   struct watcher *w = arg;
   pthread_setname_np(pthread_self(), "mountie-fuse");
   char *buf = malloc(EVENT_BUF);
-  if (!buf) return NULL;
+  struct batch *b = calloc(1, sizeof *b);
+  if (!buf || !b) {
+    free(buf);
+    free(b);
+    return NULL;
+  }
   struct pollfd pfd[2] = {{.fd = w->ifd, .events = POLLIN}, {.fd = w->stop_fd, .events = POLLIN}};
+  uint64_t last = 0;
   for (;;) {
     if (poll(pfd, 2, -1) == -1) {
       if (errno == EINTR) continue;
       break;
     }
     if (pfd[1].revents) break;
+    uint64_t since = now_ns() - last;
+    if (last && since < GATHER_NS) {
+      /* Gather: the stop fd alone, until the interval is over (a stop still ends this at once). */
+      struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(GATHER_NS - since)};
+      if (ppoll(&pfd[1], 1, &ts, NULL) > 0) break;
+    }
     ssize_t len = read(w->ifd, buf, EVENT_BUF);
+    last = now_ns();
     if (len <= 0) continue;
-    const struct inotify_event *prev = NULL;
-    uint64_t budget = OURS_BUDGET_NS;
-    for (char *p = buf; p < buf + len;) {
+    count_add(w->fs, C_EVENT_READS, 1);
+    uint64_t budget = OURS_BUDGET_NS, events = 0;
+    for (char *p = buf; p < buf + len; events++) {
       const struct inotify_event *ev = (const struct inotify_event *)p;
       p += sizeof *ev + ev->len;
-      /* The same event twice in a row (a write in many pieces): once is enough. */
-      if (prev && prev->wd == ev->wd && prev->mask == ev->mask && prev->len == ev->len && memcmp(prev->name, ev->name, ev->len) == 0) continue;
-      handle(w, ev, &budget);
-      prev = ev;
+      handle(w, b, ev, &budget);
     }
+    batch_send(w, b);
+    /* Counted once their notifications are written: a reader that sees them counted sees them handled. */
+    count_add(w->fs, C_EVENTS, events);
   }
+  free(b);
   free(buf);
   return NULL;
 }

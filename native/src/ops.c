@@ -349,7 +349,16 @@ static void remove_entry(req_t req, enum op_kind op, fuse_ino_t parent, const ch
   NODE(dir, parent);
   USE(fs, dir);
   AS_CALLER();
-  reply_err(req, unlinkat(NFD(dir), name, flags) == -1 ? errno : 0);
+  /* Recorded before the call, as a made name (make()): its IN_DELETE needs no notification once answered. */
+  uint64_t mine = watch_ours_begin_gone(fs, dir, name);
+  if (unlinkat(NFD(dir), name, flags) == -1) {
+    int err = errno;
+    watch_ours_drop(fs, mine);
+    return reply_err(req, err);
+  }
+  if (op_claim() && send_err(req, 0) == 0) watch_ours_done(fs, mine, NULL);
+  else watch_ours_drop(fs, mine);
+  op_end(0);
 }
 
 void do_unlink(req_t req, fuse_ino_t parent, const char *name) {

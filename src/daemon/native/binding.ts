@@ -31,6 +31,11 @@ export interface CounterLayout {
   readonly unwatched?: number;
   readonly invalidations?: number;
   readonly overflows?: number;
+  readonly events?: number;
+  readonly eventReads?: number;
+  readonly eventsOurs?: number;
+  readonly invalEntries?: number;
+  readonly invalInodes?: number;
   /** The FUSE session serving the mount (1 libfuse's, 2 our own); absent from an older addon. */
   readonly session?: number;
   /** Kernel passthrough (our own session, MOUNTIE_PASSTHROUGH=1): opens passed through, and opens served by us instead. */

@@ -37,6 +37,17 @@ export interface NativeCounters {
   readonly invalidations: number;
   /** inotify queue overflows: everything known was invalidated. */
   readonly overflows: number;
+  /**
+   * inotify events the notifier handled (counted once their notifications are written), the reads
+   * that brought them (one batch of notifications each), and the events of changes made through
+   * the mount that needed no notification (the kernel knew).
+   */
+  readonly events: number;
+  readonly eventReads: number;
+  readonly eventsOurs: number;
+  /** Of `invalidations`: FUSE_NOTIFY_INVAL_ENTRY (a name) and FUSE_NOTIFY_INVAL_INODE (attributes and pages). */
+  readonly invalEntries: number;
+  readonly invalInodes: number;
   /** The FUSE session serving the mount: libfuse 3.14's, or our own (MOUNTIE_SESSION=own; docs/ARCHITECTURE.md, "FUSE session layer"). */
   readonly session: 'libfuse' | 'own' | 'unknown';
   /** Opens answered with kernel passthrough: their reads and writes never reach the daemon (our own session, MOUNTIE_PASSTHROUGH=1). */
@@ -85,6 +96,11 @@ export function readCounters(layout: CounterLayout, buffer: ArrayBuffer): Native
     unwatched: layout.unwatched === undefined ? 0 : at(layout.unwatched),
     invalidations: layout.invalidations === undefined ? 0 : at(layout.invalidations),
     overflows: layout.overflows === undefined ? 0 : at(layout.overflows),
+    events: layout.events === undefined ? 0 : at(layout.events),
+    eventReads: layout.eventReads === undefined ? 0 : at(layout.eventReads),
+    eventsOurs: layout.eventsOurs === undefined ? 0 : at(layout.eventsOurs),
+    invalEntries: layout.invalEntries === undefined ? 0 : at(layout.invalEntries),
+    invalInodes: layout.invalInodes === undefined ? 0 : at(layout.invalInodes),
     session: layout.session === undefined ? 'unknown' : at(layout.session) === 2 ? 'own' : at(layout.session) === 1 ? 'libfuse' : 'unknown',
     passthroughOpens: layout.passthroughOpens === undefined ? 0 : at(layout.passthroughOpens),
     passthroughFallbacks: layout.passthroughFallbacks === undefined ? 0 : at(layout.passthroughFallbacks),

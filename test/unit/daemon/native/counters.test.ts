@@ -10,7 +10,7 @@ describe('readCounters', () => {
     const c = new BigUint64Array(buf);
     c.set([0n, 7n, 1n, 4096n, 10n, 2n, 3n, 42n, 1n, 0n, 4n, 1n, 1n, 5n, 6n, 0n]);
     const r = readCounters(layout, buf);
-    expect(r).toEqual({ ops: { read: 7 }, errors: 1, bytesRead: 4096, bytesWritten: 10, inFlight: 2, threads: 3, nodes: 42, timedOut: 1, stuck: 0, changes: 4, fastFailed: 1, loopEnded: true, stalls: 0, rescued: 0, watches: 0, unwatched: 0, invalidations: 0, overflows: 0, session: 'unknown', passthroughOpens: 0, passthroughFallbacks: 0, passthrough: 'off', latencyUs: [5, 6, 0] });
+    expect(r).toEqual({ ops: { read: 7 }, errors: 1, bytesRead: 4096, bytesWritten: 10, inFlight: 2, threads: 3, nodes: 42, timedOut: 1, stuck: 0, changes: 4, fastFailed: 1, loopEnded: true, stalls: 0, rescued: 0, watches: 0, unwatched: 0, invalidations: 0, overflows: 0, events: 0, eventReads: 0, eventsOurs: 0, invalEntries: 0, invalInodes: 0, session: 'unknown', passthroughOpens: 0, passthroughFallbacks: 0, passthrough: 'off', latencyUs: [5, 6, 0] });
     expect(totalOps(r)).toBe(7);
   });
 

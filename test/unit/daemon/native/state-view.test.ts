@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NativeCounters } from '../../../../src/daemon/native/counters.js';
 import { nativeBackendView, nativeCounterSource, nativeLoad } from '../../../../src/daemon/native/state-view.js';
 
-const zero: NativeCounters = { ops: {}, errors: 0, bytesRead: 0, bytesWritten: 0, inFlight: 0, threads: 0, nodes: 0, timedOut: 0, stuck: 0, changes: 0, fastFailed: 0, loopEnded: false, stalls: 0, rescued: 0, watches: 0, unwatched: 0, invalidations: 0, overflows: 0, session: 'libfuse', passthroughOpens: 0, passthroughFallbacks: 0, passthrough: 'off', latencyUs: [] };
+const zero: NativeCounters = { ops: {}, errors: 0, bytesRead: 0, bytesWritten: 0, inFlight: 0, threads: 0, nodes: 0, timedOut: 0, stuck: 0, changes: 0, fastFailed: 0, loopEnded: false, stalls: 0, rescued: 0, watches: 0, unwatched: 0, invalidations: 0, overflows: 0, events: 0, eventReads: 0, eventsOurs: 0, invalEntries: 0, invalInodes: 0, session: 'libfuse', passthroughOpens: 0, passthroughFallbacks: 0, passthrough: 'off', latencyUs: [] };
 
 describe('nativeCounterSource', () => {
   it('continues the cursor from the one on disk and dates the last op when the total moves', () => {
