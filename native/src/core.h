@@ -432,7 +432,7 @@ void own_process(struct own *o, char *buf, size_t len);
 int own_send(struct own *o, uint64_t unique, int err, const struct iovec *iov, int count);
 int own_notify(struct own *o, int code, const struct iovec *iov, int count);
 void own_unmount(struct own *o);
-/* Passthrough negotiated at INIT (MOUNTIE_PASSTHROUGH=1, root, the kernel offered it). */
+/* Passthrough negotiated at INIT (root, not MOUNTIE_PASSTHROUGH=0, the kernel offered it). */
 int own_passthrough(const struct own *o);
 /* The kernel's id for `fd` as a backing file (> 0), or -errno. */
 int own_backing_open(struct own *o, int fd);

@@ -38,7 +38,7 @@ export interface CounterLayout {
   readonly invalInodes?: number;
   /** The FUSE session serving the mount (1 libfuse's, 2 our own); absent from an older addon. */
   readonly session?: number;
-  /** Kernel passthrough (our own session, MOUNTIE_PASSTHROUGH=1): opens passed through, and opens served by us instead. */
+  /** Kernel passthrough (our own session, a root daemon: on unless MOUNTIE_PASSTHROUGH=0): opens passed through, and opens served by us instead. */
   readonly passthroughOpens?: number;
   readonly passthroughFallbacks?: number;
   /** Kernel passthrough per mount: 0 off, 1 asked (INIT not seen yet), 2 on, 3 refused by the kernel, 4 on but the source is remote. */

@@ -50,7 +50,7 @@ export interface NativeCounters {
   readonly invalInodes: number;
   /** The FUSE session serving the mount: libfuse 3.14's, or our own (MOUNTIE_SESSION=own; docs/ARCHITECTURE.md, "FUSE session layer"). */
   readonly session: 'libfuse' | 'own' | 'unknown';
-  /** Opens answered with kernel passthrough: their reads and writes never reach the daemon (our own session, MOUNTIE_PASSTHROUGH=1). */
+  /** Opens answered with kernel passthrough: their reads and writes never reach the daemon (our own session, a root daemon: on unless MOUNTIE_PASSTHROUGH=0). */
   readonly passthroughOpens: number;
   /** Opens on a passthrough session served by the daemon instead (the kernel refused the backing file, or the inode was open that way). */
   readonly passthroughFallbacks: number;
