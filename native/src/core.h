@@ -407,7 +407,8 @@ struct own_conf {
   const struct own_ops *ops;
   struct fs *fs;          /* req->fs: the passthrough's (NULL in the JS-ops mode) */
   void *user;             /* req->user */
-  uint64_t want;          /* INIT flags asked for; the kernel's offer decides (kernel passthrough is own_open's) */
+  uint64_t want;          /* INIT flags asked for; the kernel's offer decides */
+  int passthrough;        /* ask for kernel passthrough at INIT (the passthrough's own_open: a root daemon) */
   uint32_t max_readahead; /* 0: the kernel's */
   uint32_t max_write;     /* 0: 1 MiB (the largest) */
   unsigned max_read;      /* the mount's max_read option, 0: none */

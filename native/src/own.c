@@ -668,12 +668,9 @@ struct own *own_open(struct fs *fs, const char *mountpoint, const char *fsname, 
   const char *pt = getenv("MOUNTIE_PASSTHROUGH");
   /* On by default (issue 20); MOUNTIE_PASSTHROUGH=0 turns it off. Backing files need CAP_SYS_ADMIN:
      only a root daemon asks (otherwise every open would fall back). */
-  int want_passthrough = !(pt && strcmp(pt, "0") == 0) && geteuid() == 0;
-  if (want_passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
-  struct own *o = own_open_conf(&c, mountpoint, fsname, subtype, what, code);
-  /* Nobody has read the connection yet: INIT sees this. */
-  if (o) o->want_passthrough = want_passthrough;
-  return o;
+  c.passthrough = !(pt && strcmp(pt, "0") == 0) && geteuid() == 0;
+  if (c.passthrough) __atomic_store_n(&fs->counters[C_PT_MODE], PT_PENDING, __ATOMIC_RELEASE);
+  return own_open_conf(&c, mountpoint, fsname, subtype, what, code);
 }
 
 struct own *own_open_conf(const struct own_conf *c, const char *mountpoint, const char *fsname, const char *subtype, const char **what, int *code) {
@@ -689,6 +686,7 @@ struct own *own_open_conf(const struct own_conf *c, const char *mountpoint, cons
   o->ops = c->ops;
   o->user = c->user;
   o->want = c->want;
+  o->want_passthrough = c->passthrough;
   o->max_readahead = c->max_readahead;
   o->max_write = c->max_write;
   int err = mount_direct(o, mountpoint, fsname, subtype, c, what);
